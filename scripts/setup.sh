@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Makes this machine able to build, run and test BitCraps. Safe to run again:
+# every step is skipped when what it installs is already there.
+#
+# Needs: a Debian 12 machine (root, or sudo), Rust by rustup, Node.js + npm.
+# Reaches only crates.io, Debian's apt repositories and npm.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+APT_UPDATED=""
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    if [ -z "$APT_UPDATED" ]; then
+        log "apt-get update"
+        $SUDO apt-get update -qq
+        APT_UPDATED=1
+    fi
+    log "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
+
+# 1. A Rust toolchain that can build wasm32-unknown-unknown. The rustup
+#    target when it can be had; otherwise Debian's rustc-web with its std
+#    source (built with -Zbuild-std) and Debian's wasm-ld. scripts/wasm-cargo
+#    hides which one is in use.
+#    Set BITCRAPS_WASM_ROUTE=debian to take the Debian route regardless.
+if [ "${BITCRAPS_WASM_ROUTE:-auto}" != debian ] \
+    && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    :
+elif [ "${BITCRAPS_WASM_ROUTE:-auto}" != debian ] && [ ! -e "$BITCRAPS_TOOLS/no-rustup-wasm" ] \
+    && timeout 120 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+    log "rustup target wasm32-unknown-unknown added"
+else
+    if [ "${BITCRAPS_WASM_ROUTE:-auto}" != debian ]; then
+        mkdir -p "$BITCRAPS_TOOLS"
+        touch "$BITCRAPS_TOOLS/no-rustup-wasm" # don't wait on rustup again
+    fi
+    apt_install rustc-web cargo-web rust-web-src
+    llvm="$(/usr/bin/rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')"
+    apt_install "lld-$llvm"
+fi
+
+# 2. Chromium for the browser tests (and its WebDriver for wasm-bindgen-test).
+apt_install chromium chromium-driver
+
+# 3. wasm-bindgen CLI, exactly the crate's version, built once into the cache.
+if ! "$WASM_BINDGEN_DIR/wasm-bindgen" --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_VERSION"; then
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    # No --locked: its lockfile pins a crate version the registry may lack.
+    cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug \
+        --root "$BITCRAPS_TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION"
+fi
+
+# 4. npm tools: playwright-core (drives the system Chromium, downloads no
+#    browser) and binaryen's wasm-opt (Debian's binaryen 108 corrupts
+#    wasm-bindgen output; npm's is pure JS/wasm).
+if [ ! -x "$ROOT/node_modules/.bin/wasm-opt" ] || [ ! -d "$ROOT/node_modules/playwright-core" ] \
+    || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+    log "npm ci"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,23 @@
+//! The BitCraps engine.
+//!
+//! Everything the players must agree on lives here: the craps rules, the
+//! way dice are derived from the players' shared randomness, and the wire
+//! vocabulary. The crate is pure and deterministic: it opens no socket,
+//! reads no clock and spawns no task, so the very same code runs inside the
+//! browser (compiled to `wasm32-unknown-unknown`) and inside the native
+//! relay.
+//!
+//! It deliberately does not do I/O of any kind; the relay and the browser
+//! client are thin shells that move bytes and pass the time in.
+
+pub mod dice;
+
+pub use dice::{DiceError, Roll};
+
+/// Version of this engine crate, as published in `Cargo.toml`.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Version of the wire protocol spoken between peers and the relay.
+///
+/// Peers with different protocol versions cannot share a table.
+pub const PROTOCOL_VERSION: u8 = 1;

@@ -1,0 +1,34 @@
+//! The BitCraps browser peer.
+//!
+//! This crate wraps the `shared` engine in `wasm-bindgen` exports so the page
+//! (and any page that embeds a table) can call it from JavaScript. It holds
+//! no game logic of its own: every rule lives in `shared`, so the browser and
+//! the relay can never disagree about the game.
+
+use wasm_bindgen::prelude::*;
+
+/// The client's version string, e.g. `"0.1.0"`.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// The wire protocol version this client speaks.
+#[wasm_bindgen(js_name = protocolVersion)]
+pub fn protocol_version() -> u8 {
+    shared::PROTOCOL_VERSION
+}
+
+/// Derives the dice from a 32-byte seed with the engine's unbiased
+/// derivation, returned as `[die1, die2]`.
+///
+/// Every peer that knows the seed computes the same dice, which is what lets
+/// the page re-verify any past roll on its own.
+#[wasm_bindgen(js_name = rollFromSeed)]
+pub fn roll_from_seed(seed: &[u8]) -> Result<Vec<u8>, JsError> {
+    let seed: &[u8; 32] = seed
+        .try_into()
+        .map_err(|_| JsError::new(&format!("a seed is 32 bytes, got {}", seed.len())))?;
+    let roll = shared::Roll::from_seed(seed);
+    Ok(vec![roll.die1(), roll.die2()])
+}
