@@ -10,7 +10,9 @@
 //! It deliberately does not do I/O of any kind; the relay and the browser
 //! client are thin shells that move bytes and pass the time in.
 
+pub mod craps;
 pub mod dice;
+pub mod ratio;
 
 pub use dice::{DiceError, Roll};
 

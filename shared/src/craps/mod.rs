@@ -1,0 +1,12 @@
+//! The rules of craps: bets, the come-out / point state machine, exact
+//! house edges, and the table that settles real chips.
+
+pub mod bet;
+pub mod edge;
+pub mod phase;
+pub mod rules;
+
+pub use bet::{resolve, BetKind, Outcome};
+pub use edge::house_edge;
+pub use phase::Phase;
+pub use rules::{Commission, CommissionTiming, OddsLimit, TableRules};
