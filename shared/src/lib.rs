@@ -12,7 +12,12 @@
 
 pub mod craps;
 pub mod dice;
+pub mod fair;
+pub mod manager;
+pub mod message;
 pub mod ratio;
+pub mod session;
+pub mod verify;
 
 pub use dice::{DiceError, Roll};
 

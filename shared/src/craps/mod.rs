@@ -5,8 +5,10 @@ pub mod bet;
 pub mod edge;
 pub mod phase;
 pub mod rules;
+pub mod table;
 
 pub use bet::{resolve, BetKind, Outcome};
 pub use edge::house_edge;
 pub use phase::Phase;
 pub use rules::{Commission, CommissionTiming, OddsLimit, TableRules};
+pub use table::{BetResult, PlayerId, Seat, Settlement, Table, TableError};

@@ -1,0 +1,861 @@
+//! The table: who sits with how many chips, the bets on the layout, and
+//! how a roll settles them.
+//!
+//! Chips are whole numbers and every movement is checked. Chips are
+//! conserved: the banker's bankroll plus the players' balances plus the
+//! stakes on the table plus the balances of players who left only change
+//! by buy-ins ([`Table::sit`], [`Table::buy_in`]); see [`Table::total_chips`].
+//!
+//! The banker covers the table: a bet is refused when the banker's bankroll
+//! could not pay the best case of every bet on the table at once.
+
+use std::collections::BTreeMap;
+
+use crate::craps::bet::{resolve, BetKind, Outcome};
+use crate::craps::phase::Phase;
+use crate::craps::rules::TableRules;
+use crate::dice::Roll;
+use crate::ratio::Ratio;
+
+/// A player (or the banker), identified by its ed25519 public key.
+pub type PlayerId = [u8; 32];
+
+/// Why the table refuses an action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// The player is not seated at this table.
+    #[error("not seated at this table")]
+    NotSeated,
+    /// The player is already seated (or is the banker).
+    #[error("already seated at this table")]
+    AlreadySeated,
+    /// The banker covers bets; it cannot place them.
+    #[error("the banker cannot bet")]
+    BankerCannotBet,
+    /// The bet names a number that bet cannot have.
+    #[error("no such bet: {0:?}")]
+    MalformedBet(BetKind),
+    /// The bet cannot be placed in this phase (e.g. pass line with a point on).
+    #[error("{kind} cannot be placed {when}")]
+    NotNow {
+        /// The bet.
+        kind: String,
+        /// When it was tried, in words.
+        when: &'static str,
+    },
+    /// The stake is below the table minimum.
+    #[error("stake {stake} is below the table minimum of {min}")]
+    BelowMinimum {
+        /// The stake offered.
+        stake: u64,
+        /// The table minimum.
+        min: u64,
+    },
+    /// The stake (with what is already on that bet) is above the maximum.
+    #[error("stake {stake} is above the limit of {max}")]
+    AboveMaximum {
+        /// The stake that would be on the bet.
+        stake: u64,
+        /// The limit for this bet.
+        max: u64,
+    },
+    /// Payouts would not be whole chips.
+    #[error("stake must be a multiple of {unit} so the payout is whole chips")]
+    NotMultiple {
+        /// The stake unit of this bet.
+        unit: u64,
+    },
+    /// Odds need their line bet first.
+    #[error("odds need a {0} bet first")]
+    NoLineBet(&'static str),
+    /// The player's balance does not cover the stake (and commission).
+    #[error("balance {balance} does not cover {needed}")]
+    InsufficientBalance {
+        /// The player's balance.
+        balance: u64,
+        /// What the bet needs.
+        needed: u64,
+    },
+    /// The banker's bankroll could not pay this bet's best case.
+    #[error("the banker cannot cover this bet (can still cover {available})")]
+    BankerCannotCover {
+        /// Winnings the banker can still cover.
+        available: u64,
+    },
+    /// There is no such bet to take down.
+    #[error("no {0} bet to take down")]
+    NoSuchBet(String),
+    /// Contract bets stay until decided.
+    #[error("{0} is a contract bet and cannot be taken down")]
+    NotRemovable(String),
+    /// The player still has bets on the table.
+    #[error("take your bets down before leaving")]
+    BetsOnTable,
+    /// A zero amount.
+    #[error("the amount must be more than zero")]
+    ZeroAmount,
+    /// Chip arithmetic would overflow.
+    #[error("chip count overflow")]
+    Overflow,
+}
+
+/// A seated player and its chips off the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    /// The player.
+    pub player: PlayerId,
+    /// Chips not on the table.
+    pub balance: u64,
+}
+
+/// What one roll did to one bet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BetResult {
+    /// Whose bet.
+    pub player: PlayerId,
+    /// Which bet (before any travel).
+    pub kind: BetKind,
+    /// The stake.
+    pub stake: u64,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Chips paid to the player: won profit, plus the stake if returned.
+    pub paid: u64,
+}
+
+/// What a roll did to the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// The roll.
+    pub roll: Roll,
+    /// The phase it was thrown in.
+    pub phase_before: Phase,
+    /// The phase after it.
+    pub phase_after: Phase,
+    /// Whether the shooter sevened out (the dice pass on).
+    pub seven_out: bool,
+    /// Every bet that changed (won, lost, pushed or travelled).
+    pub results: Vec<BetResult>,
+}
+
+/// The state every peer keeps identically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    rules: TableRules,
+    phase: Phase,
+    banker: PlayerId,
+    bankroll: u64,
+    seats: Vec<Seat>,
+    shooter: Option<PlayerId>,
+    bets: BTreeMap<(PlayerId, BetKind), u64>,
+    departed: BTreeMap<PlayerId, u64>,
+    bought_in: u64,
+}
+
+fn ceil_chips(stake: u64, ratio: Ratio) -> Option<u64> {
+    let x = Ratio::int(i128::from(stake)).checked_mul(ratio)?;
+    let (n, d) = (x.numer(), x.denom());
+    u64::try_from((n + d - 1).div_euclid(d)).ok()
+}
+
+fn exact_chips(stake: u64, ratio: Ratio) -> Option<u64> {
+    let x = Ratio::int(i128::from(stake)).checked_mul(ratio)?;
+    (x.denom() == 1).then(|| u64::try_from(x.numer()).ok())?
+}
+
+impl Table {
+    /// A new table with its banker and the banker's bankroll (a buy-in).
+    pub fn new(rules: TableRules, banker: PlayerId, bankroll: u64) -> Self {
+        Self {
+            rules,
+            phase: Phase::ComeOut,
+            banker,
+            bankroll,
+            seats: Vec::new(),
+            shooter: None,
+            bets: BTreeMap::new(),
+            departed: BTreeMap::new(),
+            bought_in: bankroll,
+        }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &TableRules {
+        &self.rules
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The banker.
+    pub fn banker(&self) -> PlayerId {
+        self.banker
+    }
+
+    /// The banker's bankroll.
+    pub fn bankroll(&self) -> u64 {
+        self.bankroll
+    }
+
+    /// Seated players, in public-key order.
+    pub fn seats(&self) -> &[Seat] {
+        &self.seats
+    }
+
+    /// The player holding the dice, if anyone is seated. Before the first
+    /// roll it is the first seat in key order; afterwards the dice pass on
+    /// at each seven-out (or when the shooter leaves).
+    pub fn shooter(&self) -> Option<PlayerId> {
+        self.shooter
+            .or_else(|| self.seats.first().map(|s| s.player))
+    }
+
+    /// Every bet on the table: (player, kind) -> stake.
+    pub fn bets(&self) -> &BTreeMap<(PlayerId, BetKind), u64> {
+        &self.bets
+    }
+
+    /// Balances of players who left (cashed out).
+    pub fn departed(&self) -> &BTreeMap<PlayerId, u64> {
+        &self.departed
+    }
+
+    /// A seated player's balance.
+    pub fn balance(&self, player: &PlayerId) -> Option<u64> {
+        self.seat(player).map(|s| s.balance)
+    }
+
+    /// Whether `player` is seated (the banker is not "seated").
+    pub fn is_seated(&self, player: &PlayerId) -> bool {
+        self.seat(player).is_some()
+    }
+
+    /// The banker and every seated player: who takes part in each roll.
+    pub fn participants(&self) -> Vec<PlayerId> {
+        let mut all = vec![self.banker];
+        all.extend(self.seats.iter().map(|s| s.player));
+        all
+    }
+
+    fn seat(&self, player: &PlayerId) -> Option<&Seat> {
+        self.seats.iter().find(|s| &s.player == player)
+    }
+
+    fn seat_mut(&mut self, player: &PlayerId) -> Result<&mut Seat, TableError> {
+        self.seats
+            .iter_mut()
+            .find(|s| &s.player == player)
+            .ok_or(TableError::NotSeated)
+    }
+
+    /// Every chip at the table: bankroll + balances + stakes + departed.
+    /// Always equals [`Table::bought_in`].
+    pub fn total_chips(&self) -> u128 {
+        u128::from(self.bankroll)
+            + self
+                .seats
+                .iter()
+                .map(|s| u128::from(s.balance))
+                .sum::<u128>()
+            + self.bets.values().map(|&v| u128::from(v)).sum::<u128>()
+            + self.departed.values().map(|&v| u128::from(v)).sum::<u128>()
+    }
+
+    /// Every chip ever brought to the table (bankroll and buy-ins).
+    pub fn bought_in(&self) -> u128 {
+        u128::from(self.bought_in)
+    }
+
+    /// Seats a new player with `buy_in` chips. Seats are kept in key order,
+    /// so the order players sit down in does not matter.
+    pub fn sit(&mut self, player: PlayerId, buy_in: u64) -> Result<(), TableError> {
+        if self.is_seated(&player) || player == self.banker {
+            return Err(TableError::AlreadySeated);
+        }
+        if buy_in == 0 {
+            return Err(TableError::ZeroAmount);
+        }
+        self.bought_in = self
+            .bought_in
+            .checked_add(buy_in)
+            .ok_or(TableError::Overflow)?;
+        let at = self.seats.partition_point(|s| s.player < player);
+        self.seats.insert(
+            at,
+            Seat {
+                player,
+                balance: buy_in,
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds chips to a seated player's balance.
+    pub fn buy_in(&mut self, player: &PlayerId, amount: u64) -> Result<(), TableError> {
+        if amount == 0 {
+            return Err(TableError::ZeroAmount);
+        }
+        let total = self
+            .bought_in
+            .checked_add(amount)
+            .ok_or(TableError::Overflow)?;
+        let seat = self.seat_mut(player)?;
+        seat.balance = seat
+            .balance
+            .checked_add(amount)
+            .ok_or(TableError::Overflow)?;
+        self.bought_in = total;
+        Ok(())
+    }
+
+    /// Winnings the banker has promised if every bet hit its best case.
+    pub fn exposure(&self) -> Option<u64> {
+        self.bets
+            .iter()
+            .try_fold(0u64, |sum, (&(_, kind), &stake)| {
+                sum.checked_add(ceil_chips(stake, kind.max_profit(&self.rules))?)
+            })
+    }
+
+    /// Checks a bet against the rules, the phase, the player's line bets,
+    /// balance and the banker's bankroll, without placing it. Returns the
+    /// chips it takes from the balance (stake plus any up-front commission).
+    pub fn check_bet(
+        &self,
+        player: &PlayerId,
+        kind: BetKind,
+        stake: u64,
+    ) -> Result<u64, TableError> {
+        if *player == self.banker {
+            return Err(TableError::BankerCannotBet);
+        }
+        let seat = self.seat(player).ok_or(TableError::NotSeated)?;
+        if !kind.is_well_formed() {
+            return Err(TableError::MalformedBet(kind));
+        }
+        let not_now = |when| {
+            Err(TableError::NotNow {
+                kind: kind.name(),
+                when,
+            })
+        };
+        let point = self.phase.point();
+        match kind {
+            BetKind::PassLine | BetKind::DontPass if point.is_some() => {
+                return not_now("while a point is on")
+            }
+            BetKind::Come { point: None } | BetKind::DontCome { point: None }
+                if point.is_none() =>
+            {
+                return not_now("on the come-out roll")
+            }
+            BetKind::Come { point: Some(_) } | BetKind::DontCome { point: Some(_) } => {
+                return not_now("directly: bet come and let it travel")
+            }
+            BetKind::PassOdds | BetKind::DontPassOdds if point.is_none() => {
+                return not_now("on the come-out roll")
+            }
+            _ => {}
+        }
+        if stake == 0 {
+            return Err(TableError::ZeroAmount);
+        }
+        let unit = kind.stake_unit(&self.rules);
+        if stake % unit != 0 {
+            return Err(TableError::NotMultiple { unit });
+        }
+        let already = self.bets.get(&(*player, kind)).copied().unwrap_or(0);
+        let total = already.checked_add(stake).ok_or(TableError::Overflow)?;
+        if total < self.rules.min_bet {
+            return Err(TableError::BelowMinimum {
+                stake: total,
+                min: self.rules.min_bet,
+            });
+        }
+        let max = self.max_stake(player, kind)?;
+        if total > max {
+            return Err(TableError::AboveMaximum { stake: total, max });
+        }
+        let commission = exact_chips(stake, kind.upfront_commission(&self.rules))
+            .ok_or(TableError::NotMultiple { unit })?;
+        let needed = stake.checked_add(commission).ok_or(TableError::Overflow)?;
+        if seat.balance < needed {
+            return Err(TableError::InsufficientBalance {
+                balance: seat.balance,
+                needed,
+            });
+        }
+        let exposure = self.exposure().ok_or(TableError::Overflow)?;
+        let extra = ceil_chips(stake, kind.max_profit(&self.rules)).ok_or(TableError::Overflow)?;
+        let available = self.bankroll.saturating_sub(exposure);
+        if extra > available {
+            return Err(TableError::BankerCannotCover { available });
+        }
+        Ok(needed)
+    }
+
+    /// The most that may be on one bet: the table maximum, or for odds the
+    /// odds limit times the line bet they stand behind.
+    fn max_stake(&self, player: &PlayerId, kind: BetKind) -> Result<u64, TableError> {
+        let line = |line_kind: BetKind, name| {
+            self.bets
+                .get(&(*player, line_kind))
+                .copied()
+                .ok_or(TableError::NoLineBet(name))
+        };
+        let odds = self.rules.odds;
+        let multiple = |stake: u64, times: u8| stake.saturating_mul(u64::from(times));
+        Ok(match (kind, self.phase.point()) {
+            (BetKind::PassOdds, Some(p)) => {
+                multiple(line(BetKind::PassLine, "pass line")?, odds.take_for(p))
+            }
+            (BetKind::DontPassOdds, _) => {
+                multiple(line(BetKind::DontPass, "don't pass")?, odds.lay)
+            }
+            (BetKind::ComeOdds { point }, _) => multiple(
+                line(BetKind::Come { point: Some(point) }, "come")?,
+                odds.take_for(point),
+            ),
+            (BetKind::DontComeOdds { point }, _) => multiple(
+                line(BetKind::DontCome { point: Some(point) }, "don't come")?,
+                odds.lay,
+            ),
+            _ => self.rules.max_bet,
+        })
+    }
+
+    /// Places (or adds to) a bet after [`Table::check_bet`].
+    pub fn place_bet(
+        &mut self,
+        player: &PlayerId,
+        kind: BetKind,
+        stake: u64,
+    ) -> Result<(), TableError> {
+        let needed = self.check_bet(player, kind, stake)?;
+        let commission = needed - stake;
+        self.seat_mut(player)?.balance -= needed;
+        self.bankroll = self
+            .bankroll
+            .checked_add(commission)
+            .ok_or(TableError::Overflow)?;
+        *self.bets.entry((*player, kind)).or_insert(0) += stake;
+        Ok(())
+    }
+
+    /// Takes a bet down and returns its stake to the balance.
+    pub fn take_down(&mut self, player: &PlayerId, kind: BetKind) -> Result<u64, TableError> {
+        if !self.bets.contains_key(&(*player, kind)) {
+            return Err(TableError::NoSuchBet(kind.name()));
+        }
+        if !kind.is_removable() {
+            return Err(TableError::NotRemovable(kind.name()));
+        }
+        self.seat_mut(player)?;
+        let stake = self.bets.remove(&(*player, kind)).unwrap_or(0);
+        let seat = self.seat_mut(player)?;
+        seat.balance = seat
+            .balance
+            .checked_add(stake)
+            .ok_or(TableError::Overflow)?;
+        Ok(stake)
+    }
+
+    /// A player leaves with its balance (it must have no bets on the table).
+    pub fn leave(&mut self, player: &PlayerId) -> Result<u64, TableError> {
+        if self.bets.keys().any(|(p, _)| p == player) {
+            return Err(TableError::BetsOnTable);
+        }
+        self.remove_seat(player)
+    }
+
+    /// A player who broke the protocol (did not commit or reveal in time,
+    /// or revealed a secret that does not match its commitment) loses every
+    /// bet it has on the table to the banker and leaves with its balance.
+    pub fn forfeit(&mut self, player: &PlayerId) -> Result<u64, TableError> {
+        let mine: Vec<_> = self
+            .bets
+            .keys()
+            .filter(|(p, _)| p == player)
+            .copied()
+            .collect();
+        let mut lost = 0u64;
+        for key in mine {
+            let stake = self.bets.remove(&key).unwrap_or(0);
+            lost = lost.checked_add(stake).ok_or(TableError::Overflow)?;
+        }
+        self.bankroll = self
+            .bankroll
+            .checked_add(lost)
+            .ok_or(TableError::Overflow)?;
+        self.remove_seat(player)?;
+        Ok(lost)
+    }
+
+    /// The banker broke the protocol: every bet on the table is paid as if
+    /// it won at its best, the stakes returned, and the banker keeps what is
+    /// left. (So a banker never gains by withholding its reveal.) If the
+    /// bankroll runs out, bets are paid in table order until it does.
+    pub fn banker_default(&mut self) -> Vec<BetResult> {
+        let bets = std::mem::take(&mut self.bets);
+        let mut results = Vec::new();
+        for ((player, kind), stake) in bets {
+            let profit = ceil_chips(stake, kind.max_profit(&self.rules))
+                .unwrap_or(u64::MAX)
+                .min(self.bankroll);
+            self.bankroll -= profit;
+            let paid = stake.saturating_add(profit);
+            if let Some(seat) = self.seats.iter_mut().find(|s| s.player == player) {
+                seat.balance = seat.balance.saturating_add(paid);
+            }
+            results.push(BetResult {
+                player,
+                kind,
+                stake,
+                outcome: Outcome::Win {
+                    profit: kind.max_profit(&self.rules),
+                    stays: false,
+                },
+                paid,
+            });
+        }
+        results
+    }
+
+    fn remove_seat(&mut self, player: &PlayerId) -> Result<u64, TableError> {
+        let index = self
+            .seats
+            .iter()
+            .position(|s| &s.player == player)
+            .ok_or(TableError::NotSeated)?;
+        let next = self.next_seat_after(index);
+        let seat = self.seats.remove(index);
+        if self.shooter == Some(*player) {
+            self.shooter = next;
+        }
+        let departed = self.departed.entry(*player).or_insert(0);
+        *departed = departed.saturating_add(seat.balance);
+        Ok(seat.balance)
+    }
+
+    fn next_seat_after(&self, index: usize) -> Option<PlayerId> {
+        if self.seats.len() <= 1 {
+            return None;
+        }
+        Some(self.seats[(index + 1) % self.seats.len()].player)
+    }
+
+    /// Settles every bet against `roll`, moves the phase on and passes the
+    /// dice after a seven-out.
+    pub fn settle(&mut self, roll: Roll) -> Result<Settlement, TableError> {
+        let phase_before = self.phase;
+        let bets = std::mem::take(&mut self.bets);
+        let mut kept = BTreeMap::new();
+        let mut results = Vec::new();
+        let mut credit: BTreeMap<PlayerId, u64> = BTreeMap::new();
+        for ((player, kind), stake) in bets {
+            let outcome = resolve(kind, phase_before, roll, &self.rules);
+            let mut keep = |k: BetKind, s: u64| -> Result<(), TableError> {
+                let slot = kept.entry((player, k)).or_insert(0u64);
+                *slot = slot.checked_add(s).ok_or(TableError::Overflow)?;
+                Ok(())
+            };
+            let paid = match outcome {
+                Outcome::NoAction => {
+                    keep(kind, stake)?;
+                    continue;
+                }
+                Outcome::Travel(moved) => {
+                    keep(moved, stake)?;
+                    0
+                }
+                Outcome::Win { profit, stays } => {
+                    let won = exact_chips(stake, profit).ok_or(TableError::Overflow)?;
+                    self.bankroll = self.bankroll.checked_sub(won).ok_or(TableError::Overflow)?;
+                    if stays {
+                        keep(kind, stake)?;
+                        won
+                    } else {
+                        won.checked_add(stake).ok_or(TableError::Overflow)?
+                    }
+                }
+                Outcome::Lose => {
+                    self.bankroll = self
+                        .bankroll
+                        .checked_add(stake)
+                        .ok_or(TableError::Overflow)?;
+                    0
+                }
+                Outcome::Push => stake,
+            };
+            let c = credit.entry(player).or_insert(0);
+            *c = c.checked_add(paid).ok_or(TableError::Overflow)?;
+            results.push(BetResult {
+                player,
+                kind,
+                stake,
+                outcome,
+                paid,
+            });
+        }
+        self.bets = kept;
+        for (player, paid) in credit {
+            let seat = self.seat_mut(&player)?;
+            seat.balance = seat.balance.checked_add(paid).ok_or(TableError::Overflow)?;
+        }
+        let seven_out = phase_before.is_seven_out(roll);
+        self.phase = phase_before.after(roll);
+        self.shooter = self.shooter();
+        if seven_out {
+            if let Some(index) = self
+                .shooter
+                .and_then(|s| self.seats.iter().position(|x| x.player == s))
+            {
+                self.shooter = self.next_seat_after(index).or(self.shooter);
+            }
+        }
+        Ok(Settlement {
+            roll,
+            phase_before,
+            phase_after: self.phase,
+            seven_out,
+            results,
+        })
+    }
+
+    /// Canonical bytes of the whole state, for hashing: every peer with the
+    /// same state produces the same bytes.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        self.rules.encode(out);
+        out.push(self.phase.to_byte());
+        out.extend_from_slice(&self.banker);
+        out.extend_from_slice(&self.bankroll.to_be_bytes());
+        out.extend_from_slice(&self.bought_in.to_be_bytes());
+        out.extend_from_slice(&(self.seats.len() as u32).to_be_bytes());
+        for seat in &self.seats {
+            out.extend_from_slice(&seat.player);
+            out.extend_from_slice(&seat.balance.to_be_bytes());
+        }
+        out.extend_from_slice(self.shooter.as_ref().unwrap_or(&[0; 32]));
+        out.extend_from_slice(&(self.bets.len() as u32).to_be_bytes());
+        for ((player, kind), stake) in &self.bets {
+            out.extend_from_slice(player);
+            out.extend_from_slice(kind.name().as_bytes());
+            out.push(0);
+            out.extend_from_slice(&stake.to_be_bytes());
+        }
+        out.extend_from_slice(&(self.departed.len() as u32).to_be_bytes());
+        for (player, balance) in &self.departed {
+            out.extend_from_slice(player);
+            out.extend_from_slice(&balance.to_be_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BANKER: PlayerId = [0xBB; 32];
+    const ALICE: PlayerId = [0xA1; 32];
+    const BOB: PlayerId = [0xB0; 32];
+
+    fn roll(a: u8, b: u8) -> Roll {
+        Roll::new(a, b).unwrap()
+    }
+
+    fn table() -> Table {
+        let mut t = Table::new(TableRules::default(), BANKER, 100_000);
+        t.sit(ALICE, 1_000).unwrap();
+        t.sit(BOB, 1_000).unwrap();
+        t
+    }
+
+    #[test]
+    fn a_pass_line_bet_wins_even_money_on_a_natural() {
+        let mut t = table();
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        assert_eq!(t.balance(&ALICE), Some(990));
+        let s = t.settle(roll(3, 4)).unwrap();
+        assert_eq!(s.results[0].paid, 20);
+        assert_eq!(t.balance(&ALICE), Some(1_010));
+        assert_eq!(t.bankroll(), 99_990);
+        assert_eq!(t.total_chips(), t.bought_in());
+    }
+
+    #[test]
+    fn the_point_game_with_odds_pays_true_odds() {
+        let mut t = table();
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        assert!(matches!(
+            t.place_bet(&ALICE, BetKind::PassOdds, 10),
+            Err(TableError::NotNow { .. })
+        ));
+        t.settle(roll(2, 2)).unwrap();
+        assert_eq!(t.phase(), Phase::Point(4));
+        // 3x on the 4.
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::PassOdds, 40),
+            Err(TableError::AboveMaximum { stake: 40, max: 30 })
+        );
+        t.place_bet(&ALICE, BetKind::PassOdds, 30).unwrap();
+        t.settle(roll(1, 3)).unwrap();
+        // 10 back + 10 win, 30 back + 60 win.
+        assert_eq!(t.balance(&ALICE), Some(1_000 + 10 + 60));
+        assert_eq!(t.phase(), Phase::ComeOut);
+        assert_eq!(t.total_chips(), t.bought_in());
+    }
+
+    #[test]
+    fn bets_the_rules_or_balance_do_not_allow_are_refused() {
+        let mut t = table();
+        assert!(matches!(
+            t.place_bet(&ALICE, BetKind::Come { point: None }, 10),
+            Err(TableError::NotNow { .. })
+        ));
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::Place(6), 10),
+            Err(TableError::NotMultiple { unit: 6 })
+        );
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::Field, 2_000),
+            Err(TableError::InsufficientBalance {
+                balance: 1_000,
+                needed: 2_000
+            })
+        );
+        assert_eq!(
+            t.place_bet(&BANKER, BetKind::Field, 1),
+            Err(TableError::BankerCannotBet)
+        );
+        assert_eq!(
+            t.place_bet(&[9; 32], BetKind::Field, 1),
+            Err(TableError::NotSeated)
+        );
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::Hard(5), 1),
+            Err(TableError::MalformedBet(BetKind::Hard(5)))
+        );
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::Field, 0),
+            Err(TableError::ZeroAmount)
+        );
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::DontPassOdds, 6),
+            Err(TableError::NotNow {
+                kind: "dont-pass-odds".into(),
+                when: "on the come-out roll"
+            })
+        );
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        assert_eq!(
+            t.take_down(&ALICE, BetKind::PassLine),
+            Err(TableError::NotRemovable("pass".into()))
+        );
+        assert_eq!(t.leave(&ALICE), Err(TableError::BetsOnTable));
+    }
+
+    #[test]
+    fn the_banker_only_covers_what_its_bankroll_can_pay() {
+        let mut t = Table::new(TableRules::default(), BANKER, 100);
+        t.sit(ALICE, 1_000).unwrap();
+        t.place_bet(&ALICE, BetKind::Aces, 3).unwrap(); // could win 90
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::Boxcars, 1),
+            Err(TableError::BankerCannotCover { available: 10 })
+        );
+        t.place_bet(&ALICE, BetKind::Field, 5).unwrap(); // could win 10
+    }
+
+    #[test]
+    fn come_bets_travel_and_the_dice_pass_on_a_seven_out() {
+        let mut t = table();
+        assert_eq!(t.shooter(), Some(ALICE));
+        t.settle(roll(4, 4)).unwrap(); // point 8
+        t.place_bet(&BOB, BetKind::Come { point: None }, 10)
+            .unwrap();
+        t.settle(roll(2, 3)).unwrap();
+        assert_eq!(
+            t.bets().get(&(BOB, BetKind::Come { point: Some(5) })),
+            Some(&10)
+        );
+        t.place_bet(&BOB, BetKind::ComeOdds { point: 5 }, 40)
+            .unwrap();
+        let s = t.settle(roll(3, 4)).unwrap();
+        assert!(s.seven_out);
+        assert_eq!(t.shooter(), Some(BOB));
+        assert!(t.bets().is_empty());
+        assert_eq!(t.balance(&BOB), Some(950));
+        assert_eq!(t.total_chips(), t.bought_in());
+    }
+
+    #[test]
+    fn a_forfeit_gives_every_bet_to_the_banker_and_unseats() {
+        let mut t = table();
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        t.place_bet(&ALICE, BetKind::Field, 5).unwrap();
+        assert_eq!(t.forfeit(&ALICE), Ok(15));
+        assert!(!t.is_seated(&ALICE));
+        assert_eq!(t.shooter(), Some(BOB));
+        assert_eq!(t.departed().get(&ALICE), Some(&985));
+        assert_eq!(t.bankroll(), 100_015);
+        assert_eq!(t.total_chips(), t.bought_in());
+    }
+
+    #[test]
+    fn chips_are_conserved_over_many_rolls_of_every_bet() {
+        let mut t = Table::new(TableRules::default(), BANKER, 10_000_000);
+        t.sit(ALICE, 1_000_000).unwrap();
+        t.sit(BOB, 1_000_000).unwrap();
+        let kinds = [
+            BetKind::PassLine,
+            BetKind::DontPass,
+            BetKind::Come { point: None },
+            BetKind::DontCome { point: None },
+            BetKind::PassOdds,
+            BetKind::DontPassOdds,
+            BetKind::Place(6),
+            BetKind::Buy(4),
+            BetKind::Lay(10),
+            BetKind::Field,
+            BetKind::Big8,
+            BetKind::Hard(6),
+            BetKind::AnySeven,
+            BetKind::Horn,
+            BetKind::CAndE,
+            BetKind::Hop(1, 2),
+        ];
+        let units: Vec<u64> = kinds.iter().map(|k| k.stake_unit(t.rules())).collect();
+        let (mut placed, mut wins, mut losses) = (0, 0, 0);
+        let mut seed = [0u8; 32];
+        for n in 0u32..1_000 {
+            for (i, kind) in kinds.iter().enumerate() {
+                let who = if i % 2 == 0 { ALICE } else { BOB };
+                placed += usize::from(t.place_bet(&who, *kind, units[i] * 2).is_ok());
+            }
+            for point in [4, 5, 6, 8, 9, 10] {
+                placed += usize::from(t.place_bet(&BOB, BetKind::ComeOdds { point }, 30).is_ok());
+                placed += usize::from(
+                    t.place_bet(&ALICE, BetKind::DontComeOdds { point }, 30)
+                        .is_ok(),
+                );
+            }
+            seed[..4].copy_from_slice(&n.to_be_bytes());
+            let settlement = t.settle(Roll::from_seed(&seed)).unwrap();
+            for result in settlement.results {
+                match result.outcome {
+                    Outcome::Win { .. } => wins += 1,
+                    Outcome::Lose => losses += 1,
+                    _ => {}
+                }
+            }
+            assert_eq!(t.total_chips(), t.bought_in(), "after roll {n}");
+        }
+        assert!(placed > 8_000, "only {placed} bets placed");
+        assert!(
+            wins > 1_000 && losses > 1_000,
+            "{wins} wins, {losses} losses"
+        );
+    }
+}

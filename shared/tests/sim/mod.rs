@@ -1,0 +1,308 @@
+//! A deterministic network of simulated peers for the engine's tests.
+//!
+//! Every peer runs a real `Session`; messages travel through an in-memory
+//! network with a random delay each (so they arrive shuffled, even from one
+//! sender), under simulated time. Tampering hooks let a test turn a peer
+//! into a cheater.
+
+#![allow(dead_code)] // each test file uses part of the harness
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::SigningKey;
+use shared::craps::{BetKind, PlayerId};
+use shared::fair::GameId;
+use shared::message::SignedMessage;
+use shared::session::{Event, GameConfig, Millis, Session};
+
+/// A small deterministic PRNG (xorshift64*), so runs repeat exactly.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What the network does with a peer's outgoing message: deliver these
+/// instead (empty = withhold).
+pub type Tamper = Box<dyn FnMut(SignedMessage, &SigningKey) -> Vec<SignedMessage>>;
+
+pub struct Peer {
+    pub session: Session,
+    pub key: SigningKey,
+    pub events: Vec<Event>,
+    pub rejected: Vec<shared::session::SessionError>,
+    /// Whether this peer places random bets each round.
+    pub bets: bool,
+    /// The round this peer last bet in, and when that round opened here.
+    bet_round: u64,
+    round_opened: Millis,
+    pub tamper: Option<Tamper>,
+    /// Whether the peer is still running (a crashed peer does nothing).
+    pub alive: bool,
+}
+
+impl Peer {
+    pub fn id(&self) -> PlayerId {
+        self.key.verifying_key().to_bytes()
+    }
+}
+
+pub struct Net {
+    pub now: Millis,
+    pub peers: Vec<Peer>,
+    /// (deliver at, tie-break, to, message)
+    in_flight: BTreeMap<(Millis, u64), (usize, SignedMessage)>,
+    pub rng: Rng,
+    pub max_delay: Millis,
+    /// Delay between a round opening and the shooter rolling.
+    pub roll_delay: Millis,
+    /// Whether shooters keep rolling.
+    pub rolling: bool,
+    pub config: GameConfig,
+}
+
+pub const GAME: GameId = [0x6A; 16];
+
+pub fn key(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&[n; 32])
+}
+
+pub const BET_MENU: &[BetKind] = &[
+    BetKind::PassLine,
+    BetKind::DontPass,
+    BetKind::Come { point: None },
+    BetKind::DontCome { point: None },
+    BetKind::PassOdds,
+    BetKind::DontPassOdds,
+    BetKind::Place(6),
+    BetKind::Place(5),
+    BetKind::Buy(10),
+    BetKind::Lay(4),
+    BetKind::Field,
+    BetKind::Big8,
+    BetKind::Hard(8),
+    BetKind::AnySeven,
+    BetKind::AnyCraps,
+    BetKind::Yo,
+    BetKind::Horn,
+    BetKind::CAndE,
+    BetKind::Hop(3, 4),
+    BetKind::Hop(6, 6),
+];
+
+impl Net {
+    /// A banker (key 1) and `players` players (keys 2..), every one
+    /// seated with `buy_in` chips at time 0.
+    pub fn new(players: u8, seed: u64) -> Self {
+        let banker = key(1);
+        let config = GameConfig {
+            commit_timeout: 500,
+            reveal_timeout: 500,
+            ..GameConfig::new(GAME, banker.verifying_key().to_bytes(), 100_000_000)
+        };
+        let mut rng = Rng::new(seed);
+        let mut peers = Vec::new();
+        for n in 1..=players + 1 {
+            let k = key(n);
+            let mut entropy = [0u8; 32];
+            entropy[..8].copy_from_slice(&rng.next().to_le_bytes());
+            peers.push(Peer {
+                session: Session::new(config, k.clone(), entropy),
+                key: k,
+                events: Vec::new(),
+                rejected: Vec::new(),
+                bets: n != 1,
+                bet_round: 0,
+                round_opened: 0,
+                tamper: None,
+                alive: true,
+            });
+        }
+        let mut net = Self {
+            now: 0,
+            peers,
+            in_flight: BTreeMap::new(),
+            rng,
+            max_delay: 10,
+            roll_delay: 50,
+            rolling: true,
+            config,
+        };
+        for i in 1..net.peers.len() {
+            net.peers[i].session.sit(0, 1_000_000).expect("sit");
+        }
+        net.collect();
+        net
+    }
+
+    /// Moves every peer's outgoing messages and events into the network.
+    fn collect(&mut self) {
+        let count = self.peers.len();
+        for from in 0..count {
+            while let Some(message) = self.peers[from].session.poll_transmit() {
+                let key = self.peers[from].key.clone();
+                let out = match self.peers[from].tamper.as_mut() {
+                    Some(tamper) => tamper(message, &key),
+                    None => vec![message],
+                };
+                for m in out {
+                    self.broadcast(from, m);
+                }
+            }
+            while let Some(event) = self.peers[from].session.poll_event() {
+                if let Event::Rejected { error, .. } = &event {
+                    self.peers[from].rejected.push(error.clone());
+                }
+                self.peers[from].events.push(event);
+            }
+        }
+    }
+
+    /// Sends `message` from peer `from` to every other peer, each copy
+    /// with its own random delay.
+    pub fn broadcast(&mut self, from: usize, message: SignedMessage) {
+        for to in 0..self.peers.len() {
+            if to != from {
+                self.send(to, message);
+            }
+        }
+    }
+
+    /// Sends one copy to one peer.
+    pub fn send(&mut self, to: usize, message: SignedMessage) {
+        let at = self.now + 1 + self.rng.below(self.max_delay);
+        let tie = self.rng.next();
+        self.in_flight.insert((at, tie), (to, message));
+    }
+
+    /// Lets honest behaviour happen: bet when a round opens, roll later.
+    fn behave(&mut self) {
+        let now = self.now;
+        for i in 0..self.peers.len() {
+            let peer = &mut self.peers[i];
+            if !peer.alive || !peer.session.is_betting() || peer.session.is_closed() {
+                continue;
+            }
+            let round = peer.session.round();
+            if peer.bet_round != round {
+                peer.bet_round = round;
+                peer.round_opened = now;
+                let Some(me) = peer.session.local_id() else {
+                    continue;
+                };
+                if peer.bets && peer.session.table().is_seated(&me) {
+                    for _ in 0..1 + self.rng.below(3) {
+                        let kind = BET_MENU[self.rng.below(BET_MENU.len() as u64) as usize];
+                        let unit = kind.stake_unit(peer.session.table().rules());
+                        let stake = unit * (1 + self.rng.below(5));
+                        // Refused bets (wrong phase, no line bet) are not sent.
+                        let _ = peer.session.place_bet(now, kind, stake);
+                    }
+                }
+            }
+            let me = peer.session.local_id();
+            if self.rolling
+                && me.is_some()
+                && peer.session.table().shooter() == me
+                && now >= peer.round_opened + self.roll_delay
+            {
+                let _ = peer.session.roll(now);
+            }
+        }
+        self.collect();
+    }
+
+    /// The next moment something happens.
+    fn next_time(&self) -> Option<Millis> {
+        let delivery = self.in_flight.keys().next().map(|(at, _)| *at);
+        let timeout = self
+            .peers
+            .iter()
+            .filter(|p| p.alive)
+            .filter_map(|p| p.session.poll_timeout())
+            .min();
+        let roll = self
+            .peers
+            .iter()
+            .filter(|p| p.alive && self.rolling && p.session.is_betting())
+            .map(|p| p.round_opened + self.roll_delay)
+            .filter(|&t| t > self.now)
+            .min();
+        [delivery, timeout, roll].into_iter().flatten().min()
+    }
+
+    /// Advances to the next moment and handles everything due then.
+    /// Returns false when nothing is left to happen.
+    pub fn step(&mut self) -> bool {
+        self.behave();
+        let Some(at) = self.next_time() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let (to, message) = entry.remove();
+            let peer = &mut self.peers[to];
+            if !peer.alive {
+                continue;
+            }
+            if let Err(error) = peer.session.handle_message(self.now, message) {
+                peer.rejected.push(error);
+            }
+        }
+        for peer in &mut self.peers {
+            if peer.alive {
+                peer.session.handle_timeout(self.now);
+            }
+        }
+        self.collect();
+        true
+    }
+
+    /// Steps until `done` holds or `limit` ms of simulated time pass.
+    pub fn run_until(&mut self, limit: Millis, mut done: impl FnMut(&Net) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            if !self.step() {
+                return done(self);
+            }
+        }
+        done(self)
+    }
+
+    /// Stops rolling and delivers everything still in flight.
+    pub fn settle(&mut self) {
+        self.rolling = false;
+        let end = self.now + 10_000;
+        while self.now < end && self.step() {}
+    }
+
+    /// Rolls seen by peer `i`.
+    pub fn rolls(&self, i: usize) -> usize {
+        self.peers[i].session.history().len()
+    }
+
+    pub fn inject(&mut self, message: SignedMessage) {
+        for to in 0..self.peers.len() {
+            self.send(to, message);
+        }
+    }
+}
