@@ -7,6 +7,8 @@
 //! browser (compiled to `wasm32-unknown-unknown`) and inside the native
 //! relay.
 //!
+//! See the crate README for the module map and a two-player round.
+//!
 //! It deliberately does not do I/O of any kind; the relay and the browser
 //! client are thin shells that move bytes and pass the time in.
 
@@ -20,6 +22,13 @@ pub mod session;
 pub mod verify;
 
 pub use dice::{DiceError, Roll};
+/// The ed25519 signing key type players use (re-exported so callers need
+/// not depend on `ed25519-dalek` themselves).
+pub use ed25519_dalek::SigningKey;
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Version of this engine crate, as published in `Cargo.toml`.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

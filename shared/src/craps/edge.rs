@@ -33,6 +33,60 @@ pub fn natural_phase(kind: BetKind) -> Phase {
     }
 }
 
+/// The published house edge of every bet under [`TableRules::default`]
+/// (5% commission on wins, field 2:1 on 12), in percent to 3 decimals.
+/// [`house_edge`] must reproduce each one from the rules alone.
+pub const PUBLISHED_EDGES: &[(BetKind, f64)] = &[
+    (BetKind::PassLine, 1.414),
+    (BetKind::DontPass, 1.364),
+    (BetKind::Come { point: None }, 1.414),
+    (BetKind::DontCome { point: None }, 1.364),
+    (BetKind::ComeOdds { point: 4 }, 0.0),
+    (BetKind::ComeOdds { point: 5 }, 0.0),
+    (BetKind::ComeOdds { point: 6 }, 0.0),
+    (BetKind::DontComeOdds { point: 4 }, 0.0),
+    (BetKind::DontComeOdds { point: 5 }, 0.0),
+    (BetKind::DontComeOdds { point: 6 }, 0.0),
+    (BetKind::Place(4), 6.667),
+    (BetKind::Place(5), 4.0),
+    (BetKind::Place(6), 1.515),
+    (BetKind::Place(8), 1.515),
+    (BetKind::Place(9), 4.0),
+    (BetKind::Place(10), 6.667),
+    (BetKind::Buy(4), 1.667),
+    (BetKind::Buy(5), 2.0),
+    (BetKind::Buy(6), 2.273),
+    (BetKind::Buy(10), 1.667),
+    (BetKind::Lay(4), 1.667),
+    (BetKind::Lay(5), 2.0),
+    (BetKind::Lay(6), 2.273),
+    (BetKind::Lay(10), 1.667),
+    (BetKind::Field, 5.556),
+    (BetKind::Big6, 9.091),
+    (BetKind::Big8, 9.091),
+    (BetKind::Hard(4), 11.111),
+    (BetKind::Hard(6), 9.091),
+    (BetKind::Hard(8), 9.091),
+    (BetKind::Hard(10), 11.111),
+    (BetKind::AnySeven, 16.667),
+    (BetKind::AnyCraps, 11.111),
+    (BetKind::Aces, 13.889),
+    (BetKind::AceDeuce, 11.111),
+    (BetKind::Yo, 11.111),
+    (BetKind::Boxcars, 13.889),
+    (BetKind::Horn, 12.5),
+    (BetKind::CAndE, 11.111),
+    (BetKind::Hop(3, 3), 13.889),
+    (BetKind::Hop(2, 5), 11.111),
+];
+
+/// A bet's house edge in percent, rounded to 3 decimals (for display and
+/// for comparing with [`PUBLISHED_EDGES`]).
+pub fn house_edge_percent(kind: BetKind, rules: &TableRules) -> Option<f64> {
+    let edge = house_edge(kind, rules)?.to_f64();
+    Some((edge * 100_000.0).round() / 1000.0)
+}
+
 /// Expected value per chip of stake of a bet placed in `phase`, until it
 /// is decided, net of any up-front commission. `None` on arithmetic
 /// overflow (which the standard bets never reach).
@@ -127,19 +181,20 @@ mod tests {
     use super::*;
     use crate::craps::rules::{Commission, CommissionTiming};
 
-    /// The edge in percent, rounded to 3 decimals.
     fn pct(kind: BetKind, rules: &TableRules) -> f64 {
-        let edge = house_edge(kind, rules).expect("edge computes").to_f64();
-        (edge * 100_000.0).round() / 1000.0
+        house_edge_percent(kind, rules).expect("edge computes")
     }
 
     #[test]
-    fn line_bets_match_the_published_figures() {
+    fn every_published_figure_is_reproduced() {
         let rules = TableRules::default();
-        assert_eq!(pct(BetKind::PassLine, &rules), 1.414);
-        assert_eq!(pct(BetKind::DontPass, &rules), 1.364);
-        assert_eq!(pct(BetKind::Come { point: None }, &rules), 1.414);
-        assert_eq!(pct(BetKind::DontCome { point: None }, &rules), 1.364);
+        for &(kind, published) in PUBLISHED_EDGES {
+            assert_eq!(
+                house_edge_percent(kind, &rules),
+                Some(published),
+                "{kind:?}"
+            );
+        }
         // Exactly 7/495 and 3/220.
         assert_eq!(house_edge(BetKind::PassLine, &rules), Ratio::new(7, 495));
         assert_eq!(house_edge(BetKind::DontPass, &rules), Ratio::new(3, 220));
@@ -160,21 +215,8 @@ mod tests {
     }
 
     #[test]
-    fn place_buy_lay_match_the_published_figures() {
+    fn table_options_change_the_edge_as_published() {
         let rules = TableRules::default();
-        assert_eq!(pct(BetKind::Place(6), &rules), 1.515);
-        assert_eq!(pct(BetKind::Place(8), &rules), 1.515);
-        assert_eq!(pct(BetKind::Place(5), &rules), 4.0);
-        assert_eq!(pct(BetKind::Place(9), &rules), 4.0);
-        assert_eq!(pct(BetKind::Place(4), &rules), 6.667);
-        assert_eq!(pct(BetKind::Place(10), &rules), 6.667);
-        // 5% commission on the win.
-        assert_eq!(pct(BetKind::Buy(4), &rules), 1.667);
-        assert_eq!(pct(BetKind::Buy(5), &rules), 2.0);
-        assert_eq!(pct(BetKind::Buy(6), &rules), 2.273);
-        assert_eq!(pct(BetKind::Lay(4), &rules), 1.667);
-        assert_eq!(pct(BetKind::Lay(5), &rules), 2.0);
-        assert_eq!(pct(BetKind::Lay(6), &rules), 2.273);
         // 5% paid up front: of the stake on buy bets, of the win on lays.
         let upfront = TableRules {
             commission: Commission {
@@ -188,37 +230,10 @@ mod tests {
         assert_eq!(pct(BetKind::Lay(4), &upfront), 2.439);
         assert_eq!(pct(BetKind::Lay(5), &upfront), 3.226);
         assert_eq!(pct(BetKind::Lay(6), &upfront), 4.0);
-    }
-
-    #[test]
-    fn field_big_and_hardways_match_the_published_figures() {
-        let rules = TableRules::default();
-        assert_eq!(pct(BetKind::Field, &rules), 5.556);
         let triple = TableRules {
             field_pays_on_12: 3,
             ..rules
         };
         assert_eq!(pct(BetKind::Field, &triple), 2.778);
-        assert_eq!(pct(BetKind::Big6, &rules), 9.091);
-        assert_eq!(pct(BetKind::Big8, &rules), 9.091);
-        assert_eq!(pct(BetKind::Hard(6), &rules), 9.091);
-        assert_eq!(pct(BetKind::Hard(8), &rules), 9.091);
-        assert_eq!(pct(BetKind::Hard(4), &rules), 11.111);
-        assert_eq!(pct(BetKind::Hard(10), &rules), 11.111);
-    }
-
-    #[test]
-    fn one_roll_propositions_match_the_published_figures() {
-        let rules = TableRules::default();
-        assert_eq!(pct(BetKind::AnySeven, &rules), 16.667);
-        assert_eq!(pct(BetKind::AnyCraps, &rules), 11.111);
-        assert_eq!(pct(BetKind::Aces, &rules), 13.889);
-        assert_eq!(pct(BetKind::Boxcars, &rules), 13.889);
-        assert_eq!(pct(BetKind::AceDeuce, &rules), 11.111);
-        assert_eq!(pct(BetKind::Yo, &rules), 11.111);
-        assert_eq!(pct(BetKind::Horn, &rules), 12.5);
-        assert_eq!(pct(BetKind::CAndE, &rules), 11.111);
-        assert_eq!(pct(BetKind::Hop(3, 3), &rules), 13.889);
-        assert_eq!(pct(BetKind::Hop(2, 5), &rules), 11.111);
     }
 }

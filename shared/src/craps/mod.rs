@@ -8,7 +8,7 @@ pub mod rules;
 pub mod table;
 
 pub use bet::{resolve, BetKind, Outcome};
-pub use edge::house_edge;
+pub use edge::{house_edge, house_edge_percent, PUBLISHED_EDGES};
 pub use phase::Phase;
 pub use rules::{Commission, CommissionTiming, OddsLimit, TableRules};
 pub use table::{BetResult, PlayerId, Seat, Settlement, Table, TableError};

@@ -1,0 +1,219 @@
+//! The session's input checks, one typed error at a time.
+
+use shared::craps::{BetKind, TableError};
+use shared::message::{Action, Message, MessageError};
+use shared::session::{Event, GameConfig, Session, SessionError, MAX_AHEAD};
+use shared::SigningKey;
+
+const GAME: [u8; 16] = [5; 16];
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&[n; 32])
+}
+
+fn config() -> GameConfig {
+    GameConfig::new(GAME, key(1).verifying_key().to_bytes(), 1_000_000)
+}
+
+fn msg(k: &SigningKey, seq: u64, round: u64, action: Action) -> shared::message::SignedMessage {
+    Message {
+        game: GAME,
+        round,
+        seq,
+        action,
+    }
+    .sign(k)
+}
+
+#[test]
+fn messages_for_another_game_or_with_bad_signatures_are_refused() {
+    let mut s = Session::observer(config());
+    let mut other = msg(&key(2), 1, 1, Action::Sit { buy_in: 10 });
+    other.message.game = [6; 16];
+    assert_eq!(s.handle_message(0, other), Err(SessionError::WrongGame));
+    let mut forged = msg(&key(2), 1, 1, Action::Sit { buy_in: 10 });
+    forged.message.action = Action::Sit { buy_in: 10_000 };
+    assert_eq!(
+        s.handle_message(0, forged),
+        Err(SessionError::Invalid(MessageError::BadSignature))
+    );
+    assert!(s.table().seats().is_empty());
+}
+
+#[test]
+fn duplicates_and_far_future_messages_are_refused() {
+    let mut s = Session::observer(config());
+    let sit = msg(&key(2), 1, 1, Action::Sit { buy_in: 100 });
+    s.handle_message(0, sit).unwrap();
+    assert_eq!(
+        s.handle_message(0, sit),
+        Err(SessionError::Replayed {
+            seq: 1,
+            expected: 2
+        })
+    );
+    let far = msg(&key(2), 2 + MAX_AHEAD, 1, Action::Leave);
+    assert!(matches!(
+        s.handle_message(0, far),
+        Err(SessionError::TooFarAhead { .. })
+    ));
+    // An early message waits for the gap to fill, then applies.
+    let bet = |seq, stake| {
+        msg(
+            &key(2),
+            seq,
+            1,
+            Action::Bet {
+                kind: BetKind::Field,
+                stake,
+            },
+        )
+    };
+    s.handle_message(0, bet(3, 7)).unwrap();
+    assert!(s.table().bets().is_empty());
+    assert_eq!(
+        s.handle_message(0, bet(3, 7)),
+        Err(SessionError::Replayed {
+            seq: 3,
+            expected: 2
+        })
+    );
+    s.handle_message(0, bet(2, 5)).unwrap();
+    let me = key(2).verifying_key().to_bytes();
+    assert_eq!(s.table().bets().get(&(me, BetKind::Field)), Some(&12));
+}
+
+#[test]
+fn strangers_non_shooters_and_refused_bets_get_typed_errors() {
+    let mut s = Session::observer(config());
+    let stranger = msg(
+        &key(9),
+        1,
+        1,
+        Action::Bet {
+            kind: BetKind::Field,
+            stake: 1,
+        },
+    );
+    assert_eq!(
+        s.handle_message(0, stranger),
+        Err(SessionError::NotParticipant)
+    );
+    s.handle_message(0, msg(&key(2), 1, 1, Action::Sit { buy_in: 100 }))
+        .unwrap();
+    s.handle_message(0, msg(&key(3), 1, 1, Action::Sit { buy_in: 100 }))
+        .unwrap();
+    let too_big = msg(
+        &key(2),
+        2,
+        1,
+        Action::Bet {
+            kind: BetKind::Field,
+            stake: 101,
+        },
+    );
+    assert_eq!(
+        s.handle_message(0, too_big),
+        Err(SessionError::Table(TableError::InsufficientBalance {
+            balance: 100,
+            needed: 101
+        }))
+    );
+    // A stale round is refused once it is that message's turn.
+    let stale = msg(&key(3), 2, 0, Action::Leave);
+    assert_eq!(
+        s.handle_message(0, stale),
+        Err(SessionError::StaleRound {
+            round: 0,
+            current: 1
+        })
+    );
+    assert_eq!(s.table().seats().len(), 2);
+}
+
+#[test]
+fn local_actions_that_are_refused_send_nothing() {
+    let mut player = Session::new(config(), key(2), [3; 32]);
+    assert_eq!(
+        player.place_bet(0, BetKind::Field, 5),
+        Err(SessionError::NotParticipant)
+    );
+    assert!(player.poll_transmit().is_none());
+    player.sit(0, 50).unwrap();
+    assert!(player.poll_transmit().is_some());
+    assert_eq!(
+        player.place_bet(0, BetKind::Place(6), 5),
+        Err(SessionError::Table(TableError::NotMultiple { unit: 6 }))
+    );
+    assert!(player.poll_transmit().is_none());
+    // The refused bet consumed no sequence number: the next one is seq 2.
+    player.place_bet(0, BetKind::Field, 5).unwrap();
+    assert_eq!(player.poll_transmit().unwrap().message.seq, 2);
+    let mut banker = Session::new(config(), key(1), [4; 32]);
+    assert_eq!(banker.roll(0), Err(SessionError::NotShooter));
+    let mut observer = Session::observer(config());
+    assert_eq!(observer.sit(0, 1), Err(SessionError::ObserverOnly));
+}
+
+#[test]
+fn the_roll_waits_for_the_deadline_and_a_silent_player_forfeits() {
+    let mut banker = Session::new(config(), key(1), [1; 32]);
+    let mut alice = Session::new(config(), key(2), [2; 32]);
+    let bob = key(3);
+    // Bob sits and bets, then goes silent.
+    let bob_sit = msg(&bob, 1, 1, Action::Sit { buy_in: 100 });
+    let bob_bet = msg(
+        &bob,
+        2,
+        1,
+        Action::Bet {
+            kind: BetKind::Field,
+            stake: 10,
+        },
+    );
+    alice.sit(0, 100).unwrap();
+    let alice_sit = alice.poll_transmit().unwrap();
+    for s in [&mut banker, &mut alice] {
+        s.handle_message(0, bob_sit).unwrap();
+        s.handle_message(0, bob_bet).unwrap();
+    }
+    banker.handle_message(0, alice_sit).unwrap();
+    // Seats sort by key, and Alice's key sorts before Bob's: she shoots.
+    assert_eq!(alice.table().shooter(), alice.local_id());
+    assert_eq!(banker.table().shooter(), alice.local_id());
+    let (roller, other) = (&mut alice, &mut banker);
+    roller.roll(10).unwrap();
+    while let Some(m) = roller.poll_transmit() {
+        other.handle_message(10, m).unwrap();
+    }
+    while let Some(m) = other.poll_transmit() {
+        roller.handle_message(10, m).unwrap();
+    }
+    assert_eq!(roller.poll_timeout(), Some(10 + config().commit_timeout));
+    assert!(roller.history().is_empty());
+    for s in [&mut banker, &mut alice] {
+        s.handle_timeout(10 + config().commit_timeout);
+    }
+    // Both reveal now, and the roll completes without Bob.
+    let mut moved = true;
+    while moved {
+        moved = false;
+        while let Some(m) = alice.poll_transmit() {
+            banker.handle_message(20_000, m).unwrap();
+            moved = true;
+        }
+        while let Some(m) = banker.poll_transmit() {
+            alice.handle_message(20_000, m).unwrap();
+            moved = true;
+        }
+    }
+    assert_eq!(alice.history().len(), 1);
+    assert_eq!(alice.state_hash(), banker.state_hash());
+    let bob_id = bob.verifying_key().to_bytes();
+    assert_eq!(alice.table().departed().get(&bob_id), Some(&90));
+    let mut forfeited = false;
+    while let Some(e) = alice.poll_event() {
+        forfeited |= matches!(e, Event::Forfeited { player, .. } if player == bob_id);
+    }
+    assert!(forfeited);
+}

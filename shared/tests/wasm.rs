@@ -1,0 +1,81 @@
+//! The rules and dice, checked inside the browser: the same engine code,
+//! compiled to wasm32 and run in headless Chromium by `wasm-bindgen-test`
+//! (`scripts/wasm-cargo test -p bitcraps-shared --test wasm`). Natively
+//! this file compiles to nothing; the native tests cover the same ground.
+#![cfg(target_arch = "wasm32")]
+
+use shared::craps::{house_edge_percent, BetKind, Table, TableRules, PUBLISHED_EDGES};
+use shared::session::{GameConfig, Session};
+use shared::{Roll, SigningKey};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn every_published_house_edge_is_reproduced_in_wasm() {
+    let rules = TableRules::default();
+    for &(kind, published) in PUBLISHED_EDGES {
+        assert_eq!(
+            house_edge_percent(kind, &rules),
+            Some(published),
+            "{kind:?}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn dice_are_uniform_and_match_native_derivation() {
+    let mut counts = [0u32; 6];
+    for n in 0u32..6_000 {
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&n.to_le_bytes());
+        counts[usize::from(Roll::from_seed(&seed).die1() - 1)] += 1;
+    }
+    let chi2: f64 = counts
+        .iter()
+        .map(|&c| (f64::from(c) - 1_000.0).powi(2) / 1_000.0)
+        .sum();
+    assert!(chi2 < 25.0, "{counts:?}");
+    // The test vector of docs/ARCHITECTURE.md: the same dice as natively.
+    assert_eq!(Roll::from_seed(&[42; 32]), Roll::new(4, 4).unwrap());
+}
+
+#[wasm_bindgen_test]
+fn chips_are_conserved_in_wasm() {
+    let banker = [1; 32];
+    let mut table = Table::new(TableRules::default(), banker, 1_000_000);
+    table.sit([2; 32], 10_000).unwrap();
+    for n in 0u32..300 {
+        let _ = table.place_bet(&[2; 32], BetKind::PassLine, 5);
+        let _ = table.place_bet(&[2; 32], BetKind::Field, 5);
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&n.to_be_bytes());
+        table.settle(Roll::from_seed(&seed)).unwrap();
+        assert_eq!(table.total_chips(), table.bought_in());
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_signed_round_between_two_sessions_runs_in_wasm() {
+    let banker_key = SigningKey::from_bytes(&[1; 32]);
+    let config = GameConfig::new([7; 16], banker_key.verifying_key().to_bytes(), 10_000);
+    let mut banker = Session::new(config, banker_key, [11; 32]);
+    let mut player = Session::new(config, SigningKey::from_bytes(&[2; 32]), [22; 32]);
+    player.sit(0, 500).unwrap();
+    player.place_bet(0, BetKind::PassLine, 10).unwrap();
+    player.roll(0).unwrap();
+    let mut moved = true;
+    while moved {
+        moved = false;
+        while let Some(m) = player.poll_transmit() {
+            banker.handle_message(0, m).unwrap();
+            moved = true;
+        }
+        while let Some(m) = banker.poll_transmit() {
+            player.handle_message(0, m).unwrap();
+            moved = true;
+        }
+    }
+    assert_eq!(player.history().len(), 1);
+    assert_eq!(player.state_hash(), banker.state_hash());
+}
