@@ -24,7 +24,11 @@ suite() {
 suite fmt cargo fmt --all -- --check
 suite clippy cargo clippy --quiet --workspace --all-targets -- -D warnings
 suite native cargo test --workspace
-suite wasm "$ROOT/scripts/wasm-cargo" test -p bitcraps-shared -p bitcraps-wasm-client --test wasm
+wasm_tests() {
+    "$ROOT/scripts/wasm-cargo" test -p bitcraps-shared --test wasm --test codec &&
+        "$ROOT/scripts/wasm-cargo" test -p bitcraps-wasm-client --test wasm
+}
+suite wasm wasm_tests
 suite build-page "$ROOT/scripts/build-wasm.sh"
 suite build-relay cargo build --quiet -p bitcraps-relay
 RELAY_BIN="$ROOT/target/debug/bitcraps-relay" WEB_DIR="$ROOT/web" \

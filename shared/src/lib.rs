@@ -12,6 +12,7 @@
 //! It deliberately does not do I/O of any kind; the relay and the browser
 //! client are thin shells that move bytes and pass the time in.
 
+pub mod codec;
 pub mod craps;
 pub mod dice;
 pub mod fair;
@@ -20,6 +21,7 @@ pub mod message;
 pub mod ratio;
 pub mod session;
 pub mod verify;
+pub mod wire;
 
 pub use dice::{DiceError, Roll};
 /// The ed25519 signing key type players use (re-exported so callers need

@@ -1,14 +1,15 @@
 //! The signed messages players exchange at a table, and their bytes.
 //!
 //! Every message names its game, round and the sender's own sequence
-//! number, and is signed by the sender's ed25519 key over
-//! `"bitcraps/msg/v1" | message bytes`. The signed message is a transcript
-//! entry: anyone can check it later without trusting whoever carried it.
+//! number. It travels as the payload of a `Game` frame ([`crate::codec`])
+//! whose room is the game, and it is signed once: its ed25519 signature is
+//! the frame's (over `"bitcraps/frame/v1" | Game | game | 32 zeros |
+//! message bytes`). The signed message is a transcript entry: anyone can
+//! check it later without trusting whoever carried it.
 //!
-//! Layout (big-endian integers):
+//! Layout of the message bytes (big-endian integers):
 //!
 //! ```text
-//! signed  = sender[32] message signature[64]
 //! message = version u8 (=1) | game [16] | round u64 | seq u64 | action
 //! action  = 1 Sit      buy_in u64
 //!         | 2 BuyIn    amount u64
@@ -20,15 +21,18 @@
 //! kind    = code u8 | a u8 | b u8   (see `BetKind` codes in this module)
 //! ```
 
+use bytes::{Bytes, BytesMut};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
+use crate::codec::frame::{
+    encode_with_signature, signing_bytes, FrameError, FrameHeader, FrameRef,
+};
 use crate::craps::{BetKind, PlayerId};
 use crate::fair::{Digest32, GameId, Secret};
+use crate::wire::{FrameKind, Priority};
 
 /// The message format version.
 pub const MESSAGE_VERSION: u8 = 1;
-
-const SIGNING_DOMAIN: &[u8] = b"bitcraps/msg/v1";
 
 /// What a player does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,6 +123,15 @@ pub enum MessageError {
     /// The signature does not match the sender and message.
     #[error("bad signature")]
     BadSignature,
+    /// The frame is not a `Game` frame.
+    #[error("not a game frame")]
+    NotAGameFrame,
+    /// The frame's room is not the message's game.
+    #[error("frame room and message game differ")]
+    RoomMismatch,
+    /// The frame around the message is malformed.
+    #[error("bad frame: {0}")]
+    Frame(#[from] FrameError),
 }
 
 fn kind_code(kind: BetKind) -> [u8; 3] {
@@ -268,10 +281,9 @@ impl Message {
     }
 
     fn signing_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(SIGNING_DOMAIN.len() + 96);
-        bytes.extend_from_slice(SIGNING_DOMAIN);
-        self.encode(&mut bytes);
-        bytes
+        let mut payload = Vec::with_capacity(96);
+        self.encode(&mut payload);
+        signing_bytes(FrameKind::Game, &self.game, None, &payload)
     }
 
     /// Signs the message with `key`.
@@ -295,37 +307,60 @@ impl SignedMessage {
             .map_err(|_| MessageError::BadSignature)
     }
 
-    /// The signed message's bytes: sender, message, signature.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + 64 + 96);
-        out.extend_from_slice(&self.sender);
-        self.message.encode(&mut out);
-        out.extend_from_slice(&self.signature);
-        out
+    /// The priority its frame travels with: commitments and reveals are
+    /// consensus-critical; everything else is normal game traffic.
+    pub fn priority(&self) -> Priority {
+        match self.message.action {
+            Action::Commit { .. } | Action::Reveal { .. } => Priority::Critical,
+            _ => Priority::Normal,
+        }
     }
 
-    /// Parses a signed message (the whole of `bytes`). Does not verify the
+    /// Appends the message as a signed `Game` frame to `out`.
+    pub fn encode_frame(&self, out: &mut BytesMut) {
+        let mut payload = Vec::with_capacity(96);
+        self.message.encode(&mut payload);
+        let header = FrameHeader {
+            priority: self.priority(),
+            ..FrameHeader::new(FrameKind::Game, self.message.game, self.sender)
+        };
+        // A message payload is under 100 bytes and a Game frame has no
+        // target, so encoding cannot fail.
+        let _ = encode_with_signature(&header, &payload, &self.signature, out);
+    }
+
+    /// The message as one signed `Game` frame.
+    pub fn to_frame(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(160);
+        self.encode_frame(&mut out);
+        out.freeze()
+    }
+
+    /// The message carried by a `Game` frame. Does not verify the
     /// signature: call [`SignedMessage::verify`].
-    pub fn from_bytes(bytes: &[u8]) -> Result<SignedMessage, MessageError> {
-        let sender: [u8; 32] = bytes
-            .get(..32)
-            .ok_or(MessageError::Truncated)?
-            .try_into()
-            .map_err(|_| MessageError::Truncated)?;
-        let (message, used) = Message::decode(&bytes[32..])?;
-        let rest = &bytes[32 + used..];
-        if rest.len() < 64 {
-            return Err(MessageError::Truncated);
+    pub fn from_frame(frame: &FrameRef<'_>) -> Result<SignedMessage, MessageError> {
+        if frame.header.kind != FrameKind::Game {
+            return Err(MessageError::NotAGameFrame);
         }
-        if rest.len() > 64 {
-            return Err(MessageError::TrailingBytes(rest.len() - 64));
+        let (message, used) = Message::decode(frame.payload)?;
+        if used != frame.payload.len() {
+            return Err(MessageError::TrailingBytes(frame.payload.len() - used));
         }
-        let signature: [u8; 64] = rest.try_into().map_err(|_| MessageError::Truncated)?;
+        if message.game != frame.header.room {
+            return Err(MessageError::RoomMismatch);
+        }
+        let signature = frame.signature.ok_or(MessageError::BadSignature)?;
         Ok(SignedMessage {
-            sender,
+            sender: frame.header.sender,
             message,
-            signature,
+            signature: *signature,
         })
+    }
+
+    /// Parses a whole encoded `Game` frame.
+    pub fn from_frame_bytes(bytes: &[u8]) -> Result<SignedMessage, MessageError> {
+        let frame = FrameRef::parse(bytes, crate::wire::MAX_FRAME_LEN)?;
+        Self::from_frame(&frame)
     }
 }
 
@@ -397,14 +432,25 @@ mod tests {
     }
 
     #[test]
-    fn every_action_round_trips_and_verifies() {
+    fn every_action_round_trips_through_a_frame_and_verifies() {
         for action in every_action() {
             let signed = sample(action);
-            let bytes = signed.to_bytes();
-            let back = SignedMessage::from_bytes(&bytes).unwrap();
+            let frame = signed.to_frame();
+            let back = SignedMessage::from_frame_bytes(&frame).unwrap();
             assert_eq!(back, signed);
             back.verify().unwrap();
+            // Sign once: the frame's own signature check agrees.
+            FrameRef::parse(&frame, 1024).unwrap().verify().unwrap();
         }
+    }
+
+    #[test]
+    fn commits_and_reveals_travel_as_critical() {
+        assert_eq!(
+            sample(Action::Reveal { secret: [1; 32] }).priority(),
+            Priority::Critical
+        );
+        assert_eq!(sample(Action::Leave).priority(), Priority::Normal);
     }
 
     #[test]
@@ -413,51 +459,67 @@ mod tests {
             kind: BetKind::Field,
             stake: 10,
         });
-        let mut bytes = signed.to_bytes();
-        let last_stake_byte = 32 + 1 + 16 + 8 + 8 + 1 + 3 + 7;
+        let mut bytes = signed.to_frame().to_vec();
+        // The payload starts after the 66-byte header.
+        let last_stake_byte = 66 + 1 + 16 + 8 + 8 + 1 + 3 + 7;
         bytes[last_stake_byte] ^= 1;
-        let forged = SignedMessage::from_bytes(&bytes).unwrap();
+        let forged = SignedMessage::from_frame_bytes(&bytes).unwrap();
         assert_eq!(forged.verify(), Err(MessageError::BadSignature));
         let mut other = signed;
         other.sender = key(2).verifying_key().to_bytes();
         assert_eq!(other.verify(), Err(MessageError::BadSignature));
+        // The relay's stamp (sequence number) is outside the signature.
+        let mut stamped = signed.to_frame().to_vec();
+        crate::codec::stamp_seq(&mut stamped, 99).unwrap();
+        let frame = FrameRef::parse(&stamped, 1024).unwrap();
+        assert_eq!(frame.header.seq, 99);
+        SignedMessage::from_frame(&frame).unwrap().verify().unwrap();
     }
 
     #[test]
-    fn malformed_bytes_give_typed_errors_never_panics() {
-        let good = sample(Action::Reveal { secret: [1; 32] }).to_bytes();
+    fn malformed_messages_give_typed_errors_never_panics() {
+        let mut good = Vec::new();
+        let m = sample(Action::Reveal { secret: [1; 32] }).message;
+        m.encode(&mut good);
         for len in 0..good.len() {
-            assert!(
-                SignedMessage::from_bytes(&good[..len]).is_err(),
-                "prefix {len}"
-            );
+            assert!(Message::decode(&good[..len]).is_err(), "prefix {len}");
         }
-        let mut long = good.clone();
-        long.push(0);
-        assert_eq!(
-            SignedMessage::from_bytes(&long),
-            Err(MessageError::TrailingBytes(1))
-        );
         let mut version = good.clone();
-        version[32] = 9;
+        version[0] = 9;
         assert_eq!(
-            SignedMessage::from_bytes(&version),
+            Message::decode(&version),
             Err(MessageError::UnknownVersion(9))
         );
         let mut action = good.clone();
-        action[32 + 33] = 99;
+        action[33] = 99;
         assert_eq!(
-            SignedMessage::from_bytes(&action),
+            Message::decode(&action),
             Err(MessageError::UnknownAction(99))
         );
-        let bad_kind = sample(Action::TakeDown {
-            kind: BetKind::Place(6),
-        });
-        let mut bytes = bad_kind.to_bytes();
-        bytes[32 + 34 + 1] = 7; // place-7
+        let mut bad_kind = Vec::new();
+        Message {
+            action: Action::TakeDown {
+                kind: BetKind::Place(6),
+            },
+            ..m
+        }
+        .encode(&mut bad_kind);
+        bad_kind[35] = 7; // place-7
+        assert_eq!(Message::decode(&bad_kind), Err(MessageError::BadBetKind(9)));
+        // A frame of another kind, or whose room is not the game.
+        let mut out = BytesMut::new();
+        let header = FrameHeader::new(FrameKind::Presence, m.game, [0; 32]);
+        crate::codec::encode_signed(&header, &good, &key(1), &mut out).unwrap();
         assert_eq!(
-            SignedMessage::from_bytes(&bytes),
-            Err(MessageError::BadBetKind(9))
+            SignedMessage::from_frame_bytes(&out),
+            Err(MessageError::NotAGameFrame)
+        );
+        let mut out = BytesMut::new();
+        let header = FrameHeader::new(FrameKind::Game, [1; 16], [0; 32]);
+        crate::codec::encode_signed(&header, &good, &key(1), &mut out).unwrap();
+        assert_eq!(
+            SignedMessage::from_frame_bytes(&out),
+            Err(MessageError::RoomMismatch)
         );
         // Arbitrary garbage of every small length.
         let mut x: u32 = 12345;
@@ -470,7 +532,8 @@ mod tests {
                     x as u8
                 })
                 .collect();
-            let _ = SignedMessage::from_bytes(&junk);
+            let _ = Message::decode(&junk);
+            let _ = SignedMessage::from_frame_bytes(&junk);
         }
     }
 }

@@ -1,0 +1,479 @@
+//! The binary frame: one fixed header, the payload, and a signature.
+//!
+//! ```text
+//! offset size field
+//!  0      2   magic "BC"
+//!  2      1   version (1)
+//!  3      1   kind            (wire::FrameKind)
+//!  4      1   priority        (0 critical, 1 normal, 2 low)
+//!  5      1   flags           bit 0: target present, bit 1: signed; others 0
+//!  6     16   room
+//! 22     32   sender          (ed25519 public key; zeros from the relay)
+//! 54      8   sequence        (per room, stamped by the relay; 0 from clients)
+//! 62      4   payload length  (u32)
+//! 66     32   target          (only if flag bit 0)
+//!  …      n   payload
+//!  …     64   signature       (only if flag bit 1)
+//! ```
+//!
+//! All integers are big-endian. The signature is ed25519 over
+//! `"bitcraps/frame/v1" | kind | room | target (or 32 zeros) | payload`:
+//! priority, flags and the sequence number stay outside it, so the relay
+//! can re-prioritise and stamp a frame without breaking it. A game frame's
+//! payload is an engine message and its signature *is* the message's
+//! signature ([`crate::message`]): a signed frame is a transcript entry.
+//!
+//! Decoding never panics and never allocates from untrusted lengths: the
+//! header is checked first ("is a whole frame here?"), the payload is
+//! borrowed ([`FrameRef`]) or sliced from the shared buffer ([`Frame`]).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::wire::{FrameKind, PeerId, Priority, RoomId, MAX_FRAME_LEN};
+
+/// The two magic bytes every frame starts with.
+pub const MAGIC: [u8; 2] = *b"BC";
+/// The frame format version.
+pub const FRAME_VERSION: u8 = 1;
+/// Length of the fixed part of the header.
+pub const FIXED_HEADER_LEN: usize = 66;
+/// Length of a signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Offset of the sequence number (for [`stamp_seq`]).
+pub const SEQ_OFFSET: usize = 54;
+
+const FLAG_TARGET: u8 = 0b01;
+const FLAG_SIGNED: u8 = 0b10;
+const SIGNING_DOMAIN: &[u8] = b"bitcraps/frame/v1";
+
+/// Why bytes are not a valid frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Not all of the frame is here yet (or the input was cut short).
+    #[error("frame truncated: need {needed} bytes, have {have}")]
+    Truncated {
+        /// Bytes the frame needs (as far as known).
+        needed: usize,
+        /// Bytes there are.
+        have: usize,
+    },
+    /// The frame is larger than allowed.
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// The frame's length (as declared).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The first two bytes are not "BC".
+    #[error("not a BitCraps frame (bad magic)")]
+    BadMagic,
+    /// A frame version this peer does not speak.
+    #[error("unknown frame version {0}")]
+    UnknownVersion(u8),
+    /// A kind this peer does not know.
+    #[error("unknown frame kind {0:#04x}")]
+    UnknownKind(u8),
+    /// A priority byte above 2.
+    #[error("unknown priority {0}")]
+    UnknownPriority(u8),
+    /// Flag bits that are not defined, or that contradict the kind
+    /// (a target where none belongs, a missing target or signature, a
+    /// signed relay frame).
+    #[error("flags {flags:#04x} are not valid for this frame kind")]
+    BadFlags {
+        /// The flags byte.
+        flags: u8,
+    },
+    /// Bytes after the end the header declares.
+    #[error("frame declares {declared} bytes but {actual} were given")]
+    LengthMismatch {
+        /// Length the header declares.
+        declared: usize,
+        /// Length of the input.
+        actual: usize,
+    },
+    /// The sender is not a valid ed25519 key.
+    #[error("sender is not a valid ed25519 public key")]
+    BadKey,
+    /// The signature does not match.
+    #[error("bad signature")]
+    BadSignature,
+}
+
+/// The header of a frame: all the relay needs to route it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// What the frame carries.
+    pub kind: FrameKind,
+    /// Delivery priority.
+    pub priority: Priority,
+    /// The room.
+    pub room: RoomId,
+    /// Who sent it (zeros for the relay).
+    pub sender: PeerId,
+    /// The room sequence number the relay stamped (0 before).
+    pub seq: u64,
+    /// The one peer it is for, if any.
+    pub target: Option<PeerId>,
+}
+
+impl FrameHeader {
+    /// A header for `kind` with its default priority, no target, seq 0.
+    pub fn new(kind: FrameKind, room: RoomId, sender: PeerId) -> Self {
+        Self {
+            kind,
+            priority: kind.default_priority(),
+            room,
+            sender,
+            seq: 0,
+            target: None,
+        }
+    }
+
+    /// The same header addressed to `target`.
+    pub fn to(mut self, target: PeerId) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// Length of the encoded header.
+    pub fn len(&self) -> usize {
+        FIXED_HEADER_LEN + if self.target.is_some() { 32 } else { 0 }
+    }
+
+    /// Headers are never empty; present for API symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Decodes only the header: enough to route a frame without looking
+    /// at (or checking) its payload. Returns the header and the total frame
+    /// length it declares.
+    pub fn peek(buf: &[u8]) -> Result<(FrameHeader, usize), FrameError> {
+        if buf.len() < FIXED_HEADER_LEN {
+            if buf.len() >= 2 && buf[..2] != MAGIC {
+                return Err(FrameError::BadMagic);
+            }
+            return Err(FrameError::Truncated {
+                needed: FIXED_HEADER_LEN,
+                have: buf.len(),
+            });
+        }
+        if buf[..2] != MAGIC {
+            return Err(FrameError::BadMagic);
+        }
+        if buf[2] != FRAME_VERSION {
+            return Err(FrameError::UnknownVersion(buf[2]));
+        }
+        let kind = FrameKind::from_u8(buf[3]).ok_or(FrameError::UnknownKind(buf[3]))?;
+        let priority = Priority::from_u8(buf[4]).ok_or(FrameError::UnknownPriority(buf[4]))?;
+        let flags = buf[5];
+        let has_target = flags & FLAG_TARGET != 0;
+        let signed = flags & FLAG_SIGNED != 0;
+        if flags & !(FLAG_TARGET | FLAG_SIGNED) != 0
+            || has_target != kind.needs_target()
+            || signed != kind.from_client()
+        {
+            return Err(FrameError::BadFlags { flags });
+        }
+        // The length check above makes these reads in bounds.
+        let room: RoomId = take(buf, 6);
+        let sender: PeerId = take(buf, 22);
+        let seq = u64::from_be_bytes(take(buf, SEQ_OFFSET));
+        let payload_len = u32::from_be_bytes(take(buf, 62)) as usize;
+        let header_len = FIXED_HEADER_LEN + if has_target { 32 } else { 0 };
+        if buf.len() < header_len {
+            return Err(FrameError::Truncated {
+                needed: header_len,
+                have: buf.len(),
+            });
+        }
+        let target = has_target.then(|| take(buf, FIXED_HEADER_LEN));
+        // Saturating: on 32-bit targets a hostile length could overflow;
+        // a saturated total is simply refused as too large.
+        let total = header_len
+            .saturating_add(payload_len)
+            .saturating_add(if signed { SIGNATURE_LEN } else { 0 });
+        Ok((
+            FrameHeader {
+                kind,
+                priority,
+                room,
+                sender,
+                seq,
+                target,
+            },
+            total,
+        ))
+    }
+
+    fn put(&self, payload_len: u32, signed: bool, out: &mut BytesMut) {
+        let mut flags = 0;
+        if self.target.is_some() {
+            flags |= FLAG_TARGET;
+        }
+        if signed {
+            flags |= FLAG_SIGNED;
+        }
+        out.put_slice(&MAGIC);
+        out.put_u8(FRAME_VERSION);
+        out.put_u8(self.kind as u8);
+        out.put_u8(self.priority as u8);
+        out.put_u8(flags);
+        out.put_slice(&self.room);
+        out.put_slice(&self.sender);
+        out.put_u64(self.seq);
+        out.put_u32(payload_len);
+        if let Some(target) = &self.target {
+            out.put_slice(target);
+        }
+    }
+}
+
+/// Copies `N` bytes at `at`; callers check the length first.
+fn take<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&buf[at..at + N]);
+    out
+}
+
+/// The bytes a frame's signature covers.
+pub fn signing_bytes(
+    kind: FrameKind,
+    room: &RoomId,
+    target: Option<&PeerId>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(SIGNING_DOMAIN.len() + 1 + 16 + 32 + payload.len());
+    bytes.extend_from_slice(SIGNING_DOMAIN);
+    bytes.push(kind as u8);
+    bytes.extend_from_slice(room);
+    bytes.extend_from_slice(target.unwrap_or(&[0; 32]));
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// Why a frame could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The payload makes the frame larger than [`MAX_FRAME_LEN`].
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// What the frame would be.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The header does not suit the kind (target missing or misplaced, a
+    /// client kind without signature or a relay kind with one).
+    #[error("header does not suit a {0:?} frame")]
+    BadHeader(FrameKind),
+}
+
+fn check_encodable(header: &FrameHeader, payload: &[u8], signed: bool) -> Result<u32, EncodeError> {
+    if header.target.is_some() != header.kind.needs_target() || signed != header.kind.from_client()
+    {
+        return Err(EncodeError::BadHeader(header.kind));
+    }
+    let len = header.len() + payload.len() + if signed { SIGNATURE_LEN } else { 0 };
+    if len > MAX_FRAME_LEN {
+        return Err(EncodeError::TooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    u32::try_from(payload.len()).map_err(|_| EncodeError::TooLarge {
+        len,
+        max: MAX_FRAME_LEN,
+    })
+}
+
+/// Encodes a client frame, signing it with `key` (whose public key must be
+/// `header.sender`), into `out`.
+pub fn encode_signed(
+    header: &FrameHeader,
+    payload: &[u8],
+    key: &SigningKey,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let signature = key.sign(&signing_bytes(
+        header.kind,
+        &header.room,
+        header.target.as_ref(),
+        payload,
+    ));
+    encode_with_signature(header, payload, &signature.to_bytes(), out)
+}
+
+/// Encodes a client frame with a signature made earlier (sign once: an
+/// engine message's signature is its frame's signature).
+pub fn encode_with_signature(
+    header: &FrameHeader,
+    payload: &[u8],
+    signature: &[u8; 64],
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let len = check_encodable(header, payload, true)?;
+    out.reserve(header.len() + payload.len() + SIGNATURE_LEN);
+    header.put(len, true, out);
+    out.put_slice(payload);
+    out.put_slice(signature);
+    Ok(())
+}
+
+/// Encodes an unsigned relay frame into `out`.
+pub fn encode_unsigned(
+    header: &FrameHeader,
+    payload: &[u8],
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let len = check_encodable(header, payload, false)?;
+    out.reserve(header.len() + payload.len());
+    header.put(len, false, out);
+    out.put_slice(payload);
+    Ok(())
+}
+
+/// Overwrites the sequence number of an encoded frame in place (the
+/// relay's stamp; outside the signed bytes). `None` if `frame` is too short.
+pub fn stamp_seq(frame: &mut [u8], seq: u64) -> Option<()> {
+    frame
+        .get_mut(SEQ_OFFSET..SEQ_OFFSET + 8)?
+        .copy_from_slice(&seq.to_be_bytes());
+    Some(())
+}
+
+/// A frame borrowed from a buffer: header parsed, payload not copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// The header.
+    pub header: FrameHeader,
+    /// The payload, borrowed.
+    pub payload: &'a [u8],
+    /// The signature, if the frame is signed.
+    pub signature: Option<&'a [u8; 64]>,
+}
+
+impl<'a> FrameRef<'a> {
+    /// Parses exactly one frame filling `buf`, of at most `max_len` bytes.
+    pub fn parse(buf: &'a [u8], max_len: usize) -> Result<Self, FrameError> {
+        if buf.len() > max_len {
+            return Err(FrameError::TooLarge {
+                len: buf.len(),
+                max: max_len,
+            });
+        }
+        let (header, total) = FrameHeader::peek(buf)?;
+        if total > max_len {
+            return Err(FrameError::TooLarge {
+                len: total,
+                max: max_len,
+            });
+        }
+        if buf.len() < total {
+            return Err(FrameError::Truncated {
+                needed: total,
+                have: buf.len(),
+            });
+        }
+        if buf.len() > total {
+            return Err(FrameError::LengthMismatch {
+                declared: total,
+                actual: buf.len(),
+            });
+        }
+        let start = header.len();
+        let (payload, signature) = if header.kind.from_client() {
+            let end = total - SIGNATURE_LEN;
+            let sig: &[u8; 64] = buf[end..total]
+                .try_into()
+                .map_err(|_| FrameError::Truncated {
+                    needed: total,
+                    have: buf.len(),
+                })?;
+            (&buf[start..end], Some(sig))
+        } else {
+            (&buf[start..total], None)
+        };
+        Ok(FrameRef {
+            header,
+            payload,
+            signature,
+        })
+    }
+
+    /// Checks the signature against the sender's key (strict ed25519).
+    pub fn verify(&self) -> Result<(), FrameError> {
+        let signature = self.signature.ok_or(FrameError::BadSignature)?;
+        let key = VerifyingKey::from_bytes(&self.header.sender).map_err(|_| FrameError::BadKey)?;
+        let bytes = signing_bytes(
+            self.header.kind,
+            &self.header.room,
+            self.header.target.as_ref(),
+            self.payload,
+        );
+        key.verify_strict(&bytes, &Signature::from_bytes(signature))
+            .map_err(|_| FrameError::BadSignature)
+    }
+}
+
+/// An owned frame over a shared buffer: cloning it or handing out its
+/// payload never copies bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    header: FrameHeader,
+    bytes: Bytes,
+}
+
+impl Frame {
+    /// Decodes a frame from `bytes` (at most [`MAX_FRAME_LEN`]).
+    pub fn decode(bytes: Bytes) -> Result<Frame, FrameError> {
+        Self::decode_with_limit(bytes, MAX_FRAME_LEN)
+    }
+
+    /// Decodes a frame of at most `max_len` bytes.
+    pub fn decode_with_limit(bytes: Bytes, max_len: usize) -> Result<Frame, FrameError> {
+        let header = FrameRef::parse(&bytes, max_len)?.header;
+        Ok(Frame { header, bytes })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &FrameHeader {
+        &self.header
+    }
+
+    /// The whole encoded frame (shared, not copied).
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The payload as a shared slice of the frame's buffer.
+    pub fn payload(&self) -> Bytes {
+        let start = self.header.len();
+        let end = self.bytes.len()
+            - if self.header.kind.from_client() {
+                SIGNATURE_LEN
+            } else {
+                0
+            };
+        self.bytes.slice(start..end)
+    }
+
+    /// A borrowing view.
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        let start = self.header.len();
+        let signed = self.header.kind.from_client();
+        let end = self.bytes.len() - if signed { SIGNATURE_LEN } else { 0 };
+        FrameRef {
+            header: self.header,
+            payload: &self.bytes[start..end],
+            signature: if signed {
+                self.bytes[end..].try_into().ok()
+            } else {
+                None
+            },
+        }
+    }
+}
