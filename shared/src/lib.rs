@@ -18,6 +18,8 @@ pub mod dice;
 pub mod fair;
 pub mod manager;
 pub mod message;
+pub mod pool;
+pub mod queue;
 pub mod ratio;
 pub mod session;
 pub mod verify;

@@ -1,0 +1,24 @@
+//! Fuzzes every decoder that reads untrusted bytes: frame headers, whole
+//! frames, signatures, engine messages and control payloads. Any panic is a
+//! bug; crashes found are kept as regression tests in `shared/tests/`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use shared::codec::{control, FrameHeader, FrameRef};
+use shared::message::{Message, SignedMessage};
+use shared::wire::MAX_FRAME_LEN;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = FrameHeader::peek(data);
+    if let Ok(frame) = FrameRef::parse(data, MAX_FRAME_LEN) {
+        let _ = frame.verify();
+        if let Ok(message) = SignedMessage::from_frame(&frame) {
+            let _ = message.verify();
+        }
+        let _ = control::Join::decode(frame.payload);
+        let _ = control::decode_roster(frame.payload);
+        let _ = control::decode_error(frame.payload);
+        let _ = control::decode_id(frame.payload);
+    }
+    let _ = Message::decode(data);
+});
