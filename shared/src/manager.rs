@@ -3,15 +3,18 @@
 //! Sessions live in a `DashMap<GameId, Session>` (sharded locks, so games
 //! on different shards never contend); counters are atomics; a statistics
 //! snapshot is published through `ArcSwap`, so readers (a `/metrics`
-//! scrape, a status line) never take a lock at all.
+//! scrape, a status line) never take a lock at all. The map is behind the
+//! [`SessionStore`] trait so the same manager can run over a plain
+//! `RwLock<HashMap>` ([`RwLockStore`]) and be benchmarked against it.
 //!
 //! Concurrency rules: a map guard is held only while one session processes
 //! one input, which is pure computation; outputs are collected into owned
 //! values and the guard dropped before they are returned, so no guard is
 //! ever held across a call out, an await, or another map access.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
@@ -69,16 +72,103 @@ struct Counters {
     forfeits: AtomicU64,
 }
 
+/// Where the manager keeps its sessions. Implementations hold a lock only
+/// for the duration of the closure they are given, and the manager only
+/// passes closures that compute (no I/O, no waiting, no re-entry).
+pub trait SessionStore: Default + Send + Sync {
+    /// Inserts `session` unless the id is taken; returns whether it did.
+    fn insert_new(&self, game: GameId, session: Session) -> bool;
+    /// Removes a session.
+    fn remove(&self, game: &GameId) -> Option<Session>;
+    /// Number of sessions.
+    fn len(&self) -> usize;
+    /// Reads one session.
+    fn read<R>(&self, game: &GameId, f: impl FnOnce(&Session) -> R) -> Option<R>;
+    /// Changes one session.
+    fn write<R>(&self, game: &GameId, f: impl FnOnce(&mut Session) -> R) -> Option<R>;
+    /// Folds over every session.
+    fn fold<A>(&self, init: A, f: impl FnMut(A, &GameId, &Session) -> A) -> A;
+}
+
+/// Sessions in a sharded `DashMap` (the default).
+#[derive(Default)]
+pub struct DashMapStore(DashMap<GameId, Session>);
+
+impl SessionStore for DashMapStore {
+    fn insert_new(&self, game: GameId, session: Session) -> bool {
+        match self.0.entry(game) {
+            dashmap::Entry::Occupied(_) => false,
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(session);
+                true
+            }
+        }
+    }
+    fn remove(&self, game: &GameId) -> Option<Session> {
+        self.0.remove(game).map(|(_, s)| s)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read<R>(&self, game: &GameId, f: impl FnOnce(&Session) -> R) -> Option<R> {
+        self.0.get(game).map(|s| f(&s))
+    }
+    fn write<R>(&self, game: &GameId, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+        self.0.get_mut(game).map(|mut s| f(&mut s))
+    }
+    fn fold<A>(&self, init: A, mut f: impl FnMut(A, &GameId, &Session) -> A) -> A {
+        self.0
+            .iter()
+            .fold(init, |acc, entry| f(acc, entry.key(), entry.value()))
+    }
+}
+
+/// Sessions in one `RwLock<HashMap>`: the plain alternative, kept for the
+/// benchmarks.
+#[derive(Default)]
+pub struct RwLockStore(RwLock<HashMap<GameId, Session>>);
+
+impl SessionStore for RwLockStore {
+    fn insert_new(&self, game: GameId, session: Session) -> bool {
+        let Ok(mut map) = self.0.write() else {
+            return false;
+        };
+        if map.contains_key(&game) {
+            return false;
+        }
+        map.insert(game, session);
+        true
+    }
+    fn remove(&self, game: &GameId) -> Option<Session> {
+        self.0.write().ok()?.remove(game)
+    }
+    fn len(&self) -> usize {
+        self.0.read().map(|m| m.len()).unwrap_or(0)
+    }
+    fn read<R>(&self, game: &GameId, f: impl FnOnce(&Session) -> R) -> Option<R> {
+        self.0.read().ok()?.get(game).map(f)
+    }
+    fn write<R>(&self, game: &GameId, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+        self.0.write().ok()?.get_mut(game).map(f)
+    }
+    fn fold<A>(&self, init: A, mut f: impl FnMut(A, &GameId, &Session) -> A) -> A {
+        match self.0.read() {
+            Ok(map) => map.iter().fold(init, |acc, (k, v)| f(acc, k, v)),
+            Err(_) => init,
+        }
+    }
+}
+
 /// Holds many concurrent games; safe to share between threads.
-pub struct ConsensusGameManager {
-    sessions: DashMap<GameId, Session>,
+pub struct ConsensusGameManager<S: SessionStore = DashMapStore> {
+    sessions: S,
     counters: Counters,
     stats: ArcSwap<ManagerStats>,
 }
 
-impl Default for ConsensusGameManager {
+impl<S: SessionStore> Default for ConsensusGameManager<S> {
     fn default() -> Self {
-        Self::new()
+        Self::with_store()
     }
 }
 
@@ -93,11 +183,18 @@ fn drain(session: &mut Session) -> Output {
     out
 }
 
-impl ConsensusGameManager {
-    /// An empty manager.
+impl ConsensusGameManager<DashMapStore> {
+    /// An empty manager over a `DashMap`.
     pub fn new() -> Self {
+        Self::with_store()
+    }
+}
+
+impl<S: SessionStore> ConsensusGameManager<S> {
+    /// An empty manager over store `S`.
+    pub fn with_store() -> Self {
         Self {
-            sessions: DashMap::new(),
+            sessions: S::default(),
             counters: Counters::default(),
             stats: ArcSwap::from_pointee(ManagerStats::default()),
         }
@@ -106,12 +203,11 @@ impl ConsensusGameManager {
     /// Adds a game this peer plays in (or observes, with
     /// [`Session::observer`]).
     pub fn insert(&self, session: Session) -> Result<(), ManagerError> {
-        match self.sessions.entry(session.config().game) {
-            dashmap::Entry::Occupied(_) => Err(ManagerError::GameExists),
-            dashmap::Entry::Vacant(slot) => {
-                slot.insert(session);
-                Ok(())
-            }
+        let game = session.config().game;
+        if self.sessions.insert_new(game, session) {
+            Ok(())
+        } else {
+            Err(ManagerError::GameExists)
         }
     }
 
@@ -122,7 +218,7 @@ impl ConsensusGameManager {
 
     /// Removes a game, returning it.
     pub fn remove(&self, game: &GameId) -> Option<Session> {
-        self.sessions.remove(game).map(|(_, s)| s)
+        self.sessions.remove(game)
     }
 
     /// Number of games held.
@@ -132,12 +228,17 @@ impl ConsensusGameManager {
 
     /// Whether no game is held.
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
+        self.sessions.len() == 0
+    }
+
+    /// The current round of a game (a cheap read).
+    pub fn round(&self, game: &GameId) -> Option<u64> {
+        self.sessions.read(game, Session::round)
     }
 
     /// The current state hash of a game.
     pub fn state_hash(&self, game: &GameId) -> Option<[u8; 32]> {
-        self.sessions.get(game).map(|s| s.state_hash())
+        self.sessions.read(game, Session::state_hash)
     }
 
     /// Routes a message to its game.
@@ -146,25 +247,22 @@ impl ConsensusGameManager {
         now: Millis,
         message: SignedMessage,
     ) -> Result<Output, ManagerError> {
-        let result = {
-            let Some(mut session) = self.sessions.get_mut(&message.message.game) else {
-                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(ManagerError::UnknownGame);
-            };
-            session
-                .handle_message(now, message)
-                .map(|()| drain(&mut session))
-                .map_err(|e| (e, drain(&mut session)))
+        let result = self.sessions.write(&message.message.game, |session| {
+            let result = session.handle_message(now, message);
+            (result, drain(session))
+        });
+        let Some((result, out)) = result else {
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(ManagerError::UnknownGame);
         };
+        self.count(&out);
         match result {
-            Ok(out) => {
+            Ok(()) => {
                 self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                self.count(&out);
                 Ok(out)
             }
-            Err((error, out)) => {
+            Err(error) => {
                 self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                self.count(&out);
                 Err(error.into())
             }
         }
@@ -177,35 +275,34 @@ impl ConsensusGameManager {
         now: Millis,
         action: LocalAction,
     ) -> Result<Output, ManagerError> {
-        let out = {
-            let mut session = self
-                .sessions
-                .get_mut(game)
-                .ok_or(ManagerError::UnknownGame)?;
-            session.perform(now, action)?;
-            drain(&mut session)
-        };
+        let (result, out) = self
+            .sessions
+            .write(game, |session| {
+                let result = session.perform(now, action);
+                (result, drain(session))
+            })
+            .ok_or(ManagerError::UnknownGame)?;
         self.count(&out);
+        result?;
         Ok(out)
     }
 
     /// Applies passed deadlines in every game; returns the outputs of the
     /// games that changed.
     pub fn handle_timeouts(&self, now: Millis) -> Vec<(GameId, Output)> {
-        let due: Vec<GameId> = self
-            .sessions
-            .iter()
-            .filter(|s| s.poll_timeout().is_some_and(|t| t <= now))
-            .map(|s| *s.key())
-            .collect();
+        let due = self.sessions.fold(Vec::new(), |mut due, game, session| {
+            if session.poll_timeout().is_some_and(|t| t <= now) {
+                due.push(*game);
+            }
+            due
+        });
         let mut outputs = Vec::new();
         for game in due {
-            let out = {
-                let Some(mut session) = self.sessions.get_mut(&game) else {
-                    continue;
-                };
+            let Some(out) = self.sessions.write(&game, |session| {
                 session.handle_timeout(now);
-                drain(&mut session)
+                drain(session)
+            }) else {
+                continue;
             };
             self.count(&out);
             outputs.push((game, out));
@@ -215,7 +312,12 @@ impl ConsensusGameManager {
 
     /// The earliest deadline of any game.
     pub fn next_timeout(&self) -> Option<Millis> {
-        self.sessions.iter().filter_map(|s| s.poll_timeout()).min()
+        self.sessions.fold(None, |min: Option<Millis>, _, s| {
+            match (min, s.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        })
     }
 
     fn count(&self, out: &Output) {

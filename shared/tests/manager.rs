@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::thread;
 
 use shared::craps::BetKind;
-use shared::manager::{ConsensusGameManager, ManagerError, Output};
+use shared::manager::{
+    ConsensusGameManager, DashMapStore, ManagerError, Output, RwLockStore, SessionStore,
+};
 use shared::session::{GameConfig, LocalAction, Session, SessionError};
 use shared::SigningKey;
 
@@ -23,7 +25,7 @@ fn config(game: u8) -> GameConfig {
 
 /// Delivers `out` from peer `from` to the others, and what that produces,
 /// until nothing is left.
-fn deliver(peers: &[Arc<ConsensusGameManager>], from: usize, out: Output) {
+fn deliver<S: SessionStore>(peers: &[Arc<ConsensusGameManager<S>>], from: usize, out: Output) {
     let mut queue = vec![(from, out)];
     while let Some((sender, out)) = queue.pop() {
         for message in out.transmit {
@@ -38,9 +40,18 @@ fn deliver(peers: &[Arc<ConsensusGameManager>], from: usize, out: Output) {
 }
 
 #[test]
-fn many_games_on_two_threads_stay_in_agreement() {
-    let peers: Vec<Arc<ConsensusGameManager>> = (0..3)
-        .map(|_| Arc::new(ConsensusGameManager::new()))
+fn many_games_on_two_threads_stay_in_agreement_over_dashmap() {
+    many_games_on_two_threads::<DashMapStore>();
+}
+
+#[test]
+fn many_games_on_two_threads_stay_in_agreement_over_rwlock() {
+    many_games_on_two_threads::<RwLockStore>();
+}
+
+fn many_games_on_two_threads<S: SessionStore + 'static>() {
+    let peers: Vec<Arc<ConsensusGameManager<S>>> = (0..3)
+        .map(|_| Arc::new(ConsensusGameManager::with_store()))
         .collect();
     for game in 0..GAMES {
         for (i, peer) in peers.iter().enumerate() {
