@@ -82,6 +82,10 @@ pub trait SessionStore: Default + Send + Sync {
     fn remove(&self, game: &GameId) -> Option<Session>;
     /// Number of sessions.
     fn len(&self) -> usize;
+    /// Whether there is no session.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Reads one session.
     fn read<R>(&self, game: &GameId, f: impl FnOnce(&Session) -> R) -> Option<R>;
     /// Changes one session.
@@ -228,7 +232,7 @@ impl<S: SessionStore> ConsensusGameManager<S> {
 
     /// Whether no game is held.
     pub fn is_empty(&self) -> bool {
-        self.sessions.len() == 0
+        self.sessions.is_empty()
     }
 
     /// The current round of a game (a cheap read).
