@@ -2,7 +2,6 @@
 //! (biased) `byte % 6` a first version would write, on the same SHA-256
 //! output, so the price of fairness is measured.
 
-use criterion::{criterion_main, Criterion};
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
 
@@ -11,7 +10,8 @@ fn biased_modulo(seed: &[u8; 32]) -> (u8, u8) {
     (block[0] % 6 + 1, block[1] % 6 + 1)
 }
 
-fn dice(c: &mut Criterion) {
+fn main() {
+    let mut c = benches::criterion();
     let mut group = c.benchmark_group("dice_from_seed");
     let seeds: Vec<_> = (0..1024).map(benches::seed).collect();
     group.bench_function("unbiased_rejection (engine)", |b| {
@@ -29,11 +29,5 @@ fn dice(c: &mut Criterion) {
         })
     });
     group.finish();
+    c.final_summary();
 }
-
-#[allow(missing_docs)] // the macro generates an undocumented fn
-mod group {
-    criterion::criterion_group!(benches, super::dice);
-}
-use group::benches;
-criterion_main!(benches);
