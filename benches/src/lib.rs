@@ -1,5 +1,5 @@
 //! Benchmarks for BitCraps live in `benches/benches/` (criterion; run them
-//! all with `cargo bench -p bitcraps-benches`). This library holds what
+//! all with `cargo bench -p benches`). This library holds what
 //! several of them share: deterministic inputs, the criterion settings,
 //! and the pool benchmark body (run once per global allocator, since a
 //! binary has exactly one).
