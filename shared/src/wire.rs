@@ -23,6 +23,9 @@ pub enum FrameKind {
     Leave = 0x02,
     /// Client: an engine message (bet, commit, reveal, ...) for the room.
     Game = 0x10,
+    /// Client: a table's configuration (`GameConfig`), announced by its
+    /// banker so joiners (and a validating relay) know the rules.
+    Table = 0x11,
     /// Client: WebRTC offer (SDP) to one peer.
     Offer = 0x20,
     /// Client: WebRTC answer (SDP) to one peer.
@@ -53,6 +56,7 @@ impl FrameKind {
             0x01 => Join,
             0x02 => Leave,
             0x10 => Game,
+            0x11 => Table,
             0x20 => Offer,
             0x21 => Answer,
             0x22 => Ice,
@@ -84,7 +88,9 @@ impl FrameKind {
     pub fn default_priority(self) -> Priority {
         match self {
             FrameKind::Presence => Priority::Low,
-            FrameKind::Game | FrameKind::Join | FrameKind::Leave => Priority::Critical,
+            FrameKind::Game | FrameKind::Table | FrameKind::Join | FrameKind::Leave => {
+                Priority::Critical
+            }
             _ => Priority::Normal,
         }
     }
@@ -121,4 +127,44 @@ impl Priority {
     pub fn index(self) -> usize {
         self as usize
     }
+}
+
+/// WebSocket close codes the relay uses. 1000-1015 are the standard ones;
+/// 4000-4999 are the relay's own.
+pub mod close {
+    /// The relay is shutting down (standard "going away").
+    pub const GOING_AWAY: u16 = 1001;
+    /// A message larger than the frame limit (standard "message too big").
+    pub const TOO_BIG: u16 = 1009;
+    /// A frame that does not decode, text instead of binary, or a frame
+    /// whose sender is not the connection's proven key.
+    pub const BAD_FRAME: u16 = 4000;
+    /// A join whose signature or nonce does not check out.
+    pub const BAD_JOIN: u16 = 4001;
+    /// More messages than the rate limit allows.
+    pub const RATE_LIMITED: u16 = 4002;
+    /// The connection did not read its frames and its queue stayed full
+    /// past the grace period.
+    pub const SLOW_CONSUMER: u16 = 4003;
+    /// Nothing heard (not even a pong) within the idle timeout.
+    pub const IDLE: u16 = 4004;
+}
+
+/// Codes in the relay's `Error` frames: the connection stays open.
+pub mod error {
+    /// The connection is in as many rooms as allowed.
+    pub const TOO_MANY_ROOMS: u16 = 1;
+    /// The room has as many peers as allowed.
+    pub const ROOM_FULL: u16 = 2;
+    /// A frame for a room the connection has not joined.
+    pub const NOT_IN_ROOM: u16 = 3;
+    /// A targeted frame for a peer that is not in the room.
+    pub const UNKNOWN_TARGET: u16 = 4;
+    /// A resume from a sequence number older than the replay window: the
+    /// frames in between are gone and the client must resynchronise.
+    pub const RESUME_GAP: u16 = 5;
+    /// (Validation mode) a game frame the engine refuses.
+    pub const INVALID_GAME_FRAME: u16 = 6;
+    /// The same key joined the room from another connection.
+    pub const REPLACED: u16 = 7;
 }

@@ -217,3 +217,16 @@ fn the_roll_waits_for_the_deadline_and_a_silent_player_forfeits() {
     }
     assert!(forfeited);
 }
+
+#[test]
+fn a_table_configuration_round_trips_and_rejects_junk() {
+    let mut config = config();
+    config.commit_timeout = 1234;
+    let bytes = config.encode();
+    assert_eq!(bytes.len(), shared::session::CONFIG_LEN);
+    assert_eq!(GameConfig::decode(&bytes), Ok(config));
+    assert!(GameConfig::decode(&bytes[1..]).is_err());
+    let mut bad_field = bytes.clone();
+    bad_field[16 + 16 + 4] = 7; // field pays 7:1 on 12
+    assert!(GameConfig::decode(&bad_field).is_err());
+}

@@ -83,6 +83,43 @@ impl Default for TableRules {
 }
 
 impl TableRules {
+    /// Parses [`TableRules::encode`]'s 23 bytes; `None` if malformed or
+    /// unplayable (min above max, field not 2 or 3, commission over 100%).
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 23 {
+            return None;
+        }
+        let mut min = [0u8; 8];
+        min.copy_from_slice(&bytes[..8]);
+        let mut max = [0u8; 8];
+        max.copy_from_slice(&bytes[8..16]);
+        let b = &bytes[16..];
+        let rules = TableRules {
+            min_bet: u64::from_be_bytes(min),
+            max_bet: u64::from_be_bytes(max),
+            odds: OddsLimit {
+                on_4_10: b[0],
+                on_5_9: b[1],
+                on_6_8: b[2],
+                lay: b[3],
+            },
+            field_pays_on_12: b[4],
+            commission: Commission {
+                percent: b[5],
+                timing: match b[6] {
+                    0 => CommissionTiming::OnWin,
+                    1 => CommissionTiming::UpFront,
+                    _ => return None,
+                },
+            },
+        };
+        let playable = rules.min_bet >= 1
+            && rules.min_bet <= rules.max_bet
+            && matches!(rules.field_pays_on_12, 2 | 3)
+            && rules.commission.percent <= 100;
+        playable.then_some(rules)
+    }
+
     /// Encodes the rules canonically (for hashes and the wire).
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.min_bet.to_be_bytes());
