@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
@@ -25,6 +26,109 @@ pub struct Config {
     /// Seconds to wait for open connections to finish after SIGINT/SIGTERM.
     #[arg(long, env = "BITCRAPS_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// Limits per connection, room and relay.
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// The `Origin` allow-list for WebSocket connections.
+    #[command(flatten)]
+    pub origins: Origins,
+}
+
+/// Limits that protect the relay and every room from any one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Limits {
+    /// Largest WebSocket message (one frame) accepted, in bytes.
+    #[arg(long, env = "BITCRAPS_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Most WebSocket connections at once; more are refused with HTTP 503.
+    #[arg(long, env = "BITCRAPS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most rooms (tables) one connection may be in.
+    #[arg(long, env = "BITCRAPS_MAX_ROOMS_PER_CONNECTION", default_value_t = 16)]
+    pub max_rooms_per_connection: usize,
+
+    /// Most peers in one room.
+    #[arg(long, env = "BITCRAPS_MAX_PEERS_PER_ROOM", default_value_t = 64)]
+    pub max_peers_per_room: usize,
+
+    /// Messages per second one connection may send on average.
+    #[arg(long, env = "BITCRAPS_RATE_PER_SEC", default_value_t = 200)]
+    pub rate_per_sec: u32,
+
+    /// Messages one connection may send in a burst above the average rate.
+    #[arg(long, env = "BITCRAPS_RATE_BURST", default_value_t = 400)]
+    pub rate_burst: u32,
+
+    /// Frames queued for one connection before drops start.
+    #[arg(long, env = "BITCRAPS_QUEUE_FRAMES", default_value_t = 1000)]
+    pub queue_frames: usize,
+
+    /// Bytes queued for one connection before drops start.
+    #[arg(long, env = "BITCRAPS_QUEUE_BYTES", default_value_t = 1024 * 1024)]
+    pub queue_bytes: usize,
+
+    /// Milliseconds a connection's queue may stay full before it is
+    /// disconnected as a slow consumer (close code 4003).
+    #[arg(long, env = "BITCRAPS_SLOW_CONSUMER_GRACE_MS", default_value_t = 2_000)]
+    pub slow_consumer_grace_ms: u64,
+
+    /// Seconds without any message (pongs included) before a connection is
+    /// closed (close code 4004).
+    #[arg(long, env = "BITCRAPS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Seconds between the relay's pings.
+    #[arg(long, env = "BITCRAPS_PING_INTERVAL_SECS", default_value_t = 20)]
+    pub ping_interval_secs: u64,
+
+    /// Frames each room keeps for clients that reconnect and resume.
+    #[arg(long, env = "BITCRAPS_REPLAY_FRAMES", default_value_t = 1024)]
+    pub replay_frames: usize,
+
+    /// Check every game frame with the engine before fan-out and drop the
+    /// invalid ones (rooms must announce their table with a Table frame).
+    #[arg(long, env = "BITCRAPS_VALIDATE", default_value_t = false)]
+    pub validate: bool,
+}
+
+impl Limits {
+    /// The slow-consumer grace period.
+    pub fn slow_consumer_grace(&self) -> Duration {
+        Duration::from_millis(self.slow_consumer_grace_ms)
+    }
+
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// The ping interval.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Config::parse_from(["bitcraps-relay"]).limits
+    }
+}
+
+/// Who may open a WebSocket, by the `Origin` header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct Origins {
+    /// Origins allowed to open a WebSocket (comma-separated, e.g.
+    /// `https://example.com,http://127.0.0.1:8080`). Empty: any origin.
+    #[arg(
+        long = "allowed-origins",
+        env = "BITCRAPS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed: Vec<String>,
 }
 
 /// How log lines are written.
@@ -52,10 +156,21 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.web_dir, PathBuf::from("web"));
         assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.limits.max_frame_bytes, 65_536);
+        assert_eq!(config.limits.queue_frames, 1000);
+        assert!(!config.limits.validate);
     }
 
     #[test]
     fn a_bad_address_is_refused() {
         assert!(Config::try_parse_from(["bitcraps-relay", "--listen", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn origins_are_a_comma_separated_list() {
+        let config =
+            Config::try_parse_from(["bitcraps-relay", "--allowed-origins", "http://a,http://b"])
+                .unwrap();
+        assert_eq!(config.origins.allowed, vec!["http://a", "http://b"]);
     }
 }

@@ -1,23 +1,135 @@
-//! The relay's HTTP surface: the web page (static files) and `/healthz`.
+//! The relay's HTTP surface: the web page (static files), the WebSocket
+//! endpoint `/ws`, `/healthz`, Prometheus `/metrics` and `/api/stats`.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
+use crate::config::Config;
+use crate::connection::{self, WsIn, WsOut};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 
-/// The relay's routes: `/healthz`, and the files of `web_dir` for every
-/// other path (`/` serves `index.html`; `.wasm` goes out as
-/// `application/wasm` so browsers can stream-compile it).
-pub fn router(web_dir: &Path) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .fallback_service(ServeDir::new(web_dir).append_index_html_on_directories(true))
-        .layer(TraceLayer::new_for_http())
+/// The snapshot behind `/api/stats`, refreshed every second and published
+/// through an `ArcSwap` (readers never lock).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RelayStats {
+    /// Open WebSocket connections.
+    pub connections: i64,
+    /// Rooms with members.
+    pub rooms: i64,
+    /// Frames received.
+    pub frames_in: u64,
+    /// Frames queued to receivers.
+    pub frames_out: u64,
+    /// Frames waiting in queues now.
+    pub queued_frames: i64,
+    /// Slow consumers disconnected.
+    pub slow_consumer_disconnects: u64,
+    /// Frames replayed on resume.
+    pub replayed_frames: u64,
+    /// Validation mode's engine counters, when it is on.
+    pub validation: Option<ValidationStats>,
+}
+
+/// The validating engine's counters.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidationStats {
+    /// Tables followed.
+    pub games: u64,
+    /// Game frames accepted.
+    pub accepted: u64,
+    /// Game frames refused.
+    pub rejected: u64,
+    /// Rolls seen.
+    pub rolls: u64,
+}
+
+/// Everything the routes share.
+#[derive(Clone)]
+pub struct Relay {
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    origins: Arc<Vec<String>>,
+    permits: Arc<Semaphore>,
+    shutdown: Shutdown,
+    stats: Arc<ArcSwap<RelayStats>>,
+}
+
+impl Relay {
+    /// A relay for `config`, stopping when `shutdown` fires.
+    pub fn new(config: &Config, shutdown: Shutdown) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        Self {
+            hub: Arc::new(Hub::new(config.limits, Arc::clone(&metrics))),
+            metrics,
+            origins: Arc::new(config.origins.allowed.clone()),
+            permits: Arc::new(Semaphore::new(config.limits.max_connections)),
+            shutdown,
+            stats: Arc::new(ArcSwap::from_pointee(RelayStats::default())),
+        }
+    }
+
+    /// The rooms.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The routes, serving the page from `web_dir`.
+    pub fn router(&self, web_dir: &Path) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .route("/api/stats", get(stats))
+            .route("/ws", get(websocket))
+            .fallback_service(ServeDir::new(web_dir).append_index_html_on_directories(true))
+            .layer(TraceLayer::new_for_http())
+            .with_state(self.clone())
+    }
+
+    /// Builds and publishes a fresh stats snapshot.
+    pub fn publish_stats(&self) {
+        let m = &self.metrics;
+        let validation = self.hub.validator().map(|v| {
+            let s = v.publish_stats();
+            ValidationStats {
+                games: s.games,
+                accepted: s.messages_accepted,
+                rejected: s.messages_rejected,
+                rolls: s.rolls,
+            }
+        });
+        self.stats.store(Arc::new(RelayStats {
+            connections: m.connections.get(),
+            rooms: m.rooms.get(),
+            frames_in: m.frames_in.get(),
+            frames_out: m.frames_out.get(),
+            queued_frames: m.queued_frames.get(),
+            slow_consumer_disconnects: m.slow_consumer_disconnects.get(),
+            replayed_frames: m.replay_hits.get(),
+            validation,
+        }));
+    }
 }
 
 /// Liveness: answers `ok` while the relay runs.
@@ -25,14 +137,107 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Serves `router` on `listener` until `shutdown` fires, then stops
-/// accepting and waits for open requests to finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: Shutdown,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.wait())
-        .await
+async fn metrics(State(relay): State<Relay>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        relay.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn stats(State(relay): State<Relay>) -> Json<RelayStats> {
+    Json(RelayStats::clone(&relay.stats.load()))
+}
+
+async fn websocket(
+    State(relay): State<Relay>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !relay.origins.is_empty() {
+        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        if !origin.is_some_and(|o| relay.origins.iter().any(|a| a == o)) {
+            relay.metrics.reject("origin");
+            return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        }
+    }
+    let Ok(permit) = Arc::clone(&relay.permits).try_acquire_owned() else {
+        relay.metrics.reject("server_full");
+        return (StatusCode::SERVICE_UNAVAILABLE, "relay is full").into_response();
+    };
+    let max = relay.hub.limits().max_frame_bytes;
+    upgrade
+        // tungstenite's defaults are 128 KiB of read buffer per connection;
+        // small buffers keep idle connections cheap.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(max + 64 * 1024)
+        // The transport refuses anything over twice the frame limit (the
+        // connection then ends); the frame decoder refuses anything over
+        // the limit itself with close code 1009.
+        .max_message_size(2 * max)
+        .max_frame_size(2 * max)
+        .on_upgrade(move |socket| async move {
+            run(relay, socket).await;
+            drop(permit);
+        })
+}
+
+/// Adapts an axum WebSocket to the connection's transport types.
+async fn run(relay: Relay, socket: WebSocket) {
+    let (sink, stream) = socket.split();
+    let stream = stream.map(|message| {
+        message.map(|m| match m {
+            Message::Binary(bytes) => WsIn::Binary(bytes),
+            Message::Text(_) => WsIn::Text,
+            Message::Ping(_) | Message::Pong(_) => WsIn::Ping,
+            Message::Close(_) => WsIn::Close,
+        })
+    });
+    let sink = sink.with(|out: WsOut| async move {
+        Ok::<_, axum::Error>(match out {
+            WsOut::Binary(bytes) => Message::Binary(bytes),
+            WsOut::Ping => Message::Ping(Default::default()),
+            WsOut::Close(code, reason) => Message::Close(Some(axum::extract::ws::CloseFrame {
+                code,
+                reason: reason.into(),
+            })),
+        })
+    });
+    connection::serve(
+        Arc::clone(&relay.hub),
+        stream,
+        Box::pin(sink),
+        relay.shutdown.clone(),
+    )
+    .await;
+}
+
+/// Serves `relay` on `listener` until `shutdown` fires: then stops
+/// accepting, closes every WebSocket with 1001 (going away) and waits for
+/// open requests to finish. Runs the once-a-second housekeeping (stats
+/// snapshot, validation deadlines) meanwhile.
+pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::io::Result<()> {
+    let housekeeping = {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let stop = relay.shutdown.clone().wait();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        relay.hub.tick_validator();
+                        relay.publish_stats();
+                    }
+                    () = &mut stop => break,
+                }
+            }
+        })
+    };
+    let result = axum::serve(listener, relay.router(web_dir))
+        .with_graceful_shutdown(relay.shutdown.clone().wait())
+        .await;
+    housekeeping.abort();
+    result
 }

@@ -1,13 +1,19 @@
 //! The BitCraps relay.
 //!
 //! A thin I/O shell around the `shared` engine: it serves the web page and
-//! its WebAssembly, answers health checks, and (as the product grows)
-//! carries players' frames. It never decides anything about a game; the
-//! players do that among themselves.
+//! its WebAssembly, carries players' frames between them over WebSocket
+//! (rooms, one order per room, replay for reconnects, targeted WebRTC
+//! signaling), and fans out through bounded per-connection queues so a
+//! slow player never holds up a room. It never decides anything about a
+//! game; in validation mode it only refuses frames the engine refuses.
 
 pub mod config;
+pub mod connection;
 pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod outbox;
 pub mod shutdown;
 
 pub use config::Config;
-pub use http::{router, serve};
+pub use http::{serve, Relay};

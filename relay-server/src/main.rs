@@ -30,11 +30,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let (trigger, signal) = shutdown::channel();
-    let server = tokio::spawn(relay::serve(
-        listener,
-        relay::router(&config.web_dir),
-        signal,
-    ));
+    let app = relay::Relay::new(&config, signal);
+    let web_dir = config.web_dir.clone();
+    let server = tokio::spawn(async move { relay::serve(listener, app, &web_dir).await });
     shutdown::os_signal().await;
     trigger.trigger();
 

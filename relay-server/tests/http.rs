@@ -1,44 +1,22 @@
 //! Black-box tests of the relay's HTTP surface over real loopback sockets.
 
-use std::path::PathBuf;
-
-use relay::shutdown;
-use tokio::net::TcpListener;
-
-fn web_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web")
-}
-
-async fn start() -> (
-    String,
-    shutdown::ShutdownTrigger,
-    tokio::task::JoinHandle<()>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (trigger, signal) = shutdown::channel();
-    let task = tokio::spawn(async move {
-        relay::serve(listener, relay::router(&web_dir()), signal)
-            .await
-            .unwrap();
-    });
-    (base, trigger, task)
-}
+mod common;
 
 #[tokio::test]
 async fn healthz_answers_ok() {
-    let (base, trigger, task) = start().await;
-    let response = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let relay = common::start(&[]).await;
+    let response = reqwest::get(format!("{}/healthz", relay.http()))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "ok");
-    trigger.trigger();
-    task.await.unwrap();
+    relay.stop().await;
 }
 
 #[tokio::test]
 async fn the_page_is_served_at_the_root() {
-    let (base, trigger, task) = start().await;
-    let response = reqwest::get(format!("{base}/")).await.unwrap();
+    let relay = common::start(&[]).await;
+    let response = reqwest::get(format!("{}/", relay.http())).await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -46,17 +24,39 @@ async fn the_page_is_served_at_the_root() {
         .to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(response.text().await.unwrap().contains("BitCraps"));
-    trigger.trigger();
-    task.await.unwrap();
+    relay.stop().await;
 }
 
 #[tokio::test]
 async fn a_missing_file_is_404() {
-    let (base, trigger, task) = start().await;
-    let response = reqwest::get(format!("{base}/no-such-file.js"))
+    let relay = common::start(&[]).await;
+    let response = reqwest::get(format!("{}/no-such-file.js", relay.http()))
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    trigger.trigger();
-    task.await.unwrap();
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_and_stats_are_served() {
+    let relay = common::start(&[]).await;
+    let mut client = common::Client::connect(&relay.ws(), common::key(1)).await;
+    client.join_and_roster(common::ROOM).await;
+    relay.relay.publish_stats();
+    let metrics = reqwest::get(format!("{}/metrics", relay.http()))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("bitcraps_connections 1"), "{text}");
+    assert!(text.contains("bitcraps_rooms 1"), "{text}");
+    let stats: serde_json::Value = reqwest::get(format!("{}/api/stats", relay.http()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["connections"], 1);
+    assert_eq!(stats["rooms"], 1);
+    relay.stop().await;
 }

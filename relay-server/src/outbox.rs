@@ -1,0 +1,232 @@
+//! One connection's outgoing side: a bounded priority queue (from
+//! `shared`) that the room fan-out fills without ever waiting, and the
+//! signals its writer task and reader loop watch.
+//!
+//! - `wake`: a frame was queued, or the connection is closing (the writer
+//!   drains the queue to the socket).
+//! - `closing`: the close code and reason, set once; the reader loop sees
+//!   it through `closed()` and ends the connection.
+//! - Slow consumers: when a frame is refused because the queue is full
+//!   (nothing lower-priority left to drop), the time is noted; if the queue
+//!   is still full past the grace period, the connection is closed with
+//!   `close::SLOW_CONSUMER`. Memory per connection is thus bounded by the
+//!   queue's frame count and byte budget.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use shared::queue::{DropStrategy, PriorityQueue, QueueConfig, QueueStats};
+use shared::wire::{close, Priority};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::metrics::Metrics;
+
+/// What happened to a pushed frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued (possibly after dropping lower-priority frames).
+    Queued,
+    /// Refused: the queue is full; the consumer is within its grace period.
+    Refused,
+    /// Refused, and the consumer has now been declared slow and is closing.
+    SlowConsumer,
+    /// The connection is closing; the frame was discarded.
+    Closing,
+}
+
+struct State {
+    queue: PriorityQueue<Bytes>,
+    full_since: Option<Instant>,
+    closing: Option<(u16, String)>,
+}
+
+/// The outgoing side of one connection.
+pub struct Outbox {
+    state: Mutex<State>,
+    wake: Notify,
+    closed: Notify,
+    grace: Duration,
+    metrics: Arc<Metrics>,
+}
+
+const REASONS: [&str; 3] = ["evicted", "displaced", "refused"];
+const PRIORITIES: [&str; 3] = ["critical", "normal", "low"];
+
+impl Outbox {
+    /// An empty outbox holding at most `frames` frames and `bytes` bytes.
+    pub fn new(frames: usize, bytes: usize, grace: Duration, metrics: Arc<Metrics>) -> Self {
+        Self {
+            state: Mutex::new(State {
+                queue: PriorityQueue::new(QueueConfig {
+                    capacity: frames,
+                    byte_budget: bytes,
+                    strategy: DropStrategy::DropLowPriority,
+                }),
+                full_since: None,
+                closing: None,
+            }),
+            wake: Notify::new(),
+            closed: Notify::new(),
+            grace,
+            metrics,
+        }
+    }
+
+    fn count_drops(&self, before: &QueueStats, after: &QueueStats) {
+        for (r, reason) in REASONS.iter().enumerate() {
+            for (p, priority) in PRIORITIES.iter().enumerate() {
+                let n = after.drops[r][p] - before.drops[r][p];
+                if n > 0 {
+                    self.metrics
+                        .drops
+                        .with_label_values(&[reason, priority])
+                        .inc_by(n);
+                }
+            }
+        }
+    }
+
+    /// Queues a frame without waiting.
+    pub fn push(&self, priority: Priority, frame: Bytes) -> Pushed {
+        let Ok(mut state) = self.state.lock() else {
+            return Pushed::Closing;
+        };
+        if state.closing.is_some() {
+            return Pushed::Closing;
+        }
+        let before = state.queue.stats();
+        let (len_before, bytes_before) = (state.queue.len(), state.queue.bytes());
+        let result = state.queue.push(priority, frame);
+        let after = state.queue.stats();
+        self.count_drops(&before, &after);
+        self.metrics
+            .queued_frames
+            .add(state.queue.len() as i64 - len_before as i64);
+        self.metrics
+            .queued_bytes
+            .add(state.queue.bytes() as i64 - bytes_before as i64);
+        match result {
+            Ok(()) => {
+                drop(state);
+                self.metrics.frames_out.inc();
+                self.wake.notify_one();
+                Pushed::Queued
+            }
+            Err(_) => {
+                let now = Instant::now();
+                let since = *state.full_since.get_or_insert(now);
+                if now.duration_since(since) < self.grace {
+                    return Pushed::Refused;
+                }
+                state.closing = Some((close::SLOW_CONSUMER, "slow consumer: queue full".into()));
+                drop(state);
+                self.metrics.slow_consumer_disconnects.inc();
+                self.wake.notify_one();
+                self.closed.notify_one();
+                Pushed::SlowConsumer
+            }
+        }
+    }
+
+    /// Closes the connection as a slow consumer if its queue has been full
+    /// for longer than the grace period (called periodically, so a consumer
+    /// is caught even when no new frame arrives). Returns whether it did.
+    pub fn check_slow(&self) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        let overdue = state.closing.is_none()
+            && state
+                .full_since
+                .is_some_and(|since| since.elapsed() >= self.grace);
+        if overdue {
+            state.closing = Some((close::SLOW_CONSUMER, "slow consumer: queue full".into()));
+            drop(state);
+            self.metrics.slow_consumer_disconnects.inc();
+            self.wake.notify_one();
+            self.closed.notify_one();
+        }
+        overdue
+    }
+
+    /// Takes up to `max` frames for the writer.
+    pub fn pop_batch(&self, max: usize) -> Vec<Bytes> {
+        let Ok(mut state) = self.state.lock() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let (len_before, bytes_before) = (state.queue.len(), state.queue.bytes());
+        while out.len() < max {
+            match state.queue.pop() {
+                Some((_, frame)) => out.push(frame),
+                None => break,
+            }
+        }
+        if !out.is_empty() {
+            state.full_since = None;
+        }
+        self.metrics
+            .queued_frames
+            .sub(len_before as i64 - state.queue.len() as i64);
+        self.metrics
+            .queued_bytes
+            .sub(bytes_before as i64 - state.queue.bytes() as i64);
+        out
+    }
+
+    /// Frames and bytes queued now.
+    pub fn depth(&self) -> (usize, usize) {
+        self.state
+            .lock()
+            .map(|s| (s.queue.len(), s.queue.bytes()))
+            .unwrap_or((0, 0))
+    }
+
+    /// The queue's counters.
+    pub fn stats(&self) -> QueueStats {
+        self.state
+            .lock()
+            .map(|s| s.queue.stats())
+            .unwrap_or_default()
+    }
+
+    /// Starts closing with `code` (the first reason given wins).
+    pub fn close(&self, code: u16, reason: impl Into<String>) {
+        if let Ok(mut state) = self.state.lock() {
+            state.closing.get_or_insert((code, reason.into()));
+        }
+        self.wake.notify_one();
+        self.closed.notify_one();
+    }
+
+    /// The close code and reason, once closing.
+    pub fn closing(&self) -> Option<(u16, String)> {
+        self.state.lock().ok().and_then(|s| s.closing.clone())
+    }
+
+    /// Resolves when there may be frames to write (or a close to send).
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Resolves when the connection has started closing.
+    pub async fn closed(&self) {
+        loop {
+            if self.closing().is_some() {
+                return;
+            }
+            self.closed.notified().await;
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if let Ok(state) = self.state.lock() {
+            self.metrics.queued_frames.sub(state.queue.len() as i64);
+            self.metrics.queued_bytes.sub(state.queue.bytes() as i64);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Test helpers: a relay on a free loopback port, and a real WebSocket
+//! client (tokio-tungstenite) that speaks the frame protocol.
+
+#![allow(dead_code)] // each test file uses part of the harness
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use relay::shutdown::{self, ShutdownTrigger};
+use relay::{Config, Relay};
+use shared::codec::{control, encode_signed, FrameHeader, FrameRef};
+use shared::wire::{FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
+use shared::SigningKey;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub fn web_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web")
+}
+
+pub struct Running {
+    pub addr: String,
+    pub relay: Relay,
+    pub trigger: ShutdownTrigger,
+    pub task: JoinHandle<()>,
+}
+
+impl Running {
+    pub fn http(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ws(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub async fn stop(self) {
+        self.trigger.trigger();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("relay stops within 10 s")
+            .expect("relay task");
+    }
+}
+
+/// Starts a relay with these extra flags on a free port.
+pub async fn start(flags: &[&str]) -> Running {
+    let mut args = vec!["bitcraps-relay"];
+    args.extend_from_slice(flags);
+    let config = Config::parse_from(args);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (trigger, signal) = shutdown::channel();
+    let relay = Relay::new(&config, signal);
+    let app = relay.clone();
+    let task = tokio::spawn(async move {
+        relay::serve(listener, app, &web_dir()).await.unwrap();
+    });
+    Running {
+        addr,
+        relay,
+        trigger,
+        task,
+    }
+}
+
+pub const ROOM: RoomId = [0x77; 16];
+
+pub fn key(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&[n; 32])
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub key: SigningKey,
+    pub nonce: [u8; 32],
+}
+
+/// A frame as the client received it.
+#[derive(Debug, Clone)]
+pub struct Got {
+    pub kind: FrameKind,
+    pub seq: u64,
+    pub room: RoomId,
+    pub sender: PeerId,
+    pub payload: Vec<u8>,
+}
+
+impl Client {
+    /// Connects and reads the relay's challenge.
+    pub async fn connect(url: &str, key: SigningKey) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        let mut client = Client {
+            ws,
+            key,
+            nonce: [0; 32],
+        };
+        let challenge = client.recv().await.expect("challenge");
+        assert_eq!(challenge.kind, FrameKind::Challenge);
+        client.nonce = control::decode_id(&challenge.payload).unwrap();
+        client
+    }
+
+    pub fn id(&self) -> PeerId {
+        self.key.verifying_key().to_bytes()
+    }
+
+    pub fn frame(
+        &self,
+        kind: FrameKind,
+        room: RoomId,
+        target: Option<PeerId>,
+        payload: &[u8],
+    ) -> Bytes {
+        let mut header = FrameHeader::new(kind, room, self.id());
+        header.target = target;
+        let mut out = BytesMut::new();
+        encode_signed(&header, payload, &self.key, &mut out).unwrap();
+        out.freeze()
+    }
+
+    pub async fn send_raw(&mut self, bytes: Bytes) {
+        self.ws.send(Message::Binary(bytes)).await.expect("send");
+    }
+
+    pub async fn send(
+        &mut self,
+        kind: FrameKind,
+        room: RoomId,
+        target: Option<PeerId>,
+        payload: &[u8],
+    ) {
+        let frame = self.frame(kind, room, target, payload);
+        self.send_raw(frame).await;
+    }
+
+    /// Joins `room` (resuming after `resume_from` if non-zero).
+    pub async fn join(&mut self, room: RoomId, resume_from: u64) {
+        let join = control::Join {
+            nonce: self.nonce,
+            resume_from,
+        };
+        self.send(FrameKind::Join, room, None, &join.encode()).await;
+    }
+
+    /// Joins and reads frames up to the roster, which it returns.
+    pub async fn join_and_roster(&mut self, room: RoomId) -> Vec<PeerId> {
+        self.join(room, 0).await;
+        let roster = self.recv_kind(FrameKind::Roster).await;
+        control::decode_roster(&roster.payload).unwrap()
+    }
+
+    /// The next frame (5 s at most); `None` if the connection closed.
+    pub async fn recv(&mut self) -> Option<Got> {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("a frame within 5 s")?;
+            match next.ok()? {
+                Message::Binary(bytes) => {
+                    let f =
+                        FrameRef::parse(&bytes, MAX_FRAME_LEN).expect("relay sends valid frames");
+                    return Some(Got {
+                        kind: f.header.kind,
+                        seq: f.header.seq,
+                        room: f.header.room,
+                        sender: f.header.sender,
+                        payload: f.payload.to_vec(),
+                    });
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    pub async fn recv_kind(&mut self, kind: FrameKind) -> Got {
+        loop {
+            let got = self.recv().await.expect("connection open");
+            if got.kind == kind {
+                return got;
+            }
+        }
+    }
+
+    /// Reads until the relay closes; returns the close code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("closed within 10 s");
+            match next {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}
