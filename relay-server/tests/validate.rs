@@ -1,0 +1,90 @@
+//! Validation mode: the relay checks game frames with the engine and drops
+//! the ones the engine refuses, before fan-out.
+
+mod common;
+
+use common::{key, start, Client};
+use shared::codec::control;
+use shared::craps::BetKind;
+use shared::message::{Action, Message};
+use shared::session::{GameConfig, Session};
+use shared::wire::{error, FrameKind};
+
+#[tokio::test]
+async fn invalid_game_frames_are_dropped_before_fan_out() {
+    let relay = start(&["--validate"]).await;
+    let game = [0x42; 16];
+    let banker_key = key(1);
+    let config = GameConfig::new(game, banker_key.verifying_key().to_bytes(), 10_000);
+    let mut banker = Client::connect(&relay.ws(), banker_key).await;
+    banker.join_and_roster(game).await;
+    let mut player = Client::connect(&relay.ws(), key(2)).await;
+    player.join_and_roster(game).await;
+
+    // Before the table is announced, game frames cannot be checked: refused.
+    let mut session = Session::new(config, key(2), [9; 32]);
+    session.sit(0, 100).unwrap();
+    let sit = session.poll_transmit().unwrap();
+    player.send_raw(sit.to_frame()).await;
+    let err = player.recv_kind(FrameKind::Error).await;
+    assert_eq!(
+        control::decode_error(&err.payload).unwrap().0,
+        error::INVALID_GAME_FRAME
+    );
+
+    // Only the banker may announce the table.
+    player
+        .send(FrameKind::Table, game, None, &config.encode())
+        .await;
+    let err = player.recv_kind(FrameKind::Error).await;
+    assert_eq!(
+        control::decode_error(&err.payload).unwrap().0,
+        error::INVALID_GAME_FRAME
+    );
+    banker
+        .send(FrameKind::Table, game, None, &config.encode())
+        .await;
+    let table = player.recv_kind(FrameKind::Table).await;
+    assert_eq!(GameConfig::decode(&table.payload), Ok(config));
+
+    // A valid frame passes (the relay's copy of the game follows it).
+    player.send_raw(sit.to_frame()).await;
+    let got = banker.recv_kind(FrameKind::Game).await;
+    assert_eq!(got.sender, player.id());
+
+    // A bet above the balance, signed correctly, is refused and not relayed.
+    let too_big = Message {
+        game,
+        round: 1,
+        seq: 2,
+        action: Action::Bet {
+            kind: BetKind::Field,
+            stake: 1_000,
+        },
+    }
+    .sign(&key(2));
+    player.send_raw(too_big.to_frame()).await;
+    let err = player.recv_kind(FrameKind::Error).await;
+    let (code, reason) = control::decode_error(&err.payload).unwrap();
+    assert_eq!(code, error::INVALID_GAME_FRAME);
+    assert!(reason.contains("balance"), "{reason}");
+    // A valid bet after it is relayed: the banker sees it next, not the refused one.
+    session.place_bet(0, BetKind::Field, 10).unwrap();
+    let bet = session.poll_transmit().unwrap();
+    assert_eq!(bet.message.seq, 2);
+    // The refused frame consumed seq 2 in the relay's copy of the game (the
+    // peers never see it, so a cheater's later frames stall at the peers).
+    let bet = Message {
+        seq: 3,
+        ..bet.message
+    }
+    .sign(&key(2));
+    player.send_raw(bet.to_frame()).await;
+    let got = banker.recv_kind(FrameKind::Game).await;
+    let (message, _) = Message::decode(&got.payload).unwrap();
+    assert_eq!(message.seq, 3);
+    let stats = relay.relay.hub().validator().unwrap().publish_stats();
+    assert_eq!(stats.games, 1);
+    assert!(stats.messages_rejected >= 1);
+    relay.stop().await;
+}
