@@ -22,6 +22,7 @@ pub mod pool;
 pub mod queue;
 pub mod ratio;
 pub mod session;
+pub mod stun;
 pub mod verify;
 pub mod wire;
 
