@@ -48,8 +48,10 @@ else
     apt_install "lld-$llvm"
 fi
 
-# 2. Chromium for the browser tests (and its WebDriver for wasm-bindgen-test).
-apt_install chromium chromium-driver
+# 2. Chromium for the browser tests (and its WebDriver for wasm-bindgen-test);
+#    real STUN servers (coturn, stund) for the STUN tests. The tests start
+#    their own instances on free loopback ports.
+apt_install chromium chromium-driver coturn stun-server
 
 # 3. wasm-bindgen CLI, exactly the crate's version, built once into the cache.
 if ! "$WASM_BINDGEN_DIR/wasm-bindgen" --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_VERSION"; then

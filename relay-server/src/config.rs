@@ -34,6 +34,43 @@ pub struct Config {
     /// The `Origin` allow-list for WebSocket connections.
     #[command(flatten)]
     pub origins: Origins,
+
+    /// STUN: the relay's own server and public-address discovery.
+    #[command(flatten)]
+    pub stun: StunConfig,
+}
+
+/// STUN settings.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct StunConfig {
+    /// UDP address of the relay's STUN server (browsers can use it as
+    /// their ICE server). If it cannot be bound, the relay runs without it.
+    #[arg(long, env = "BITCRAPS_STUN_LISTEN", default_value = "127.0.0.1:3478")]
+    pub stun_listen: SocketAddr,
+
+    /// Do not run the STUN server.
+    #[arg(long, env = "BITCRAPS_NO_STUN_SERVER", default_value_t = false)]
+    pub no_stun_server: bool,
+
+    /// Binding requests per second one source IP may send (the STUN server
+    /// is an amplification vector); the rest are dropped and counted.
+    #[arg(long, env = "BITCRAPS_STUN_RATE_PER_SEC", default_value_t = 20)]
+    pub stun_rate_per_sec: u32,
+
+    /// STUN servers (`host:port`, comma-separated) to discover the relay's
+    /// public address with; the best three are asked in parallel. Empty:
+    /// no discovery.
+    #[arg(long, env = "BITCRAPS_STUN_SERVERS", value_delimiter = ',')]
+    pub stun_servers: Vec<String>,
+
+    /// Seconds a discovered address is cached.
+    #[arg(long, env = "BITCRAPS_STUN_CACHE_SECS", default_value_t = 300)]
+    pub stun_cache_secs: u64,
+
+    /// First retransmission timeout of discovery queries, in milliseconds
+    /// (doubles on each retry, 7 sends in all, RFC 8489).
+    #[arg(long, env = "BITCRAPS_STUN_RTO_MS", default_value_t = 500)]
+    pub stun_rto_ms: u64,
 }
 
 /// Limits that protect the relay and every room from any one client.

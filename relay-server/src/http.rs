@@ -1,8 +1,9 @@
 //! The relay's HTTP surface: the web page (static files), the WebSocket
 //! endpoint `/ws`, `/healthz`, Prometheus `/metrics` and `/api/stats`.
 
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -24,6 +25,7 @@ use crate::connection::{self, WsIn, WsOut};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use crate::stun::discovery::{Discovery, Found, NatKind, ServerRecord};
 
 /// The snapshot behind `/api/stats`, refreshed every second and published
 /// through an `ArcSwap` (readers never lock).
@@ -69,6 +71,9 @@ pub struct Relay {
     permits: Arc<Semaphore>,
     shutdown: Shutdown,
     stats: Arc<ArcSwap<RelayStats>>,
+    stun: crate::config::StunConfig,
+    stun_addr: Arc<OnceLock<SocketAddr>>,
+    discovery: Option<Arc<Discovery>>,
 }
 
 impl Relay {
@@ -82,7 +87,29 @@ impl Relay {
             permits: Arc::new(Semaphore::new(config.limits.max_connections)),
             shutdown,
             stats: Arc::new(ArcSwap::from_pointee(RelayStats::default())),
+            stun: config.stun.clone(),
+            stun_addr: Arc::new(OnceLock::new()),
+            discovery: (!config.stun.stun_servers.is_empty()).then(|| {
+                Arc::new(Discovery::new(
+                    &config.stun.stun_servers,
+                    shared::stun::Retransmit {
+                        initial_rto: config.stun.stun_rto_ms.max(1),
+                        ..shared::stun::Retransmit::default()
+                    },
+                    Duration::from_secs(config.stun.stun_cache_secs),
+                ))
+            }),
         }
+    }
+
+    /// The address the STUN server listens on, once bound.
+    pub fn stun_addr(&self) -> Option<SocketAddr> {
+        self.stun_addr.get().copied()
+    }
+
+    /// Public-address discovery, if STUN servers are configured.
+    pub fn discovery(&self) -> Option<&Arc<Discovery>> {
+        self.discovery.as_ref()
     }
 
     /// The rooms.
@@ -101,6 +128,7 @@ impl Relay {
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .route("/api/stats", get(stats))
+            .route("/api/stun", get(stun))
             .route("/ws", get(websocket))
             .fallback_service(ServeDir::new(web_dir).append_index_html_on_directories(true))
             .layer(TraceLayer::new_for_http())
@@ -147,6 +175,40 @@ async fn metrics(State(relay): State<Relay>) -> Response {
 
 async fn stats(State(relay): State<Relay>) -> Json<RelayStats> {
     Json(RelayStats::clone(&relay.stats.load()))
+}
+
+/// What `/api/stun` answers.
+#[derive(Debug, Serialize)]
+struct StunReport {
+    /// Where the relay's STUN server listens (for browsers' ICE config).
+    server: Option<SocketAddr>,
+    /// The relay's public address, if discovery is configured and worked.
+    public: Option<Found>,
+    /// Why discovery failed, if it did.
+    error: Option<String>,
+    /// The NAT in front of the relay (two servers compared).
+    nat: Option<NatKind>,
+    /// Each configured server's record, best first.
+    servers: Vec<ServerRecord>,
+}
+
+async fn stun(State(relay): State<Relay>) -> Json<StunReport> {
+    let mut report = StunReport {
+        server: relay.stun_addr(),
+        public: None,
+        error: None,
+        nat: None,
+        servers: Vec::new(),
+    };
+    if let Some(discovery) = &relay.discovery {
+        match discovery.discover().await {
+            Ok(found) => report.public = Some(found),
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        report.nat = discovery.nat_type().await;
+        report.servers = discovery.records();
+    }
+    Json(report)
 }
 
 async fn websocket(
@@ -235,6 +297,44 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
             }
         })
     };
+    if !relay.stun.no_stun_server {
+        match tokio::net::UdpSocket::bind(relay.stun.stun_listen).await {
+            Ok(socket) => {
+                if let Ok(addr) = socket.local_addr() {
+                    let _ = relay.stun_addr.set(addr);
+                    tracing::info!(%addr, "STUN server listening");
+                }
+                tokio::spawn(crate::stun::server::run(
+                    Arc::new(socket),
+                    relay.stun.stun_rate_per_sec,
+                    relay.metrics.stun.clone(),
+                    relay.shutdown.clone(),
+                ));
+            }
+            Err(error) => tracing::warn!(
+                addr = %relay.stun.stun_listen,
+                %error,
+                "cannot bind the STUN server; running without it (see --stun-listen)"
+            ),
+        }
+    }
+    if let Some(discovery) = relay.discovery.clone() {
+        tokio::spawn(async move {
+            match discovery.discover().await {
+                Ok(found) => {
+                    let nat = discovery.nat_type().await;
+                    tracing::info!(
+                        public = %found.public,
+                        server = %found.server,
+                        rtt_ms = found.rtt_ms,
+                        ?nat,
+                        "public address discovered"
+                    );
+                }
+                Err(error) => tracing::warn!(%error, "public address discovery failed"),
+            }
+        });
+    }
     let result = axum::serve(listener, relay.router(web_dir))
         .with_graceful_shutdown(relay.shutdown.clone().wait())
         .await;

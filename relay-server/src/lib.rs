@@ -14,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod outbox;
 pub mod shutdown;
+pub mod stun;
 
 pub use config::Config;
 pub use http::{serve, Relay};

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub replay_hits: IntCounter,
     /// Resumes that asked for frames older than the replay window.
     pub resume_gaps: IntCounter,
+    /// STUN server events: request, response, and drops by reason
+    /// (rate_limited, malformed, not_a_binding_request, send_failed).
+    pub stun: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -113,6 +116,7 @@ impl Metrics {
                 "bitcraps_resume_gaps_total",
                 "Resumes older than the replay window",
             ),
+            stun: counter_vec(&r, "bitcraps_stun_total", "STUN server events", &["event"]),
             registry: r,
         }
     }

@@ -26,7 +26,8 @@ export async function startRelay(extraArgs = []) {
   if (!RELAY_BIN || !WEB_DIR) throw new Error('RELAY_BIN and WEB_DIR must be set (see scripts/test.sh)');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(RELAY_BIN, ['--listen', `127.0.0.1:${port}`, '--web-dir', WEB_DIR, ...extraArgs], {
+  const args = ['--listen', `127.0.0.1:${port}`, '--web-dir', WEB_DIR, '--stun-listen', '127.0.0.1:0', ...extraArgs];
+  const child = spawn(RELAY_BIN, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -50,7 +50,7 @@ impl Running {
 
 /// Starts a relay with these extra flags on a free port.
 pub async fn start(flags: &[&str]) -> Running {
-    let mut args = vec!["bitcraps-relay"];
+    let mut args = vec!["bitcraps-relay", "--stun-listen", "127.0.0.1:0"];
     args.extend_from_slice(flags);
     let config = Config::parse_from(args);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -61,6 +61,15 @@ pub async fn start(flags: &[&str]) -> Running {
     let task = tokio::spawn(async move {
         relay::serve(listener, app, &web_dir()).await.unwrap();
     });
+    // The STUN server binds as serving starts.
+    if !flags.contains(&"--no-stun-server") {
+        for _ in 0..200 {
+            if relay.stun_addr().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     Running {
         addr,
         relay,

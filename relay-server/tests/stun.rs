@@ -1,0 +1,356 @@
+//! STUN in the relay: its server (against our client and coturn's), and
+//! discovery against real STUN servers from Debian (coturn, stund) and
+//! in-process responders that are slow, dead, lossy or answer garbage.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use relay::stun::discovery::{query, Discovery, DiscoveryError, NatKind};
+use shared::stun::message::{binding_success, StunMessage};
+use shared::stun::{binding_request, Retransmit};
+use tokio::net::UdpSocket;
+
+fn fast() -> Retransmit {
+    Retransmit {
+        initial_rto: 20,
+        max_transmissions: 4,
+        last_wait: 4,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Good,
+    Slow(u64),
+    Dead,
+    Garbage,
+    /// Ignores the first n requests, then answers.
+    Lossy(usize),
+}
+
+/// An in-process STUN responder on a free loopback port.
+async fn responder(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&seen);
+    tokio::spawn(async move {
+        let socket = Arc::new(socket);
+        let mut buf = [0u8; 1500];
+        loop {
+            let Ok((len, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+            let Ok(request) = StunMessage::parse(&buf[..len]) else {
+                continue;
+            };
+            let reply = binding_success(request.transaction_id, from, "test responder");
+            match behaviour {
+                Behaviour::Good => {
+                    let _ = socket.send_to(&reply, from).await;
+                }
+                Behaviour::Lossy(skip) if n > skip => {
+                    let _ = socket.send_to(&reply, from).await;
+                }
+                Behaviour::Lossy(_) | Behaviour::Dead => {}
+                Behaviour::Slow(ms) => {
+                    let socket = Arc::clone(&socket);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        let _ = socket.send_to(&reply, from).await;
+                    });
+                }
+                Behaviour::Garbage => {
+                    let _ = socket.send_to(b"\x01\x01 definitely not stun", from).await;
+                }
+            }
+        }
+    });
+    (addr, seen)
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real server process, killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(program: &str, args: &[String]) -> Server {
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {program} ({e}): install coturn and stun-server (scripts/setup.sh does)")
+        });
+    Server(child)
+}
+
+/// Asks `server` until it answers (it may still be starting).
+async fn wait_for_answer(server: &str) -> relay::stun::discovery::Found {
+    for _ in 0..50 {
+        if let Ok(found) = query(server, fast()).await {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{server} never answered");
+}
+
+#[tokio::test]
+async fn discovery_gets_the_right_address_from_coturn() {
+    let port = free_udp_port();
+    let _coturn = spawn(
+        "turnserver",
+        &[
+            "-n".into(),
+            "--listening-ip=127.0.0.1".into(),
+            format!("--listening-port={port}"),
+            "--stun-only".into(),
+            "--no-cli".into(),
+            "--no-stdout-log".into(),
+        ],
+    );
+    let server = format!("127.0.0.1:{port}");
+    let found = wait_for_answer(&server).await;
+    assert_eq!(
+        found.public, found.local,
+        "no NAT on loopback: coturn sees our own socket"
+    );
+    let discovery = Discovery::new(std::slice::from_ref(&server), fast(), Duration::from_secs(300));
+    let found = discovery.discover().await.unwrap();
+    assert_eq!(found.public, found.local);
+    assert_eq!(found.server, server);
+}
+
+#[tokio::test]
+async fn discovery_gets_the_right_address_from_stund() {
+    let (port, other) = (free_udp_port(), free_udp_port());
+    let _stund = spawn(
+        "stund",
+        &[
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-a".into(),
+            "127.0.0.2".into(),
+            "-p".into(),
+            port.to_string(),
+            "-o".into(),
+            other.to_string(),
+        ],
+    );
+    let server = format!("127.0.0.1:{port}");
+    let found = wait_for_answer(&server).await;
+    assert_eq!(
+        found.public, found.local,
+        "stund (RFC 3489) answers with MAPPED-ADDRESS"
+    );
+}
+
+#[tokio::test]
+async fn coturns_client_gets_its_address_from_our_server() {
+    let relay = common::start(&[]).await;
+    let addr = relay.relay.stun_addr().expect("STUN server bound");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("turnutils_stunclient")
+            .args(["-p", &addr.port().to_string(), "127.0.0.1"])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("turnutils_stunclient runs (coturn is installed by scripts/setup.sh)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("127.0.0.1:"), "{text}");
+    assert!(!text.to_lowercase().contains("error"), "{text}");
+    assert!(
+        relay
+            .relay
+            .metrics()
+            .stun
+            .with_label_values(&["response"])
+            .get()
+            >= 1
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn our_server_answers_ignores_garbage_and_rate_limits() {
+    let relay = common::start(&["--stun-rate-per-sec", "5"]).await;
+    let server = relay.relay.stun_addr().unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = client.local_addr().unwrap();
+    client
+        .send_to(&binding_request([3; 12]), server)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1500];
+    let (len, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = StunMessage::parse(&buf[..len]).unwrap();
+    assert_eq!(answer.xor_mapped_address, Some(me));
+    assert!(answer.software.unwrap().starts_with("BitCraps relay"));
+    client
+        .send_to(b"garbage garbage garbage", server)
+        .await
+        .unwrap();
+    // A burst well over 5/s (burst 10): most are dropped.
+    for i in 0..40u8 {
+        client
+            .send_to(&binding_request([i; 12]), server)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stun = &relay.relay.metrics().stun;
+    assert_eq!(stun.with_label_values(&["malformed"]).get(), 1);
+    assert!(stun.with_label_values(&["rate_limited"]).get() >= 25);
+    assert!(stun.with_label_values(&["response"]).get() <= 12);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_answer_wins_while_dead_and_slow_servers_are_raced() {
+    let (dead, _) = responder(Behaviour::Dead).await;
+    let (slow, _) = responder(Behaviour::Slow(2_000)).await;
+    let (good, _) = responder(Behaviour::Good).await;
+    let discovery = Discovery::new(
+        &[dead.clone(), slow.clone(), good.clone()],
+        fast(),
+        Duration::from_secs(300),
+    );
+    let started = std::time::Instant::now();
+    let found = discovery.discover().await.unwrap();
+    assert_eq!(found.server, good);
+    assert!(!found.cached);
+    // Hedging: we did not wait for the slow one (2 s) or the dead one.
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+    let records = discovery.records();
+    assert_eq!(records[0].server, good);
+    assert_eq!(records[0].successes, 1);
+    // The losers were cancelled, not counted as failures.
+    assert!(records
+        .iter()
+        .filter(|r| r.server != good)
+        .all(|r| r.queries == 0));
+}
+
+#[tokio::test]
+async fn lost_requests_are_retransmitted_with_a_doubling_timeout() {
+    let (lossy, seen) = responder(Behaviour::Lossy(2)).await;
+    let found = query(&lossy, fast()).await.unwrap();
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        3,
+        "two lost, the third answered"
+    );
+    // Sent at 0, 20 and 60 ms: the answer came after at least 60 ms.
+    assert!(found.rtt_ms >= 60, "rtt {}", found.rtt_ms);
+}
+
+#[tokio::test]
+async fn records_steer_the_next_choice_and_answers_are_cached() {
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        servers.push(responder(Behaviour::Dead).await.0);
+    }
+    let (garbage, _) = responder(Behaviour::Garbage).await;
+    servers.push(garbage.clone());
+    let (good, good_seen) = responder(Behaviour::Good).await;
+    servers.push(good.clone());
+    // Four servers, three asked at once: the first round may miss `good`.
+    let discovery = Discovery::new(&servers, fast(), Duration::from_secs(300));
+    let mut answers = 0;
+    for _ in 0..3 {
+        match discovery.discover().await {
+            Ok(found) => {
+                assert_eq!(found.server, good);
+                answers += 1;
+            }
+            Err(DiscoveryError::AllFailed(failures)) => assert_eq!(failures.len(), 3),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(answers >= 1);
+    assert_eq!(
+        discovery.best(1),
+        vec![good.clone()],
+        "the answering server ranks first"
+    );
+    let records = discovery.records();
+    assert_eq!(records.last().unwrap().successes, 0);
+    // Cached: the next discovery asks nobody.
+    let before = good_seen.load(Ordering::SeqCst);
+    let found = discovery.discover().await.unwrap();
+    assert!(found.cached);
+    assert_eq!(good_seen.load(Ordering::SeqCst), before);
+    // An expired cache asks again.
+    let short = Discovery::new(std::slice::from_ref(&good), fast(), Duration::from_millis(0));
+    short.discover().await.unwrap();
+    assert!(!short.discover().await.unwrap().cached);
+}
+
+#[tokio::test]
+async fn two_servers_tell_the_nat_apart() {
+    let (a, _) = responder(Behaviour::Good).await;
+    let (b, _) = responder(Behaviour::Good).await;
+    let discovery = Discovery::new(&[a, b], fast(), Duration::from_secs(300));
+    assert_eq!(discovery.nat_type().await, Some(NatKind::None));
+    let one = Discovery::new(
+        &[responder(Behaviour::Good).await.0],
+        fast(),
+        Duration::from_secs(1),
+    );
+    assert_eq!(one.nat_type().await, None);
+}
+
+#[tokio::test]
+async fn the_relay_reports_discovery_at_api_stun() {
+    let (good, _) = responder(Behaviour::Good).await;
+    let relay = common::start(&["--stun-servers", &good, "--stun-rto-ms", "20"]).await;
+    let report: serde_json::Value = reqwest::get(format!("{}/api/stun", relay.http()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["public"]["server"], good.as_str());
+    let public: SocketAddr = report["public"]["public"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(public.ip().to_string(), "127.0.0.1");
+    assert_eq!(report["servers"][0]["server"], good.as_str());
+    assert!(report["server"].as_str().unwrap().starts_with("127.0.0.1:"));
+    relay.stop().await;
+}
