@@ -136,7 +136,11 @@ async fn discovery_gets_the_right_address_from_coturn() {
         found.public, found.local,
         "no NAT on loopback: coturn sees our own socket"
     );
-    let discovery = Discovery::new(std::slice::from_ref(&server), fast(), Duration::from_secs(300));
+    let discovery = Discovery::new(
+        std::slice::from_ref(&server),
+        fast(),
+        Duration::from_secs(300),
+    );
     let found = discovery.discover().await.unwrap();
     assert_eq!(found.public, found.local);
     assert_eq!(found.server, server);
@@ -314,7 +318,11 @@ async fn records_steer_the_next_choice_and_answers_are_cached() {
     assert!(found.cached);
     assert_eq!(good_seen.load(Ordering::SeqCst), before);
     // An expired cache asks again.
-    let short = Discovery::new(std::slice::from_ref(&good), fast(), Duration::from_millis(0));
+    let short = Discovery::new(
+        std::slice::from_ref(&good),
+        fast(),
+        Duration::from_millis(0),
+    );
     short.discover().await.unwrap();
     assert!(!short.discover().await.unwrap().cached);
 }
