@@ -200,30 +200,29 @@ impl Hub {
                     outbox: Arc::clone(outbox),
                 },
             );
-            // Replay what the peer missed, or say plainly that it cannot.
-            if resume_from > 0 {
-                let oldest = r.replay.front().map_or(r.next_seq, |(seq, _)| *seq);
-                if resume_from + 1 < oldest {
-                    self.metrics.resume_gaps.inc();
-                    outbox.push(
-                        Priority::Critical,
-                        error_frame(
-                            room_id,
-                            error::RESUME_GAP,
-                            &format!(
-                                "frames {}..{} are gone (replay keeps {}); resynchronise",
-                                resume_from + 1,
-                                oldest - 1,
-                                self.limits.replay_frames
-                            ),
+            // Replay what the peer missed (everything still kept when it
+            // resumes from 0), or say plainly which frames are gone.
+            let oldest = r.replay.front().map_or(r.next_seq, |(seq, _)| *seq);
+            if resume_from + 1 < oldest {
+                self.metrics.resume_gaps.inc();
+                outbox.push(
+                    Priority::Critical,
+                    error_frame(
+                        room_id,
+                        error::RESUME_GAP,
+                        &format!(
+                            "frames {}..{} are gone (replay keeps {}); resynchronise",
+                            resume_from + 1,
+                            oldest - 1,
+                            self.limits.replay_frames
                         ),
-                    );
-                }
-                for (seq, frame) in &r.replay {
-                    if *seq > resume_from {
-                        self.metrics.replay_hits.inc();
-                        outbox.push(Priority::Critical, frame.clone());
-                    }
+                    ),
+                );
+            }
+            for (seq, frame) in &r.replay {
+                if *seq > resume_from {
+                    self.metrics.replay_hits.inc();
+                    outbox.push(Priority::Critical, frame.clone());
                 }
             }
             let mut peers: Vec<PeerId> = r.members.keys().copied().collect();

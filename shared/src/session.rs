@@ -682,6 +682,11 @@ impl Session {
                 .insert((signed.sender, seq), (self.arrivals, signed));
             return Ok(());
         }
+        // Our own earlier messages coming back (a reload rebuilding its
+        // state from the relay's replay): never reuse their numbers.
+        if let Some(local) = self.local.as_mut().filter(|l| l.id == signed.sender) {
+            local.next_seq = local.next_seq.max(seq + 1);
+        }
         let result = self.process(now, signed);
         self.move_on(now);
         result

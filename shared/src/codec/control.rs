@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! Challenge   nonce[32]
-//! Join        nonce[32] | resume_from u64   (0: no resume)
+//! Join        nonce[32] | resume_from u64   (replay after it; 0: all kept)
 //! Leave       (empty)
 //! Roster      count u16 | peer[32] * count
 //! PeerJoined  peer[32]
@@ -49,7 +49,8 @@ fn exact<const N: usize>(payload: &[u8]) -> Result<[u8; N], ControlError> {
 pub struct Join {
     /// The nonce from the relay's challenge.
     pub nonce: [u8; 32],
-    /// The last room sequence number seen before a reconnect (0: none).
+    /// The last room sequence number seen: the relay replays every frame
+    /// after it that it still keeps (0: from the start of the room).
     pub resume_from: u64,
 }
 
