@@ -1,28 +1,28 @@
-// The page's entry point: loads the wasm client and shows what it computes.
-import init, { version, protocolVersion, rollFromSeed } from './pkg/bitcraps_client.js';
+// The page: one <bitcraps-table>, configured from the URL
+// (?table=<id> joins a table; &webrtc=off relays only; &deadline=<ms> sets
+// the commit/reveal deadlines of a table opened here).
+import { loadWasm } from './bitcraps.js';
+import { version, protocolVersion } from './pkg/bitcraps_client.js';
+import './bitcraps-table.js';
 
 const $ = (id) => document.getElementById(id);
-
-async function seedFromText(text) {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return new Uint8Array(digest);
+const params = new URLSearchParams(location.search);
+const table = $('table');
+for (const name of ['table', 'webrtc', 'deadline', 'relay']) {
+  if (params.has(name)) table.setAttribute(name, params.get(name));
 }
-
-async function showRoll() {
-  const dice = rollFromSeed(await seedFromText($('seed-input').value));
-  $('seed-dice').textContent = `${dice[0]} + ${dice[1]} = ${dice[0] + dice[1]}`;
-}
+// Opening or joining a table puts it in the address bar, ready to share.
+table.addEventListener('table', (e) => {
+  const url = new URL(location.href);
+  url.searchParams.set('table', e.detail.table);
+  history.replaceState(null, '', url);
+});
 
 try {
-  await init();
+  await loadWasm();
   $('client-version').textContent = version();
   $('protocol-version').textContent = String(protocolVersion());
   $('engine-status').textContent = 'ready (WebAssembly)';
-  $('seed-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    showRoll();
-  });
-  await showRoll();
 } catch (error) {
   $('engine-status').textContent = `failed to load: ${error}`;
   throw error;

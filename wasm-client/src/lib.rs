@@ -3,9 +3,15 @@
 //! This crate wraps the `shared` engine in `wasm-bindgen` exports so the page
 //! (and any page that embeds a table) can call it from JavaScript. It holds
 //! no game logic of its own: every rule lives in `shared`, so the browser and
-//! the relay can never disagree about the game.
+//! the relay can never disagree about the game. The [`Client`] is sans I/O;
+//! `web/bitcraps.js` moves its bytes over WebSocket and WebRTC.
 
 use wasm_bindgen::prelude::*;
+
+mod client;
+mod events;
+
+pub use client::{bet_catalog, Client};
 
 /// The client's version string, e.g. `"0.1.0"`.
 #[wasm_bindgen]

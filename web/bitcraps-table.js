@@ -1,0 +1,361 @@
+// <bitcraps-table>: a whole craps table in one element.
+//
+//   <script type="module" src="https://your-relay/bitcraps-table.js"></script>
+//   <bitcraps-table relay="wss://your-relay/ws" table="…32 hex…"></bitcraps-table>
+//
+// Attributes: `relay` (WebSocket URL; default: this page's host + /ws),
+// `table` (table id; without it, the element offers to open or join one),
+// `webrtc="off"` (relay only), `deadline` (ms, for tables opened here).
+import { BitCrapsClient, newTableId } from './bitcraps.js';
+
+const NUMBERS = [4, 5, 6, 8, 9, 10];
+const MODES = [
+  ['place', 'Place'],
+  ['buy', 'Buy'],
+  ['lay', 'Lay'],
+  ['come-odds', 'Come odds'],
+  ['dont-come-odds', "Don't come odds"],
+];
+const AREAS = [
+  ...NUMBERS.map((n, i) => ({ number: n, x: 10 + i * 111, y: 10, w: 105, h: 86, label: String(n === 6 ? 'SIX' : n === 9 ? 'NINE' : n) })),
+  { bet: 'come', x: 10, y: 104, w: 660, h: 56, label: 'COME' },
+  { bet: 'field', x: 10, y: 168, w: 660, h: 62, label: 'FIELD · 3 4 9 10 11 · 2 and 12 pay double' },
+  { bet: 'dont-come', x: 10, y: 238, w: 325, h: 44, label: "DON'T COME" },
+  { bet: 'dont-pass', x: 345, y: 238, w: 325, h: 44, label: "DON'T PASS BAR 12" },
+  { bet: 'big-6', x: 10, y: 290, w: 160, h: 44, label: 'BIG 6' },
+  { bet: 'big-8', x: 180, y: 290, w: 155, h: 44, label: 'BIG 8' },
+  { bet: 'dont-pass-odds', x: 345, y: 290, w: 325, h: 44, label: "DON'T PASS ODDS" },
+  { bet: 'pass', x: 10, y: 342, w: 495, h: 58, label: 'PASS LINE' },
+  { bet: 'pass-odds', x: 515, y: 342, w: 155, h: 58, label: 'PASS ODDS' },
+  { bet: 'any-seven', x: 690, y: 10, w: 200, h: 40, label: 'ANY SEVEN 4:1' },
+  { bet: 'hard-6', x: 690, y: 58, w: 95, h: 44, label: 'HARD 6 9:1' },
+  { bet: 'hard-10', x: 795, y: 58, w: 95, h: 44, label: 'HARD 10 7:1' },
+  { bet: 'hard-8', x: 690, y: 110, w: 95, h: 44, label: 'HARD 8 9:1' },
+  { bet: 'hard-4', x: 795, y: 110, w: 95, h: 44, label: 'HARD 4 7:1' },
+  { bet: 'aces', x: 690, y: 162, w: 62, h: 44, label: '2 30:1' },
+  { bet: 'ace-deuce', x: 759, y: 162, w: 62, h: 44, label: '3 15:1' },
+  { bet: 'boxcars', x: 828, y: 162, w: 62, h: 44, label: '12 30:1' },
+  { bet: 'yo', x: 690, y: 214, w: 95, h: 44, label: '11 15:1' },
+  { bet: 'any-craps', x: 795, y: 214, w: 95, h: 44, label: 'CRAPS 7:1' },
+  { bet: 'horn', x: 690, y: 266, w: 95, h: 44, label: 'HORN' },
+  { bet: 'c-and-e', x: 795, y: 266, w: 95, h: 44, label: 'C & E' },
+];
+const PIPS = ['', '⚀', '⚁', '⚂', '⚃', '⚄', '⚅'];
+const short = (id) => (id ? `${id.slice(0, 6)}…` : '—');
+
+const TEMPLATE = `
+<div class="bc">
+  <header class="bc-status">
+    <span>Relay: <b data-relay>connecting</b></span>
+    <span>Direct peers: <b data-peers>0</b></span>
+    <span>You: <code data-me>…</code> <b data-role></b></span>
+  </header>
+  <section class="bc-lobby" data-lobby hidden>
+    <button type="button" data-open>Open a new table (you are the house)</button>
+    <form data-join-form><input data-join-id placeholder="table id" aria-label="table id"><button>Join</button></form>
+  </section>
+  <section class="bc-table" data-view hidden>
+    <div class="bc-top">
+      <div class="bc-dice" aria-live="polite"><span class="bc-die" data-die1>⚀</span><span class="bc-die" data-die2>⚀</span></div>
+      <div class="bc-puck" data-point>OFF</div>
+      <button type="button" data-roll disabled>Roll</button>
+      <button type="button" data-sit hidden>Sit with 1000</button>
+      <span data-round></span>
+    </div>
+    <svg class="bc-layout" viewBox="0 0 900 410" role="group" aria-label="craps layout"></svg>
+    <div class="bc-controls">
+      <span>Chip:</span>
+      <span data-chips></span>
+      <span>Numbers:</span>
+      <select data-mode aria-label="number bets">${MODES.map(([v, l]) => `<option value="${v}">${l}</option>`).join('')}</select>
+      <label><input type="checkbox" data-takedown> take down</label>
+      <span>Hop:</span>
+      <select data-hop-a aria-label="hop die 1">${[1, 2, 3, 4, 5, 6].map((d) => `<option>${d}</option>`).join('')}</select>
+      <select data-hop-b aria-label="hop die 2">${[1, 2, 3, 4, 5, 6].map((d) => `<option>${d}</option>`).join('')}</select>
+      <button type="button" data-hop>Hop</button>
+    </div>
+    <p class="bc-message" data-message role="status"></p>
+    <div class="bc-panels">
+      <div><h3>Players</h3><ul class="bc-seats" data-seats></ul></div>
+      <div><h3>Rolls</h3><ol class="bc-history" data-history reversed></ol></div>
+    </div>
+    <details class="bc-verify" data-verify>
+      <summary>Verify a roll</summary>
+      <select data-verify-round aria-label="roll to verify"></select>
+      <div data-verify-out></div>
+    </details>
+    <p class="bc-share">Share this table: <input readonly data-share aria-label="table link"></p>
+  </section>
+</div>`;
+
+export class BitCrapsTable extends HTMLElement {
+  connectedCallback() {
+    if (this.started) return;
+    this.started = true;
+    this.innerHTML = TEMPLATE;
+    this.$ = (name) => this.querySelector(`[data-${name}]`);
+    this.chip = 5;
+    this.drawLayout();
+    this.drawChips();
+    this.start().catch((error) => this.say(`Could not start: ${error}`));
+  }
+
+  disconnectedCallback() {
+    this.peer?.close();
+  }
+
+  get relayUrl() {
+    return this.getAttribute('relay') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  }
+
+  async start() {
+    this.peer = new BitCrapsClient({ relay: this.relayUrl, webrtc: this.getAttribute('webrtc') !== 'off' });
+    await this.peer.start();
+    window.bitcraps = this.peer; // for the console and tests
+    this.$('me').textContent = short(this.peer.me);
+    this.peer.addEventListener('change', () => this.render());
+    this.peer.addEventListener('rolled', (e) => this.animate(e.detail.roll));
+    this.peer.addEventListener('relayError', (e) => this.say(`Relay: ${e.detail.reason}`));
+    this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${short(e.detail.player)}: ${e.detail.reason}`));
+    this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
+    this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
+    this.peer.addEventListener('tableClosed', () => this.say('The house defaulted: every bet was paid and the table closed.'));
+    this.bindControls();
+    const table = this.getAttribute('table');
+    if (table) this.enter(table);
+    else this.$('lobby').hidden = false;
+  }
+
+  enter(table) {
+    this.table = table;
+    this.setAttribute('table', table);
+    this.$('lobby').hidden = true;
+    this.$('view').hidden = false;
+    const houseKey = `bitcraps-house-${table}`;
+    const bankroll = Number(localStorage.getItem(houseKey) || 0);
+    this.peer.joinTable(table, { bankroll, deadlineMs: Number(this.getAttribute('deadline') || 0) });
+    const link = new URL(location.href);
+    link.searchParams.set('table', table);
+    this.$('share').value = link.href;
+    this.dispatchEvent(new CustomEvent('table', { detail: { table } }));
+    this.render();
+  }
+
+  openTable() {
+    const table = newTableId();
+    localStorage.setItem(`bitcraps-house-${table}`, String(1_000_000));
+    this.enter(table);
+  }
+
+  bindControls() {
+    this.$('open').addEventListener('click', () => this.openTable());
+    this.$('join-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const id = this.$('join-id').value.trim().toLowerCase();
+      if (/^[0-9a-f]{32}$/.test(id)) this.enter(id);
+      else this.say('A table id is 32 hex digits.');
+    });
+    this.$('roll').addEventListener('click', () => this.attempt(() => this.peer.roll(this.table)));
+    this.$('sit').addEventListener('click', () => this.attempt(() => this.peer.sit(this.table, 1000)));
+    this.$('hop').addEventListener('click', () => {
+      const [a, b] = [Number(this.$('hop-a').value), Number(this.$('hop-b').value)].sort();
+      this.place(`hop-${a}-${b}`);
+    });
+    this.$('verify-round').addEventListener('change', () => this.showVerify());
+    this.querySelector('.bc-layout').addEventListener('click', (e) => {
+      const area = e.target.closest('[data-area]');
+      if (!area) return;
+      const number = area.getAttribute('data-number');
+      this.place(number ? `${this.$('mode').value}-${number}` : area.getAttribute('data-area'));
+    });
+  }
+
+  place(bet) {
+    const takeDown = this.$('takedown').checked;
+    this.attempt(() => (takeDown ? this.peer.takeDown(this.table, bet) : this.peer.bet(this.table, bet, this.chip)));
+  }
+
+  attempt(action) {
+    try {
+      action();
+      this.say('');
+    } catch (error) {
+      this.say(`Refused: ${error.message ?? error}`);
+    }
+  }
+
+  say(text) {
+    this.$('message').textContent = text;
+  }
+
+  drawLayout() {
+    const svg = this.querySelector('.bc-layout');
+    const ns = 'http://www.w3.org/2000/svg';
+    for (const a of AREAS) {
+      const g = document.createElementNS(ns, 'g');
+      g.setAttribute('data-area', a.bet ?? `number-${a.number}`);
+      if (a.number) g.setAttribute('data-number', a.number);
+      g.setAttribute('class', a.w < 100 ? 'bc-area bc-small' : 'bc-area');
+      g.setAttribute('tabindex', '0');
+      g.innerHTML = `<rect x="${a.x}" y="${a.y}" width="${a.w}" height="${a.h}" rx="6"/>
+        <text x="${a.x + a.w / 2}" y="${a.y + a.h / 2 - 4}" class="bc-label">${a.label}</text>
+        <text x="${a.x + a.w / 2}" y="${a.y + a.h / 2 + 16}" class="bc-stakes" data-stakes></text>`;
+      svg.appendChild(g);
+    }
+    const puck = document.createElementNS(ns, 'circle');
+    puck.setAttribute('r', '14');
+    puck.setAttribute('class', 'bc-onpuck');
+    puck.setAttribute('data-puck', '');
+    puck.setAttribute('visibility', 'hidden');
+    svg.appendChild(puck);
+  }
+
+  drawChips() {
+    const chips = this.$('chips');
+    for (const value of [1, 5, 6, 10, 25, 100]) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = value;
+      b.className = 'bc-chip';
+      b.setAttribute('data-chip-value', value);
+      b.addEventListener('click', () => {
+        this.chip = value;
+        this.render();
+      });
+      chips.appendChild(b);
+    }
+  }
+
+  animate(roll) {
+    const [d1, d2] = [this.$('die1'), this.$('die2')];
+    d1.classList.add('bc-rolling');
+    d2.classList.add('bc-rolling');
+    setTimeout(() => {
+      d1.classList.remove('bc-rolling');
+      d2.classList.remove('bc-rolling');
+      d1.textContent = PIPS[roll.dice[0]];
+      d2.textContent = PIPS[roll.dice[1]];
+    }, 350);
+  }
+
+  render() {
+    if (!this.peer || !this.table) return;
+    const conn = this.peer.connectionState();
+    this.$('relay').textContent = conn.relay;
+    const open = Object.values(conn.peers).filter((s) => s === 'open').length;
+    this.$('peers').textContent = this.peer.webrtc ? String(open) : 'off';
+    for (const b of this.querySelectorAll('.bc-chip')) b.classList.toggle('bc-selected', Number(b.dataset.chipValue) === this.chip);
+    const s = this.peer.state(this.table);
+    this.dataset.open = String(s.open);
+    if (!s.open) {
+      this.$('role').textContent = '(waiting for the table)';
+      return;
+    }
+    const me = s.me;
+    const seated = s.seats.some((seat) => seat.player === me);
+    const isHouse = s.banker === me;
+    const shooter = s.shooter === me;
+    this.$('role').textContent = isHouse ? 'the house' : shooter ? 'shooter' : seated ? 'player' : 'watching';
+    this.$('sit').hidden = seated || isHouse;
+    this.$('roll').disabled = !(shooter && s.betting);
+    this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
+    this.$('point').classList.toggle('bc-on', Boolean(s.point));
+    this.$('round').textContent = `Round ${s.round}${s.betting ? '' : ' · rolling…'}`;
+    const puck = this.$('puck');
+    const box = AREAS.find((a) => a.number === s.point);
+    puck.setAttribute('visibility', box ? 'visible' : 'hidden');
+    if (box) {
+      puck.setAttribute('cx', box.x + box.w - 18);
+      puck.setAttribute('cy', box.y + 18);
+    }
+    // Stakes on each area: mine and everyone's.
+    for (const g of this.querySelectorAll('[data-area]')) {
+      const number = g.getAttribute('data-number');
+      const names = number
+        ? MODES.map(([m]) => `${m}-${number}`).concat([`come-${number}`, `dont-come-${number}`])
+        : [g.getAttribute('data-area')];
+      let mine = 0;
+      let all = 0;
+      for (const b of s.bets) {
+        if (names.includes(b.bet)) {
+          all += b.stake;
+          if (b.player === me) mine += b.stake;
+        }
+      }
+      g.querySelector('[data-stakes]').textContent = all ? `you ${mine} · all ${all}` : '';
+      g.classList.toggle('bc-has-bets', all > 0);
+    }
+    const seats = this.$('seats');
+    seats.replaceChildren(
+      ...[{ player: s.banker, balance: s.bankroll, house: true }, ...s.seats].map((seat) => {
+        const li = document.createElement('li');
+        const tags = [seat.house ? 'house' : '', seat.player === s.shooter ? 'shooter' : '', seat.player === me ? 'you' : '']
+          .filter(Boolean)
+          .join(', ');
+        li.textContent = `${short(seat.player)} ${tags ? `(${tags})` : ''}: ${seat.balance}`;
+        li.setAttribute('data-player', seat.player);
+        li.setAttribute('data-balance', seat.balance);
+        return li;
+      }),
+    );
+    const history = this.$('history');
+    history.replaceChildren(
+      ...s.history
+        .slice(-12)
+        .reverse()
+        .map((r) => {
+          const li = document.createElement('li');
+          li.textContent = `#${r.round}: ${r.dice[0]}+${r.dice[1]} = ${r.total}${r.seven_out ? ' seven out' : ''}${r.point_after && !r.point_before ? ` point ${r.point_after}` : ''}`;
+          return li;
+        }),
+    );
+    const last = s.history.at(-1);
+    this.dataset.rolls = String(s.history.length);
+    this.dataset.stateHash = s.stateHash;
+    this.dataset.point = String(s.point);
+    this.dataset.dice = last ? `${last.dice[0]},${last.dice[1]}` : '';
+    this.dataset.shooter = String(shooter && s.betting);
+    if (last && !this.querySelector('.bc-rolling')) {
+      this.$('die1').textContent = PIPS[last.dice[0]];
+      this.$('die2').textContent = PIPS[last.dice[1]];
+    }
+    const select = this.$('verify-round');
+    if (select.options.length !== s.history.length) {
+      const chosen = select.value;
+      select.replaceChildren(
+        ...s.history.map((r) => {
+          const o = document.createElement('option');
+          o.value = r.round;
+          o.textContent = `Roll #${r.round}: ${r.dice[0]}+${r.dice[1]}`;
+          return o;
+        }),
+      );
+      select.value = chosen || (last ? String(last.round) : '');
+      this.showVerify();
+    }
+  }
+
+  showVerify() {
+    const round = Number(this.$('verify-round').value);
+    const out = this.$('verify-out');
+    if (!round) {
+      out.textContent = 'No rolls yet.';
+      return;
+    }
+    const s = this.peer.state(this.table);
+    const record = s.history.find((r) => r.round === round);
+    const check = this.peer.verify(this.table, round);
+    const rows = record.commits
+      .map(([player, commitment]) => {
+        const reveal = record.reveals.find(([p]) => p === player);
+        return `<tr><td>${short(player)}</td><td><code>${commitment.slice(0, 16)}…</code></td><td><code>${reveal ? `${reveal[1].slice(0, 16)}…` : 'withheld'}</code></td></tr>`;
+      })
+      .join('');
+    out.innerHTML = `<table><tr><th>player</th><th>commitment</th><th>reveal</th></tr>${rows}</table>
+      <p data-verify-result="${check.ok && check.dice[0] === record.dice[0] && check.dice[1] === record.dice[1]}">
+      Recomputed in this browser: ${check.dice[0]} + ${check.dice[1]} —
+      ${check.ok ? 'every reveal matches its commitment and the dice follow from them ✔' : 'does NOT check out ✘'}</p>`;
+  }
+}
+
+customElements.define('bitcraps-table', BitCrapsTable);

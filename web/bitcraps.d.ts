@@ -1,0 +1,63 @@
+// Types for bitcraps.js (the wasm bindings' own types are generated into
+// pkg/bitcraps_client.d.ts by wasm-bindgen).
+
+/** Loads the WebAssembly module (once). */
+export function loadWasm(): Promise<unknown>;
+/** A new random table id (32 hex digits). */
+export function newTableId(): string;
+
+export interface BetJson { player: string; bet: string; stake: number }
+export interface SeatJson { player: string; balance: number }
+export interface RollJson {
+  round: number;
+  dice: [number, number];
+  total: number;
+  point_before: number;
+  point_after: number;
+  seven_out: boolean;
+  commits: [string, string][];
+  reveals: [string, string][];
+  forfeited: [string, 'no-commit' | 'no-reveal' | 'wrong-reveal'][];
+  table_hash: string;
+  state_hash: string;
+  results: { player: string; bet: string; stake: number; outcome: string; paid: number }[];
+}
+export interface TableState {
+  open: boolean;
+  me: string;
+  round?: number;
+  betting?: boolean;
+  closed?: boolean;
+  point?: number;
+  shooter?: string | null;
+  banker?: string;
+  bankroll?: number;
+  seats?: SeatJson[];
+  bets?: BetJson[];
+  roster: string[];
+  stateHash?: string;
+  history?: RollJson[];
+}
+export interface ConnectionState {
+  relay: 'connecting' | 'open' | 'closed';
+  webrtc: boolean;
+  peers: Record<string, 'connecting' | 'open' | 'closed'>;
+}
+
+export class BitCrapsClient extends EventTarget {
+  constructor(options: { relay: string; webrtc?: boolean; storagePrefix?: string });
+  readonly me: string;
+  static version(): string;
+  static betCatalog(): { bet: string; unit: number; edge: number | null }[];
+  start(): Promise<this>;
+  close(): void;
+  joinTable(table: string, options?: { bankroll?: number; deadlineMs?: number }): void;
+  sit(table: string, buyIn: number): void;
+  bet(table: string, bet: string, stake: number): void;
+  takeDown(table: string, bet: string): void;
+  roll(table: string): void;
+  leave(table: string): void;
+  state(table: string): TableState;
+  verify(table: string, round: number): { round: number; ok: boolean; dice: [number, number] };
+  connectionState(): ConnectionState;
+}

@@ -1,0 +1,339 @@
+// BitCraps in the browser: the I/O shell around the wasm `Client`.
+//
+// The wasm client holds every rule and every check; this module moves its
+// bytes: one WebSocket to the relay (reconnecting, and resuming each table
+// from the last frame seen), and WebRTC data channels to the other players
+// of each table (signaled through the relay, using the relay's own STUN
+// server). Game frames go over both paths: the data channel is the fast
+// one, the relay's copy is the one every peer is sure to get in the
+// room's order (a duplicate is recognised and ignored).
+import init, { Client, betCatalog, version } from './pkg/bitcraps_client.js';
+
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const unhex = (text) => Uint8Array.from(text.match(/../g).map((h) => parseInt(h, 16)));
+const randomHex = (n) => hex(crypto.getRandomValues(new Uint8Array(n)));
+
+let wasmReady = null;
+/** Loads the wasm module once. */
+export function loadWasm() {
+  wasmReady ??= init();
+  return wasmReady;
+}
+
+/** Reads or creates a value kept in localStorage (memory if unavailable). */
+function kept(name, make) {
+  try {
+    let value = localStorage.getItem(name);
+    if (!value) {
+      value = make();
+      localStorage.setItem(name, value);
+    }
+    return value;
+  } catch {
+    return make();
+  }
+}
+
+/** A new random table id (32 hex digits). */
+export const newTableId = () => randomHex(16);
+
+/**
+ * A BitCraps peer. Events (all `CustomEvent`s with the details in
+ * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
+ * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
+ * `rolled`, `forfeited`, `roundAborted`, `tableClosed`, `rejected`,
+ * `relayError`, `connection` (relay or data channel state changed), and
+ * `change` after any of them.
+ */
+export class BitCrapsClient extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {string} options.relay  WebSocket URL of the relay, e.g. `ws://127.0.0.1:8080/ws`
+   * @param {boolean} [options.webrtc=true]  open data channels to peers
+   * @param {string} [options.storagePrefix='bitcraps']  localStorage key prefix
+   */
+  constructor({ relay, webrtc = true, storagePrefix = 'bitcraps' }) {
+    super();
+    this.relayUrl = relay;
+    this.webrtc = webrtc && typeof RTCPeerConnection !== 'undefined';
+    this.prefix = storagePrefix;
+    this.tables = new Set();
+    this.peers = new Map(); // `${table}/${peer}` -> { pc, channel, state }
+    this.relayState = 'connecting';
+    this.iceServers = [];
+    this.timer = null;
+    this.retry = 250;
+    this.closed = false;
+  }
+
+  /** Loads wasm, restores this browser's key and connects. */
+  async start() {
+    await loadWasm();
+    const secret = kept(`${this.prefix}-key`, () => randomHex(32));
+    this.client = new Client(unhex(secret));
+    this.me = this.client.publicKey();
+    await this.loadIceServers();
+    this.connect();
+    return this;
+  }
+
+  /** The library and engine version. */
+  static version() {
+    return version();
+  }
+
+  /** Every bet with its stake unit and house edge. */
+  static betCatalog() {
+    return JSON.parse(betCatalog());
+  }
+
+  async loadIceServers() {
+    try {
+      const url = new URL(this.relayUrl);
+      url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+      url.pathname = '/api/stun';
+      const report = await (await fetch(url)).json();
+      if (report.server) this.iceServers = [{ urls: `stun:${report.server}` }];
+    } catch {
+      this.iceServers = [];
+    }
+  }
+
+  now() {
+    return performance.now();
+  }
+
+  connect() {
+    if (this.closed) return;
+    this.setRelayState('connecting');
+    const ws = new WebSocket(this.relayUrl);
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retry = 250;
+      this.client.connectionOpened();
+      this.setRelayState('open');
+    };
+    ws.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data));
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.setRelayState('closed');
+      if (!this.closed) {
+        setTimeout(() => this.connect(), this.retry);
+        this.retry = Math.min(this.retry * 2, 5000);
+      }
+    };
+  }
+
+  setRelayState(state) {
+    this.relayState = state;
+    this.emit([{ type: 'connection', relay: state }]);
+  }
+
+  /** Stops everything (the page is going away). */
+  close() {
+    this.closed = true;
+    this.ws?.close();
+    for (const peer of this.peers.values()) peer.pc.close();
+  }
+
+  receive(bytes) {
+    let events;
+    try {
+      events = JSON.parse(this.client.handleFrame(bytes, this.now()));
+    } catch (error) {
+      events = [{ type: 'rejected', reason: String(error) }];
+    }
+    this.flush();
+    this.emit(events);
+  }
+
+  emit(events) {
+    for (const event of events) {
+      if (event.type === 'signal') this.onSignal(event);
+      if (event.type === 'roster' || event.type === 'peerJoined') this.linkPeers(event.table);
+      if (event.type === 'peerLeft') this.dropPeer(event.table, event.peer);
+      this.dispatchEvent(new CustomEvent(event.type, { detail: event }));
+    }
+    if (events.length) this.dispatchEvent(new CustomEvent('change'));
+    this.schedule();
+  }
+
+  /** Sends every queued frame: to the relay, and game frames to peers. */
+  flush() {
+    for (;;) {
+      const frame = this.client.pollTransmit();
+      if (!frame) break;
+      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
+      if (Client.isGameFrame(frame)) {
+        for (const peer of this.peers.values()) {
+          if (peer.channel?.readyState === 'open') {
+            try {
+              peer.channel.send(frame);
+            } catch {
+              /* the relay's copy still goes out */
+            }
+          }
+        }
+      }
+    }
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    const at = this.client.nextTimeout();
+    if (at < 0) return;
+    this.timer = setTimeout(() => {
+      const events = JSON.parse(this.client.handleTimeout(this.now()));
+      this.flush();
+      this.emit(events);
+    }, Math.max(0, at - this.now()) + 5);
+  }
+
+  run(action) {
+    const events = JSON.parse(action());
+    this.flush();
+    this.emit(events);
+  }
+
+  /**
+   * Joins a table; with `bankroll`, opens it as its banker (the house),
+   * with commit/reveal deadlines of `deadlineMs` (default 10 s).
+   */
+  joinTable(table, { bankroll = 0, deadlineMs = 0 } = {}) {
+    const entropy = kept(`${this.prefix}-entropy-${table}`, () => randomHex(32));
+    this.tables.add(table);
+    this.client.joinTable(table, unhex(entropy), bankroll, deadlineMs);
+    this.flush();
+  }
+
+  /** Sits down with `buyIn` chips. Throws with the reason if refused. */
+  sit(table, buyIn) {
+    this.run(() => this.client.sit(table, buyIn, this.now()));
+  }
+
+  /** Places a bet by name (`pass`, `place-6`, `hard-8`, ...). Throws if refused. */
+  bet(table, bet, stake) {
+    this.run(() => this.client.bet(table, bet, stake, this.now()));
+  }
+
+  /** Takes a bet down. Throws if refused. */
+  takeDown(table, bet) {
+    this.run(() => this.client.takeDown(table, bet, this.now()));
+  }
+
+  /** Rolls (shooter only). Throws if refused. */
+  roll(table) {
+    this.run(() => this.client.roll(table, this.now()));
+  }
+
+  /** Leaves a table. */
+  leave(table) {
+    this.run(() => this.client.leave(table, this.now()));
+  }
+
+  /** The table's state: seats, bets, point, shooter, history, ... */
+  state(table) {
+    return JSON.parse(this.client.tableState(table));
+  }
+
+  /** Recomputes a past roll's dice from its reveals, in the browser. */
+  verify(table, round) {
+    return JSON.parse(this.client.verifyRoll(table, round));
+  }
+
+  /** Relay and data channel states. */
+  connectionState() {
+    const peers = {};
+    for (const [id, peer] of this.peers) peers[id] = peer.state;
+    return { relay: this.relayState, webrtc: this.webrtc, peers };
+  }
+
+  // ----- WebRTC -----------------------------------------------------------
+
+  linkPeers(table) {
+    if (!this.webrtc) return;
+    const state = this.state(table);
+    for (const peer of state.roster) {
+      // The lower key calls; the other answers.
+      if (peer !== this.me && this.me < peer) this.call(table, peer);
+    }
+  }
+
+  peerFor(table, peer) {
+    const id = `${table}/${peer}`;
+    let entry = this.peers.get(id);
+    if (entry) return entry;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    entry = { pc, channel: null, state: 'connecting' };
+    this.peers.set(id, entry);
+    pc.onicecandidate = (event) => {
+      if (event.candidate) this.signalTo(table, 'ice', peer, JSON.stringify(event.candidate));
+    };
+    pc.ondatachannel = (event) => this.useChannel(id, event.channel);
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.setPeerState(id, 'closed');
+    };
+    return entry;
+  }
+
+  useChannel(id, channel) {
+    const entry = this.peers.get(id);
+    if (!entry) return;
+    entry.channel = channel;
+    channel.binaryType = 'arraybuffer';
+    channel.onopen = () => this.setPeerState(id, 'open');
+    channel.onclose = () => this.setPeerState(id, 'closed');
+    channel.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data));
+    };
+  }
+
+  setPeerState(id, state) {
+    const entry = this.peers.get(id);
+    if (!entry || entry.state === state) return;
+    entry.state = state;
+    this.emit([{ type: 'connection', peer: id, state }]);
+  }
+
+  async call(table, peer) {
+    if (this.peers.has(`${table}/${peer}`)) return;
+    const { pc } = this.peerFor(table, peer);
+    this.useChannel(`${table}/${peer}`, pc.createDataChannel('bitcraps', { ordered: true }));
+    await pc.setLocalDescription(await pc.createOffer());
+    this.signalTo(table, 'offer', peer, JSON.stringify(pc.localDescription));
+  }
+
+  signalTo(table, kind, peer, data) {
+    this.client.signal(table, kind, peer, data);
+    this.flush();
+  }
+
+  async onSignal({ table, kind, from, data }) {
+    if (!this.webrtc) return;
+    try {
+      const message = JSON.parse(data);
+      if (kind === 'offer') {
+        const { pc } = this.peerFor(table, from);
+        await pc.setRemoteDescription(message);
+        await pc.setLocalDescription(await pc.createAnswer());
+        this.signalTo(table, 'answer', from, JSON.stringify(pc.localDescription));
+      } else if (kind === 'answer') {
+        await this.peers.get(`${table}/${from}`)?.pc.setRemoteDescription(message);
+      } else {
+        await this.peers.get(`${table}/${from}`)?.pc.addIceCandidate(message);
+      }
+    } catch (error) {
+      console.warn('WebRTC signaling failed; the relay carries this peer', error);
+    }
+  }
+
+  dropPeer(table, peer) {
+    const id = `${table}/${peer}`;
+    this.peers.get(id)?.pc.close();
+    this.peers.delete(id);
+    this.emit([{ type: 'connection', peer: id, state: 'closed' }]);
+  }
+}
