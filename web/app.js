@@ -3,7 +3,6 @@
 // the commit/reveal deadlines of a table opened here).
 import { loadWasm } from './bitcraps.js';
 import { version, protocolVersion } from './pkg/bitcraps_client.js';
-import './bitcraps-table.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -11,6 +10,8 @@ const table = $('table');
 for (const name of ['table', 'webrtc', 'deadline', 'relay']) {
   if (params.has(name)) table.setAttribute(name, params.get(name));
 }
+// Define the element only now, so it starts with the attributes above.
+await import('./bitcraps-table.js');
 // Opening or joining a table puts it in the address bar, ready to share.
 table.addEventListener('table', (e) => {
   const url = new URL(location.href);

@@ -147,7 +147,9 @@ impl Client {
 
     fn queue_join(&mut self, room: RoomId) {
         let Some(nonce) = self.nonce else { return };
-        let Some(table) = self.tables.get_mut(&room) else { return };
+        let Some(table) = self.tables.get_mut(&room) else {
+            return;
+        };
         if table.joined {
             return;
         }
@@ -159,7 +161,13 @@ impl Client {
         self.send_frame(FrameKind::Join, room, None, &join.encode());
     }
 
-    fn send_frame(&mut self, kind: FrameKind, room: RoomId, target: Option<PeerId>, payload: &[u8]) {
+    fn send_frame(
+        &mut self,
+        kind: FrameKind,
+        room: RoomId,
+        target: Option<PeerId>,
+        payload: &[u8],
+    ) {
         let mut header = FrameHeader::new(kind, room, self.id);
         header.target = target;
         let mut out = BytesMut::new();
@@ -172,7 +180,8 @@ impl Client {
     /// caused (a JSON array).
     #[wasm_bindgen(js_name = handleFrame)]
     pub fn handle_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, JsError> {
-        let frame = FrameRef::parse(bytes, MAX_FRAME_LEN).map_err(|e| JsError::new(&e.to_string()))?;
+        let frame =
+            FrameRef::parse(bytes, MAX_FRAME_LEN).map_err(|e| JsError::new(&e.to_string()))?;
         let room = frame.header.room;
         let table_id = hex(&room);
         if frame.header.seq > 0 {
@@ -182,7 +191,9 @@ impl Client {
         }
         match frame.header.kind {
             FrameKind::Challenge => {
-                self.nonce = Some(control::decode_id(frame.payload).map_err(|e| JsError::new(&e.to_string()))?);
+                self.nonce = Some(
+                    control::decode_id(frame.payload).map_err(|e| JsError::new(&e.to_string()))?,
+                );
                 let rooms: Vec<RoomId> = self.tables.keys().copied().collect();
                 for room in rooms {
                     self.queue_join(room);
@@ -194,7 +205,8 @@ impl Client {
                 if let Some(t) = self.tables.get_mut(&room) {
                     t.roster = roster;
                 }
-                self.events.push(json!({"type": "roster", "table": table_id, "peers": peers}));
+                self.events
+                    .push(json!({"type": "roster", "table": table_id, "peers": peers}));
             }
             FrameKind::PeerJoined | FrameKind::PeerLeft => {
                 let peer = control::decode_id(frame.payload).unwrap_or_default();
@@ -207,10 +219,12 @@ impl Client {
                     }
                 }
                 let kind = if joined { "peerJoined" } else { "peerLeft" };
-                self.events.push(json!({"type": kind, "table": table_id, "peer": hex(&peer)}));
+                self.events
+                    .push(json!({"type": kind, "table": table_id, "peer": hex(&peer)}));
             }
             FrameKind::Error => {
-                let (code, reason) = control::decode_error(frame.payload).unwrap_or((0, "unreadable error"));
+                let (code, reason) =
+                    control::decode_error(frame.payload).unwrap_or((0, "unreadable error"));
                 self.events.push(json!({"type": "relayError", "table": table_id, "code": code, "reason": reason}));
             }
             FrameKind::Table => {
@@ -218,7 +232,10 @@ impl Client {
                     let key = self.key.clone();
                     let mut opened = false;
                     if let Some(t) = self.tables.get_mut(&room) {
-                        if t.session.is_none() && config.game == room && config.banker == frame.header.sender {
+                        if t.session.is_none()
+                            && config.game == room
+                            && config.banker == frame.header.sender
+                        {
                             t.session = Some(Session::new(config, key, t.entropy));
                             opened = true;
                         }
@@ -232,7 +249,8 @@ impl Client {
                 }
             }
             FrameKind::Game => {
-                let message = SignedMessage::from_frame(&frame).map_err(|e| JsError::new(&e.to_string()))?;
+                let message =
+                    SignedMessage::from_frame(&frame).map_err(|e| JsError::new(&e.to_string()))?;
                 if let Some(session) = self.tables.get_mut(&room).and_then(|t| t.session.as_mut()) {
                     match session.handle_message(now as u64, message) {
                         // The same frame by the relay and a data channel.
@@ -264,7 +282,9 @@ impl Client {
 
     fn drain(&mut self, room: RoomId) {
         let table_id = hex(&room);
-        let Some(session) = self.tables.get_mut(&room).and_then(|t| t.session.as_mut()) else { return };
+        let Some(session) = self.tables.get_mut(&room).and_then(|t| t.session.as_mut()) else {
+            return;
+        };
         let mut frames = Vec::new();
         while let Some(message) = session.poll_transmit() {
             frames.push(message.to_frame().to_vec());
@@ -282,7 +302,11 @@ impl Client {
         Value::Array(events).to_string()
     }
 
-    fn act(&mut self, table: &str, f: impl FnOnce(&mut Session) -> Result<(), SessionError>) -> Result<String, JsError> {
+    fn act(
+        &mut self,
+        table: &str,
+        f: impl FnOnce(&mut Session) -> Result<(), SessionError>,
+    ) -> Result<String, JsError> {
         let room = room_of(table)?;
         let session = self
             .tables
@@ -301,14 +325,16 @@ impl Client {
 
     /// Places a bet by name (`pass`, `place-6`, `hard-8`, `hop-2-5`, ...).
     pub fn bet(&mut self, table: &str, bet: &str, stake: f64, now: f64) -> Result<String, JsError> {
-        let kind = BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))?;
+        let kind =
+            BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))?;
         self.act(table, |s| s.place_bet(now as u64, kind, stake as u64))
     }
 
     /// Takes a bet down.
     #[wasm_bindgen(js_name = takeDown)]
     pub fn take_down(&mut self, table: &str, bet: &str, now: f64) -> Result<String, JsError> {
-        let kind = BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))?;
+        let kind =
+            BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))?;
         self.act(table, |s| s.take_down(now as u64, kind))
     }
 
@@ -380,7 +406,10 @@ impl Client {
     #[wasm_bindgen(js_name = tableState)]
     pub fn table_state(&self, table: &str) -> Result<String, JsError> {
         let room = room_of(table)?;
-        let t = self.tables.get(&room).ok_or_else(|| JsError::new("not at this table"))?;
+        let t = self
+            .tables
+            .get(&room)
+            .ok_or_else(|| JsError::new("not at this table"))?;
         let roster: Vec<String> = t.roster.iter().map(|p| hex(p)).collect();
         let Some(s) = t.session.as_ref() else {
             return Ok(json!({"open": false, "roster": roster, "me": hex(&self.id)}).to_string());
@@ -439,7 +468,11 @@ impl Client {
             .iter()
             .find(|r| r.round == round as u64)
             .ok_or_else(|| JsError::new("no such roll"))?;
-        let recomputed = shared::fair::roll_from_reveals(&room, record.round, record.reveals.iter().map(|(p, s)| (p, s)));
+        let recomputed = shared::fair::roll_from_reveals(
+            &room,
+            record.round,
+            record.reveals.iter().map(|(p, s)| (p, s)),
+        );
         Ok(json!({
             "round": record.round,
             "ok": record.verify(&room),

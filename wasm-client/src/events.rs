@@ -87,7 +87,11 @@ impl From<&RollRecord> for RollJson {
             seven_out: r.settlement.seven_out,
             commits: r.commits.iter().map(|(p, c)| (hex(p), hex(c))).collect(),
             reveals: r.reveals.iter().map(|(p, s)| (hex(p), hex(s))).collect(),
-            forfeited: r.forfeited.iter().map(|(p, why)| (hex(p), reason(*why))).collect(),
+            forfeited: r
+                .forfeited
+                .iter()
+                .map(|(p, why)| (hex(p), reason(*why)))
+                .collect(),
             table_hash: hex(&r.table_hash),
             state_hash: hex(&r.state_hash),
             results: r.settlement.results.iter().map(ResultJson::from).collect(),
@@ -99,27 +103,50 @@ impl From<&RollRecord> for RollJson {
 pub fn event_json(table: &str, event: &Event) -> serde_json::Value {
     use serde_json::json;
     match event {
-        Event::Sat { player, buy_in } => json!({"type": "sat", "table": table, "player": hex(player), "buyIn": buy_in}),
+        Event::Sat { player, buy_in } => {
+            json!({"type": "sat", "table": table, "player": hex(player), "buyIn": buy_in})
+        }
         Event::BoughtIn { player, amount } => {
             json!({"type": "boughtIn", "table": table, "player": hex(player), "amount": amount})
         }
-        Event::BetPlaced { player, kind, stake } => {
+        Event::BetPlaced {
+            player,
+            kind,
+            stake,
+        } => {
             json!({"type": "bet", "table": table, "player": hex(player), "bet": kind.name(), "stake": stake})
         }
-        Event::BetTakenDown { player, kind, stake } => {
+        Event::BetTakenDown {
+            player,
+            kind,
+            stake,
+        } => {
             json!({"type": "takenDown", "table": table, "player": hex(player), "bet": kind.name(), "stake": stake})
         }
         Event::Left { player, balance } => {
             json!({"type": "left", "table": table, "player": hex(player), "balance": balance})
         }
-        Event::BettingClosed { round, .. } => json!({"type": "bettingClosed", "table": table, "round": round}),
-        Event::Committed { player } => json!({"type": "committed", "table": table, "player": hex(player)}),
-        Event::Revealed { player } => json!({"type": "revealed", "table": table, "player": hex(player)}),
-        Event::Forfeited { player, reason: why } => {
+        Event::BettingClosed { round, .. } => {
+            json!({"type": "bettingClosed", "table": table, "round": round})
+        }
+        Event::Committed { player } => {
+            json!({"type": "committed", "table": table, "player": hex(player)})
+        }
+        Event::Revealed { player } => {
+            json!({"type": "revealed", "table": table, "player": hex(player)})
+        }
+        Event::Forfeited {
+            player,
+            reason: why,
+        } => {
             json!({"type": "forfeited", "table": table, "player": hex(player), "reason": reason(*why)})
         }
-        Event::Rolled(record) => json!({"type": "rolled", "table": table, "roll": RollJson::from(&**record)}),
-        Event::RoundAborted { round } => json!({"type": "roundAborted", "table": table, "round": round}),
+        Event::Rolled(record) => {
+            json!({"type": "rolled", "table": table, "roll": RollJson::from(&**record)})
+        }
+        Event::RoundAborted { round } => {
+            json!({"type": "roundAborted", "table": table, "round": round})
+        }
         Event::TableClosed { paid } => json!({
             "type": "tableClosed", "table": table,
             "paid": paid.iter().map(ResultJson::from).collect::<Vec<_>>()

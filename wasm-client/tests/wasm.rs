@@ -33,3 +33,64 @@ fn the_protocol_version_comes_from_the_engine() {
 fn a_seed_of_the_wrong_length_is_an_error() {
     assert!(bitcraps_client::roll_from_seed(&[1, 2, 3]).is_err());
 }
+
+mod client_api {
+    use bitcraps_client::Client;
+    use bytes::BytesMut;
+    use shared::codec::{encode_unsigned, FrameHeader, FrameRef};
+    use shared::wire::{FrameKind, MAX_FRAME_LEN};
+    use wasm_bindgen_test::*;
+
+    const TABLE: &str = "00112233445566778899aabbccddeeff";
+
+    fn challenge() -> Vec<u8> {
+        let header = FrameHeader::new(FrameKind::Challenge, [0; 16], [0; 32]);
+        let mut out = BytesMut::new();
+        encode_unsigned(&header, &[7; 32], &mut out).unwrap();
+        out.to_vec()
+    }
+
+    fn kinds(client: &mut Client) -> Vec<FrameKind> {
+        std::iter::from_fn(|| client.poll_transmit())
+            .map(|f| FrameRef::parse(&f, MAX_FRAME_LEN).unwrap().header.kind)
+            .collect()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_house_joins_once_challenged_and_announces_its_table() {
+        let mut client = Client::new(&[1; 32]).unwrap();
+        assert_eq!(client.public_key().len(), 64);
+        client.join_table(TABLE, &[2; 32], 10_000.0, 0.0).unwrap();
+        // The table frame waits for nothing; the join waits for the challenge.
+        assert_eq!(kinds(&mut client), vec![FrameKind::Table]);
+        client.handle_frame(&challenge(), 0.0).unwrap();
+        assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
+        let state = client.table_state(TABLE).unwrap();
+        assert!(state.contains("\"open\":true"), "{state}");
+        assert!(state.contains("\"bankroll\":10000"), "{state}");
+    }
+
+    #[wasm_bindgen_test]
+    fn actions_at_a_table_not_yet_open_are_refused_with_a_reason() {
+        let mut client = Client::new(&[1; 32]).unwrap();
+        client.join_table(TABLE, &[2; 32], 0.0, 0.0).unwrap();
+        assert!(client.sit(TABLE, 100.0, 0.0).is_err());
+        assert!(client.bet(TABLE, "no-such-bet", 5.0, 0.0).is_err());
+        assert!(client.join_table("not hex", &[2; 32], 0.0, 0.0).is_err());
+        assert!(Client::new(&[1; 5]).is_err());
+    }
+
+    #[wasm_bindgen_test]
+    fn the_house_refuses_to_bet_and_reconnects_by_rejoining() {
+        let mut client = Client::new(&[1; 32]).unwrap();
+        client.join_table(TABLE, &[2; 32], 10_000.0, 0.0).unwrap();
+        client.handle_frame(&challenge(), 0.0).unwrap();
+        let _ = kinds(&mut client);
+        assert!(client.bet(TABLE, "field", 5.0, 0.0).is_err());
+        client.connection_opened();
+        client.handle_frame(&challenge(), 0.0).unwrap();
+        assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
+        let catalog = bitcraps_client::bet_catalog();
+        assert!(catalog.contains("\"bet\":\"place-6\""));
+    }
+}
