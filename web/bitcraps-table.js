@@ -62,7 +62,7 @@ const TEMPLATE = `
       <button type="button" data-sit hidden>Sit with 1000</button>
       <span data-round></span>
     </div>
-    <svg class="bc-layout" viewBox="0 0 900 410" role="group" aria-label="craps layout"></svg>
+    <div class="bc-layout-wrap"><svg class="bc-layout" viewBox="0 0 900 410" role="group" aria-label="craps layout"></svg></div>
     <div class="bc-controls">
       <span>Chip:</span>
       <span data-chips></span>
