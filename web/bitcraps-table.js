@@ -60,6 +60,7 @@ const TEMPLATE = `
       <div class="bc-puck" data-point>OFF</div>
       <button type="button" data-roll disabled>Roll</button>
       <button type="button" data-sit hidden>Sit with 1000</button>
+      <button type="button" data-buy-in hidden>Buy 500 more</button>
       <span data-round></span>
     </div>
     <div class="bc-layout-wrap"><svg class="bc-layout" viewBox="0 0 900 410" role="group" aria-label="craps layout"></svg></div>
@@ -157,6 +158,7 @@ export class BitCrapsTable extends HTMLElement {
     });
     this.$('roll').addEventListener('click', () => this.attempt(() => this.peer.roll(this.table)));
     this.$('sit').addEventListener('click', () => this.attempt(() => this.peer.sit(this.table, 1000)));
+    this.$('buy-in').addEventListener('click', () => this.attempt(() => this.peer.buyIn(this.table, 500)));
     this.$('hop').addEventListener('click', () => {
       const [a, b] = [Number(this.$('hop-a').value), Number(this.$('hop-b').value)].sort();
       this.place(`hop-${a}-${b}`);
@@ -257,6 +259,7 @@ export class BitCrapsTable extends HTMLElement {
     const shooter = s.shooter === me;
     this.$('role').textContent = isHouse ? 'the house' : shooter ? 'shooter' : seated ? 'player' : 'watching';
     this.$('sit').hidden = seated || isHouse;
+    this.$('buy-in').hidden = !seated;
     this.$('roll').disabled = !(shooter && s.betting);
     this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
     this.$('point').classList.toggle('bc-on', Boolean(s.point));

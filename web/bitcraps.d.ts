@@ -53,6 +53,7 @@ export class BitCrapsClient extends EventTarget {
   close(): void;
   joinTable(table: string, options?: { bankroll?: number; deadlineMs?: number }): void;
   sit(table: string, buyIn: number): void;
+  buyIn(table: string, amount: number): void;
   bet(table: string, bet: string, stake: number): void;
   takeDown(table: string, bet: string): void;
   roll(table: string): void;

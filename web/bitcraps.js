@@ -214,6 +214,11 @@ export class BitCrapsClient extends EventTarget {
     this.run(() => this.client.sit(table, buyIn, this.now()));
   }
 
+  /** Buys more chips. Throws if refused. */
+  buyIn(table, amount) {
+    this.run(() => this.client.buyIn(table, amount, this.now()));
+  }
+
   /** Places a bet by name (`pass`, `place-6`, `hard-8`, ...). Throws if refused. */
   bet(table, bet, stake) {
     this.run(() => this.client.bet(table, bet, stake, this.now()));

@@ -171,6 +171,11 @@ test('a refused bet shows its reason', async () => {
   await player.selectOption('[data-mode]', 'place');
   await player.click('[data-number="6"]');
   assert.match(await player.locator('[data-message]').textContent(), /multiple of 6/);
+  // Buying in adds chips (and is only possible between rolls).
+  const balance = async () => (await stateOf(player)).seats[0].balance;
+  const start = await balance();
+  await player.click('[data-buy-in]');
+  assert.equal(await balance(), start + 500);
   // The house cannot bet at all.
   await house.click('[data-area="field"]');
   assert.match(await house.locator('[data-message]').textContent(), /banker cannot bet/);

@@ -323,6 +323,12 @@ impl Client {
         self.act(table, |s| s.sit(now as u64, buy_in as u64))
     }
 
+    /// Buys `amount` more chips.
+    #[wasm_bindgen(js_name = buyIn)]
+    pub fn buy_in(&mut self, table: &str, amount: f64, now: f64) -> Result<String, JsError> {
+        self.act(table, |s| s.buy_in(now as u64, amount as u64))
+    }
+
     /// Places a bet by name (`pass`, `place-6`, `hard-8`, `hop-2-5`, ...).
     pub fn bet(&mut self, table: &str, bet: &str, stake: f64, now: f64) -> Result<String, JsError> {
         let kind =
