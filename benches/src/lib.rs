@@ -4,6 +4,8 @@
 //! and the pool benchmark body (run once per global allocator, since a
 //! binary has exactly one).
 
+pub mod load;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -126,6 +126,11 @@ pub struct Limits {
     #[arg(long, env = "BITCRAPS_REPLAY_FRAMES", default_value_t = 1024)]
     pub replay_frames: usize,
 
+    /// Bytes of frames each room keeps for replay at most (the frame count
+    /// above is the other bound).
+    #[arg(long, env = "BITCRAPS_REPLAY_BYTES", default_value_t = 256 * 1024)]
+    pub replay_bytes: usize,
+
     /// Check every game frame with the engine before fan-out and drop the
     /// invalid ones (rooms must announce their table with a Table frame).
     #[arg(long, env = "BITCRAPS_VALIDATE", default_value_t = false)]

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -335,6 +336,10 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
             }
         });
     }
+    // Frames are small and latency matters: no Nagle delay on any socket.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, relay.router(web_dir))
         .with_graceful_shutdown(relay.shutdown.clone().wait())
         .await;

@@ -37,6 +37,8 @@ struct Room {
     next_seq: u64,
     /// The last stamped frames, oldest first.
     replay: VecDeque<(u64, Bytes)>,
+    /// Bytes in `replay`.
+    replay_bytes: usize,
 }
 
 /// Why the hub refused a request (sent back as an `Error` frame).
@@ -286,9 +288,15 @@ impl Hub {
         let mut stamped = BytesMut::from(&frame[..]);
         let _ = stamp_seq(&mut stamped, seq);
         let frame = stamped.freeze();
+        room.replay_bytes += frame.len();
         room.replay.push_back((seq, frame.clone()));
-        while room.replay.len() > self.limits.replay_frames {
-            room.replay.pop_front();
+        while room.replay.len() > self.limits.replay_frames
+            || room.replay_bytes > self.limits.replay_bytes
+        {
+            match room.replay.pop_front() {
+                Some((_, old)) => room.replay_bytes -= old.len(),
+                None => break,
+            }
         }
         for (peer, member) in &room.members {
             if Some(peer) != except {

@@ -1,0 +1,547 @@
+//! `relay-load`: a load generator for the BitCraps relay (and, for
+//! comparison, the plain baseline relay).
+//!
+//!     cargo build --release -p bitcraps-relay -p benches
+//!     target/release/relay-load --scenario many-small
+//!     target/release/relay-load --scenario few-big --relay baseline
+//!     target/release/relay-load --url ws://127.0.0.1:8080/ws --clients 100 --rooms 10
+//!
+//! Without `--url` it starts the relay itself (the binaries next to this
+//! one) on a free loopback port and reads its memory and CPU from /proc.
+//! Everything is bounded: at most 20,000 clients and 300 seconds.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use benches::load::{self, Behaviour, ProcSample, Shared, Tick};
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Scenario {
+    /// 2,000 rooms x 4 players, 5 frames/s each.
+    ManySmall,
+    /// 10 rooms x 200 players, 1 frame/s each.
+    FewBig,
+    /// Connections that only sit there: relay memory per connection.
+    Idle,
+    /// A busy room with one client that never reads, flooded with 4 KiB frames.
+    SlowReader,
+    /// 8 players play rolls through the relay (commit + reveal, all signed
+    /// and verified): time per roll.
+    Consensus,
+    /// Everything from the flags.
+    Custom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum RelayKind {
+    /// The BitCraps relay.
+    Ours,
+    /// The plain axum + broadcast relay (`baseline-relay`).
+    Baseline,
+}
+
+/// Load generator for the BitCraps relay.
+#[derive(Debug, Parser)]
+#[command(name = "relay-load", version)]
+struct Args {
+    /// A preset; flags given explicitly override its numbers.
+    #[arg(long, value_enum, default_value_t = Scenario::Custom)]
+    scenario: Scenario,
+    /// Relay WebSocket URL; without it the relay is started here.
+    #[arg(long)]
+    url: Option<String>,
+    /// Which relay to start when no --url is given.
+    #[arg(long, value_enum, default_value_t = RelayKind::Ours)]
+    relay: RelayKind,
+    /// Clients in all.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Rooms (clients are spread evenly).
+    #[arg(long)]
+    rooms: Option<usize>,
+    /// Payload bytes per frame.
+    #[arg(long)]
+    size: Option<usize>,
+    /// Frames per second per sending client; 0 = flat out.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Fraction of clients that send (the rest only read).
+    #[arg(long)]
+    senders: Option<f64>,
+    /// Seconds of traffic.
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Write the summary as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Draw throughput and latency over time as SVG here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Plan {
+    clients: usize,
+    rooms: usize,
+    size: usize,
+    rate: f64,
+    senders: f64,
+    duration: u64,
+    slow_readers: usize,
+}
+
+impl Args {
+    fn plan(&self) -> Plan {
+        let preset = match self.scenario {
+            Scenario::ManySmall => Plan {
+                clients: 8_000,
+                rooms: 2_000,
+                size: 64,
+                rate: 5.0,
+                senders: 1.0,
+                duration: 20,
+                slow_readers: 0,
+            },
+            Scenario::FewBig => Plan {
+                clients: 2_000,
+                rooms: 10,
+                size: 64,
+                rate: 1.0,
+                senders: 1.0,
+                duration: 20,
+                slow_readers: 0,
+            },
+            Scenario::Idle => Plan {
+                clients: 9_000,
+                rooms: 9_000,
+                size: 0,
+                rate: 0.0,
+                senders: 0.0,
+                duration: 5,
+                slow_readers: 0,
+            },
+            Scenario::SlowReader => Plan {
+                clients: 10,
+                rooms: 1,
+                size: 4096,
+                rate: 4000.0,
+                senders: 0.1,
+                duration: 10,
+                slow_readers: 1,
+            },
+            Scenario::Consensus => Plan {
+                clients: 8,
+                rooms: 1,
+                size: 0,
+                rate: 0.0,
+                senders: 0.0,
+                duration: 200,
+                slow_readers: 0,
+            },
+            Scenario::Custom => Plan {
+                clients: 100,
+                rooms: 10,
+                size: 64,
+                rate: 10.0,
+                senders: 1.0,
+                duration: 10,
+                slow_readers: 0,
+            },
+        };
+        Plan {
+            clients: self.clients.unwrap_or(preset.clients).min(20_000),
+            rooms: self.rooms.unwrap_or(preset.rooms).max(1),
+            size: self.size.unwrap_or(preset.size).min(60_000),
+            rate: self.rate.unwrap_or(preset.rate),
+            senders: self.senders.unwrap_or(preset.senders).clamp(0.0, 1.0),
+            duration: self.duration.unwrap_or(preset.duration).min(300),
+            slow_readers: preset.slow_readers,
+        }
+    }
+}
+
+/// The relay process this run started, killed on drop.
+struct Spawned(Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
+    let dir = std::env::current_exe()?
+        .parent()
+        .context("no binary folder")?
+        .to_path_buf();
+    let port = free_port()?;
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = match kind {
+        RelayKind::Ours => {
+            let mut c = Command::new(dir.join("bitcraps-relay"));
+            c.args([
+                "--listen",
+                &listen,
+                "--no-stun-server",
+                "--max-connections",
+                "20000",
+            ])
+            .args(["--max-peers-per-room", "1000"])
+            .args([
+                "--rate-per-sec",
+                "100000",
+                "--rate-burst",
+                "100000",
+                "--idle-timeout-secs",
+                "600",
+            ])
+            .env("RUST_LOG", "warn");
+            c
+        }
+        RelayKind::Baseline => {
+            let mut c = Command::new(dir.join("baseline-relay"));
+            c.args(["--listen", &listen]);
+            c
+        }
+    };
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start the relay from {} (cargo build --release -p bitcraps-relay -p benches)", dir.display()))?;
+    let spawned = Spawned(child);
+    let health = format!("http://{listen}/healthz");
+    for _ in 0..100 {
+        if reqwest::get(&health).await.is_ok() {
+            return Ok((spawned, format!("ws://{listen}/ws")));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the relay did not start")
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    scenario: Scenario,
+    relay: Option<RelayKind>,
+    plan: Plan,
+    connected: usize,
+    connect_seconds: f64,
+    sent: u64,
+    delivered: u64,
+    expected_deliveries: u64,
+    deliveries_per_sec: f64,
+    latency_us: Latency,
+    disconnects: u64,
+    relay_rss_kib_idle_before: Option<u64>,
+    relay_rss_kib_connected: Option<u64>,
+    relay_rss_kib_peak: Option<u64>,
+    relay_kib_per_connection: Option<f64>,
+    relay_cpu_percent: Option<f64>,
+    ticks: Vec<Tick>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Latency {
+    p50: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
+    samples: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let plan = args.plan();
+    let (spawned, url, relay) = match &args.url {
+        Some(url) => (None, url.clone(), None),
+        None => {
+            let (child, url) = spawn_relay(args.relay).await?;
+            (Some(child), url, Some(args.relay))
+        }
+    };
+    let pid = spawned.as_ref().map(|s| s.0.id());
+    if args.scenario == Scenario::Consensus {
+        // `duration` is the number of rolls here.
+        let rolls = plan.duration as usize;
+        let mut times = load::run_consensus(&url, plan.clients, rolls).await?;
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let q = |f: f64| {
+            times
+                .get(((times.len() as f64 - 1.0) * f).round() as usize)
+                .copied()
+                .map_or(0.0, ms)
+        };
+        println!(
+            "consensus           {} players, {} rolls timed",
+            plan.clients,
+            times.len()
+        );
+        println!(
+            "roll round trip ms  median {:.2}  p99 {:.2}  max {:.2}",
+            q(0.5),
+            q(0.99),
+            q(1.0)
+        );
+        if let Some(path) = &args.json {
+            let report = serde_json::json!({
+                "scenario": "consensus", "relay": relay, "players": plan.clients, "rolls": times.len(),
+                "median_ms": q(0.5), "p99_ms": q(0.99), "max_ms": q(1.0),
+            });
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        }
+        drop(spawned);
+        return Ok(());
+    }
+    let sample = || pid.and_then(load::proc_sample);
+    let before = sample();
+    let shared = Shared::new()?;
+
+    // Connect everyone, a bounded number at a time.
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(plan.clients as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("connecting");
+    let started = Instant::now();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut joins = tokio::task::JoinSet::new();
+    for i in 0..plan.clients {
+        let url = url.clone();
+        let permit = Arc::clone(&semaphore).acquire_owned().await?;
+        let room = load::room_id(i % plan.rooms);
+        joins.spawn(async move {
+            let client =
+                match tokio::time::timeout(Duration::from_secs(20), load::connect(&url, i, room))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(anyhow::anyhow!("no join within 20 s")),
+                };
+            drop(permit);
+            (i, client)
+        });
+    }
+    let mut clients = Vec::with_capacity(plan.clients);
+    while let Some(joined) = joins.join_next().await {
+        let (i, client) = joined?;
+        match client {
+            Ok(c) => clients.push((i, c)),
+            Err(e) => {
+                bar.println(format!("client {i}: {e:#}"));
+                shared.disconnects.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        bar.inc(1);
+    }
+    let connect_seconds = started.elapsed().as_secs_f64();
+    let connected_sample = sample();
+    let connected = clients.len();
+
+    // Traffic.
+    let senders_per_room = ((plan.clients / plan.rooms) as f64 * plan.senders).ceil() as usize;
+    let rate = if plan.rate == 0.0 {
+        f64::INFINITY
+    } else {
+        plan.rate
+    };
+    let mut per_room_members = vec![0usize; plan.rooms];
+    let mut per_room_senders = vec![0usize; plan.rooms];
+    let mut tasks = Vec::new();
+    let mut slow_left = plan.slow_readers;
+    for (i, client) in clients {
+        let r = i % plan.rooms;
+        per_room_members[r] += 1;
+        let sends = per_room_senders[r] < senders_per_room && plan.senders > 0.0;
+        let reads = if !sends && slow_left > 0 {
+            slow_left -= 1;
+            false
+        } else {
+            true
+        };
+        if sends {
+            per_room_senders[r] += 1;
+        }
+        let behaviour = Behaviour {
+            rate: if sends { rate } else { 0.0 },
+            size: plan.size,
+            reads,
+        };
+        tasks.push(tokio::spawn(load::run_client(
+            client,
+            behaviour,
+            Arc::clone(&shared),
+        )));
+    }
+    bar.set_length(plan.duration);
+    bar.set_position(0);
+    bar.set_message("traffic");
+    let traffic = Instant::now();
+    let cpu_start = sample().map(|s| s.cpu_ticks);
+    let mut ticks = Vec::new();
+    let mut last = 0;
+    let mut peak = connected_sample.map_or(0, |s| s.rss_kib);
+    for second in 1..=plan.duration {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(
+            traffic + Duration::from_secs(second),
+        ))
+        .await;
+        let delivered = shared.delivered.load(Ordering::Relaxed);
+        let window = shared.window.lock().map(|mut h| {
+            let (p50, p99) = (h.value_at_quantile(0.5), h.value_at_quantile(0.99));
+            h.reset();
+            (p50, p99)
+        });
+        let (p50_us, p99_us) = window.unwrap_or((0, 0));
+        let now = sample();
+        peak = peak.max(now.map_or(0, |s: ProcSample| s.rss_kib));
+        ticks.push(Tick {
+            second,
+            delivered: delivered - last,
+            p50_us,
+            p99_us,
+            relay_rss_kib: now.map(|s| s.rss_kib),
+        });
+        last = delivered;
+        bar.set_position(second);
+        bar.set_message(format!("{} /s", ticks.last().map_or(0, |t| t.delivered)));
+    }
+    let elapsed = traffic.elapsed().as_secs_f64();
+    let cpu_end = sample().map(|s| s.cpu_ticks);
+    shared.stop.store(true, Ordering::Relaxed);
+    // Give clients a moment to finish their current send, then end them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for task in &tasks {
+        task.abort();
+    }
+    bar.finish_and_clear();
+
+    let sent = shared.sent.load(Ordering::Relaxed);
+    let delivered = shared.delivered.load(Ordering::Relaxed);
+    // Each frame should reach every reading member of its room but the sender.
+    let avg_readers = if plan.rooms > 0 {
+        per_room_members.iter().sum::<usize>() as f64 / plan.rooms as f64
+            - 1.0
+            - plan.slow_readers as f64 / plan.rooms as f64
+    } else {
+        0.0
+    };
+    let latency = shared.latency.lock().map(|h| Latency {
+        p50: h.value_at_quantile(0.5),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        samples: h.len(),
+    });
+    let ticks_per_sec = 100.0; // Linux USER_HZ
+    let summary = Summary {
+        scenario: args.scenario,
+        relay,
+        plan,
+        connected,
+        connect_seconds,
+        sent,
+        delivered,
+        expected_deliveries: (sent as f64 * avg_readers.max(0.0)) as u64,
+        deliveries_per_sec: delivered as f64 / elapsed,
+        latency_us: latency.unwrap_or_default(),
+        disconnects: shared.disconnects.load(Ordering::Relaxed),
+        relay_rss_kib_idle_before: before.map(|s| s.rss_kib),
+        relay_rss_kib_connected: connected_sample.map(|s| s.rss_kib),
+        relay_rss_kib_peak: pid.map(|_| peak),
+        relay_kib_per_connection: match (before, connected_sample) {
+            (Some(b), Some(c)) if connected > 0 => {
+                Some((c.rss_kib as f64 - b.rss_kib as f64) / connected as f64)
+            }
+            _ => None,
+        },
+        relay_cpu_percent: match (cpu_start, cpu_end) {
+            (Some(a), Some(b)) => Some((b - a) as f64 / ticks_per_sec / elapsed * 100.0),
+            _ => None,
+        },
+        ticks,
+    };
+    print_summary(&summary);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&summary)?)?;
+    }
+    if let Some(path) = &args.plot {
+        load::plot(
+            &summary.ticks,
+            &format!(
+                "{:?} on {:?}",
+                args.scenario,
+                relay.unwrap_or(RelayKind::Ours)
+            ),
+            path,
+        )?;
+    }
+    drop(spawned);
+    Ok(())
+}
+
+fn print_summary(s: &Summary) {
+    let opt = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
+    println!(
+        "scenario            {:?} against {:?}",
+        s.scenario,
+        s.relay
+            .map_or("given URL".into(), |r| format!("{r:?} relay"))
+    );
+    println!(
+        "clients / rooms     {} connected of {} in {} rooms ({:.1} s to connect)",
+        s.connected, s.plan.clients, s.plan.rooms, s.connect_seconds
+    );
+    println!("frames sent         {}", s.sent);
+    println!(
+        "deliveries          {} of ~{} expected ({:.0}/s)",
+        s.delivered, s.expected_deliveries, s.deliveries_per_sec
+    );
+    println!(
+        "latency µs          p50 {}  p99 {}  p99.9 {}  max {}  ({} samples)",
+        s.latency_us.p50,
+        s.latency_us.p99,
+        s.latency_us.p999,
+        s.latency_us.max,
+        s.latency_us.samples
+    );
+    println!("disconnects         {}", s.disconnects);
+    println!(
+        "relay RSS KiB       before {}  connected {}  peak {}",
+        opt(s.relay_rss_kib_idle_before),
+        opt(s.relay_rss_kib_connected),
+        opt(s.relay_rss_kib_peak)
+    );
+    if let Some(per) = s.relay_kib_per_connection {
+        println!("relay KiB per conn  {per:.2}");
+    }
+    if let Some(cpu) = s.relay_cpu_percent {
+        println!("relay CPU           {cpu:.0}% (of one core)");
+    }
+}

@@ -1,0 +1,450 @@
+//! The relay load generator's machinery (the `relay-load` binary drives it).
+//!
+//! Clients are real WebSocket connections that join properly: they answer
+//! the relay's challenge with a signed `Join`. Senders put the send time
+//! (microseconds since the run began) in the first 8 bytes of each game
+//! frame's payload; receivers turn it into an end-to-end latency. Game
+//! frames carry an all-zero signature: the relay routes on the header and
+//! does not check game signatures (peers do), so the generator spends its
+//! CPU on sending, not on ed25519.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use shared::codec::{
+    control, encode_signed, encode_unsigned, encode_with_signature, FrameHeader, FrameRef,
+};
+use shared::wire::{FrameKind, RoomId, MAX_FRAME_LEN};
+use shared::SigningKey;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Encodes an unsigned relay frame (for the baseline relay).
+pub fn relay_frame(header: FrameHeader, payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::new();
+    let _ = encode_unsigned(&header, payload, &mut out);
+    out.freeze()
+}
+
+/// Room `r` of a run.
+pub fn room_id(r: usize) -> RoomId {
+    let mut id = [0x10u8; 16];
+    id[..8].copy_from_slice(&(r as u64).to_be_bytes());
+    id
+}
+
+/// Client `i`'s key (deterministic, so runs repeat).
+pub fn client_key(i: usize) -> SigningKey {
+    let mut secret = [7u8; 32];
+    secret[..8].copy_from_slice(&(i as u64).to_be_bytes());
+    SigningKey::from_bytes(&secret)
+}
+
+/// Counters shared by every client of a run.
+pub struct Shared {
+    /// When the run started: the clock of the payload timestamps.
+    pub origin: Instant,
+    /// Frames sent.
+    pub sent: AtomicU64,
+    /// Frames delivered (received by a client).
+    pub delivered: AtomicU64,
+    /// Connections the relay closed (or that failed).
+    pub disconnects: AtomicU64,
+    /// Every latency, in microseconds.
+    pub latency: Mutex<Histogram<u64>>,
+    /// Latencies of the current second (swapped out each second).
+    pub window: Mutex<Histogram<u64>>,
+    /// Set when senders should stop.
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    /// Fresh counters.
+    pub fn new() -> anyhow::Result<Arc<Self>> {
+        let hist = || Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).context("histogram");
+        Ok(Arc::new(Self {
+            origin: Instant::now(),
+            sent: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            disconnects: AtomicU64::new(0),
+            latency: Mutex::new(hist()?),
+            window: Mutex::new(hist()?),
+            stop: AtomicBool::new(false),
+        }))
+    }
+
+    fn micros(&self) -> u64 {
+        self.origin.elapsed().as_micros() as u64
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A connected, joined client.
+pub struct Client {
+    /// The socket.
+    pub ws: Ws,
+    /// Its key.
+    pub key: SigningKey,
+    /// Its room.
+    pub room: RoomId,
+}
+
+/// Connects client `i` and joins `room`.
+pub async fn connect(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client> {
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        .await
+        .context("connect")?;
+    let key = client_key(i);
+    let nonce = loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(bytes))) => {
+                let frame = FrameRef::parse(&bytes, MAX_FRAME_LEN)?;
+                if frame.header.kind == FrameKind::Challenge {
+                    break control::decode_id(frame.payload)?;
+                }
+            }
+            Some(Ok(_)) => continue,
+            _ => bail!("closed before the challenge"),
+        }
+    };
+    let join = control::Join {
+        nonce,
+        resume_from: u64::MAX - 1, // no history: load, not catch-up
+    };
+    let header = FrameHeader::new(FrameKind::Join, room, key.verifying_key().to_bytes());
+    let mut out = BytesMut::new();
+    encode_signed(&header, &join.encode(), &key, &mut out)?;
+    ws.send(Message::Binary(out.freeze())).await?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(bytes))) => {
+                let frame = FrameRef::parse(&bytes, MAX_FRAME_LEN)?;
+                match frame.header.kind {
+                    FrameKind::Roster => break,
+                    FrameKind::Error => {
+                        let (code, reason) =
+                            control::decode_error(frame.payload).unwrap_or((0, "?"));
+                        bail!("join refused ({code}): {reason}")
+                    }
+                    _ => {}
+                }
+            }
+            Some(Ok(_)) => continue,
+            _ => bail!("closed before the roster"),
+        }
+    }
+    Ok(Client { ws, key, room })
+}
+
+/// A game frame of `size` payload bytes with the send time in front.
+fn game_frame(header: &FrameHeader, size: usize, micros: u64) -> Bytes {
+    let mut payload = vec![0u8; size.max(8)];
+    payload[..8].copy_from_slice(&micros.to_be_bytes());
+    let mut out = BytesMut::with_capacity(size + 160);
+    let _ = encode_with_signature(header, &payload, &[0; 64], &mut out);
+    out.freeze()
+}
+
+/// What a client does once joined.
+#[derive(Debug, Clone, Copy)]
+pub struct Behaviour {
+    /// Frames per second it sends (0: none; `f64::INFINITY`: flat out).
+    pub rate: f64,
+    /// Payload bytes per frame.
+    pub size: usize,
+    /// Whether it reads (a slow reader never does).
+    pub reads: bool,
+}
+
+/// Runs a joined client until `shared.stop`.
+pub async fn run_client(client: Client, behaviour: Behaviour, shared: Arc<Shared>) {
+    let header = FrameHeader::new(
+        FrameKind::Game,
+        client.room,
+        client.key.verifying_key().to_bytes(),
+    );
+    let (mut sink, mut stream) = client.ws.split();
+    let reader = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            if !behaviour.reads {
+                // Hold the socket open without reading anything.
+                while !shared.stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                return;
+            }
+            let mut sampled = 0u64;
+            while let Some(Ok(message)) = stream.next().await {
+                let Message::Binary(bytes) = message else {
+                    continue;
+                };
+                let Ok(frame) = FrameRef::parse(&bytes, MAX_FRAME_LEN) else {
+                    continue;
+                };
+                if frame.header.kind != FrameKind::Game || frame.payload.len() < 8 {
+                    continue;
+                }
+                let mut at = [0u8; 8];
+                at.copy_from_slice(&frame.payload[..8]);
+                let latency = shared
+                    .micros()
+                    .saturating_sub(u64::from_be_bytes(at))
+                    .max(1);
+                shared.delivered.fetch_add(1, Ordering::Relaxed);
+                // Record 1 in 4 latencies: enough samples, less contention.
+                sampled += 1;
+                if sampled % 4 == 0 {
+                    if let Ok(mut h) = shared.latency.lock() {
+                        let _ = h.record(latency);
+                    }
+                    if let Ok(mut h) = shared.window.lock() {
+                        let _ = h.record(latency);
+                    }
+                }
+            }
+            if !shared.stop.load(Ordering::Relaxed) {
+                shared.disconnects.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    if behaviour.rate > 0.0 {
+        let gap = if behaviour.rate.is_finite() {
+            Some(Duration::from_secs_f64(1.0 / behaviour.rate))
+        } else {
+            None
+        };
+        // Spread the clients' first sends over one period.
+        if let Some(gap) = gap {
+            let jitter =
+                (client.key.verifying_key().to_bytes()[0] as u64 * gap.as_micros() as u64) / 256;
+            tokio::time::sleep(Duration::from_micros(jitter)).await;
+        }
+        let mut next = tokio::time::Instant::now();
+        while !shared.stop.load(Ordering::Relaxed) {
+            let frame = game_frame(&header, behaviour.size, shared.micros());
+            if sink.send(Message::Binary(frame)).await.is_err() {
+                shared.disconnects.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            shared.sent.fetch_add(1, Ordering::Relaxed);
+            match gap {
+                Some(gap) => {
+                    next += gap;
+                    tokio::time::sleep_until(next).await;
+                }
+                None => tokio::task::yield_now().await,
+            }
+        }
+    } else {
+        while !shared.stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let _ = sink.close().await;
+    reader.abort();
+}
+
+/// Resident memory and CPU time of a process, from `/proc`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ProcSample {
+    /// Resident set size, KiB.
+    pub rss_kib: u64,
+    /// User + system CPU time, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+/// Reads `/proc/<pid>`; `None` if the process is gone or not on Linux.
+pub fn proc_sample(pid: u32) -> Option<ProcSample> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(ProcSample {
+        rss_kib,
+        cpu_ticks: utime + stime,
+    })
+}
+
+/// One second of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tick {
+    /// Seconds since the traffic started.
+    pub second: u64,
+    /// Frames delivered in that second.
+    pub delivered: u64,
+    /// Median latency in that second, µs.
+    pub p50_us: u64,
+    /// 99th percentile latency in that second, µs.
+    pub p99_us: u64,
+    /// Relay RSS at the end of that second, KiB.
+    pub relay_rss_kib: Option<u64>,
+}
+
+/// Draws deliveries per second and p99 latency over time as an SVG.
+pub fn plot(ticks: &[Tick], title: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(300);
+    let max_s = ticks.len().max(1) as u64;
+    let max_d = ticks.iter().map(|t| t.delivered).max().unwrap_or(1).max(1);
+    let mut chart = ChartBuilder::on(&top)
+        .caption(
+            format!("{title}: deliveries per second"),
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0u64..max_s, 0u64..max_d + max_d / 10)?;
+    chart.configure_mesh().x_desc("second").draw()?;
+    chart.draw_series(LineSeries::new(
+        ticks.iter().map(|t| (t.second, t.delivered)),
+        &BLUE,
+    ))?;
+    let max_l = ticks.iter().map(|t| t.p99_us).max().unwrap_or(1).max(1);
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("latency (µs): p50 green, p99 red", ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0u64..max_s, 0u64..max_l + max_l / 10)?;
+    chart.configure_mesh().x_desc("second").draw()?;
+    chart.draw_series(LineSeries::new(
+        ticks.iter().map(|t| (t.second, t.p99_us)),
+        &RED,
+    ))?;
+    chart.draw_series(LineSeries::new(
+        ticks.iter().map(|t| (t.second, t.p50_us)),
+        &GREEN,
+    ))?;
+    root.present()?;
+    Ok(())
+}
+
+/// The consensus round trip: `players` participants (the first is the
+/// banker) in one room play `rolls` rolls through the relay with real
+/// sessions (signed commitments and reveals, every message verified by
+/// every peer). Returns each roll's time from the shooter's `roll()` to
+/// the shooter holding the settled roll (which needs every reveal).
+pub async fn run_consensus(
+    url: &str,
+    players: usize,
+    rolls: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    use shared::message::SignedMessage;
+    use shared::session::{Event, GameConfig, Session};
+    use tokio::sync::Notify;
+
+    let room = room_id(0xC0_5E);
+    let banker = client_key(1_000_000).verifying_key().to_bytes();
+    let config = GameConfig::new(room, banker, 1_000_000_000);
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(Notify::new());
+    let mut tasks = Vec::new();
+    // Everyone joins before anyone sits, so nobody misses a frame.
+    let mut clients = Vec::new();
+    for p in 0..players {
+        let index = if p == 0 { 1_000_000 } else { 1_000_000 + p };
+        clients.push(connect(url, index, room).await?);
+    }
+    for client in clients {
+        let times = Arc::clone(&times);
+        let done = Arc::clone(&done);
+        tasks.push(tokio::spawn(async move {
+            let origin = Instant::now();
+            let now = || origin.elapsed().as_millis() as u64;
+            let (mut sink, mut stream) = client.ws.split();
+            let mut entropy = [0u8; 32];
+            let _ = getrandom::fill(&mut entropy);
+            let me = client.key.verifying_key().to_bytes();
+            let mut session = Session::new(config, client.key, entropy);
+            if me != banker {
+                let _ = session.sit(now(), 1_000_000);
+            }
+            let mut rolled_at: Option<Instant> = None;
+            let mut seated_all = false;
+            loop {
+                // Events first: a roll settled by the last input must be
+                // timed before the next one starts.
+                while let Some(event) = session.poll_event() {
+                    if let Event::Rolled(_) = event {
+                        if let Some(at) = rolled_at.take() {
+                            if let Ok(mut t) = times.lock() {
+                                t.push(at.elapsed());
+                            }
+                        }
+                    }
+                }
+                if session.history().len() >= rolls {
+                    // Pass on what is still queued (our reveal) before leaving.
+                    while let Some(message) = session.poll_transmit() {
+                        let _ = sink.send(Message::Binary(message.to_frame())).await;
+                    }
+                    done.notify_waiters();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    return;
+                }
+                // Roll when it is our turn and there are rolls left to play.
+                if seated_all
+                    && session.is_betting()
+                    && session.table().shooter() == Some(me)
+                    && rolled_at.is_none()
+                    && session.roll(now()).is_ok()
+                {
+                    rolled_at = Some(Instant::now());
+                }
+                while let Some(message) = session.poll_transmit() {
+                    if sink
+                        .send(Message::Binary(message.to_frame()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                seated_all = session.table().seats().len() == players - 1;
+                let next = tokio::time::timeout(Duration::from_millis(20), stream.next()).await;
+                match next {
+                    Ok(Some(Ok(Message::Binary(bytes)))) => {
+                        let Ok(frame) = FrameRef::parse(&bytes, MAX_FRAME_LEN) else {
+                            continue;
+                        };
+                        if frame.header.kind != FrameKind::Game {
+                            continue;
+                        }
+                        if let Ok(message) = SignedMessage::from_frame(&frame) {
+                            let _ = session.handle_message(now(), message);
+                        }
+                    }
+                    Ok(Some(Ok(_))) => {}
+                    Ok(_) => return,
+                    Err(_) => session.handle_timeout(now()),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(120), task).await;
+    }
+    let times = times.lock().map(|t| t.clone()).unwrap_or_default();
+    Ok(times)
+}

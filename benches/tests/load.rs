@@ -1,0 +1,78 @@
+//! The load generator's machinery against a real relay on loopback:
+//! joins, timed deliveries, and the consensus round trip.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use benches::load::{self, Behaviour, Shared};
+use clap::Parser;
+
+async fn relay() -> (String, relay::shutdown::ShutdownTrigger) {
+    let config = relay::Config::parse_from(["bitcraps-relay", "--stun-listen", "127.0.0.1:0"]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    let (trigger, signal) = relay::shutdown::channel();
+    let app = relay::Relay::new(&config, signal);
+    tokio::spawn(async move {
+        let _ = relay::serve(listener, app, std::path::Path::new("web")).await;
+    });
+    (url, trigger)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_join_send_and_every_frame_is_delivered_and_timed() {
+    let (url, trigger) = relay().await;
+    let shared = Shared::new().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let client = load::connect(&url, i, load::room_id(i % 2)).await.unwrap();
+        let behaviour = Behaviour {
+            rate: 20.0,
+            size: 100,
+            reads: true,
+        };
+        tasks.push(tokio::spawn(load::run_client(
+            client,
+            behaviour,
+            Arc::clone(&shared),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    shared.stop.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for t in tasks {
+        t.abort();
+    }
+    let sent = shared.sent.load(Ordering::Relaxed);
+    let delivered = shared.delivered.load(Ordering::Relaxed);
+    assert!(sent >= 60, "sent {sent}");
+    // Three per room: each frame reaches the two others (a few may still
+    // be in flight when the run stops).
+    assert!(
+        delivered + 12 >= 2 * sent && delivered <= 2 * sent,
+        "{delivered} of {}",
+        2 * sent
+    );
+    let latency = shared.latency.lock().unwrap();
+    assert!(
+        latency.len() > 0 && latency.max() < 1_000_000,
+        "latencies recorded in µs"
+    );
+    trigger.trigger();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consensus_round_trip_plays_real_rolls() {
+    let (url, trigger) = relay().await;
+    let times = load::run_consensus(&url, 3, 5).await.unwrap();
+    assert_eq!(times.len(), 5);
+    assert!(times.iter().all(|t| *t < Duration::from_secs(5)));
+    trigger.trigger();
+}
+
+#[test]
+fn proc_samples_read_this_process() {
+    let sample = load::proc_sample(std::process::id()).expect("Linux /proc");
+    assert!(sample.rss_kib > 0);
+}
