@@ -56,7 +56,7 @@ async fn clients_join_send_and_every_frame_is_delivered_and_timed() {
     );
     let latency = shared.latency.lock().unwrap();
     assert!(
-        latency.len() > 0 && latency.max() < 1_000_000,
+        !latency.is_empty() && latency.max() < 1_000_000,
         "latencies recorded in µs"
     );
     trigger.trigger();
