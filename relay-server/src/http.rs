@@ -230,9 +230,12 @@ async fn websocket(
     };
     let max = relay.hub.limits().max_frame_bytes;
     upgrade
-        // tungstenite's defaults are 128 KiB of read buffer per connection;
-        // small buffers keep idle connections cheap.
-        .read_buffer_size(4 * 1024)
+        // tungstenite's defaults are 128 KiB of read buffer per connection.
+        // The read buffer is allocated up front and grows for a larger
+        // message, so 1 KiB keeps idle connections cheap (7 KiB each in
+        // all); a smaller write buffer than 4 KiB costs throughput
+        // (BENCHMARKS.md).
+        .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(max + 64 * 1024)
         // The transport refuses anything over twice the frame limit (the
