@@ -96,11 +96,14 @@ impl Outbox {
         if state.closing.is_some() {
             return Pushed::Closing;
         }
-        let before = state.queue.stats();
+        // Drops can only happen when the frame does not fit: only then is
+        // it worth comparing the drop counters (the common case skips it).
+        let before = (!state.queue.fits(frame.len())).then(|| state.queue.stats());
         let (len_before, bytes_before) = (state.queue.len(), state.queue.bytes());
         let result = state.queue.push(priority, frame);
-        let after = state.queue.stats();
-        self.count_drops(&before, &after);
+        if let Some(before) = before {
+            self.count_drops(&before, &state.queue.stats());
+        }
         self.metrics
             .queued_frames
             .add(state.queue.len() as i64 - len_before as i64);

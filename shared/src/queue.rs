@@ -162,7 +162,8 @@ impl<T: ByteLen> PriorityQueue<T> {
         self.config
     }
 
-    fn fits(&self, size: usize) -> bool {
+    /// Whether a frame of `size` bytes fits without dropping anything.
+    pub fn fits(&self, size: usize) -> bool {
         self.len < self.config.capacity && self.bytes + size <= self.config.byte_budget
     }
 
