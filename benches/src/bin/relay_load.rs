@@ -257,7 +257,42 @@ struct Summary {
     relay_rss_kib_peak: Option<u64>,
     relay_kib_per_connection: Option<f64>,
     relay_cpu_percent: Option<f64>,
+    /// Counters scraped from the relay's `/metrics` after the run (our
+    /// relay only): frames dropped from queues and slow consumers closed.
+    relay_metrics: Option<RelayMetrics>,
     ticks: Vec<Tick>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct RelayMetrics {
+    queue_drops: u64,
+    slow_consumer_disconnects: u64,
+    frames_in: u64,
+    frames_out: u64,
+}
+
+/// Sums the samples of each named metric in a Prometheus text exposition.
+fn scrape(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+async fn relay_metrics(ws_url: &str) -> Option<RelayMetrics> {
+    let http = ws_url
+        .replacen("ws://", "http://", 1)
+        .replacen("/ws", "/metrics", 1);
+    let text = reqwest::get(&http).await.ok()?.text().await.ok()?;
+    if !text.contains("bitcraps_") {
+        return None;
+    }
+    Some(RelayMetrics {
+        queue_drops: scrape(&text, "bitcraps_queue_drops_total"),
+        slow_consumer_disconnects: scrape(&text, "bitcraps_slow_consumer_disconnects_total"),
+        frames_in: scrape(&text, "bitcraps_frames_in_total"),
+        frames_out: scrape(&text, "bitcraps_frames_out_total"),
+    })
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -485,6 +520,7 @@ async fn main() -> anyhow::Result<()> {
             (Some(a), Some(b)) => Some((b - a) as f64 / ticks_per_sec / elapsed * 100.0),
             _ => None,
         },
+        relay_metrics: relay_metrics(&url).await,
         ticks,
     };
     print_summary(&summary);
@@ -543,5 +579,11 @@ fn print_summary(s: &Summary) {
     }
     if let Some(cpu) = s.relay_cpu_percent {
         println!("relay CPU           {cpu:.0}% (of one core)");
+    }
+    if let Some(m) = &s.relay_metrics {
+        println!(
+            "relay /metrics      frames in {}  out {}  queue drops {}  slow consumers closed {}",
+            m.frames_in, m.frames_out, m.queue_drops, m.slow_consumer_disconnects
+        );
     }
 }
