@@ -25,7 +25,7 @@ suite fmt cargo fmt --all -- --check
 suite clippy cargo clippy --quiet --workspace --all-targets -- -D warnings
 suite native cargo test --workspace
 wasm_tests() {
-    "$ROOT/scripts/wasm-cargo" test -p bitcraps-shared --test wasm --test codec --test stun &&
+    "$ROOT/scripts/wasm-cargo" test -p bitcraps-shared --test rules --test codec --test stun &&
         "$ROOT/scripts/wasm-cargo" test -p bitcraps-wasm-client --test wasm
 }
 suite wasm wasm_tests

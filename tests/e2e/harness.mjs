@@ -3,6 +3,8 @@
 // playwright-core (no browser download).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const RELAY_BIN = process.env.RELAY_BIN;
@@ -69,4 +71,23 @@ export function launchBrowser() {
       '--disable-component-update', '--disable-sync', '--disable-quic',
     ],
   });
+}
+
+/**
+ * Starts one relay and one browser for a test file (before its tests),
+ * and stops both after them, checking the relay exits cleanly on SIGTERM.
+ * Returns an object whose `relay` and `browser` are set once started.
+ */
+export function useRelayAndBrowser() {
+  const env = { relay: null, browser: null };
+  before(async () => {
+    env.relay = await startRelay();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    const status = await env.relay?.stop();
+    assert.equal(status?.code, 0, `relay did not exit cleanly on SIGTERM:\n${env.relay?.output()}`);
+  });
+  return env;
 }

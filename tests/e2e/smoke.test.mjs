@@ -1,32 +1,20 @@
 // The smoke path end to end: the real relay serves the page, the page loads
 // the wasm client, and what the page shows is computed in wasm.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startRelay, launchBrowser } from './harness.mjs';
+import { useRelayAndBrowser } from './harness.mjs';
 
 const cargoToml = readFileSync(new URL('../../Cargo.toml', import.meta.url), 'utf8');
 const VERSION = cargoToml.match(/^\[workspace\.package\][^[]*?^version = "([^"]+)"/ms)[1];
 
-let relay;
-let browser;
-
-before(async () => {
-  relay = await startRelay();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  const status = await relay?.stop();
-  assert.equal(status?.code, 0, `relay did not exit cleanly on SIGTERM:\n${relay?.output()}`);
-});
+const env = useRelayAndBrowser();
 
 test('the page shows the version computed by the wasm client', async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e));
-  await page.goto(relay.url);
+  await page.goto(env.relay.url);
   await page.locator('#engine-status', { hasText: 'ready' }).waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#client-version').textContent(), VERSION);
   assert.equal(await page.locator('#protocol-version').textContent(), '1');
@@ -34,7 +22,7 @@ test('the page shows the version computed by the wasm client', async () => {
 });
 
 test('the wasm is served as application/wasm', async () => {
-  const response = await fetch(`${relay.url}/pkg/bitcraps_client_bg.wasm`);
+  const response = await fetch(`${env.relay.url}/pkg/bitcraps_client_bg.wasm`);
   assert.equal(response.status, 200);
   assert.equal(response.headers.get('content-type'), 'application/wasm');
 });

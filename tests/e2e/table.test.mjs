@@ -1,26 +1,15 @@
 // The craps table in real Chromium pages against the real relay binary:
 // several pages play one table over WebRTC and the relay, agree after
 // every roll, survive a player leaving mid-roll and a reload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRelay, launchBrowser } from './harness.mjs';
+import { useRelayAndBrowser } from './harness.mjs';
 
-let relay;
-let browser;
-
-before(async () => {
-  relay = await startRelay();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+const env = useRelayAndBrowser();
 
 /** A page in its own browser context (its own key in localStorage). */
 async function openPage(url, context) {
-  const ctx = context ?? (await browser.newContext());
+  const ctx = context ?? (await env.browser.newContext());
   const page = await ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e));
@@ -39,7 +28,7 @@ async function waitOpen(page) {
 
 /** House opens a table; players join and sit. Returns [house, ...players]. */
 async function setUp(players, query = '') {
-  const house = await openPage(`${relay.url}/?deadline=2000${query}`);
+  const house = await openPage(`${env.relay.url}/?deadline=2000${query}`);
   await house.click('[data-open]');
   await waitOpen(house);
   const url = await house.evaluate(() => location.href);
@@ -139,7 +128,7 @@ test('three pages play twenty rolls and agree after every one, over WebRTC', asy
 });
 
 test('with WebRTC off, the relay carries the game', async () => {
-  const house = await openPage(`${relay.url}/?deadline=2000&webrtc=off`);
+  const house = await openPage(`${env.relay.url}/?deadline=2000&webrtc=off`);
   await house.click('[data-open]');
   await waitOpen(house);
   const url = await house.evaluate(() => location.href);

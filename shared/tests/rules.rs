@@ -1,18 +1,17 @@
-//! The rules and dice, checked inside the browser: the same engine code,
-//! compiled to wasm32 and run in headless Chromium by `wasm-bindgen-test`
-//! (`scripts/wasm-cargo test -p bitcraps-shared --test wasm`). Natively
-//! this file compiles to nothing; the native tests cover the same ground.
-#![cfg(target_arch = "wasm32")]
+//! The rules, dice and a signed round, checked natively and, compiled to
+//! wasm32, inside headless Chromium by `wasm-bindgen-test`
+//! (`scripts/wasm-cargo test -p bitcraps-shared --test rules`).
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use shared::craps::{house_edge_percent, BetKind, Table, TableRules, PUBLISHED_EDGES};
 use shared::session::{GameConfig, Session};
 use shared::{Roll, SigningKey};
-use wasm_bindgen_test::*;
-
-wasm_bindgen_test_configure!(run_in_browser);
-
-#[wasm_bindgen_test]
-fn every_published_house_edge_is_reproduced_in_wasm() {
+#[test]
+fn every_published_house_edge_is_reproduced() {
     let rules = TableRules::default();
     for &(kind, published) in PUBLISHED_EDGES {
         assert_eq!(
@@ -23,7 +22,7 @@ fn every_published_house_edge_is_reproduced_in_wasm() {
     }
 }
 
-#[wasm_bindgen_test]
+#[test]
 fn dice_are_uniform_and_match_native_derivation() {
     let mut counts = [0u32; 6];
     for n in 0u32..6_000 {
@@ -40,8 +39,8 @@ fn dice_are_uniform_and_match_native_derivation() {
     assert_eq!(Roll::from_seed(&[42; 32]), Roll::new(4, 4).unwrap());
 }
 
-#[wasm_bindgen_test]
-fn chips_are_conserved_in_wasm() {
+#[test]
+fn chips_are_conserved_over_settled_rolls() {
     let banker = [1; 32];
     let mut table = Table::new(TableRules::default(), banker, 1_000_000);
     table.sit([2; 32], 10_000).unwrap();
@@ -55,8 +54,8 @@ fn chips_are_conserved_in_wasm() {
     }
 }
 
-#[wasm_bindgen_test]
-fn a_signed_round_between_two_sessions_runs_in_wasm() {
+#[test]
+fn a_signed_round_between_two_sessions() {
     let banker_key = SigningKey::from_bytes(&[1; 32]);
     let config = GameConfig::new([7; 16], banker_key.verifying_key().to_bytes(), 10_000);
     let mut banker = Session::new(config, banker_key, [11; 32]);
