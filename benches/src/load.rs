@@ -89,7 +89,7 @@ impl Shared {
 
     /// Records (and clears) a batch of latencies: the histograms' locks
     /// are taken once per batch, not once per frame.
-    fn record(&self, samples: &mut Vec<u64>) {
+    pub(crate) fn record(&self, samples: &mut Vec<u64>) {
         if samples.is_empty() {
             return;
         }
@@ -106,12 +106,13 @@ impl Shared {
         samples.clear();
     }
 
-    fn micros(&self) -> u64 {
+    pub(crate) fn micros(&self) -> u64 {
         self.origin.elapsed().as_micros() as u64
     }
 }
 
-type Ws =
+/// A client WebSocket.
+pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A connected, joined client.
@@ -124,12 +125,16 @@ pub struct Client {
     pub room: RoomId,
 }
 
+/// The generator's WebSocket settings. tungstenite zeroes its whole read
+/// buffer before every read; its 128 KiB default made that memset a third
+/// of the generator's CPU.
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(READ_BUFFER)
+}
+
 /// Connects client `i` and joins `room`.
 pub async fn connect(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client> {
-    // tungstenite zeroes its whole read buffer before every read; its
-    // 128 KiB default made that memset a third of the generator's CPU.
-    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
         .await
         .context("connect")?;
     let key = client_key(i);

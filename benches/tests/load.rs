@@ -76,3 +76,60 @@ fn proc_samples_read_this_process() {
     let sample = load::proc_sample(std::process::id()).expect("Linux /proc");
     assert!(sample.rss_kib > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signaling_pairs_get_every_offer_answered() {
+    use benches::signaling::{self, Protocol};
+    let (url, trigger) = relay().await;
+    let shared = Shared::new().unwrap();
+    let mut tasks = Vec::new();
+    for p in 0..3 {
+        let pair = signaling::connect_pair(&url, Protocol::Frames, p)
+            .await
+            .unwrap();
+        tasks.push(tokio::spawn(signaling::run_pair(
+            pair,
+            20.0,
+            300,
+            Arc::clone(&shared),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    shared.stop.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for t in tasks {
+        t.abort();
+    }
+    let sent = shared.sent.load(Ordering::Relaxed);
+    let answered = shared.delivered.load(Ordering::Relaxed);
+    assert!(sent >= 45, "sent {sent}");
+    assert!(
+        answered + 3 >= sent && answered <= sent,
+        "{answered} of {sent}"
+    );
+    assert_eq!(shared.disconnects.load(Ordering::Relaxed), 0);
+    let latency = shared.latency.lock().unwrap();
+    assert_eq!(latency.len(), answered, "every round trip timed");
+    assert!(latency.max() < 1_000_000, "round trips in µs");
+    trigger.trigger();
+}
+
+#[test]
+fn the_matchbox_comparison_is_skipped_with_a_message_when_not_installed() {
+    let run = |scenario: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_relay-load"))
+            .args(["--relay", "matchbox", "--scenario", scenario, "--quiet"])
+            .env("PATH", "")
+            .output()
+            .unwrap()
+    };
+    let skipped = run("signaling");
+    assert!(skipped.status.success());
+    let said = String::from_utf8_lossy(&skipped.stdout);
+    assert!(said.contains("matchbox_server is not installed"), "{said}");
+    // Scenarios matchbox cannot run are refused, installed or not.
+    let refused = run("few-big");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("only signals"), "{said}");
+}

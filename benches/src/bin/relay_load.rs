@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use benches::load::{self, Behaviour, ProcSample, Shared, Tick};
+use benches::signaling::{self, Protocol};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -36,6 +37,9 @@ enum Scenario {
     /// 8 players play rolls through the relay (commit + reveal, all signed
     /// and verified): time per roll.
     Consensus,
+    /// Pairs of peers signal through the relay (offer, answer echoed back),
+    /// as browsers do to open a WebRTC channel: round trip per offer.
+    Signaling,
     /// Everything from the flags.
     Custom,
 }
@@ -47,6 +51,9 @@ enum RelayKind {
     Ours,
     /// The plain axum + broadcast relay (`baseline-relay`).
     Baseline,
+    /// `matchbox_server` from crates.io, if installed (idle and signaling
+    /// scenarios only: it has no room broadcast).
+    Matchbox,
 }
 
 /// Load generator for the BitCraps relay.
@@ -150,6 +157,15 @@ impl Args {
                 duration: 200,
                 slow_readers: 0,
             },
+            Scenario::Signaling => Plan {
+                clients: 2_000,
+                rooms: 1_000,
+                size: 512,
+                rate: 5.0,
+                senders: 0.5,
+                duration: 10,
+                slow_readers: 0,
+            },
             Scenario::Custom => Plan {
                 clients: 100,
                 rooms: 10,
@@ -160,9 +176,15 @@ impl Args {
                 slow_readers: 0,
             },
         };
+        let clients = self.clients.unwrap_or(preset.clients).min(20_000);
         Plan {
-            clients: self.clients.unwrap_or(preset.clients).min(20_000),
-            rooms: self.rooms.unwrap_or(preset.rooms).max(1),
+            clients,
+            // Signaling pairs two clients per room.
+            rooms: if self.scenario == Scenario::Signaling {
+                (clients / 2).max(1)
+            } else {
+                self.rooms.unwrap_or(preset.rooms).max(1)
+            },
             size: self.size.unwrap_or(preset.size).min(60_000),
             rate: self.rate.unwrap_or(preset.rate),
             senders: self.senders.unwrap_or(preset.senders).clamp(0.0, 1.0),
@@ -170,6 +192,16 @@ impl Args {
             slow_readers: preset.slow_readers,
         }
     }
+}
+
+/// A client ready for traffic.
+enum Joined {
+    /// On our relay or the baseline.
+    Client(load::Client),
+    /// An offerer and its answerer.
+    Pair(signaling::Pair),
+    /// A matchbox connection that only sits there.
+    Held(load::Ws),
 }
 
 /// The relay process this run started, killed on drop.
@@ -186,6 +218,13 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// `matchbox_server` on the PATH, if installed.
+fn find_matchbox() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("matchbox_server"))
+        .find(|path| path.is_file())
 }
 
 async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
@@ -222,6 +261,11 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
             c.args(["--listen", &listen]);
             c
         }
+        RelayKind::Matchbox => {
+            let mut c = Command::new(find_matchbox().context("matchbox_server is not installed")?);
+            c.arg(&listen).env("RUST_LOG", "warn");
+            c
+        }
     };
     let child = command
         .stdout(Stdio::null())
@@ -229,10 +273,16 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
         .spawn()
         .with_context(|| format!("cannot start the relay from {} (cargo build --release -p bitcraps-relay -p benches)", dir.display()))?;
     let spawned = Spawned(child);
-    let health = format!("http://{listen}/healthz");
+    let (health, url) = match kind {
+        RelayKind::Matchbox => (format!("http://{listen}/health"), format!("ws://{listen}")),
+        _ => (
+            format!("http://{listen}/healthz"),
+            format!("ws://{listen}/ws"),
+        ),
+    };
     for _ in 0..100 {
         if reqwest::get(&health).await.is_ok() {
-            return Ok((spawned, format!("ws://{listen}/ws")));
+            return Ok((spawned, url));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -308,6 +358,22 @@ struct Latency {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let plan = args.plan();
+    let protocol = match args.relay {
+        RelayKind::Matchbox => {
+            if !matches!(args.scenario, Scenario::Idle | Scenario::Signaling) {
+                bail!("matchbox_server only signals: run --scenario idle or signaling against it");
+            }
+            if args.url.is_none() && find_matchbox().is_none() {
+                println!(
+                    "matchbox_server is not installed (cargo install matchbox_server); \
+                     skipping the matchbox comparison"
+                );
+                return Ok(());
+            }
+            Protocol::Matchbox
+        }
+        _ => Protocol::Frames,
+    };
     let (spawned, url, relay) = match &args.url {
         Some(url) => (None, url.clone(), None),
         None => {
@@ -367,37 +433,57 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(256));
     let mut joins = tokio::task::JoinSet::new();
-    for i in 0..plan.clients {
+    let signaling = args.scenario == Scenario::Signaling;
+    // A signaling pair connects as one unit of two clients.
+    let units = if signaling {
+        plan.clients / 2
+    } else {
+        plan.clients
+    };
+    for i in 0..units {
         let url = url.clone();
         let permit = Arc::clone(&semaphore).acquire_owned().await?;
-        let room = load::room_id(i % plan.rooms);
+        let room = i % plan.rooms;
         joins.spawn(async move {
-            let client =
-                match tokio::time::timeout(Duration::from_secs(20), load::connect(&url, i, room))
-                    .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(anyhow::anyhow!("no join within 20 s")),
-                };
+            let joining = async {
+                Ok::<_, anyhow::Error>(match (signaling, protocol) {
+                    (true, _) => Joined::Pair(signaling::connect_pair(&url, protocol, i).await?),
+                    (false, Protocol::Matchbox) => Joined::Held(
+                        signaling::connect_matchbox(&url, &format!("idle-{room}"))
+                            .await?
+                            .0,
+                    ),
+                    (false, Protocol::Frames) => {
+                        Joined::Client(load::connect(&url, i, load::room_id(room)).await?)
+                    }
+                })
+            };
+            let joined = match tokio::time::timeout(Duration::from_secs(20), joining).await {
+                Ok(result) => result,
+                Err(_) => Err(anyhow::anyhow!("no join within 20 s")),
+            };
             drop(permit);
-            (i, client)
+            (i, joined)
         });
     }
     let mut clients = Vec::with_capacity(plan.clients);
+    let mut connected = 0;
     while let Some(joined) = joins.join_next().await {
         let (i, client) = joined?;
         match client {
-            Ok(c) => clients.push((i, c)),
+            Ok(c) => {
+                connected += if signaling { 2 } else { 1 };
+                clients.push((i, c));
+            }
             Err(e) => {
                 bar.println(format!("client {i}: {e:#}"));
                 shared.disconnects.fetch_add(1, Ordering::Relaxed);
             }
         }
-        bar.inc(1);
+        bar.inc(if signaling { 2 } else { 1 });
     }
     let connect_seconds = started.elapsed().as_secs_f64();
     let connected_sample = sample();
-    let connected = clients.len();
 
     // Traffic.
     let senders_per_room = ((plan.clients / plan.rooms) as f64 * plan.senders).ceil() as usize;
@@ -411,6 +497,24 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     let mut slow_left = plan.slow_readers;
     for (i, client) in clients {
+        let client = match client {
+            Joined::Client(client) => client,
+            Joined::Pair(pair) => {
+                per_room_members[i % plan.rooms] += 2;
+                tasks.push(tokio::spawn(signaling::run_pair(
+                    pair,
+                    plan.rate.max(0.1),
+                    plan.size,
+                    Arc::clone(&shared),
+                )));
+                continue;
+            }
+            Joined::Held(ws) => {
+                per_room_members[i % plan.rooms] += 1;
+                tasks.push(tokio::spawn(signaling::hold(ws, Arc::clone(&shared))));
+                continue;
+            }
+        };
         let r = i % plan.rooms;
         per_room_members[r] += 1;
         let sends = per_room_senders[r] < senders_per_room && plan.senders > 0.0;
@@ -503,7 +607,12 @@ async fn main() -> anyhow::Result<()> {
         connect_seconds,
         sent,
         delivered,
-        expected_deliveries: (sent as f64 * avg_readers.max(0.0)) as u64,
+        // A signaling offer is answered once.
+        expected_deliveries: if signaling {
+            sent
+        } else {
+            (sent as f64 * avg_readers.max(0.0)) as u64
+        },
         deliveries_per_sec: delivered as f64 / elapsed,
         latency_us: latency.unwrap_or_default(),
         disconnects: shared.disconnects.load(Ordering::Relaxed),
@@ -554,13 +663,27 @@ fn print_summary(s: &Summary) {
         "clients / rooms     {} connected of {} in {} rooms ({:.1} s to connect)",
         s.connected, s.plan.clients, s.plan.rooms, s.connect_seconds
     );
-    println!("frames sent         {}", s.sent);
+    let signaling = s.scenario == Scenario::Signaling;
+    let (sent, delivered, latency) = if signaling {
+        (
+            "offers sent        ",
+            "answers received   ",
+            "round trip µs      ",
+        )
+    } else {
+        (
+            "frames sent        ",
+            "deliveries         ",
+            "latency µs         ",
+        )
+    };
+    println!("{sent} {}", s.sent);
     println!(
-        "deliveries          {} of ~{} expected ({:.0}/s)",
+        "{delivered} {} of ~{} expected ({:.0}/s)",
         s.delivered, s.expected_deliveries, s.deliveries_per_sec
     );
     println!(
-        "latency µs          p50 {}  p99 {}  p99.9 {}  max {}  ({} samples)",
+        "{latency} p50 {}  p99 {}  p99.9 {}  max {}  ({} samples)",
         s.latency_us.p50,
         s.latency_us.p99,
         s.latency_us.p999,
