@@ -33,9 +33,9 @@
 //! It deliberately does no I/O and reads no clock: the caller passes `now`
 //! in milliseconds on any monotonic clock.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::craps::{BetKind, BetResult, PlayerId, Settlement, Table, TableError, TableRules};
@@ -414,7 +414,13 @@ pub struct Session {
     events: VecDeque<Event>,
     transcript: Vec<TranscriptEntry>,
     history: Vec<RollRecord>,
+    /// Senders' keys, decompressed once (at most `MAX_KEYS`).
+    keys: HashMap<PlayerId, VerifyingKey>,
 }
+
+/// Senders whose decompressed keys a session keeps; beyond that, keys are
+/// decompressed per message (a flood of strangers cannot grow the cache).
+pub const MAX_KEYS: usize = 64;
 
 impl Session {
     /// A session for a participant holding `key`. `entropy` must be secret
@@ -454,6 +460,7 @@ impl Session {
             events: VecDeque::new(),
             transcript: Vec::new(),
             history: Vec::new(),
+            keys: HashMap::new(),
         }
     }
 
@@ -664,7 +671,7 @@ impl Session {
         if signed.message.game != self.config.game {
             return Err(SessionError::WrongGame);
         }
-        signed.verify()?;
+        self.check_signature(&signed)?;
         let expected = self.expected_seq(&signed.sender);
         let seq = signed.message.seq;
         if seq < expected {
@@ -708,6 +715,20 @@ impl Session {
             (Action::Reveal { .. }, Stage::Betting | Stage::Committing { .. }) => false,
             _ => true,
         }
+    }
+
+    /// Verifies a message's signature with the sender's cached key. Only
+    /// keys that signed a valid message are kept.
+    fn check_signature(&mut self, signed: &SignedMessage) -> Result<(), MessageError> {
+        if let Some(key) = self.keys.get(&signed.sender) {
+            return signed.verify_with(key);
+        }
+        let key = VerifyingKey::from_bytes(&signed.sender).map_err(|_| MessageError::BadKey)?;
+        signed.verify_with(&key)?;
+        if self.keys.len() < MAX_KEYS {
+            self.keys.insert(signed.sender, key);
+        }
+        Ok(())
     }
 
     fn expected_seq(&self, sender: &PlayerId) -> u64 {

@@ -41,6 +41,48 @@ fn messages_for_another_game_or_with_bad_signatures_are_refused() {
 }
 
 #[test]
+fn a_known_sender_still_gets_every_signature_checked() {
+    // The second message from a sender verifies with its cached key: a
+    // forgery under that key is refused all the same.
+    let mut s = Session::observer(config());
+    s.handle_message(0, msg(&key(2), 1, 1, Action::Sit { buy_in: 100 }))
+        .unwrap();
+    let mut forged = msg(&key(2), 2, 1, Action::BuyIn { amount: 5 });
+    forged.message.action = Action::BuyIn { amount: 5_000 };
+    assert_eq!(
+        s.handle_message(0, forged),
+        Err(SessionError::Invalid(MessageError::BadSignature))
+    );
+    // Signed by another key under the known sender's name: refused.
+    let mut impostor = msg(&key(3), 2, 1, Action::BuyIn { amount: 5 });
+    impostor.sender = key(2).verifying_key().to_bytes();
+    assert_eq!(
+        s.handle_message(0, impostor),
+        Err(SessionError::Invalid(MessageError::BadSignature))
+    );
+    s.handle_message(0, msg(&key(2), 2, 1, Action::BuyIn { amount: 5 }))
+        .unwrap();
+    assert_eq!(s.table().seats().len(), 1);
+}
+
+#[test]
+fn strangers_beyond_the_key_cache_are_still_verified() {
+    let mut s = Session::observer(config());
+    let strangers = shared::session::MAX_KEYS as u8 + 8;
+    for n in 10..10 + strangers {
+        s.handle_message(0, msg(&key(n), 1, 1, Action::Sit { buy_in: 10 }))
+            .unwrap();
+        let mut forged = msg(&key(n), 2, 1, Action::Leave);
+        forged.message.action = Action::BuyIn { amount: 1 };
+        assert_eq!(
+            s.handle_message(0, forged),
+            Err(SessionError::Invalid(MessageError::BadSignature))
+        );
+    }
+    assert_eq!(s.table().seats().len(), strangers as usize);
+}
+
+#[test]
 fn duplicates_and_far_future_messages_are_refused() {
     let mut s = Session::observer(config());
     let sit = msg(&key(2), 1, 1, Action::Sit { buy_in: 100 });
