@@ -130,6 +130,7 @@ export class BitCrapsTable extends HTMLElement {
   enter(table) {
     this.table = table;
     this.setAttribute('table', table);
+    this.$('verify-round').replaceChildren();
     this.$('lobby').hidden = true;
     this.$('view').hidden = false;
     const houseKey = `bitcraps-house-${table}`;
@@ -303,8 +304,8 @@ export class BitCrapsTable extends HTMLElement {
     );
     const history = this.$('history');
     history.replaceChildren(
-      ...s.history
-        .slice(-12)
+      ...s.recent
+        .slice()
         .reverse()
         .map((r) => {
           const li = document.createElement('li');
@@ -312,8 +313,8 @@ export class BitCrapsTable extends HTMLElement {
           return li;
         }),
     );
-    const last = s.history.at(-1);
-    this.dataset.rolls = String(s.history.length);
+    const last = s.recent.at(-1);
+    this.dataset.rolls = String(s.rolls);
     this.dataset.stateHash = s.stateHash;
     this.dataset.point = String(s.point);
     this.dataset.dice = last ? `${last.dice[0]},${last.dice[1]}` : '';
@@ -322,17 +323,18 @@ export class BitCrapsTable extends HTMLElement {
       this.$('die1').textContent = PIPS[last.dice[0]];
       this.$('die2').textContent = PIPS[last.dice[1]];
     }
+    // The verify list grows by the rolls it has not seen (never re-reads
+    // the whole history).
     const select = this.$('verify-round');
-    if (select.options.length !== s.history.length) {
+    if (select.options.length < s.rolls) {
       const chosen = select.value;
-      select.replaceChildren(
-        ...s.history.map((r) => {
-          const o = document.createElement('option');
-          o.value = r.round;
-          o.textContent = `Roll #${r.round}: ${r.dice[0]}+${r.dice[1]}`;
-          return o;
-        }),
-      );
+      const seen = select.options.length ? Number(select.options[select.options.length - 1].value) : 0;
+      for (const r of this.peer.rolls(this.table, seen, s.rolls - select.options.length)) {
+        const o = document.createElement('option');
+        o.value = r.round;
+        o.textContent = `Roll #${r.round}: ${r.dice[0]}+${r.dice[1]}`;
+        select.append(o);
+      }
       select.value = chosen || (last ? String(last.round) : '');
       this.showVerify();
     }
@@ -345,8 +347,11 @@ export class BitCrapsTable extends HTMLElement {
       out.textContent = 'No rolls yet.';
       return;
     }
-    const s = this.peer.state(this.table);
-    const record = s.history.find((r) => r.round === round);
+    const [record] = this.peer.rolls(this.table, round - 1, 1);
+    if (!record || record.round !== round) {
+      out.textContent = `No roll #${round} at this table.`;
+      return;
+    }
     const check = this.peer.verify(this.table, round);
     const rows = record.commits
       .map(([player, commitment]) => {

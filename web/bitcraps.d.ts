@@ -36,7 +36,10 @@ export interface TableState {
   bets?: BetJson[];
   roster: string[];
   stateHash?: string;
-  history?: RollJson[];
+  /** Rolls so far. */
+  rolls?: number;
+  /** The last 12 rolls, oldest first (older ones: `BitCrapsClient.rolls`). */
+  recent?: RollJson[];
 }
 export interface ConnectionState {
   relay: 'connecting' | 'open' | 'closed';
@@ -59,6 +62,8 @@ export class BitCrapsClient extends EventTarget {
   roll(table: string): void;
   leave(table: string): void;
   state(table: string): TableState;
+  /** Rolls after `afterRound` (default 0: from the first), oldest first, at most `max` (1,000). */
+  rolls(table: string, afterRound?: number, max?: number): RollJson[];
   verify(table: string, round: number): { round: number; ok: boolean; dice: [number, number] };
   connectionState(): ConnectionState;
 }

@@ -239,9 +239,16 @@ export class BitCrapsClient extends EventTarget {
     this.run(() => this.client.leave(table, this.now()));
   }
 
-  /** The table's state: seats, bets, point, shooter, history, ... */
+  /** The table's state: seats, bets, point, shooter, the number of rolls
+   * (`rolls`) and the last 12 of them (`recent`). */
   state(table) {
     return JSON.parse(this.client.tableState(table));
+  }
+
+  /** Rolls after round `afterRound`, oldest first (at most `max`, and at
+   * most 1,000 per call): fetch only the rolls not seen yet. */
+  rolls(table, afterRound = 0, max = 1000) {
+    return JSON.parse(this.client.rolls(table, afterRound, max));
   }
 
   /** Recomputes a past roll's dice from its reveals, in the browser. */

@@ -91,7 +91,7 @@ async function assertAgreement(pages) {
     assert.equal(s.point, first.point, 'same point');
     assert.deepEqual(s.seats, first.seats, 'same balances');
     assert.equal(s.bankroll, first.bankroll, 'same bankroll');
-    assert.deepEqual(s.history.at(-1).dice, first.history.at(-1).dice, 'same dice');
+    assert.deepEqual(s.recent.at(-1).dice, first.recent.at(-1).dice, 'same dice');
   }
   const shown = await Promise.all(pages.map((p) => data(p, 'dice')));
   assert.ok(shown.every((d) => d === shown[0]), `dice shown ${shown}`);
@@ -113,7 +113,18 @@ test('three pages play twenty rolls and agree after every one, over WebRTC', asy
     await assertAgreement(pages);
   }
   const final = await stateOf(pages[0]);
-  assert.equal(final.history.length, 20);
+  assert.equal(final.rolls, 20);
+  assert.equal(final.recent.length, 12, 'the state carries the last 12 rolls');
+  // The whole history comes a slice at a time, oldest first.
+  const rolls = await pages[0].evaluate(() => {
+    const table = document.querySelector('bitcraps-table').getAttribute('table');
+    return { all: window.bitcraps.rolls(table), after15: window.bitcraps.rolls(table, 15), two: window.bitcraps.rolls(table, 0, 2) };
+  });
+  assert.deepEqual(rolls.all.map((r) => r.round), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.deepEqual(rolls.after15.map((r) => r.round), [16, 17, 18, 19, 20]);
+  assert.deepEqual(rolls.two.map((r) => r.round), [1, 2]);
+  assert.deepEqual(rolls.all.slice(-12), final.recent);
+  assert.equal(await pages[0].locator('[data-verify-round] option').count(), 20, 'every roll can be verified');
   const chips = final.bankroll + final.seats.reduce((sum, s) => sum + s.balance, 0) + final.bets.reduce((sum, b) => sum + b.stake, 0);
   assert.equal(chips, 1_000_000 + 2 * 1000, 'chips conserved');
   // The verify panel recomputes a roll in the browser and confirms it.
@@ -192,7 +203,7 @@ test('a player who leaves mid-roll forfeits and the others play on', async () =>
   const s = await assertAgreement([house, shooter]);
   assert.ok(!s.seats.some((seat) => seat.player === leaverId), 'the absent player left the table');
   assert.ok(!s.bets.some((bet) => bet.player === leaverId), 'and lost its bets');
-  assert.deepEqual(s.history.at(-1).forfeited, [[leaverId, 'no-commit']]);
+  assert.deepEqual(s.recent.at(-1).forfeited, [[leaverId, 'no-commit']]);
   // And the game goes on.
   await playRoll([house, shooter], 3);
   await assertAgreement([house, shooter]);

@@ -22,6 +22,11 @@ use wasm_bindgen::prelude::*;
 
 use crate::events::{event_json, hex, unhex, RollJson};
 
+/// Rolls `tableState` carries (the newest).
+const RECENT_ROLLS: usize = 12;
+/// Rolls one `rolls` call returns at most.
+const MAX_ROLLS_PER_CALL: usize = 1_000;
+
 struct Table {
     /// Our entropy for this table's secrets (kept by the page so a reload
     /// reveals what it committed to).
@@ -408,7 +413,9 @@ impl Client {
     }
 
     /// A table's state for display (JSON): phase, point, shooter, banker,
-    /// balances, bets, round, roster, and every roll so far.
+    /// balances, bets, round, roster, the number of rolls so far (`rolls`)
+    /// and the last few of them (`recent`). Its size does not grow with the
+    /// game; older rolls come from [`rolls`](Self::rolls).
     #[wasm_bindgen(js_name = tableState)]
     pub fn table_state(&self, table: &str) -> Result<String, JsError> {
         let room = room_of(table)?;
@@ -438,7 +445,11 @@ impl Client {
                 stake: *stake,
             })
             .collect();
-        let history: Vec<RollJson> = s.history().iter().map(RollJson::from).collect();
+        let history = s.history();
+        let recent: Vec<RollJson> = history[history.len().saturating_sub(RECENT_ROLLS)..]
+            .iter()
+            .map(RollJson::from)
+            .collect();
         Ok(json!({
             "open": true,
             "me": hex(&self.id),
@@ -453,9 +464,35 @@ impl Client {
             "bets": bets,
             "roster": roster,
             "stateHash": hex(&s.state_hash()),
-            "history": history,
+            "rolls": history.len(),
+            "recent": recent,
         })
         .to_string())
+    }
+
+    /// Rolls of a table after round `after_round`, oldest first, at most
+    /// `max` (and at most 1,000) of them, as a JSON array: a page keeps its
+    /// history up to date by asking only for what it has not seen.
+    #[wasm_bindgen(js_name = rolls)]
+    pub fn rolls(&self, table: &str, after_round: f64, max: f64) -> Result<String, JsError> {
+        let room = room_of(table)?;
+        let Some(session) = self.tables.get(&room).and_then(|t| t.session.as_ref()) else {
+            return Ok("[]".into());
+        };
+        let history = session.history();
+        // Rounds only grow along the history (aborted rounds leave gaps).
+        let start = history.partition_point(|r| (r.round as f64) <= after_round);
+        let max = if max.is_finite() && max >= 0.0 {
+            (max as usize).min(MAX_ROLLS_PER_CALL)
+        } else {
+            MAX_ROLLS_PER_CALL
+        };
+        let rolls: Vec<RollJson> = history[start..]
+            .iter()
+            .take(max)
+            .map(RollJson::from)
+            .collect();
+        Ok(serde_json::to_string(&rolls).unwrap_or_else(|_| "[]".into()))
     }
 
     /// Re-verifies a past roll from its commitments and reveals, in the

@@ -68,6 +68,12 @@ mod client_api {
         let state = client.table_state(TABLE).unwrap();
         assert!(state.contains("\"open\":true"), "{state}");
         assert!(state.contains("\"bankroll\":10000"), "{state}");
+        assert!(
+            state.contains("\"rolls\":0") && state.contains("\"recent\":[]"),
+            "{state}"
+        );
+        assert_eq!(client.rolls(TABLE, 0.0, 10.0).unwrap(), "[]");
+        assert!(client.rolls("not hex", 0.0, 10.0).is_err());
     }
 
     #[wasm_bindgen_test]
