@@ -55,7 +55,6 @@ function stateOf(page) {
  * page shows roll number `n`. */
 async function playRoll(pages, n) {
   const players = pages.slice(1);
-  const before = await stateOf(pages[0]);
   for (const page of players) {
     const s = await stateOf(page);
     const mine = s.bets.filter((b) => b.player === s.me);
@@ -66,10 +65,22 @@ async function playRoll(pages, n) {
     }
     assert.equal(await page.locator('[data-message]').textContent(), '', 'bet accepted');
   }
+  // Every page must have seen every player's bets before the roll: a bet
+  // still in flight when the shooter commits makes the peers' tables
+  // differ, and the round is (rightly) called off.
+  const expected = [];
+  for (const page of players) {
+    const s = await stateOf(page);
+    expected.push(...s.bets.filter((b) => b.player === s.me));
+  }
   for (const page of pages) {
     await page.waitForFunction(
-      (count) => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).bets.length >= count,
-      before.bets.length,
+      (want) => {
+        const s = window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
+        return want.every((w) => s.bets.some((b) => b.player === w.player && b.bet === w.bet && b.stake === w.stake));
+      },
+      expected,
+      { timeout: 15_000 },
     );
   }
   let shooter = null;
