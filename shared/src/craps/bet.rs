@@ -4,10 +4,19 @@
 //! table settles real chips with it, and [`crate::craps::edge`] derives each
 //! bet's exact house edge from it, so the published figures test the rules.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
+
 use crate::craps::phase::{is_point_number, Phase};
 use crate::craps::rules::{CommissionTiming, TableRules};
 use crate::dice::Roll;
 use crate::ratio::Ratio;
+
+/// Stake units already derived, by bet and rules.
+static STAKE_UNITS: LazyLock<RwLock<HashMap<(BetKind, TableRules), u64>>> =
+    LazyLock::new(Default::default);
+/// Entries the stake-unit cache holds at most (every bet under ~60 rule sets).
+const MAX_STAKE_UNITS: usize = 4_096;
 
 /// A kind of bet. Numbered bets carry their number; come and don't come
 /// bets carry the point they travelled to (`None` until they have one).
@@ -192,7 +201,27 @@ impl BetKind {
 
     /// The smallest stake unit for which every payout and commission of this
     /// bet is a whole number of chips: stakes must be multiples of it.
+    ///
+    /// Deriving it walks every roll in every phase (2-33 µs); every bet
+    /// check needs it, so it is derived once per bet and rules and kept.
     pub fn stake_unit(self, rules: &TableRules) -> u64 {
+        let key = (self, *rules);
+        if let Some(unit) = STAKE_UNITS.read().ok().and_then(|m| m.get(&key).copied()) {
+            return unit;
+        }
+        let unit = self.derive_stake_unit(rules);
+        if let Ok(mut units) = STAKE_UNITS.write() {
+            // Rules come from the network: a flood of tables with odd rules
+            // must not grow the cache without end.
+            if units.len() < MAX_STAKE_UNITS {
+                units.insert(key, unit);
+            }
+        }
+        unit
+    }
+
+    /// [`stake_unit`](Self::stake_unit), derived from the payouts.
+    pub fn derive_stake_unit(self, rules: &TableRules) -> u64 {
         let mut unit: i128 = match self {
             BetKind::Horn => 4,
             BetKind::CAndE => 2,
@@ -518,6 +547,19 @@ mod tests {
         assert_eq!(BetKind::from_name("place-7"), None);
         assert_eq!(BetKind::from_name("hop-5-2"), None);
         assert_eq!(BetKind::from_name("nonsense"), None);
+    }
+
+    #[test]
+    fn stake_units_are_the_same_derived_or_cached() {
+        let mut rules = TableRules::default();
+        for field in [2, 3] {
+            rules.field_pays_on_12 = field;
+            for (kind, _) in crate::craps::PUBLISHED_EDGES {
+                let derived = kind.derive_stake_unit(&rules);
+                assert_eq!(kind.stake_unit(&rules), derived, "{kind:?}");
+                assert_eq!(kind.stake_unit(&rules), derived, "{kind:?}, cached");
+            }
+        }
     }
 
     #[test]
