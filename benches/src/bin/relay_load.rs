@@ -87,6 +87,9 @@ struct Args {
     /// Seconds of traffic.
     #[arg(long)]
     duration: Option<u64>,
+    /// Clients that never read (slow-reader has 1; 0 runs its control).
+    #[arg(long)]
+    slow_readers: Option<usize>,
     /// Write the summary as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -189,7 +192,7 @@ impl Args {
             rate: self.rate.unwrap_or(preset.rate),
             senders: self.senders.unwrap_or(preset.senders).clamp(0.0, 1.0),
             duration: self.duration.unwrap_or(preset.duration).min(300),
-            slow_readers: preset.slow_readers,
+            slow_readers: self.slow_readers.unwrap_or(preset.slow_readers),
         }
     }
 }
