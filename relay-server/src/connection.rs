@@ -125,7 +125,13 @@ where
         rooms: HashSet::new(),
         rate: RateLimit::new(limits.rate_per_sec, limits.rate_burst),
     };
-    let mut deadline = Instant::now() + limits.idle_timeout();
+    // The idle timer is moved only when it fires early, not on every
+    // frame: a busy connection costs a clock read per frame instead of a
+    // timer-wheel update.
+    let idle = limits.idle_timeout();
+    let mut last_input = Instant::now();
+    let idle_timer = sleep_until(last_input + idle);
+    tokio::pin!(idle_timer);
     let stop = shutdown.wait();
     tokio::pin!(stop);
     let check_every = (limits.slow_consumer_grace() / 2).max(Duration::from_millis(10));
@@ -139,7 +145,7 @@ where
             }
             next = stream.next() => match next {
                 Some(Ok(message)) => {
-                    deadline = Instant::now() + limits.idle_timeout();
+                    last_input = Instant::now();
                     if let Err((code, reason, label)) = state.handle(message) {
                         if !label.is_empty() {
                             metrics.reject(label);
@@ -152,7 +158,12 @@ where
                 Some(Err(_)) | None => break,
             },
             () = outbox.closed() => break,
-            () = sleep_until(deadline) => {
+            () = &mut idle_timer => {
+                let due = last_input + idle;
+                if due > Instant::now() {
+                    idle_timer.as_mut().reset(due);
+                    continue;
+                }
                 metrics.reject("idle");
                 outbox.close(close::IDLE, "idle timeout");
                 break;

@@ -109,6 +109,39 @@ async fn join_over_channels_then_idle_timeout_with_pings_meanwhile() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn traffic_keeps_a_connection_open_past_the_idle_timeout() {
+    let hub = Arc::new(Hub::new(Limits::default(), Arc::new(Metrics::new())));
+    let mut h = connect(Arc::clone(&hub));
+    let (_, nonce) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
+    let key = SigningKey::from_bytes(&[4; 32]);
+    let join = join_frame(&key, nonce.try_into().unwrap());
+    h.to_relay.send(WsIn::Binary(join.clone())).await.unwrap();
+    // A frame every 25 s for 150 s (the idle timeout is 60 s).
+    let started = tokio::time::Instant::now();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        h.to_relay.send(WsIn::Binary(join.clone())).await.unwrap();
+    }
+    while let Ok(out) = h.from_relay.try_recv() {
+        assert!(!matches!(out, WsOut::Close(..)), "closed while active");
+    }
+    // Then silence: closed as idle 60 s after the last frame, not before.
+    let code = loop {
+        if let WsOut::Close(code, _) = h.from_relay.recv().await.unwrap() {
+            break code;
+        }
+    };
+    assert_eq!(code, close::IDLE);
+    let closed_after = started.elapsed();
+    assert!(
+        closed_after >= Duration::from_secs(150 + 60)
+            && closed_after < Duration::from_secs(150 + 61),
+        "closed after {closed_after:?}"
+    );
+    h.task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_join_with_the_wrong_nonce_is_closed() {
     let hub = Arc::new(Hub::new(Limits::default(), Arc::new(Metrics::new())));
     let mut h = connect(hub);
