@@ -134,13 +134,26 @@ where
     tokio::pin!(idle_timer);
     let stop = shutdown.wait();
     tokio::pin!(stop);
-    let check_every = (limits.slow_consumer_grace() / 2).max(Duration::from_millis(10));
-    let mut slow_check = tokio::time::interval(check_every);
+    // Armed only while the outbox is full: idle connections keep no timer.
+    let slow_timer = sleep_until(Instant::now());
+    tokio::pin!(slow_timer);
+    let mut slow_armed = false;
     loop {
         tokio::select! {
-            _ = slow_check.tick() => {
+            () = outbox.became_full(), if !slow_armed => {
+                if let Some(due) = outbox.slow_deadline() {
+                    slow_timer.as_mut().reset(due);
+                    slow_armed = true;
+                }
+            }
+            () = &mut slow_timer, if slow_armed => {
                 if outbox.check_slow() {
                     break;
+                }
+                // Drained meanwhile (disarm), or full again since (re-arm).
+                match outbox.slow_deadline() {
+                    Some(due) => slow_timer.as_mut().reset(due),
+                    None => slow_armed = false,
                 }
             }
             next = stream.next() => match next {

@@ -47,6 +47,7 @@ pub struct Outbox {
     state: Mutex<State>,
     wake: Notify,
     closed: Notify,
+    full: Notify,
     grace: Duration,
     metrics: Arc<Metrics>,
 }
@@ -69,6 +70,7 @@ impl Outbox {
             }),
             wake: Notify::new(),
             closed: Notify::new(),
+            full: Notify::new(),
             grace,
             metrics,
         }
@@ -119,7 +121,15 @@ impl Outbox {
             }
             Err(_) => {
                 let now = Instant::now();
-                let since = *state.full_since.get_or_insert(now);
+                let since = match state.full_since {
+                    Some(since) => since,
+                    None => {
+                        // Tell the connection to check back after the grace.
+                        state.full_since = Some(now);
+                        self.full.notify_one();
+                        now
+                    }
+                };
                 if now.duration_since(since) < self.grace {
                     return Pushed::Refused;
                 }
@@ -133,9 +143,26 @@ impl Outbox {
         }
     }
 
+    /// When the queue's grace runs out if it stays full (`None` while it
+    /// is not full or the connection is closing).
+    pub fn slow_deadline(&self) -> Option<Instant> {
+        let state = self.state.lock().ok()?;
+        if state.closing.is_some() {
+            return None;
+        }
+        state.full_since.map(|since| since + self.grace)
+    }
+
+    /// Resolves when the queue has just become full: the connection then
+    /// checks back at [`slow_deadline`](Self::slow_deadline), so a consumer
+    /// is caught even when no new frame arrives, and an idle connection
+    /// keeps no timer for it.
+    pub async fn became_full(&self) {
+        self.full.notified().await;
+    }
+
     /// Closes the connection as a slow consumer if its queue has been full
-    /// for longer than the grace period (called periodically, so a consumer
-    /// is caught even when no new frame arrives). Returns whether it did.
+    /// for longer than the grace period. Returns whether it did.
     pub fn check_slow(&self) -> bool {
         let Ok(mut state) = self.state.lock() else {
             return false;

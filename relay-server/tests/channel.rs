@@ -24,8 +24,13 @@ struct Harness {
 }
 
 fn connect(hub: Arc<Hub>) -> Harness {
+    connect_with(hub, 1024)
+}
+
+/// A connection whose socket holds at most `capacity` unread messages.
+fn connect_with(hub: Arc<Hub>, capacity: usize) -> Harness {
     let (to_relay, rx) = mpsc::channel::<WsIn>(16);
-    let (tx, from_relay) = mpsc::channel::<WsOut>(1024);
+    let (tx, from_relay) = mpsc::channel::<WsOut>(capacity);
     let input = stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|m| (Ok::<_, ()>(m), rx))
     });
@@ -139,6 +144,66 @@ async fn traffic_keeps_a_connection_open_past_the_idle_timeout() {
         "closed after {closed_after:?}"
     );
     h.task.await.unwrap();
+}
+
+/// Joins `h` to the test room as `key` (after its challenge).
+async fn join(h: &mut Harness, key: &SigningKey) {
+    let (_, nonce) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
+    let frame = join_frame(key, nonce.try_into().unwrap());
+    h.to_relay.send(WsIn::Binary(frame)).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_consumer_is_closed_after_its_grace_without_further_traffic() {
+    let limits = Limits {
+        queue_frames: 8,
+        ..Limits::default()
+    };
+    let grace = limits.slow_consumer_grace();
+    let hub = Arc::new(Hub::new(limits, Arc::new(Metrics::new())));
+    let sender_key = SigningKey::from_bytes(&[4; 32]);
+    let mut sender = connect(Arc::clone(&hub));
+    join(&mut sender, &sender_key).await;
+    // The sleeper's socket takes one message and is never read again.
+    let mut sleeper = connect_with(Arc::clone(&hub), 1);
+    join(&mut sleeper, &SigningKey::from_bytes(&[5; 32])).await;
+    while hub.metrics().connections.get() < 2 || hub.room_count() < 1 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // A burst that overflows the sleeper's queue, then silence.
+    let header = FrameHeader::new(
+        FrameKind::Game,
+        [1; 16],
+        sender_key.verifying_key().to_bytes(),
+    );
+    for i in 0..40u32 {
+        let mut out = BytesMut::new();
+        encode_signed(&header, &i.to_be_bytes(), &sender_key, &mut out).unwrap();
+        sender
+            .to_relay
+            .send(WsIn::Binary(out.freeze()))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(grace / 2).await;
+    assert_eq!(
+        hub.metrics().slow_consumer_disconnects.get(),
+        0,
+        "within its grace"
+    );
+    tokio::time::sleep(grace).await;
+    assert_eq!(
+        hub.metrics().slow_consumer_disconnects.get(),
+        1,
+        "closed after it"
+    );
+    // Its handler ends (the close frame cannot reach a socket nobody reads).
+    tokio::time::timeout(Duration::from_secs(5), sleeper.task)
+        .await
+        .expect("the sleeper's handler ends")
+        .unwrap();
+    assert_eq!(hub.metrics().connections.get(), 1);
 }
 
 #[tokio::test(start_paused = true)]
