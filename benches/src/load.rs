@@ -106,6 +106,16 @@ impl Shared {
         samples.clear();
     }
 
+    /// Ends a run: senders stop, frames in flight get `settle` to arrive,
+    /// then every client task is ended.
+    pub async fn finish(&self, tasks: Vec<tokio::task::JoinHandle<()>>, settle: Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        tokio::time::sleep(settle).await;
+        for task in tasks {
+            task.abort();
+        }
+    }
+
     pub(crate) fn micros(&self) -> u64 {
         self.origin.elapsed().as_micros() as u64
     }

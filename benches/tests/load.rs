@@ -39,11 +39,7 @@ async fn clients_join_send_and_every_frame_is_delivered_and_timed() {
         )));
     }
     tokio::time::sleep(Duration::from_millis(1_000)).await;
-    shared.stop.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    for t in tasks {
-        t.abort();
-    }
+    shared.finish(tasks, Duration::from_millis(300)).await;
     let sent = shared.sent.load(Ordering::Relaxed);
     let delivered = shared.delivered.load(Ordering::Relaxed);
     assert!(sent >= 60, "sent {sent}");
@@ -95,11 +91,7 @@ async fn signaling_pairs_get_every_offer_answered() {
         )));
     }
     tokio::time::sleep(Duration::from_millis(1_000)).await;
-    shared.stop.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    for t in tasks {
-        t.abort();
-    }
+    shared.finish(tasks, Duration::from_millis(300)).await;
     let sent = shared.sent.load(Ordering::Relaxed);
     let answered = shared.delivered.load(Ordering::Relaxed);
     assert!(sent >= 45, "sent {sent}");

@@ -603,12 +603,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = traffic.elapsed().as_secs_f64();
     let cpu_end = sample().map(|s| s.cpu_ticks);
-    shared.stop.store(true, Ordering::Relaxed);
-    // Give clients a moment to finish their current send, then end them.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for task in &tasks {
-        task.abort();
-    }
+    shared.finish(tasks, Duration::from_millis(200)).await;
     bar.finish_and_clear();
 
     let sent = shared.sent.load(Ordering::Relaxed);
