@@ -125,3 +125,14 @@ fn the_matchbox_comparison_is_skipped_with_a_message_when_not_installed() {
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("only signals"), "{said}");
 }
+
+#[test]
+fn signaling_without_a_rate_is_refused_before_anything_starts() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-load"))
+        .args(["--scenario", "signaling", "--rate", "0", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("give --rate"), "{said}");
+}

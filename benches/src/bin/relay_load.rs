@@ -377,6 +377,9 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => Protocol::Frames,
     };
+    if args.scenario == Scenario::Signaling && !(plan.rate > 0.0 && plan.rate.is_finite()) {
+        bail!("signaling runs at a set rate: give --rate in offers per second per pair");
+    }
     let (spawned, url, relay) = match &args.url {
         Some(url) => (None, url.clone(), None),
         None => {
@@ -533,7 +536,7 @@ async fn main() -> anyhow::Result<()> {
                 per_room_members[i % plan.rooms] += 2;
                 tasks.push(tokio::spawn(signaling::run_pair(
                     pair,
-                    plan.rate.max(0.1),
+                    plan.rate,
                     plan.size,
                     Arc::clone(&shared),
                 )));
