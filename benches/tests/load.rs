@@ -129,7 +129,15 @@ fn the_matchbox_comparison_is_skipped_with_a_message_when_not_installed() {
 #[test]
 fn signaling_without_a_rate_is_refused_before_anything_starts() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-load"))
-        .args(["--scenario", "signaling", "--rate", "0", "--quiet"])
+        .args([
+            "--scenario",
+            "signaling",
+            "--rate",
+            "0",
+            "--quiet",
+            "--threads",
+            "1",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
