@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use shared::codec::{control, encode_signed, FrameHeader, FrameRef};
 use shared::craps::{house_edge_percent, BetKind, Phase};
 use shared::message::SignedMessage;
-use shared::session::{GameConfig, Session, SessionError};
+use shared::session::{GameConfig, RollRecord, Session, SessionError};
 use shared::wire::{FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
 use shared::SigningKey;
 use wasm_bindgen::prelude::*;
@@ -479,15 +479,12 @@ impl Client {
         let Some(session) = self.tables.get(&room).and_then(|t| t.session.as_ref()) else {
             return Ok("[]".into());
         };
-        let history = session.history();
-        // Rounds only grow along the history (aborted rounds leave gaps).
-        let start = history.partition_point(|r| (r.round as f64) <= after_round);
         let max = if max.is_finite() && max >= 0.0 {
             (max as usize).min(MAX_ROLLS_PER_CALL)
         } else {
             MAX_ROLLS_PER_CALL
         };
-        let rolls: Vec<RollJson> = history[start..]
+        let rolls: Vec<RollJson> = rolls_after(session, after_round)
             .iter()
             .take(max)
             .map(RollJson::from)
@@ -506,10 +503,9 @@ impl Client {
             .get(&room)
             .and_then(|t| t.session.as_ref())
             .ok_or_else(|| JsError::new("not at this table"))?;
-        let record = session
-            .history()
-            .iter()
-            .find(|r| r.round == round as u64)
+        let record = rolls_after(session, round - 1.0)
+            .first()
+            .filter(|r| r.round as f64 == round)
             .ok_or_else(|| JsError::new("no such roll"))?;
         let recomputed = shared::fair::roll_from_reveals(
             &room,
@@ -523,6 +519,13 @@ impl Client {
         })
         .to_string())
     }
+}
+
+/// The rolls after round `after_round`, oldest first. Rounds only grow
+/// along the history (aborted rounds leave gaps), so this is a search.
+fn rolls_after(session: &Session, after_round: f64) -> &[RollRecord] {
+    let history = session.history();
+    &history[history.partition_point(|r| (r.round as f64) <= after_round)..]
 }
 
 /// Every bet's name, payout class and house edge under the default rules
