@@ -46,7 +46,7 @@ const short = (id) => (id ? `${id.slice(0, 6)}…` : '—');
 const TEMPLATE = `
 <div class="bc">
   <header class="bc-status">
-    <span>Relay: <b data-relay>connecting</b></span>
+    <span>Relay: <b data-relay>idle</b></span>
     <span>Direct peers: <b data-peers>0</b></span>
     <span>You: <code data-me>…</code> <b data-role></b></span>
   </header>

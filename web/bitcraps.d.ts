@@ -42,7 +42,7 @@ export interface TableState {
   recent?: RollJson[];
 }
 export interface ConnectionState {
-  relay: 'connecting' | 'open' | 'closed';
+  relay: 'idle' | 'connecting' | 'open' | 'closed';
   webrtc: boolean;
   peers: Record<string, 'connecting' | 'open' | 'closed'>;
 }

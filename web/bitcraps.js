@@ -59,21 +59,25 @@ export class BitCrapsClient extends EventTarget {
     this.prefix = storagePrefix;
     this.tables = new Set();
     this.peers = new Map(); // `${table}/${peer}` -> { pc, channel, state }
-    this.relayState = 'connecting';
+    this.relayState = 'idle';
     this.iceServers = [];
     this.timer = null;
+    this.reconnectTimer = null;
     this.retry = 250;
     this.closed = false;
   }
 
-  /** Loads wasm, restores this browser's key and connects. */
+  /**
+   * Loads wasm and restores this browser's key. The relay connection opens
+   * with the first `joinTable` (the relay closes connections that are in
+   * no table for a few seconds).
+   */
   async start() {
     await loadWasm();
     const secret = kept(`${this.prefix}-key`, () => randomHex(32));
     this.client = new Client(unhex(secret));
     this.me = this.client.publicKey();
     await this.loadIceServers();
-    this.connect();
     return this;
   }
 
@@ -104,6 +108,8 @@ export class BitCrapsClient extends EventTarget {
   }
 
   connect() {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     if (this.closed) return;
     this.setRelayState('connecting');
     const ws = new WebSocket(this.relayUrl);
@@ -120,8 +126,8 @@ export class BitCrapsClient extends EventTarget {
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.setRelayState('closed');
-      if (!this.closed) {
-        setTimeout(() => this.connect(), this.retry);
+      if (!this.closed && this.tables.size > 0) {
+        this.reconnectTimer = setTimeout(() => this.connect(), this.retry);
         this.retry = Math.min(this.retry * 2, 5000);
       }
     };
@@ -206,6 +212,7 @@ export class BitCrapsClient extends EventTarget {
     const entropy = kept(`${this.prefix}-entropy-${table}`, () => randomHex(32));
     this.tables.add(table);
     this.client.joinTable(table, unhex(entropy), bankroll, deadlineMs);
+    if (!this.ws || (this.ws.readyState === WebSocket.CLOSED && !this.reconnectTimer)) this.connect();
     this.flush();
   }
 

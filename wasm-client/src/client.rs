@@ -26,6 +26,11 @@ use crate::events::{event_json, hex, unhex, RollJson};
 const RECENT_ROLLS: usize = 12;
 /// Rolls one `rolls` call returns at most.
 const MAX_ROLLS_PER_CALL: usize = 1_000;
+/// Milliseconds between keep-alives: an empty Presence frame to every
+/// joined table. The relay judges liveness on frames only (its idle and
+/// room idle timeouts are 90 s and 120 s by default), so a player who
+/// only watches stays at the table.
+pub const KEEPALIVE_MS: u64 = 15_000;
 
 struct Table {
     /// Our entropy for this table's secrets (kept by the page so a reload
@@ -35,6 +40,10 @@ struct Table {
     roster: Vec<PeerId>,
     last_seq: u64,
     joined: bool,
+    /// A table opened here whose `Table` frame is still to be sent: it
+    /// goes right after the first `Join` (the relay refuses frames for a
+    /// room before its join).
+    announce: bool,
 }
 
 /// A BitCraps peer in the browser.
@@ -46,6 +55,8 @@ pub struct Client {
     tables: BTreeMap<RoomId, Table>,
     outbox: VecDeque<Vec<u8>>,
     events: Vec<Value>,
+    /// When the next keep-alive is due (from the relay's challenge on).
+    keepalive_at: Option<u64>,
 }
 
 fn room_of(table: &str) -> Result<RoomId, JsError> {
@@ -90,6 +101,7 @@ impl Client {
             tables: BTreeMap::new(),
             outbox: VecDeque::new(),
             events: Vec::new(),
+            keepalive_at: None,
         })
     }
 
@@ -104,6 +116,7 @@ impl Client {
     #[wasm_bindgen(js_name = connectionOpened)]
     pub fn connection_opened(&mut self) {
         self.nonce = None;
+        self.keepalive_at = None;
         self.outbox.clear();
         for table in self.tables.values_mut() {
             table.joined = false;
@@ -132,6 +145,7 @@ impl Client {
             roster: Vec::new(),
             last_seq: 0,
             joined: false,
+            announce: false,
         };
         if bankroll > 0.0 {
             let mut config = GameConfig::new(room, self.id, bankroll as u64);
@@ -140,9 +154,9 @@ impl Client {
                 config.reveal_timeout = deadline_ms as u64;
             }
             state.session = Some(Session::new(config, self.key.clone(), entropy));
+            state.announce = true;
             self.tables.insert(room, state);
             self.queue_join(room);
-            self.send_frame(FrameKind::Table, room, None, &config.encode());
         } else {
             self.tables.insert(room, state);
             self.queue_join(room);
@@ -163,7 +177,13 @@ impl Client {
             nonce,
             resume_from: table.last_seq,
         };
+        let announce = std::mem::take(&mut table.announce)
+            .then(|| table.session.as_ref().map(|s| s.config().encode()))
+            .flatten();
         self.send_frame(FrameKind::Join, room, None, &join.encode());
+        if let Some(config) = announce {
+            self.send_frame(FrameKind::Table, room, None, &config);
+        }
     }
 
     fn send_frame(
@@ -199,6 +219,7 @@ impl Client {
                 self.nonce = Some(
                     control::decode_id(frame.payload).map_err(|e| JsError::new(&e.to_string()))?,
                 );
+                self.keepalive_at = Some(now as u64 + KEEPALIVE_MS);
                 let rooms: Vec<RoomId> = self.tables.keys().copied().collect();
                 for room in rooms {
                     self.queue_join(room);
@@ -389,10 +410,19 @@ impl Client {
         frame.get(3) == Some(&(FrameKind::Game as u8))
     }
 
-    /// Applies deadlines; returns the events (JSON array).
+    /// Applies deadlines and sends keep-alives when due; returns the
+    /// events (JSON array).
     #[wasm_bindgen(js_name = handleTimeout)]
     pub fn handle_timeout(&mut self, now: f64) -> String {
         let rooms: Vec<RoomId> = self.tables.keys().copied().collect();
+        if self.keepalive_at.is_some_and(|at| at <= now as u64) {
+            self.keepalive_at = Some(now as u64 + KEEPALIVE_MS);
+            for room in &rooms {
+                if self.tables.get(room).is_some_and(|t| t.joined) {
+                    self.send_frame(FrameKind::Presence, *room, None, &[]);
+                }
+            }
+        }
         for room in rooms {
             if let Some(session) = self.tables.get_mut(&room).and_then(|t| t.session.as_mut()) {
                 session.handle_timeout(now as u64);
@@ -402,12 +432,16 @@ impl Client {
         self.take_events()
     }
 
-    /// The earliest deadline of any table, or -1.
+    /// The earliest deadline of any table or keep-alive, or -1.
     #[wasm_bindgen(js_name = nextTimeout)]
     pub fn next_timeout(&self) -> f64 {
+        let keepalive = self
+            .keepalive_at
+            .filter(|_| self.tables.values().any(|t| t.joined));
         self.tables
             .values()
             .filter_map(|t| t.session.as_ref().and_then(Session::poll_timeout))
+            .chain(keepalive)
             .min()
             .map_or(-1.0, |t| t as f64)
     }

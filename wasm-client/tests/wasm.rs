@@ -61,10 +61,10 @@ mod client_api {
         let mut client = Client::new(&[1; 32]).unwrap();
         assert_eq!(client.public_key().len(), 64);
         client.join_table(TABLE, &[2; 32], 10_000.0, 0.0).unwrap();
-        // The table frame waits for nothing; the join waits for the challenge.
-        assert_eq!(kinds(&mut client), vec![FrameKind::Table]);
+        // Both wait for the challenge; the table is announced after the join.
+        assert!(kinds(&mut client).is_empty());
         client.handle_frame(&challenge(), 0.0).unwrap();
-        assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
+        assert_eq!(kinds(&mut client), vec![FrameKind::Join, FrameKind::Table]);
         let state = client.table_state(TABLE).unwrap();
         assert!(state.contains("\"open\":true"), "{state}");
         assert!(state.contains("\"bankroll\":10000"), "{state}");
@@ -98,5 +98,31 @@ mod client_api {
         assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
         let catalog = bitcraps_client::bet_catalog();
         assert!(catalog.contains("\"bet\":\"place-6\""));
+    }
+
+    #[wasm_bindgen_test]
+    fn a_joined_client_keeps_its_tables_alive_with_presence_frames() {
+        let mut client = Client::new(&[1; 32]).unwrap();
+        client.join_table(TABLE, &[2; 32], 0.0, 0.0).unwrap();
+        assert_eq!(
+            client.next_timeout(),
+            -1.0,
+            "nothing is due before the relay is there"
+        );
+        client.handle_frame(&challenge(), 1_000.0).unwrap();
+        assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
+        let due = client.next_timeout();
+        assert_eq!(due, 1_000.0 + bitcraps_client::KEEPALIVE_MS as f64);
+        client.handle_timeout(due - 1.0);
+        assert!(kinds(&mut client).is_empty(), "not yet due");
+        client.handle_timeout(due);
+        assert_eq!(kinds(&mut client), vec![FrameKind::Presence]);
+        assert_eq!(
+            client.next_timeout(),
+            due + bitcraps_client::KEEPALIVE_MS as f64
+        );
+        // A new connection: nothing is due until its challenge.
+        client.connection_opened();
+        assert_eq!(client.next_timeout(), -1.0);
     }
 }
