@@ -113,10 +113,22 @@ pub struct Limits {
     #[arg(long, env = "BITCRAPS_SLOW_CONSUMER_GRACE_MS", default_value_t = 2_000)]
     pub slow_consumer_grace_ms: u64,
 
-    /// Seconds without any message (pongs included) before a connection is
-    /// closed (close code 4004).
-    #[arg(long, env = "BITCRAPS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    /// Seconds without a frame before a connection is closed (close code
+    /// 4004). Pings and pongs do not count: clients keep their connection
+    /// alive with a Presence frame per room.
+    #[arg(long, env = "BITCRAPS_IDLE_TIMEOUT_SECS", default_value_t = 90)]
     pub idle_timeout_secs: u64,
+
+    /// Seconds a connection may be in no room (after connecting, or after
+    /// leaving its last room) before it is closed (close code 4005).
+    #[arg(long, env = "BITCRAPS_JOIN_TIMEOUT_SECS", default_value_t = 10)]
+    pub join_timeout_secs: u64,
+
+    /// Seconds a member may send nothing to a room before it is removed
+    /// from it (an `Error` frame, code 8), so silent members cannot hold a
+    /// room's seats.
+    #[arg(long, env = "BITCRAPS_ROOM_IDLE_TIMEOUT_SECS", default_value_t = 120)]
+    pub room_idle_timeout_secs: u64,
 
     /// Seconds between the relay's pings.
     #[arg(long, env = "BITCRAPS_PING_INTERVAL_SECS", default_value_t = 20)]
@@ -137,7 +149,27 @@ pub struct Limits {
     pub validate: bool,
 }
 
+/// Frames and bytes of a joining connection's queue kept free of replay
+/// for the roster and the relay's own frames.
+const JOIN_HEADROOM_FRAMES: usize = 8;
+const JOIN_HEADROOM_BYTES: usize = 16 * 1024;
+
 impl Limits {
+    /// These limits with the replay window fitted to what one connection's
+    /// queue accepts, so a newcomer always receives every kept frame and
+    /// then its roster.
+    pub fn effective(self) -> Limits {
+        Limits {
+            replay_frames: self
+                .replay_frames
+                .min(self.queue_frames.saturating_sub(JOIN_HEADROOM_FRAMES)),
+            replay_bytes: self
+                .replay_bytes
+                .min(self.queue_bytes.saturating_sub(JOIN_HEADROOM_BYTES)),
+            ..self
+        }
+    }
+
     /// The slow-consumer grace period.
     pub fn slow_consumer_grace(&self) -> Duration {
         Duration::from_millis(self.slow_consumer_grace_ms)
@@ -146,6 +178,16 @@ impl Limits {
     /// The idle timeout.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// The join timeout.
+    pub fn join_timeout(&self) -> Duration {
+        Duration::from_secs(self.join_timeout_secs)
+    }
+
+    /// The room idle timeout.
+    pub fn room_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.room_idle_timeout_secs)
     }
 
     /// The ping interval.

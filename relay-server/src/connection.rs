@@ -5,10 +5,18 @@
 //! The reader loop (this task) decodes frames and hands them to the hub;
 //! a writer task drains the connection's [`Outbox`] to the sink. The two
 //! are tied by the outbox's signals: a close decided anywhere (slow
-//! consumer, bad input, shutdown) ends both. Every way out is counted and
-//! leaves the connection's rooms cleanly.
+//! consumer, bad input, shutdown) ends both. Every way out is counted,
+//! logged and leaves the connection's rooms cleanly.
+//!
+//! Liveness is judged on frames, not on pings or pongs (a client that only
+//! answers pings is not taking part): a connection that has joined no room
+//! within the join timeout, or sends no frame within the idle timeout, is
+//! closed; a member that sends nothing to one of its rooms within the room
+//! idle timeout is removed from that room. Every message, pings and pongs
+//! included, counts against the rate limit.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +27,7 @@ use shared::wire::{close, FrameKind, PeerId, Priority, RoomId};
 use tokio::time::{sleep_until, Instant};
 
 use crate::hub::{error_frame, relay_frame, Hub, Refusal};
+use crate::log::Who;
 use crate::outbox::Outbox;
 use crate::shutdown::Shutdown;
 
@@ -29,12 +38,18 @@ pub enum WsIn {
     Binary(Bytes),
     /// A text message (not part of the protocol).
     Text,
-    /// A ping or pong (keeps the connection alive).
+    /// A ping (answered by the transport).
     Ping,
+    /// A pong (the answer to the relay's ping).
+    Pong,
     /// The client closes.
     Close,
     /// The transport refused a message over the size limit.
     TooBig,
+    /// A text message that is not UTF-8.
+    BadUtf8,
+    /// The client broke the WebSocket protocol (what it did).
+    ProtocolViolation(String),
 }
 
 /// What goes to a client.
@@ -85,8 +100,17 @@ const WRITE_BATCH: usize = 64;
 /// How long the writer may take to deliver the close frame.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
-/// Serves one connection until it ends.
-pub async fn serve<St, Si, E>(hub: Arc<Hub>, mut stream: St, sink: Si, shutdown: Shutdown)
+/// Serves one connection until it ends. Returns the transport's two halves
+/// when the writer handed its half back (it did not, if the client stopped
+/// reading and the close frame could not be delivered), so that the caller
+/// may linger on the socket.
+pub async fn serve<St, Si, E>(
+    hub: Arc<Hub>,
+    addr: Option<SocketAddr>,
+    mut stream: St,
+    sink: Si,
+    shutdown: Shutdown,
+) -> Option<(St, Si)>
 where
     St: Stream<Item = Result<WsIn, E>> + Unpin,
     Si: Sink<WsOut> + Unpin + Send + 'static,
@@ -116,29 +140,36 @@ where
         Arc::clone(&metrics),
     ));
 
+    let opened = Instant::now();
+    crate::log::opened(Who {
+        conn,
+        addr,
+        peer: None,
+    });
     let mut state = Conn {
         hub: &hub,
         conn,
+        addr,
         outbox: &outbox,
         nonce,
         identity: None,
-        rooms: HashSet::new(),
+        rooms: HashMap::new(),
         rate: RateLimit::new(limits.rate_per_sec, limits.rate_burst),
+        last_frame: opened,
+        without_room_since: Some(opened),
     };
-    // The idle timer is moved only when it fires early, not on every
+    // The liveness timer is moved only when it fires early, not on every
     // frame: a busy connection costs a clock read per frame instead of a
     // timer-wheel update.
-    let idle = limits.idle_timeout();
-    let mut last_input = Instant::now();
-    let idle_timer = sleep_until(last_input + idle);
-    tokio::pin!(idle_timer);
+    let liveness = sleep_until(state.next_check(&limits));
+    tokio::pin!(liveness);
     let stop = shutdown.wait();
     tokio::pin!(stop);
     // Armed only while the outbox is full: idle connections keep no timer.
     let slow_timer = sleep_until(Instant::now());
     tokio::pin!(slow_timer);
     let mut slow_armed = false;
-    loop {
+    let why = loop {
         tokio::select! {
             () = outbox.became_full(), if !slow_armed => {
                 if let Some(due) = outbox.slow_deadline() {
@@ -148,7 +179,7 @@ where
             }
             () = &mut slow_timer, if slow_armed => {
                 if outbox.check_slow() {
-                    break;
+                    break "slow consumer";
                 }
                 // Drained meanwhile (disarm), or full again since (re-arm).
                 match outbox.slow_deadline() {
@@ -158,60 +189,70 @@ where
             }
             next = stream.next() => match next {
                 Some(Ok(message)) => {
-                    last_input = Instant::now();
+                    let in_a_room = state.without_room_since.is_none();
                     if let Err((code, reason, label)) = state.handle(message) {
                         if !label.is_empty() {
                             metrics.reject(label);
                         }
                         outbox.close(code, reason);
-                        break;
+                        break if label.is_empty() { "client closed" } else { label };
+                    }
+                    // Left its last room: the (shorter) join timeout runs.
+                    if in_a_room && state.without_room_since.is_some() {
+                        liveness.as_mut().reset(state.next_check(&limits));
                     }
                 }
                 // The transport failed or the client went away.
-                Some(Err(_)) | None => break,
+                Some(Err(_)) | None => break "client went away",
             },
-            () = outbox.closed() => break,
-            () = &mut idle_timer => {
-                let due = last_input + idle;
-                if due > Instant::now() {
-                    idle_timer.as_mut().reset(due);
-                    continue;
+            () = outbox.closed() => break "closed",
+            () = &mut liveness => {
+                let now = Instant::now();
+                if let Some((code, reason, label)) = state.check_liveness(now, &limits) {
+                    metrics.reject(label);
+                    outbox.close(code, reason);
+                    break label;
                 }
-                metrics.reject("idle");
-                outbox.close(close::IDLE, "idle timeout");
-                break;
+                liveness.as_mut().reset(state.next_check(&limits));
             }
             () = &mut stop => {
                 outbox.close(close::GOING_AWAY, "relay shutting down");
-                break;
+                break "shutdown";
             }
         }
-    }
-    for room in std::mem::take(&mut state.rooms) {
-        if let Some(peer) = state.identity {
+    };
+    if let Some(peer) = state.identity {
+        for room in std::mem::take(&mut state.rooms).into_keys() {
             hub.leave(conn, peer, room);
         }
     }
     // A normal end (client closed): close politely too.
     outbox.close(1000, "bye");
+    let (code, reason) = outbox.closing().unwrap_or((1000, String::new()));
+    crate::log::closed(state.who(), code, &reason, why, opened.elapsed());
     // The writer sends the close frame; a consumer that does not read at
     // all cannot stop us from leaving.
     let mut writer = writer;
-    if tokio::time::timeout(CLOSE_FLUSH, &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
+    let sink = match tokio::time::timeout(CLOSE_FLUSH, &mut writer).await {
+        Ok(joined) => joined.ok(),
+        Err(_) => {
+            writer.abort();
+            None
+        }
+    };
     metrics.connections.dec();
+    sink.map(|sink| (stream, sink))
 }
 
+/// Drains the outbox to the sink until the connection closes; hands the
+/// sink back.
 async fn write_loop<Si>(
     outbox: Arc<Outbox>,
     mut sink: Si,
     ping_every: Duration,
     metrics: Arc<crate::metrics::Metrics>,
-) where
+) -> Si
+where
     Si: Sink<WsOut> + Unpin,
 {
     let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
@@ -224,23 +265,23 @@ async fn write_loop<Si>(
             for frame in batch {
                 metrics.bytes_out.inc_by(frame.len() as u64);
                 if sink.feed(WsOut::Binary(frame)).await.is_err() {
-                    return;
+                    return sink;
                 }
             }
             if sink.flush().await.is_err() {
-                return;
+                return sink;
             }
         }
         if let Some((code, reason)) = outbox.closing() {
             let _ = sink.send(WsOut::Close(code, reason)).await;
             let _ = sink.close().await;
-            return;
+            return sink;
         }
         tokio::select! {
             () = outbox.woken() => {}
             _ = ping.tick() => {
                 if sink.send(WsOut::Ping).await.is_err() {
-                    return;
+                    return sink;
                 }
             }
         }
@@ -256,30 +297,142 @@ fn fatal(code: u16, reason: impl Into<String>, label: &'static str) -> Fatal {
 struct Conn<'a> {
     hub: &'a Hub,
     conn: u64,
+    addr: Option<SocketAddr>,
     outbox: &'a Arc<Outbox>,
     nonce: [u8; 32],
     identity: Option<PeerId>,
-    rooms: HashSet<RoomId>,
+    /// The rooms joined, each with the last time this connection sent a
+    /// frame to it.
+    rooms: HashMap<RoomId, Instant>,
     rate: RateLimit,
+    /// When the client last sent a frame (pings and pongs do not count).
+    last_frame: Instant,
+    /// Since when the connection has been in no room (`None` while in one).
+    without_room_since: Option<Instant>,
 }
 
 impl Conn<'_> {
+    fn who(&self) -> Who<'_> {
+        Who {
+            conn: self.conn,
+            addr: self.addr,
+            peer: self.identity.as_ref(),
+        }
+    }
+
     fn refuse(&self, room: RoomId, refusal: Refusal) {
         self.hub.metrics().reject(refusal.label);
+        crate::log::refused(self.who(), Some(&room), refusal.label);
         self.outbox.push(
             Priority::Critical,
             error_frame(room, refusal.code, &refusal.reason),
         );
     }
 
+    /// When the next liveness check is due.
+    fn next_check(&self, limits: &crate::config::Limits) -> Instant {
+        let mut due = self.last_frame + limits.idle_timeout();
+        if let Some(since) = self.without_room_since {
+            due = due.min(since + limits.join_timeout());
+        }
+        if let Some(oldest) = self.rooms.values().min() {
+            due = due.min(*oldest + limits.room_idle_timeout());
+        }
+        due
+    }
+
+    /// Applies the join, idle and room-idle timeouts at `now`: members
+    /// silent in a room for too long leave it (with an `Error` frame);
+    /// returns why the connection must close, if it must.
+    fn check_liveness(&mut self, now: Instant, limits: &crate::config::Limits) -> Option<Fatal> {
+        if now >= self.last_frame + limits.idle_timeout() {
+            return Some(fatal(
+                close::IDLE,
+                "idle timeout: no frame received",
+                "idle",
+            ));
+        }
+        if self
+            .without_room_since
+            .is_some_and(|since| now >= since + limits.join_timeout())
+        {
+            return Some(fatal(
+                close::JOIN_TIMEOUT,
+                "no room joined in time",
+                "join_timeout",
+            ));
+        }
+        let silent: Vec<RoomId> = self
+            .rooms
+            .iter()
+            .filter(|(_, last)| now >= **last + limits.room_idle_timeout())
+            .map(|(room, _)| *room)
+            .collect();
+        for room in silent {
+            self.leave(room, now);
+            self.hub.metrics().reject("room_idle");
+            crate::log::refused(self.who(), Some(&room), "room_idle");
+            self.outbox.push(
+                Priority::Critical,
+                error_frame(
+                    room,
+                    shared::wire::error::ROOM_IDLE,
+                    &format!(
+                        "removed from the room: nothing sent to it for {} s",
+                        limits.room_idle_timeout_secs
+                    ),
+                ),
+            );
+        }
+        None
+    }
+
+    fn leave(&mut self, room: RoomId, now: Instant) {
+        if self.rooms.remove(&room).is_some() {
+            if let Some(peer) = self.identity {
+                self.hub.leave(self.conn, peer, room);
+            }
+        }
+        if self.rooms.is_empty() && self.without_room_since.is_none() {
+            self.without_room_since = Some(now);
+        }
+    }
+
     fn handle(&mut self, message: WsIn) -> Result<(), Fatal> {
         let bytes = match message {
             WsIn::Binary(bytes) => bytes,
-            WsIn::Ping => return Ok(()),
+            WsIn::Ping | WsIn::Pong => {
+                return if self.rate.allow() {
+                    Ok(())
+                } else {
+                    Err(fatal(
+                        close::RATE_LIMITED,
+                        "too many messages",
+                        "rate_limited",
+                    ))
+                };
+            }
             WsIn::Close => return Err(fatal(1000, "bye", "")),
             WsIn::Text => return Err(fatal(close::BAD_FRAME, "frames are binary", "bad_frame")),
-            WsIn::TooBig => return Err(fatal(close::TOO_BIG, "frame too large", "too_big")),
+            WsIn::TooBig => {
+                return Err(fatal(
+                    close::TOO_BIG,
+                    format!(
+                        "message larger than {} bytes",
+                        self.hub.limits().max_frame_bytes
+                    ),
+                    "too_big",
+                ))
+            }
+            WsIn::BadUtf8 => {
+                return Err(fatal(close::INVALID_DATA, "text is not UTF-8", "bad_utf8"))
+            }
+            WsIn::ProtocolViolation(what) => {
+                return Err(fatal(close::PROTOCOL_ERROR, what, "protocol_error"))
+            }
         };
+        let now = Instant::now();
+        self.last_frame = now;
         let metrics = self.hub.metrics();
         metrics.frames_in.inc();
         metrics.bytes_in.inc_by(bytes.len() as u64);
@@ -316,10 +469,12 @@ impl Conn<'_> {
         }
         let room = header.room;
         let peer = header.sender;
+        if let Some(last) = self.rooms.get_mut(&room) {
+            *last = now;
+        }
         let result = match header.kind {
             FrameKind::Leave => {
-                self.rooms.remove(&room);
-                self.hub.leave(self.conn, peer, room);
+                self.leave(room, now);
                 Ok(())
             }
             FrameKind::Game => self.hub.validate_game(&frame).and_then(|()| {
@@ -333,7 +488,7 @@ impl Conn<'_> {
                     self.hub
                         .broadcast(peer, room, header.priority, bytes.clone())
                 }),
-            FrameKind::Presence => self.hub.broadcast(peer, room, Priority::Low, bytes.clone()),
+            FrameKind::Presence => self.hub.announce(peer, room, bytes.clone()),
             FrameKind::Offer | FrameKind::Answer | FrameKind::Ice | FrameKind::Direct => {
                 let target = header.target.unwrap_or_default();
                 self.hub
@@ -361,7 +516,7 @@ impl Conn<'_> {
             return Err(bad("one connection, one key"));
         }
         let room = frame.header.room;
-        if !self.rooms.contains(&room)
+        if !self.rooms.contains_key(&room)
             && self.rooms.len() >= self.hub.limits().max_rooms_per_connection
         {
             self.refuse(
@@ -383,7 +538,9 @@ impl Conn<'_> {
             .join(self.conn, peer, self.outbox, room, join.resume_from)
         {
             Ok(()) => {
-                self.rooms.insert(room);
+                self.rooms.insert(room, Instant::now());
+                self.without_room_since = None;
+                crate::log::joined(self.who(), &room, join.resume_from);
             }
             Err(refusal) => self.refuse(room, refusal),
         }

@@ -7,25 +7,25 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
-use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::connection::{self, WsIn, WsOut};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use crate::socket;
 use crate::stun::discovery::{Discovery, Found, NatKind, ServerRecord};
 
 /// The snapshot behind `/api/stats`, refreshed every second and published
@@ -131,7 +131,7 @@ impl Relay {
             .route("/api/stats", get(stats))
             .route("/api/stun", get(stun))
             .route("/ws", get(websocket))
-            .fallback_service(ServeDir::new(web_dir).append_index_html_on_directories(true))
+            .fallback_service(static_files(web_dir))
             .layer(TraceLayer::new_for_http())
             .with_state(self.clone())
     }
@@ -159,6 +159,35 @@ impl Relay {
             validation,
         }));
     }
+}
+
+/// The page's files: compressed (brotli or gzip, as the browser accepts;
+/// the wasm shrinks to about half) and revalidated on every load
+/// (`Cache-Control: no-cache` with `Last-Modified`, so an unchanged file
+/// costs a 304 and a new release is picked up at once: the file names
+/// carry no version).
+fn static_files(
+    web_dir: &Path,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = Response<
+        impl axum::body::HttpBody<Data = bytes::Bytes, Error = impl Into<axum::BoxError>>
+            + Send
+            + 'static,
+    >,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
+        .service(ServeDir::new(web_dir).append_index_html_on_directories(true))
 }
 
 /// Liveness: answers `ok` while the relay runs.
@@ -214,69 +243,43 @@ async fn stun(State(relay): State<Relay>) -> Json<StunReport> {
 
 async fn websocket(
     State(relay): State<Relay>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    request: Request,
 ) -> Response {
     if !relay.origins.is_empty() {
-        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok());
         if !origin.is_some_and(|o| relay.origins.iter().any(|a| a == o)) {
             relay.metrics.reject("origin");
+            crate::log::refused_upgrade(Some(addr), "origin", origin.unwrap_or("(none)"));
             return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
         }
     }
     let Ok(permit) = Arc::clone(&relay.permits).try_acquire_owned() else {
         relay.metrics.reject("server_full");
+        crate::log::refused_upgrade(
+            Some(addr),
+            "server_full",
+            &format!(
+                "{} connections open (--max-connections)",
+                relay.hub.limits().max_connections
+            ),
+        );
         return (StatusCode::SERVICE_UNAVAILABLE, "relay is full").into_response();
     };
-    let max = relay.hub.limits().max_frame_bytes;
-    upgrade
-        // tungstenite's defaults are 128 KiB of read buffer per connection.
-        // The read buffer is allocated up front and grows for a larger
-        // message, so 1 KiB keeps idle connections cheap (7 KiB each in
-        // all); a smaller write buffer than 4 KiB costs throughput
-        // (BENCHMARKS.md).
-        .read_buffer_size(1024)
-        .write_buffer_size(4 * 1024)
-        .max_write_buffer_size(max + 64 * 1024)
-        // The transport refuses anything over twice the frame limit (the
-        // connection then ends); the frame decoder refuses anything over
-        // the limit itself with close code 1009.
-        .max_message_size(2 * max)
-        .max_frame_size(2 * max)
-        .on_upgrade(move |socket| async move {
-            run(relay, socket).await;
-            drop(permit);
-        })
-}
-
-/// Adapts an axum WebSocket to the connection's transport types.
-async fn run(relay: Relay, socket: WebSocket) {
-    let (sink, stream) = socket.split();
-    let stream = stream.map(|message| {
-        message.map(|m| match m {
-            Message::Binary(bytes) => WsIn::Binary(bytes),
-            Message::Text(_) => WsIn::Text,
-            Message::Ping(_) | Message::Pong(_) => WsIn::Ping,
-            Message::Close(_) => WsIn::Close,
-        })
-    });
-    let sink = sink.with(|out: WsOut| async move {
-        Ok::<_, axum::Error>(match out {
-            WsOut::Binary(bytes) => Message::Binary(bytes),
-            WsOut::Ping => Message::Ping(Default::default()),
-            WsOut::Close(code, reason) => Message::Close(Some(axum::extract::ws::CloseFrame {
-                code,
-                reason: reason.into(),
-            })),
-        })
-    });
-    connection::serve(
-        Arc::clone(&relay.hub),
-        stream,
-        Box::pin(sink),
-        relay.shutdown.clone(),
-    )
-    .await;
+    let config = socket::config(relay.hub.limits());
+    socket::accept(request, config, move |ws| async move {
+        socket::serve(
+            Arc::clone(&relay.hub),
+            Some(addr),
+            ws,
+            relay.shutdown.clone(),
+        )
+        .await;
+        drop(permit);
+    })
 }
 
 /// Serves `relay` on `listener` until `shutdown` fires: then stops
@@ -343,7 +346,10 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let result = axum::serve(listener, relay.router(web_dir))
+    let app = relay
+        .router(web_dir)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(relay.shutdown.clone().wait())
         .await;
     housekeeping.abort();

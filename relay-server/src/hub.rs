@@ -5,6 +5,20 @@
 //! rooms never contend with one another. A room lock is held only to
 //! stamp a frame and push it into the members' outboxes, which never wait
 //! (see [`crate::outbox`]); it is never held across an await.
+//!
+//! Lock order (never taken the other way round):
+//!
+//! 1. a shard of the `rooms` map, only long enough to clone a room's `Arc`
+//!    or to insert or remove an entry, and never while a room lock is
+//!    held: a room lock is never taken under a map guard either;
+//! 2. one room's `Mutex`;
+//! 3. an outbox's `Mutex` (taken under the room lock by fan-out; an outbox
+//!    never takes a room lock).
+//!
+//! A room that its last member leaves is marked `closed` under its own lock
+//! and then removed from the map with no room lock held; a join that finds
+//! a closed room helps remove it and looks again, so no member is ever
+//! added to a room that is gone from the map.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +53,8 @@ struct Room {
     replay: VecDeque<(u64, Bytes)>,
     /// Bytes in `replay`.
     replay_bytes: usize,
+    /// Emptied and being removed from the map: nobody may join it.
+    closed: bool,
 }
 
 /// Why the hub refused a request (sent back as an `Error` frame).
@@ -53,6 +69,10 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    fn not_in_room() -> Self {
+        Self::new(error::NOT_IN_ROOM, "not_in_room", "join the room first")
+    }
+
     fn new(code: u16, label: &'static str, reason: impl Into<String>) -> Self {
         Self {
             code,
@@ -98,14 +118,15 @@ impl Hub {
         Self {
             rooms: DashMap::new(),
             validator: limits.validate.then(ConsensusGameManager::new),
-            limits,
+            limits: limits.effective(),
             metrics,
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
         }
     }
 
-    /// The limits.
+    /// The limits in force (the replay window fitted to the queues, see
+    /// [`Limits::effective`]).
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -147,6 +168,8 @@ impl Hub {
         resume_from: u64,
     ) -> Result<(), Refusal> {
         loop {
+            // The map guard is dropped at the end of this statement, before
+            // the room is locked (lock order, see the module header).
             let room = self
                 .rooms
                 .entry(room_id)
@@ -165,12 +188,11 @@ impl Hub {
                     "room unavailable",
                 ));
             };
-            // The room may have been emptied and removed since we looked it up.
-            if !self
-                .rooms
-                .get(&room_id)
-                .is_some_and(|cur| Arc::ptr_eq(&cur, &room))
-            {
+            if r.closed {
+                // Its last member left and it is on its way out of the map:
+                // help remove it (no room lock held) and look again.
+                drop(r);
+                self.remove_closed(&room_id, &room);
                 continue;
             }
             let replacing = r.members.get(&peer).filter(|m| m.conn != conn).cloned();
@@ -202,46 +224,19 @@ impl Hub {
                     outbox: Arc::clone(outbox),
                 },
             );
-            // Replay what the peer missed (everything still kept when it
-            // resumes from 0), or say plainly which frames are gone.
-            let oldest = r.replay.front().map_or(r.next_seq, |(seq, _)| *seq);
-            if resume_from + 1 < oldest {
-                self.metrics.resume_gaps.inc();
-                outbox.push(
-                    Priority::Critical,
-                    error_frame(
-                        room_id,
-                        error::RESUME_GAP,
-                        &format!(
-                            "frames {}..{} are gone (replay keeps {}); resynchronise",
-                            resume_from + 1,
-                            oldest - 1,
-                            self.limits.replay_frames
-                        ),
-                    ),
-                );
-            }
-            for (seq, frame) in &r.replay {
-                if *seq > resume_from {
-                    self.metrics.replay_hits.inc();
-                    outbox.push(Priority::Critical, frame.clone());
-                }
-            }
             let mut peers: Vec<PeerId> = r.members.keys().copied().collect();
             peers.sort();
-            let current = r.next_seq - 1;
-            outbox.push(
-                Priority::Critical,
-                relay_frame(
-                    FrameKind::Roster,
-                    room_id,
-                    current,
-                    &control::encode_roster(&peers),
-                ),
+            let roster = relay_frame(
+                FrameKind::Roster,
+                room_id,
+                r.next_seq - 1,
+                &control::encode_roster(&peers),
             );
+            self.replay_to(&r, outbox, room_id, resume_from, roster.len());
+            outbox.push(Priority::Critical, roster);
             if !rejoining {
                 let joined = relay_frame(FrameKind::PeerJoined, room_id, 0, &peer);
-                self.stamp_and_fan_out(&mut r, Some(&peer), Priority::Critical, joined);
+                Self::fan_out(&r, Some(&peer), Priority::Critical, &joined);
             }
             return Ok(());
         }
@@ -259,17 +254,89 @@ impl Hub {
         }
         r.members.remove(&peer);
         let left = relay_frame(FrameKind::PeerLeft, room_id, 0, &peer);
-        self.stamp_and_fan_out(&mut r, None, Priority::Critical, left);
+        Self::fan_out(&r, None, Priority::Critical, &left);
         if r.members.is_empty() {
+            r.closed = true;
             drop(r);
-            let removed = self
-                .rooms
-                .remove_if(&room_id, |_, cur| {
-                    Arc::ptr_eq(cur, &room) && cur.lock().is_ok_and(|r| r.members.is_empty())
-                })
-                .is_some();
-            if removed {
-                self.metrics.rooms.dec();
+            self.remove_closed(&room_id, &room);
+        }
+    }
+
+    /// Removes `room` from the map if it is still the entry for `room_id`.
+    /// Called with no room lock held; the room is already `closed`, so it
+    /// cannot gain members meanwhile.
+    fn remove_closed(&self, room_id: &RoomId, room: &Arc<Mutex<Room>>) {
+        if self
+            .rooms
+            .remove_if(room_id, |_, cur| Arc::ptr_eq(cur, room))
+            .is_some()
+        {
+            self.metrics.rooms.dec();
+        }
+    }
+
+    /// Queues for a joining peer what it missed since `resume_from`: every
+    /// kept frame after it, as many of the newest as its queue has room for
+    /// (with `reserve` bytes left for the roster). If frames it needs are
+    /// gone, or do not fit, an `Error` frame says which, so it can
+    /// resynchronise instead of waiting for them.
+    fn replay_to(
+        &self,
+        room: &Room,
+        outbox: &Outbox,
+        room_id: RoomId,
+        resume_from: u64,
+        reserve: usize,
+    ) {
+        // Room for the roster, and for this error frame itself.
+        const SLACK_BYTES: usize = 512;
+        let (free_frames, free_bytes) = outbox.space();
+        let frames_left = free_frames.saturating_sub(2);
+        let bytes_left = free_bytes.saturating_sub(reserve + SLACK_BYTES);
+        let wanted = room.replay.partition_point(|(seq, _)| *seq <= resume_from);
+        let mut first = room.replay.len();
+        let mut bytes = 0;
+        while first > wanted && room.replay.len() - first < frames_left {
+            let len = room.replay[first - 1].1.len();
+            if bytes + len > bytes_left {
+                break;
+            }
+            bytes += len;
+            first -= 1;
+        }
+        let first_seq = room
+            .replay
+            .get(first)
+            .map_or(room.next_seq, |(seq, _)| *seq);
+        if resume_from + 1 < first_seq {
+            self.metrics.resume_gaps.inc();
+            outbox.push(
+                Priority::Critical,
+                error_frame(
+                    room_id,
+                    error::RESUME_GAP,
+                    &format!(
+                        "frames {}..{} are gone (replay keeps {}); resynchronise",
+                        resume_from + 1,
+                        first_seq - 1,
+                        self.limits.replay_frames
+                    ),
+                ),
+            );
+        }
+        for (_, frame) in room.replay.range(first..) {
+            self.metrics.replay_hits.inc();
+            outbox.push(Priority::Critical, frame.clone());
+        }
+    }
+
+    /// Queues `frame` for every member but `except`, unstamped and not
+    /// kept for replay: presence (who joined, who left, who is still
+    /// there), which the roster sums up for anyone who joins later.
+    fn fan_out(room: &Room, except: Option<&PeerId>, priority: Priority, frame: &Bytes) {
+        for (peer, member) in &room.members {
+            if Some(peer) != except {
+                member.outbox.push(priority, frame.clone());
             }
         }
     }
@@ -298,11 +365,23 @@ impl Hub {
                 None => break,
             }
         }
-        for (peer, member) in &room.members {
-            if Some(peer) != except {
-                member.outbox.push(priority, frame.clone());
-            }
+        Self::fan_out(room, except, priority, &frame);
+    }
+
+    /// A client's presence frame (its keep-alive, or its presence data):
+    /// queued at low priority for every other member, neither stamped nor
+    /// kept for replay, so presence never evicts the game's history.
+    pub fn announce(&self, peer: PeerId, room_id: RoomId, frame: Bytes) -> Result<(), Refusal> {
+        let not_in = Refusal::not_in_room;
+        let room = self.room(&room_id).ok_or_else(not_in)?;
+        let Ok(r) = room.lock() else {
+            return Err(not_in());
+        };
+        if !r.members.contains_key(&peer) {
+            return Err(not_in());
         }
+        Self::fan_out(&r, Some(&peer), Priority::Low, &frame);
+        Ok(())
     }
 
     /// A client frame for the whole room: stamped, kept for replay and
@@ -314,7 +393,7 @@ impl Hub {
         priority: Priority,
         frame: Bytes,
     ) -> Result<(), Refusal> {
-        let not_in = || Refusal::new(error::NOT_IN_ROOM, "not_in_room", "join the room first");
+        let not_in = Refusal::not_in_room;
         let room = self.room(&room_id).ok_or_else(not_in)?;
         let Ok(mut r) = room.lock() else {
             return Err(not_in());
@@ -335,7 +414,7 @@ impl Hub {
         priority: Priority,
         frame: Bytes,
     ) -> Result<(), Refusal> {
-        let not_in = || Refusal::new(error::NOT_IN_ROOM, "not_in_room", "join the room first");
+        let not_in = Refusal::not_in_room;
         let room = self.room(&room_id).ok_or_else(not_in)?;
         let target_outbox = {
             let Ok(r) = room.lock() else {

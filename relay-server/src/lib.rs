@@ -11,9 +11,11 @@ pub mod config;
 pub mod connection;
 pub mod http;
 pub mod hub;
+pub mod log;
 pub mod metrics;
 pub mod outbox;
 pub mod shutdown;
+pub mod socket;
 pub mod stun;
 
 pub use config::Config;

@@ -29,30 +29,45 @@ async fn main() -> anyhow::Result<()> {
         "BitCraps relay listening on http://{local}"
     );
 
+    let limits = config.limits.effective();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_frame_bytes = limits.max_frame_bytes,
+        max_rooms_per_connection = limits.max_rooms_per_connection,
+        max_peers_per_room = limits.max_peers_per_room,
+        rate_per_sec = limits.rate_per_sec,
+        rate_burst = limits.rate_burst,
+        queue_frames = limits.queue_frames,
+        queue_bytes = limits.queue_bytes,
+        slow_consumer_grace_ms = limits.slow_consumer_grace_ms,
+        idle_timeout_secs = limits.idle_timeout_secs,
+        join_timeout_secs = limits.join_timeout_secs,
+        room_idle_timeout_secs = limits.room_idle_timeout_secs,
+        replay_frames = limits.replay_frames,
+        replay_bytes = limits.replay_bytes,
+        validate = limits.validate,
+        allowed_origins = ?config.origins.allowed,
+        shutdown_grace_secs = config.shutdown_grace_secs,
+        "limits in force"
+    );
     let (trigger, signal) = shutdown::channel();
-    let app = relay::Relay::new(&config, signal);
-    let web_dir = config.web_dir.clone();
-    let server = tokio::spawn(async move { relay::serve(listener, app, &web_dir).await });
-    shutdown::os_signal().await;
-    trigger.trigger();
-
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    match tokio::time::timeout(grace, server).await {
-        Ok(joined) => joined
-            .context("server task failed")?
-            .context("server failed")?,
-        Err(_) => tracing::warn!(
-            ?grace,
-            "connections still open after the grace period; exiting"
-        ),
-    }
+    shutdown::spawn_watchdog(trigger, grace).context("cannot start the signal thread")?;
+    let app = relay::Relay::new(&config, signal);
+    relay::serve(listener, app, &config.web_dir)
+        .await
+        .context("server failed")?;
     tracing::info!("relay stopped");
     Ok(())
 }
 
 fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a terminal, never into files or collectors.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

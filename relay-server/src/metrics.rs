@@ -1,6 +1,39 @@
 //! Prometheus metrics (the `prometheus` crate), served at `/metrics`.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// Every reason input is refused for (`bitcraps_rejections_total`).
+pub const REJECTION_REASONS: [&str; 16] = [
+    "bad_frame",
+    "bad_join",
+    "rate_limited",
+    "too_big",
+    "bad_utf8",
+    "protocol_error",
+    "origin",
+    "server_full",
+    "too_many_rooms",
+    "room_full",
+    "not_in_room",
+    "unknown_target",
+    "invalid_game_frame",
+    "idle",
+    "join_timeout",
+    "room_idle",
+];
+/// Why a queued frame was dropped (`bitcraps_queue_drops_total`).
+pub const DROP_REASONS: [&str; 3] = ["evicted", "displaced", "refused"];
+/// Queue priorities, highest first, as labels.
+pub const PRIORITIES: [&str; 3] = ["critical", "normal", "low"];
+/// STUN server events (`bitcraps_stun_total`).
+pub const STUN_EVENTS: [&str; 6] = [
+    "request",
+    "response",
+    "rate_limited",
+    "malformed",
+    "not_a_binding_request",
+    "send_failed",
+];
 
 /// Every metric the relay exports.
 pub struct Metrics {
@@ -23,9 +56,7 @@ pub struct Metrics {
     pub queued_bytes: IntGauge,
     /// Frames dropped from queues, by reason and priority.
     pub drops: IntCounterVec,
-    /// Input refused, by reason (bad_frame, bad_join, rate_limited, too_big,
-    /// origin, server_full, too_many_rooms, room_full, not_in_room,
-    /// unknown_target, invalid_game_frame, idle).
+    /// Input refused, by reason ([`REJECTION_REASONS`]).
     pub rejections: IntCounterVec,
     /// Connections closed as slow consumers.
     pub slow_consumer_disconnects: IntCounter,
@@ -33,9 +64,10 @@ pub struct Metrics {
     pub replay_hits: IntCounter,
     /// Resumes that asked for frames older than the replay window.
     pub resume_gaps: IntCounter,
-    /// STUN server events: request, response, and drops by reason
-    /// (rate_limited, malformed, not_a_binding_request, send_failed).
+    /// STUN server events ([`STUN_EVENTS`]).
     pub stun: IntCounterVec,
+    /// Always 1, labelled with the relay's and the engine's versions.
+    pub build_info: IntGaugeVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -64,9 +96,31 @@ fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> 
 }
 
 impl Metrics {
-    /// A fresh registry with every metric at zero. (Names and labels are
-    /// constants: a failure here is a programming error, caught by tests.)
+    /// A fresh registry with every metric, and every labelled series, at
+    /// zero (so dashboards and alerts see a series before its first
+    /// event). (Names and labels are constants: a failure here is a
+    /// programming error, caught by tests.)
     pub fn new() -> Self {
+        let metrics = Self::register();
+        for reason in REJECTION_REASONS {
+            metrics.rejections.with_label_values(&[reason]);
+        }
+        for reason in DROP_REASONS {
+            for priority in PRIORITIES {
+                metrics.drops.with_label_values(&[reason, priority]);
+            }
+        }
+        for event in STUN_EVENTS {
+            metrics.stun.with_label_values(&[event]);
+        }
+        metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), shared::ENGINE_VERSION])
+            .set(1);
+        metrics
+    }
+
+    fn register() -> Self {
         let r = Registry::new();
         Self {
             connections: gauge(&r, "bitcraps_connections", "Open WebSocket connections"),
@@ -117,6 +171,16 @@ impl Metrics {
                 "Resumes older than the replay window",
             ),
             stun: counter_vec(&r, "bitcraps_stun_total", "STUN server events", &["event"]),
+            build_info: {
+                let g = IntGaugeVec::new(
+                    Opts::new("bitcraps_build_info", "The relay's build (always 1)"),
+                    &["version", "engine"],
+                )
+                .unwrap_or_else(|e| panic!("metric bitcraps_build_info: {e}"));
+                r.register(Box::new(g.clone()))
+                    .unwrap_or_else(|e| panic!("metric bitcraps_build_info: {e}"));
+                g
+            },
             registry: r,
         }
     }

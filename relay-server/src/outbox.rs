@@ -21,7 +21,7 @@ use shared::wire::{close, Priority};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, DROP_REASONS, PRIORITIES};
 
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,8 @@ struct State {
 
 /// The outgoing side of one connection.
 pub struct Outbox {
+    /// A leaf lock: taken under a room's lock by fan-out, and nothing is
+    /// ever locked while it is held (metrics are atomics).
     state: Mutex<State>,
     wake: Notify,
     closed: Notify,
@@ -51,9 +53,6 @@ pub struct Outbox {
     grace: Duration,
     metrics: Arc<Metrics>,
 }
-
-const REASONS: [&str; 3] = ["evicted", "displaced", "refused"];
-const PRIORITIES: [&str; 3] = ["critical", "normal", "low"];
 
 impl Outbox {
     /// An empty outbox holding at most `frames` frames and `bytes` bytes.
@@ -77,7 +76,7 @@ impl Outbox {
     }
 
     fn count_drops(&self, before: &QueueStats, after: &QueueStats) {
-        for (r, reason) in REASONS.iter().enumerate() {
+        for (r, reason) in DROP_REASONS.iter().enumerate() {
             for (p, priority) in PRIORITIES.iter().enumerate() {
                 let n = after.drops[r][p] - before.drops[r][p];
                 if n > 0 {
@@ -211,6 +210,20 @@ impl Outbox {
         self.state
             .lock()
             .map(|s| (s.queue.len(), s.queue.bytes()))
+            .unwrap_or((0, 0))
+    }
+
+    /// Room left in the queue now: frames and bytes.
+    pub fn space(&self) -> (usize, usize) {
+        self.state
+            .lock()
+            .map(|s| {
+                let config = s.queue.config();
+                (
+                    config.capacity.saturating_sub(s.queue.len()),
+                    config.byte_budget.saturating_sub(s.queue.bytes()),
+                )
+            })
             .unwrap_or((0, 0))
     }
 

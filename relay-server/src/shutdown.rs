@@ -2,6 +2,11 @@
 //!
 //! One `watch` channel: the sender flips it once (on SIGINT/SIGTERM, or when
 //! a test asks), and every holder of a [`Shutdown`] sees it. Cloning is cheap.
+//!
+//! The binary waits for the OS signals on a thread of its own
+//! ([`spawn_watchdog`]), with its own small runtime: however stuck the
+//! relay's runtime is, the signal is seen, and the process exits once the
+//! grace period has passed, whatever is still running.
 
 use tokio::sync::watch;
 
@@ -37,6 +42,29 @@ impl Shutdown {
     pub fn is_triggered(&self) -> bool {
         *self.0.borrow()
     }
+}
+
+/// Starts the thread that waits for SIGINT/SIGTERM, then triggers
+/// shutdown and, if the process is still running `grace` later, exits it.
+pub fn spawn_watchdog(
+    trigger: ShutdownTrigger,
+    grace: std::time::Duration,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("shutdown-watchdog".into())
+        .spawn(move || {
+            runtime.block_on(os_signal());
+            trigger.trigger();
+            std::thread::sleep(grace);
+            tracing::warn!(
+                ?grace,
+                "still running after the shutdown grace period; exiting now"
+            );
+            std::process::exit(0);
+        })
 }
 
 /// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -42,7 +42,7 @@ fn connect_with(hub: Arc<Hub>, capacity: usize) -> Harness {
         let hub = Arc::clone(&hub);
         async move {
             let _keep = _trigger;
-            connection::serve(hub, Box::pin(input), output, signal).await;
+            connection::serve(hub, None, Box::pin(input), output, signal).await;
         }
     });
     Harness {
@@ -94,7 +94,7 @@ async fn join_over_channels_then_idle_timeout_with_pings_meanwhile() {
     );
     assert_eq!(h.hub.room_count(), 1);
 
-    // Silence: pings every 20 s, then the idle close at 60 s.
+    // Silence: pings every 20 s, then the idle close.
     let mut pings = 0;
     let code = loop {
         match tokio::time::timeout(Duration::from_secs(120), h.from_relay.recv()).await {
@@ -121,7 +121,8 @@ async fn traffic_keeps_a_connection_open_past_the_idle_timeout() {
     let key = SigningKey::from_bytes(&[4; 32]);
     let join = join_frame(&key, nonce.try_into().unwrap());
     h.to_relay.send(WsIn::Binary(join.clone())).await.unwrap();
-    // A frame every 25 s for 150 s (the idle timeout is 60 s).
+    // A frame every 25 s for 150 s (longer than the idle timeout).
+    let idle = Limits::default().idle_timeout();
     let started = tokio::time::Instant::now();
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_secs(25)).await;
@@ -130,7 +131,7 @@ async fn traffic_keeps_a_connection_open_past_the_idle_timeout() {
     while let Ok(out) = h.from_relay.try_recv() {
         assert!(!matches!(out, WsOut::Close(..)), "closed while active");
     }
-    // Then silence: closed as idle 60 s after the last frame, not before.
+    // Then silence: closed as idle after the last frame, not before.
     let code = loop {
         if let WsOut::Close(code, _) = h.from_relay.recv().await.unwrap() {
             break code;
@@ -138,9 +139,9 @@ async fn traffic_keeps_a_connection_open_past_the_idle_timeout() {
     };
     assert_eq!(code, close::IDLE);
     let closed_after = started.elapsed();
+    let last = Duration::from_secs(150);
     assert!(
-        closed_after >= Duration::from_secs(150 + 60)
-            && closed_after < Duration::from_secs(150 + 61),
+        closed_after >= last + idle && closed_after < last + idle + Duration::from_secs(1),
         "closed after {closed_after:?}"
     );
     h.task.await.unwrap();
@@ -222,4 +223,152 @@ async fn a_join_with_the_wrong_nonce_is_closed() {
         }
     };
     assert_eq!(code, close::BAD_JOIN);
+}
+
+fn signed(key: &SigningKey, kind: FrameKind, room: [u8; 16], payload: &[u8]) -> Bytes {
+    let header = FrameHeader::new(kind, room, key.verifying_key().to_bytes());
+    let mut out = BytesMut::new();
+    encode_signed(&header, payload, key, &mut out).unwrap();
+    out.freeze()
+}
+
+fn join_room(key: &SigningKey, nonce: [u8; 32], room: [u8; 16]) -> Bytes {
+    let join = control::Join {
+        nonce,
+        resume_from: 0,
+    };
+    signed(key, FrameKind::Join, room, &join.encode())
+}
+
+/// Reads until the relay closes; returns the code and when it closed.
+async fn closed(h: &mut Harness) -> (u16, tokio::time::Instant) {
+    loop {
+        match h.from_relay.recv().await {
+            Some(WsOut::Close(code, _)) => return (code, tokio::time::Instant::now()),
+            Some(_) => {}
+            None => panic!("ended without a close frame"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pongs_do_not_keep_a_connection_alive() {
+    let hub = Arc::new(Hub::new(Limits::default(), Arc::new(Metrics::new())));
+    let mut h = connect(Arc::clone(&hub));
+    let key = SigningKey::from_bytes(&[4; 32]);
+    join(&mut h, &key).await;
+    let joined = tokio::time::Instant::now();
+    let pong = h.to_relay.clone();
+    let ponger = tokio::spawn(async move {
+        while pong.send(WsIn::Pong).await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    let (code, at) = closed(&mut h).await;
+    assert_eq!(code, close::IDLE);
+    let idle = Limits::default().idle_timeout();
+    assert!(at - joined >= idle && at - joined < idle + Duration::from_secs(1));
+    ponger.abort();
+    h.task.await.unwrap();
+    assert_eq!(hub.room_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_never_joins_is_closed_after_the_join_timeout() {
+    let hub = Arc::new(Hub::new(Limits::default(), Arc::new(Metrics::new())));
+    let mut h = connect(Arc::clone(&hub));
+    let opened = tokio::time::Instant::now();
+    // Answering pings is not joining.
+    h.to_relay.send(WsIn::Pong).await.unwrap();
+    let (code, at) = closed(&mut h).await;
+    assert_eq!(code, close::JOIN_TIMEOUT);
+    assert_eq!(at - opened, Limits::default().join_timeout());
+    h.task.await.unwrap();
+    assert_eq!(
+        hub.metrics()
+            .rejections
+            .with_label_values(&["join_timeout"])
+            .get(),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn leaving_the_last_room_starts_the_join_timeout_again() {
+    let hub = Arc::new(Hub::new(Limits::default(), Arc::new(Metrics::new())));
+    let mut h = connect(Arc::clone(&hub));
+    let key = SigningKey::from_bytes(&[4; 32]);
+    join(&mut h, &key).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    h.to_relay
+        .send(WsIn::Binary(signed(&key, FrameKind::Leave, [1; 16], &[])))
+        .await
+        .unwrap();
+    let left = tokio::time::Instant::now();
+    let (code, at) = closed(&mut h).await;
+    assert_eq!(code, close::JOIN_TIMEOUT);
+    assert_eq!(at - left, Limits::default().join_timeout());
+    h.task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_silent_in_one_room_is_removed_from_it_and_keeps_the_other() {
+    let limits = Limits::default();
+    let hub = Arc::new(Hub::new(limits, Arc::new(Metrics::new())));
+    let mut h = connect(Arc::clone(&hub));
+    let key = SigningKey::from_bytes(&[4; 32]);
+    let (_, nonce) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
+    let nonce: [u8; 32] = nonce.try_into().unwrap();
+    let (quiet, busy) = ([1; 16], [2; 16]);
+    for room in [quiet, busy] {
+        h.to_relay
+            .send(WsIn::Binary(join_room(&key, nonce, room)))
+            .await
+            .unwrap();
+    }
+    for _ in [quiet, busy] {
+        loop {
+            let out = h.from_relay.recv().await.unwrap();
+            if frame_of(&out).is_some_and(|(kind, _)| kind == FrameKind::Roster) {
+                break;
+            }
+        }
+    }
+    let joined = tokio::time::Instant::now();
+    assert_eq!(hub.room_count(), 2);
+    // Keep-alives (empty presence frames) to the busy room only.
+    let to_relay = h.to_relay.clone();
+    let keepalive = signed(&key, FrameKind::Presence, busy, &[]);
+    let alive = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            if to_relay
+                .send(WsIn::Binary(keepalive.clone()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let (code, room, at) = loop {
+        let out = h.from_relay.recv().await.expect("still open");
+        assert!(!matches!(out, WsOut::Close(..)), "the connection stays");
+        if let WsOut::Binary(bytes) = out {
+            let f = FrameRef::parse(&bytes, MAX_FRAME_LEN).unwrap();
+            if f.header.kind == FrameKind::Error {
+                let (code, _) = control::decode_error(f.payload).unwrap();
+                break (code, f.header.room, tokio::time::Instant::now());
+            }
+        }
+    };
+    assert_eq!(code, shared::wire::error::ROOM_IDLE);
+    assert_eq!(room, quiet);
+    assert_eq!(at - joined, limits.room_idle_timeout());
+    assert_eq!(hub.room_count(), 1, "only the busy room is left");
+    // Long after, the connection is still open and in the busy room.
+    tokio::time::sleep(limits.room_idle_timeout() * 2).await;
+    assert_eq!(hub.room_count(), 1);
+    assert!(!h.task.is_finished());
+    alive.abort();
 }

@@ -60,3 +60,94 @@ async fn metrics_and_stats_are_served() {
     assert_eq!(stats["rooms"], 1);
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn every_labelled_series_is_there_from_the_start_with_the_build() {
+    let relay = common::start(&[]).await;
+    let text = reqwest::get(format!("{}/metrics", relay.http()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for reason in relay::metrics::REJECTION_REASONS {
+        let series = format!("bitcraps_rejections_total{{reason=\"{reason}\"}} 0");
+        assert!(text.contains(&series), "{series} missing:\n{text}");
+    }
+    for reason in relay::metrics::DROP_REASONS {
+        for priority in relay::metrics::PRIORITIES {
+            let series = format!(
+                "bitcraps_queue_drops_total{{priority=\"{priority}\",reason=\"{reason}\"}} 0"
+            );
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
+    }
+    assert!(text.contains("bitcraps_stun_total{event=\"rate_limited\"} 0"));
+    let build = format!(
+        "bitcraps_build_info{{engine=\"{}\",version=\"{}\"}} 1",
+        shared::ENGINE_VERSION,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&build), "{build} missing:\n{text}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn static_files_are_compressed_and_revalidated() {
+    let relay = common::start(&[]).await;
+    let url = format!("{}/bitcraps.js", relay.http());
+    let plain = std::fs::read(common::web_dir().join("bitcraps.js")).unwrap();
+    let http = reqwest::Client::new();
+    for encoding in ["br", "gzip"] {
+        let response = http
+            .get(&url)
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        assert_eq!(response.headers()["cache-control"], "no-cache");
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.len() * 2 < plain.len(),
+            "{encoding}: {} of {} bytes",
+            body.len(),
+            plain.len()
+        );
+    }
+    // Unchanged since the browser's copy: 304, no body.
+    let first = http.get(&url).send().await.unwrap();
+    assert!(first.headers().get("content-encoding").is_none());
+    let modified = first.headers()["last-modified"].clone();
+    assert_eq!(first.bytes().await.unwrap().len(), plain.len());
+    let again = http
+        .get(&url)
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn requests_to_the_websocket_endpoint_that_are_not_upgrades_are_refused() {
+    let relay = common::start(&[]).await;
+    let url = format!("{}/ws", relay.http());
+    let http = reqwest::Client::new();
+    let plain = http.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 400);
+    let old_version = http
+        .get(&url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "8")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old_version.status(), 426);
+    assert_eq!(old_version.headers()["sec-websocket-version"], "13");
+    relay.stop().await;
+}

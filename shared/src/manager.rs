@@ -94,7 +94,9 @@ pub trait SessionStore: Default + Send + Sync {
     fn fold<A>(&self, init: A, f: impl FnMut(A, &GameId, &Session) -> A) -> A;
 }
 
-/// Sessions in a sharded `DashMap` (the default).
+/// Sessions in a sharded `DashMap` (the default). Each call holds one
+/// shard guard for the length of its closure, and no closure touches the
+/// map again, so guards are never nested.
 #[derive(Default)]
 pub struct DashMapStore(DashMap<GameId, Session>);
 

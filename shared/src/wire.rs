@@ -134,7 +134,15 @@ impl Priority {
 pub mod close {
     /// The relay is shutting down (standard "going away").
     pub const GOING_AWAY: u16 = 1001;
-    /// A message larger than the frame limit (standard "message too big").
+    /// The client broke the WebSocket protocol: an unmasked frame, reserved
+    /// bits or opcodes, a continuation without a start, a fragmented or
+    /// oversized control frame (standard "protocol error").
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text message that is not UTF-8 (standard "invalid frame payload
+    /// data").
+    pub const INVALID_DATA: u16 = 1007;
+    /// A frame or message larger than the frame limit, at any size
+    /// (standard "message too big").
     pub const TOO_BIG: u16 = 1009;
     /// A frame that does not decode, text instead of binary, or a frame
     /// whose sender is not the connection's proven key.
@@ -146,8 +154,11 @@ pub mod close {
     /// The connection did not read its frames and its queue stayed full
     /// past the grace period.
     pub const SLOW_CONSUMER: u16 = 4003;
-    /// Nothing heard (not even a pong) within the idle timeout.
+    /// No frame within the idle timeout (pings and pongs do not count).
     pub const IDLE: u16 = 4004;
+    /// No room joined within the join timeout of connecting (or of
+    /// leaving the last room).
+    pub const JOIN_TIMEOUT: u16 = 4005;
 }
 
 /// Codes in the relay's `Error` frames: the connection stays open.
@@ -167,4 +178,7 @@ pub mod error {
     pub const INVALID_GAME_FRAME: u16 = 6;
     /// The same key joined the room from another connection.
     pub const REPLACED: u16 = 7;
+    /// The member sent nothing to the room within the room idle timeout
+    /// and was removed from it (join again to come back).
+    pub const ROOM_IDLE: u16 = 8;
 }

@@ -258,6 +258,8 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
                 "100000",
                 "--idle-timeout-secs",
                 "600",
+                "--room-idle-timeout-secs",
+                "600",
             ])
             .env("RUST_LOG", "warn");
             c

@@ -110,7 +110,9 @@ pub enum QueryError {
 
 /// The discovery state: server records and the answer cache.
 pub struct Discovery {
+    /// Never held together with `cache`, nor across an await.
     records: Mutex<Vec<ServerRecord>>,
+    /// Never held together with `records`, nor across an await.
     cache: Mutex<LruCache<String, (Instant, Found)>>,
     policy: Retransmit,
     ttl: Duration,

@@ -1,0 +1,263 @@
+//! The relay binary under a join/leave storm: thousands of connections a
+//! second connect, join one room, and go (leaving, closing, or just
+//! dropping the TCP connection), while a neighbouring room plays on. The
+//! relay must keep answering, the neighbours must receive every frame, and
+//! SIGTERM must stop it within its grace period.
+//!
+//! Two storm workers share each room, so rooms are emptied (and removed)
+//! while someone joins them all the time: the interleaving that once
+//! deadlocked the relay.
+//!
+//! The test command runs it for a few seconds against the debug binary;
+//! the long run sets `BITCRAPS_STORM_SECS=10`, `BITCRAPS_STORM_RATE`
+//! (cycles per second, default 2,000) and `BITCRAPS_RELAY_BIN` (e.g. the
+//! release binary): see RELIABILITY.md.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{key, Client};
+use shared::wire::FrameKind;
+use std::io::{BufRead, BufReader};
+
+use tokio::io::AsyncWriteExt;
+
+/// The storm's rooms: room `w / 2` for worker `w`.
+fn storm_room(worker: u64) -> [u8; 16] {
+    let mut room = [0x5a; 16];
+    room[..8].copy_from_slice(&(worker / 2).to_be_bytes());
+    room
+}
+const QUIET_ROOM: [u8; 16] = [0x3c; 16];
+const WORKERS: u64 = 64;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Binary {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the relay binary on a free port; returns once it listens.
+fn start_binary(flags: &[&str]) -> Binary {
+    let bin = std::env::var("BITCRAPS_RELAY_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bitcraps-relay").to_string());
+    let mut child = Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--no-stun-server"])
+        .args(flags)
+        // Operators' default: every connection event logged (rate-limited).
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the relay binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads its log (so it never blocks on a full pipe) and reports the
+    // address from the line that says where it listens.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(at) = line.find("listening on http://") {
+                let rest = &line[at + "listening on http://".len()..];
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the relay listens within 20 s");
+    Binary { child, addr }
+}
+
+fn terminate(binary: &Binary) {
+    let status = Command::new("kill")
+        .args(["-TERM", &binary.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+async fn exits_within(binary: &mut Binary, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        if binary.child.try_wait().unwrap().is_some() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "still running {limit:?} after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One storm cycle: connect, join, and go one of three ways.
+async fn cycle(url: &str, worker: u64, n: u64) {
+    let room = storm_room(worker);
+    let mut client = Client::connect(url, key(worker as u8)).await;
+    client.join_and_roster(room).await;
+    match n % 3 {
+        0 => {
+            client.send(FrameKind::Leave, room, None, &[]).await;
+            let _ = client.ws.close(None).await;
+        }
+        1 => {
+            let _ = client.ws.close(None).await;
+        }
+        _ => drop(client), // the TCP connection just ends
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_leave_storm_leaves_the_relay_answering_and_the_neighbours_playing() {
+    let secs = env_or("BITCRAPS_STORM_SECS", 3);
+    let rate = env_or("BITCRAPS_STORM_RATE", 2_000);
+    let mut binary = start_binary(&["--shutdown-grace-secs", "3"]);
+    let url = format!("ws://{}/ws", binary.addr);
+
+    // The neighbours: one plays a frame every 10 ms, one listens.
+    let mut player = Client::connect(&url, key(200)).await;
+    player.join_and_roster(QUIET_ROOM).await;
+    let mut listener = Client::connect(&url, key(201)).await;
+    listener.join_and_roster(QUIET_ROOM).await;
+    let sent = Arc::new(AtomicU64::new(0));
+    let playing = {
+        let sent = Arc::clone(&sent);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            for i in 0u64.. {
+                tick.tick().await;
+                player
+                    .send(FrameKind::Game, QUIET_ROOM, None, &i.to_be_bytes())
+                    .await;
+                sent.store(i + 1, Ordering::Relaxed);
+            }
+        })
+    };
+    let received = Arc::new(AtomicU64::new(0));
+    let worst_gap_ms = Arc::new(AtomicU64::new(0));
+    let listening = {
+        let (received, worst_gap_ms) = (Arc::clone(&received), Arc::clone(&worst_gap_ms));
+        tokio::spawn(async move {
+            let mut last = Instant::now();
+            for next in 0u64.. {
+                // (recv fails the task if nothing comes for 5 s.)
+                let got = listener.recv_kind(FrameKind::Game).await;
+                let i = u64::from_be_bytes(got.payload[..8].try_into().unwrap());
+                assert_eq!(
+                    i, next,
+                    "the neighbours' frames arrive, all of them, in order"
+                );
+                received.store(next + 1, Ordering::Relaxed);
+                worst_gap_ms.fetch_max(last.elapsed().as_millis() as u64, Ordering::Relaxed);
+                last = Instant::now();
+            }
+        })
+    };
+
+    // The storm.
+    let cycles = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let per_worker = Duration::from_secs_f64(WORKERS as f64 / rate as f64);
+    let mut workers = Vec::new();
+    for w in 0..WORKERS {
+        let url = url.clone();
+        let cycles = Arc::clone(&cycles);
+        workers.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(per_worker);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut n = 0;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                cycle(&url, w, n).await;
+                n += 1;
+                cycles.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for w in workers {
+        w.await
+            .expect("every storm cycle completes: connect, join, roster");
+    }
+    let took = started.elapsed();
+    let done = cycles.load(Ordering::Relaxed);
+    eprintln!(
+        "storm: {done} cycles in {took:.1?} ({:.0}/s asked {rate}/s)",
+        done as f64 / took.as_secs_f64()
+    );
+
+    // The relay still answers.
+    let health = tokio::time::timeout(
+        Duration::from_secs(5),
+        reqwest::get(format!("http://{}/healthz", binary.addr)),
+    )
+    .await
+    .expect("/healthz answers within 5 s")
+    .expect("/healthz");
+    assert_eq!(health.text().await.unwrap(), "ok");
+    // A newcomer still joins a storm room, and finds it empty.
+    let mut late = Client::connect(&url, key(250)).await;
+    assert_eq!(late.join_and_roster(storm_room(0)).await, vec![late.id()]);
+    // The neighbours kept playing, and every frame reached the listener.
+    playing.abort();
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(
+        sent > secs * 50,
+        "the player played throughout ({sent} frames)"
+    );
+    let waiting = Instant::now();
+    while received.load(Ordering::Relaxed) < sent {
+        assert!(!listening.is_finished(), "the listener failed");
+        assert!(
+            waiting.elapsed() < Duration::from_secs(5),
+            "{} of {sent} frames arrived",
+            received.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    listening.abort();
+    eprintln!(
+        "neighbours: {sent} frames, all received; longest gap {} ms (one every 10 ms sent)",
+        worst_gap_ms.load(Ordering::Relaxed)
+    );
+
+    // SIGTERM stops it within its grace (3 s) and a margin.
+    terminate(&binary);
+    let took = exits_within(&mut binary, Duration::from_secs(8)).await;
+    eprintln!("stopped {took:.1?} after SIGTERM");
+}
+
+#[tokio::test]
+async fn sigterm_exits_after_the_grace_even_with_a_request_that_never_finishes() {
+    let mut binary = start_binary(&["--shutdown-grace-secs", "1"]);
+    // A request whose headers never end keeps its connection busy.
+    let mut tcp = tokio::net::TcpStream::connect(&binary.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // And an open WebSocket that never reads.
+    let _ws = Client::connect(&format!("ws://{}/ws", binary.addr), key(9)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    terminate(&binary);
+    let took = exits_within(&mut binary, Duration::from_secs(5)).await;
+    eprintln!("stopped {took:.1?} after SIGTERM");
+    drop(tcp);
+}
