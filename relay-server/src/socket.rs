@@ -187,7 +187,9 @@ async fn linger(io: &mut TokioIo<Upgraded>) {
     if io.shutdown().await.is_err() {
         return;
     }
-    let mut buf = [0u8; 8 * 1024];
+    // On the heap, and only now: an array here would sit in every
+    // connection's task for its whole life (8 KiB per idle connection).
+    let mut buf = vec![0u8; 8 * 1024];
     let mut read = 0;
     let _ = tokio::time::timeout(LINGER, async {
         while read < LINGER_BYTES {

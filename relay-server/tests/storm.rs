@@ -56,8 +56,15 @@ impl Drop for Binary {
 
 /// Starts the relay binary on a free port; returns once it listens.
 fn start_binary(flags: &[&str]) -> Binary {
-    let bin = std::env::var("BITCRAPS_RELAY_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bitcraps-relay").to_string());
+    // A relative BITCRAPS_RELAY_BIN is taken from the workspace's root.
+    let bin = std::env::var("BITCRAPS_RELAY_BIN").map_or_else(
+        |_| std::path::PathBuf::from(env!("CARGO_BIN_EXE_bitcraps-relay")),
+        |path| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(path)
+        },
+    );
     let mut child = Command::new(bin)
         .args(["--listen", "127.0.0.1:0", "--no-stun-server"])
         .args(flags)
