@@ -158,9 +158,9 @@ where
         last_frame: opened,
         without_room_since: Some(opened),
     };
-    // The liveness timer is moved only when it fires early, not on every
-    // frame: a busy connection costs a clock read per frame instead of a
-    // timer-wheel update.
+    // The liveness timer is moved later only when it fires early, not on
+    // every frame: a busy connection costs a clock read per frame instead
+    // of a timer-wheel update. It is moved earlier at once.
     let liveness = sleep_until(state.next_check(&limits));
     tokio::pin!(liveness);
     let stop = shutdown.wait();
@@ -189,7 +189,6 @@ where
             }
             next = stream.next() => match next {
                 Some(Ok(message)) => {
-                    let in_a_room = state.without_room_since.is_none();
                     if let Err((code, reason, label)) = state.handle(message) {
                         if !label.is_empty() {
                             metrics.reject(label);
@@ -197,9 +196,11 @@ where
                         outbox.close(code, reason);
                         break if label.is_empty() { "client closed" } else { label };
                     }
-                    // Left its last room: the (shorter) join timeout runs.
-                    if in_a_room && state.without_room_since.is_some() {
-                        liveness.as_mut().reset(state.next_check(&limits));
+                    // A deadline that came closer (it left its last room, or
+                    // joined one whose idle timeout ends before the others).
+                    let due = state.next_check(&limits);
+                    if due < liveness.deadline() {
+                        liveness.as_mut().reset(due);
                     }
                 }
                 // The transport failed or the client went away.

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
 use crate::hub::Hub;
@@ -132,7 +132,13 @@ impl Relay {
             .route("/api/stun", get(stun))
             .route("/ws", get(websocket))
             .fallback_service(static_files(web_dir))
-            .layer(TraceLayer::new_for_http())
+            // Per-request lines at debug only, failures included: the
+            // relay logs its own refusals (503 when full) with their
+            // reason, through the rate limiter (`crate::log`).
+            .layer(
+                TraceLayer::new_for_http()
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+            )
             .with_state(self.clone())
     }
 

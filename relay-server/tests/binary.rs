@@ -1,8 +1,11 @@
-//! The relay binary under a join/leave storm: thousands of connections a
-//! second connect, join one room, and go (leaving, closing, or just
-//! dropping the TCP connection), while a neighbouring room plays on. The
-//! relay must keep answering, the neighbours must receive every frame, and
-//! SIGTERM must stop it within its grace period.
+//! The relay binary itself, as operators run it: under a join/leave storm,
+//! stopped with SIGTERM, and read through its log.
+//!
+//! The storm: thousands of connections a second connect, join a room, and
+//! go (leaving, closing, or just dropping the TCP connection), while a
+//! neighbouring room plays on. The relay must keep answering, the
+//! neighbours must receive every frame, and SIGTERM must stop it within
+//! its grace period.
 //!
 //! Two storm workers share each room, so rooms are emptied (and removed)
 //! while someone joins them all the time: the interleaving that once
@@ -21,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{key, Client};
+use futures_util::SinkExt;
 use shared::wire::FrameKind;
 use std::io::{BufRead, BufReader};
 
@@ -45,6 +49,8 @@ fn env_or(name: &str, default: u64) -> u64 {
 struct Binary {
     child: Child,
     addr: String,
+    /// Every line it has written to stdout so far.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Binary {
@@ -76,8 +82,10 @@ fn start_binary(flags: &[&str]) -> Binary {
         .expect("the relay binary starts");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    // Reads its log (so it never blocks on a full pipe) and reports the
-    // address from the line that says where it listens.
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    // Reads its log (so it never blocks on a full pipe), keeps it, and
+    // reports the address from the line that says where it listens.
+    let kept = Arc::clone(&log);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
@@ -85,12 +93,13 @@ fn start_binary(flags: &[&str]) -> Binary {
                 let rest = &line[at + "listening on http://".len()..];
                 let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
             }
+            kept.lock().unwrap().push(line);
         }
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("the relay listens within 20 s");
-    Binary { child, addr }
+    Binary { child, addr, log }
 }
 
 fn terminate(binary: &Binary) {
@@ -267,4 +276,93 @@ async fn sigterm_exits_after_the_grace_even_with_a_request_that_never_finishes()
     let took = exits_within(&mut binary, Duration::from_secs(5)).await;
     eprintln!("stopped {took:.1?} after SIGTERM");
     drop(tcp);
+}
+
+#[tokio::test]
+async fn operators_read_each_event_with_its_reason_and_a_flood_is_rate_limited() {
+    let binary = start_binary(&[]);
+    let url = format!("ws://{}/ws", binary.addr);
+    let mut player = Client::connect(&url, key(1)).await;
+    player.join_and_roster(QUIET_ROOM).await;
+    let mut rude = Client::connect(&url, key(2)).await;
+    rude.ws
+        .send(tokio_tungstenite::tungstenite::Message::text("hello"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rude.close_code().await,
+        Some(shared::wire::close::BAD_FRAME)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    {
+        let log = binary.log.lock().unwrap();
+        let text = log.join("\n");
+        assert!(
+            !text.contains('\u{1b}'),
+            "no colour codes into a pipe:\n{text}"
+        );
+        assert!(text.contains("limits in force") && text.contains("max_connections=10000"));
+        let joined = log
+            .iter()
+            .find(|l| l.contains("joined"))
+            .expect("the join is logged");
+        assert!(
+            joined.contains("addr=127.0.0.1:") && joined.contains("room=3c3c3c"),
+            "{joined}"
+        );
+        let closed = log
+            .iter()
+            .find(|l| l.contains("connection closed") && l.contains("code=4000"))
+            .expect("the bad frame's close is logged");
+        assert!(
+            closed.contains("bad_frame") && closed.contains("addr=127.0.0.1:"),
+            "{closed}"
+        );
+    }
+    // A flood: 1,000 connections that each send garbage. Every one is
+    // counted in /metrics, but the log takes a bounded share.
+    let before = binary.log.lock().unwrap().len();
+    let started = Instant::now();
+    let mut floods = Vec::new();
+    for _ in 0..8 {
+        let url = url.clone();
+        floods.push(tokio::spawn(async move {
+            for _ in 0..125 {
+                let mut c = Client::connect(&url, key(3)).await;
+                c.send_raw(bytes::Bytes::from_static(b"garbage")).await;
+                assert_eq!(c.close_code().await, Some(shared::wire::close::BAD_FRAME));
+            }
+        }));
+    }
+    for f in floods {
+        f.await.unwrap();
+    }
+    let took = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let metrics = reqwest::get(format!("http://{}/metrics", binary.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("bitcraps_rejections_total{reason=\"bad_frame\"} 1001"),
+        "every refusal counted"
+    );
+    let log = binary.log.lock().unwrap();
+    let lines = log.len() - before;
+    // 2,000 events (each connection opened and closed); the bucket lets through
+    // its burst of 200 and 50 a second.
+    let allowed = 200.0 + 50.0 * (took + 1.0);
+    assert!(
+        (lines as f64) < allowed,
+        "{lines} lines for 2,000 events in {took:.1} s"
+    );
+    assert!(
+        log[before..]
+            .iter()
+            .any(|l| l.contains("suppressed=") && !l.contains("suppressed=0")),
+        "a line says how many were left out"
+    );
+    eprintln!("flood: 2,000 events in {took:.1} s, {lines} log lines");
 }
