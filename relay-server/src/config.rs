@@ -84,6 +84,16 @@ pub struct Limits {
     #[arg(long, env = "BITCRAPS_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
+    /// Most TCP connections at once that are not WebSockets (requests for
+    /// the page, or upgrades under way); more are closed at once.
+    #[arg(long, env = "BITCRAPS_MAX_PENDING_HTTP", default_value_t = 1024)]
+    pub max_pending_http: usize,
+
+    /// Seconds a request's headers may take to arrive (and a keep-alive
+    /// connection may wait for its next request) before it is closed.
+    #[arg(long, env = "BITCRAPS_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
     /// Most rooms (tables) one connection may be in.
     #[arg(long, env = "BITCRAPS_MAX_ROOMS_PER_CONNECTION", default_value_t = 16)]
     pub max_rooms_per_connection: usize,

@@ -11,7 +11,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -348,16 +347,20 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
             }
         });
     }
-    // Frames are small and latency matters: no Nagle delay on any socket.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let app = relay
-        .router(web_dir)
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(relay.shutdown.clone().wait())
-        .await;
+    let limits = relay.hub.limits();
+    let result = crate::listener::run(
+        listener,
+        crate::listener::Accept {
+            router: relay.router(web_dir),
+            max_pending_http: limits.max_pending_http.max(1),
+            header_timeout: Duration::from_secs(limits.header_timeout_secs.max(1)),
+            websockets: Arc::clone(&relay.permits),
+            max_websockets: limits.max_connections,
+            metrics: Arc::clone(&relay.metrics),
+            shutdown: relay.shutdown.clone(),
+        },
+    )
+    .await;
     housekeeping.abort();
     result
 }

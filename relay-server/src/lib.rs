@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod http;
 pub mod hub;
+pub mod listener;
 pub mod log;
 pub mod metrics;
 pub mod outbox;

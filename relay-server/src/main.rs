@@ -32,6 +32,8 @@ async fn main() -> anyhow::Result<()> {
     let limits = config.limits.effective();
     tracing::info!(
         max_connections = limits.max_connections,
+        max_pending_http = limits.max_pending_http,
+        header_timeout_secs = limits.header_timeout_secs,
         max_frame_bytes = limits.max_frame_bytes,
         max_rooms_per_connection = limits.max_rooms_per_connection,
         max_peers_per_room = limits.max_peers_per_room,

@@ -3,7 +3,7 @@
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Every reason input is refused for (`bitcraps_rejections_total`).
-pub const REJECTION_REASONS: [&str; 16] = [
+pub const REJECTION_REASONS: [&str; 17] = [
     "bad_frame",
     "bad_join",
     "rate_limited",
@@ -12,6 +12,7 @@ pub const REJECTION_REASONS: [&str; 16] = [
     "protocol_error",
     "origin",
     "server_full",
+    "http_full",
     "too_many_rooms",
     "room_full",
     "not_in_room",

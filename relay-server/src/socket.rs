@@ -45,6 +45,8 @@ pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// How long the relay keeps reading (and discarding) after its close frame.
 pub const LINGER: Duration = Duration::from_secs(2);
+/// The same while the relay shuts down.
+pub const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(200);
 /// The most it reads while lingering.
 const LINGER_BYTES: usize = 64 * 1024 * 1024;
 
@@ -171,19 +173,26 @@ pub async fn serve(hub: Arc<Hub>, addr: Option<SocketAddr>, socket: Socket, shut
     let (sink, stream) = socket.split();
     let stream = stream.map(incoming as fn(_) -> _);
     let sink = sink.with(outgoing as fn(_) -> _);
+    let stopping = shutdown.clone();
     let Some((stream, sink)) = connection::serve(hub, addr, stream, sink, shutdown).await else {
         return;
     };
     let Ok(mut socket) = stream.into_inner().reunite(sink.into_inner()) else {
         return;
     };
-    linger(socket.get_mut()).await;
+    // A relay that is stopping lingers briefly: it has every socket to close.
+    let time = if stopping.is_triggered() {
+        LINGER_AT_SHUTDOWN
+    } else {
+        LINGER
+    };
+    linger(socket.get_mut(), time).await;
 }
 
 /// Half-closes the TCP stream after the close frame and reads what the
-/// client still sends, until it closes too, [`LINGER`] passes, or
+/// client still sends, until it closes too, `time` passes, or
 /// [`LINGER_BYTES`] have been read.
-async fn linger(io: &mut TokioIo<Upgraded>) {
+async fn linger(io: &mut TokioIo<Upgraded>, time: Duration) {
     if io.shutdown().await.is_err() {
         return;
     }
@@ -191,7 +200,7 @@ async fn linger(io: &mut TokioIo<Upgraded>) {
     // connection's task for its whole life (8 KiB per idle connection).
     let mut buf = vec![0u8; 8 * 1024];
     let mut read = 0;
-    let _ = tokio::time::timeout(LINGER, async {
+    let _ = tokio::time::timeout(time, async {
         while read < LINGER_BYTES {
             match io.read(&mut buf).await {
                 Ok(0) | Err(_) => break,

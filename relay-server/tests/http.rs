@@ -151,3 +151,76 @@ async fn requests_to_the_websocket_endpoint_that_are_not_upgrades_are_refused() 
     assert_eq!(old_version.headers()["sec-websocket-version"], "13");
     relay.stop().await;
 }
+
+/// Reads until the relay closes the connection; how long that took.
+async fn closed_after(tcp: &mut tokio::net::TcpStream) -> std::time::Duration {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("still open after 10 s"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn half_sent_headers_and_silent_connections_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let relay = common::start(&["--header-timeout-secs", "1"]).await;
+    let mut slow = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
+    let took = closed_after(&mut slow).await;
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    let took = closed_after(&mut silent).await;
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn connections_that_are_not_websockets_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    let relay = common::start(&["--max-pending-http", "3", "--header-timeout-secs", "2"]).await;
+    let mut holders = Vec::new();
+    for _ in 0..3 {
+        let mut tcp = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        holders.push(tcp);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // A fourth is closed at once, and counted.
+    let mut over = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
+    let took = closed_after(&mut over).await;
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(
+        relay
+            .relay
+            .metrics()
+            .rejections
+            .with_label_values(&["http_full"])
+            .get(),
+        1
+    );
+    // WebSockets do not count against it once upgraded: with the holders
+    // gone, three sockets and then a page request fit.
+    drop(holders);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut sockets = Vec::new();
+    for n in 1..=3 {
+        let mut client = common::Client::connect(&relay.ws(), common::key(n)).await;
+        client.join_and_roster(common::ROOM).await;
+        sockets.push(client);
+    }
+    for _ in 0..3 {
+        let page = reqwest::get(format!("{}/healthz", relay.http()))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+    }
+    relay.stop().await;
+}

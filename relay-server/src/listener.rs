@@ -1,0 +1,139 @@
+//! The accept loop: every TCP connection the relay takes, until it is an
+//! upgraded WebSocket or gone.
+//!
+//! `axum::serve` sets no timer, so a client that sends half a request
+//! header holds its connection (and a task and a file descriptor) for as
+//! long as it likes, and nothing bounds how many such connections there
+//! are. Here each connection is served by hyper's HTTP/1.1 server with:
+//!
+//! - a header read timeout (`--header-timeout-secs`): a request whose
+//!   headers have not all arrived by then, or a keep-alive connection
+//!   that sends no next request, is closed;
+//! - a cap on connections that are not (yet) WebSockets
+//!   (`--max-pending-http`), a semaphore whose permit each connection
+//!   holds until hyper hands it over as an upgrade or it closes; over the
+//!   cap a new connection is closed at once, counted (`http_full`) and
+//!   logged. WebSockets have their own cap (`--max-connections`).
+//!
+//! It deliberately speaks HTTP/1.1 only: browsers use it for plain-HTTP
+//! pages and for every WebSocket upgrade.
+//!
+//! Shutdown: the loop stops accepting when the signal fires, asks every
+//! open connection to finish its request and close, and returns once all
+//! of them (and every WebSocket) have ended. The binary's watchdog
+//! (`crate::shutdown`) bounds how long that may take.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+
+/// What the accept loop needs.
+pub struct Accept {
+    /// The routes.
+    pub router: Router,
+    /// Connections that are not WebSockets, at most.
+    pub max_pending_http: usize,
+    /// How long a request's headers may take to arrive.
+    pub header_timeout: Duration,
+    /// The WebSocket cap, waited on at shutdown so that every socket has
+    /// ended when the loop returns.
+    pub websockets: Arc<Semaphore>,
+    /// How many permits `websockets` has in all.
+    pub max_websockets: usize,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    /// When to stop.
+    pub shutdown: Shutdown,
+}
+
+/// Accepts and serves connections until shutdown; returns once every one
+/// has ended.
+pub async fn run(listener: TcpListener, accept: Accept) -> std::io::Result<()> {
+    let pending = Arc::new(Semaphore::new(accept.max_pending_http));
+    let stop = accept.shutdown.clone().wait();
+    tokio::pin!(stop);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or the like: say so (rate
+                    // limited) and give the system a moment.
+                    crate::log::refused_upgrade(None, "accept_failed", &error.to_string());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
+            accept.metrics.reject("http_full");
+            crate::log::refused_upgrade(
+                Some(addr),
+                "http_full",
+                &format!(
+                    "{} connections are not WebSockets (--max-pending-http)",
+                    accept.max_pending_http
+                ),
+            );
+            drop(tcp);
+            continue;
+        };
+        // Frames are small and latency matters: no Nagle delay.
+        let _ = tcp.set_nodelay(true);
+        let service =
+            accept
+                .router
+                .clone()
+                .map_request(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(addr));
+                    request.map(Body::new)
+                });
+        let service = TowerToHyperService::new(service);
+        let header_timeout = accept.header_timeout;
+        let shutdown = accept.shutdown.clone();
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection = http
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            let stop = shutdown.wait();
+            tokio::pin!(stop);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = &mut stop => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Every connection still open finishes; then every WebSocket.
+    let _ = pending.acquire_many(to_u32(accept.max_pending_http)).await;
+    let _ = accept
+        .websockets
+        .acquire_many(to_u32(accept.max_websockets))
+        .await;
+    Ok(())
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
