@@ -517,9 +517,21 @@ impl Conn<'_> {
             return Err(bad("one connection, one key"));
         }
         let room = frame.header.room;
-        if !self.rooms.contains_key(&room)
-            && self.rooms.len() >= self.hub.limits().max_rooms_per_connection
-        {
+        if self.rooms.contains_key(&room) {
+            // It has the room's history already: a second join would only
+            // have the relay replay it again (a 146-byte frame buying up to
+            // the whole window of output).
+            self.refuse(
+                room,
+                Refusal {
+                    code: shared::wire::error::ALREADY_JOINED,
+                    reason: "already in this room on this connection".into(),
+                    label: "already_joined",
+                },
+            );
+            return Ok(());
+        }
+        if self.rooms.len() >= self.hub.limits().max_rooms_per_connection {
             self.refuse(
                 room,
                 Refusal {

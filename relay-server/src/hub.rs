@@ -272,6 +272,11 @@ impl Hub {
             .is_some()
         {
             self.metrics.rooms.dec();
+            // Validation mode follows the game no longer: a room that is
+            // gone keeps no session (its own map, no room lock held).
+            if let Some(validator) = &self.validator {
+                validator.remove(room_id);
+            }
         }
     }
 
@@ -308,7 +313,8 @@ impl Hub {
             .replay
             .get(first)
             .map_or(room.next_seq, |(seq, _)| *seq);
-        if resume_from + 1 < first_seq {
+        // (A hostile resume point may be anything, u64::MAX included.)
+        if resume_from.saturating_add(1) < first_seq {
             self.metrics.resume_gaps.inc();
             outbox.push(
                 Priority::Critical,
@@ -317,7 +323,7 @@ impl Hub {
                     error::RESUME_GAP,
                     &format!(
                         "frames {}..{} are gone (replay keeps {}); resynchronise",
-                        resume_from + 1,
+                        resume_from.saturating_add(1),
                         first_seq - 1,
                         self.limits.replay_frames
                     ),

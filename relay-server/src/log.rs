@@ -132,13 +132,31 @@ pub fn refused(who: Who<'_>, room: Option<&RoomId>, reason: &str) {
     }
 }
 
+/// The most of a client-given string (an `Origin` header, say) a line
+/// carries: rate-limited lines must be bounded in bytes too.
+const MAX_DETAIL: usize = 100;
+
+/// `text` cut to [`MAX_DETAIL`] characters, control characters escaped.
+fn bounded(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_DETAIL)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().count() > MAX_DETAIL {
+        out.push('…');
+    }
+    out
+}
+
 /// An upgrade request refused before it became a connection.
 pub fn refused_upgrade(addr: Option<SocketAddr>, reason: &str, detail: &str) {
     if let Some(suppressed) = admit() {
+        let detail = bounded(detail);
         tracing::info!(
             addr = %addr.map_or_else(|| "-".into(), |a| a.to_string()),
             reason,
-            detail,
+            %detail,
             suppressed,
             "connection refused"
         );

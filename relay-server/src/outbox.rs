@@ -9,7 +9,9 @@
 //! - Slow consumers: when a frame is refused because the queue is full
 //!   (nothing lower-priority left to drop), the time is noted; if the queue
 //!   is still full past the grace period, the connection is closed with
-//!   `close::SLOW_CONSUMER`. Memory per connection is thus bounded by the
+//!   `close::SLOW_CONSUMER`. A refused *critical* frame closes it at once:
+//!   the client would otherwise read on with a hole in the room's order;
+//!   closed, it reconnects and resumes from the replay. Memory per connection is thus bounded by the
 //!   queue's frame count and byte budget.
 
 use std::sync::{Arc, Mutex};
@@ -118,6 +120,15 @@ impl Outbox {
                 self.wake.notify_one();
                 Pushed::Queued
             }
+            // A critical frame that does not fit (the queue holds nothing
+            // less important to drop) would leave a hole in the room's
+            // order for this client: close it now as a slow consumer, so
+            // it reconnects and resumes from the replay, instead of
+            // reading on with a gap.
+            Err(_) if priority == Priority::Critical => {
+                self.close_slow(state);
+                Pushed::SlowConsumer
+            }
             Err(_) => {
                 let now = Instant::now();
                 let since = match state.full_since {
@@ -132,11 +143,7 @@ impl Outbox {
                 if now.duration_since(since) < self.grace {
                     return Pushed::Refused;
                 }
-                state.closing = Some((close::SLOW_CONSUMER, "slow consumer: queue full".into()));
-                drop(state);
-                self.metrics.slow_consumer_disconnects.inc();
-                self.wake.notify_one();
-                self.closed.notify_one();
+                self.close_slow(state);
                 Pushed::SlowConsumer
             }
         }
@@ -163,7 +170,7 @@ impl Outbox {
     /// Closes the connection as a slow consumer if its queue has been full
     /// for longer than the grace period. Returns whether it did.
     pub fn check_slow(&self) -> bool {
-        let Ok(mut state) = self.state.lock() else {
+        let Ok(state) = self.state.lock() else {
             return false;
         };
         let overdue = state.closing.is_none()
@@ -171,13 +178,18 @@ impl Outbox {
                 .full_since
                 .is_some_and(|since| since.elapsed() >= self.grace);
         if overdue {
-            state.closing = Some((close::SLOW_CONSUMER, "slow consumer: queue full".into()));
-            drop(state);
-            self.metrics.slow_consumer_disconnects.inc();
-            self.wake.notify_one();
-            self.closed.notify_one();
+            self.close_slow(state);
         }
         overdue
+    }
+
+    /// Closes the connection as a slow consumer (with its state locked).
+    fn close_slow(&self, mut state: std::sync::MutexGuard<'_, State>) {
+        state.closing = Some((close::SLOW_CONSUMER, "slow consumer: queue full".into()));
+        drop(state);
+        self.metrics.slow_consumer_disconnects.inc();
+        self.wake.notify_one();
+        self.closed.notify_one();
     }
 
     /// Takes up to `max` frames for the writer.

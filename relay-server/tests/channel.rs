@@ -172,12 +172,14 @@ async fn a_full_consumer_is_closed_after_its_grace_without_further_traffic() {
         tokio::task::yield_now().await;
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
-    // A burst that overflows the sleeper's queue, then silence.
-    let header = FrameHeader::new(
+    // A burst of normal-priority frames that overflows the sleeper's
+    // queue, then silence.
+    let mut header = FrameHeader::new(
         FrameKind::Game,
         [1; 16],
         sender_key.verifying_key().to_bytes(),
     );
+    header.priority = shared::wire::Priority::Normal;
     for i in 0..40u32 {
         let mut out = BytesMut::new();
         encode_signed(&header, &i.to_be_bytes(), &sender_key, &mut out).unwrap();
@@ -371,4 +373,65 @@ async fn a_member_silent_in_one_room_is_removed_from_it_and_keeps_the_other() {
     assert_eq!(hub.room_count(), 1);
     assert!(!h.task.is_finished());
     alive.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_critical_frame_that_does_not_fit_closes_the_consumer_at_once() {
+    let limits = Limits {
+        queue_frames: 8,
+        ..Limits::default()
+    };
+    let hub = Arc::new(Hub::new(limits, Arc::new(Metrics::new())));
+    let sender_key = SigningKey::from_bytes(&[4; 32]);
+    let mut sender = connect(Arc::clone(&hub));
+    join(&mut sender, &sender_key).await;
+    // A reader that makes some progress (one message at a time, slowly):
+    // it must not keep its connection while missing critical frames.
+    let mut slow = connect_with(Arc::clone(&hub), 1);
+    join(&mut slow, &SigningKey::from_bytes(&[5; 32])).await;
+    while hub.metrics().connections.get() < 2 || hub.room_count() < 1 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let header = FrameHeader::new(
+        FrameKind::Game,
+        [1; 16],
+        sender_key.verifying_key().to_bytes(),
+    );
+    for i in 0..40u32 {
+        let mut out = BytesMut::new();
+        encode_signed(&header, &i.to_be_bytes(), &sender_key, &mut out).unwrap();
+        sender
+            .to_relay
+            .send(WsIn::Binary(out.freeze()))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        hub.metrics().slow_consumer_disconnects.get(),
+        1,
+        "closed well within the grace"
+    );
+    // What it read before the close has no gap: its frames are in order,
+    // and then the close (it resumes from the last one on reconnecting).
+    let mut last = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), slow.from_relay.recv()).await {
+            Ok(Some(WsOut::Binary(bytes))) => {
+                let f = FrameRef::parse(&bytes, MAX_FRAME_LEN).unwrap();
+                if f.header.kind == FrameKind::Game {
+                    let i = u32::from_be_bytes(f.payload.try_into().unwrap());
+                    assert_eq!(i, last.map_or(0, |l: u32| l + 1), "no hole");
+                    last = Some(i);
+                }
+            }
+            Ok(Some(WsOut::Close(code, _))) => {
+                assert_eq!(code, close::SLOW_CONSUMER);
+                break;
+            }
+            Ok(Some(WsOut::Ping)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }

@@ -206,3 +206,33 @@ fn a_joiner_whose_queue_is_partly_full_gets_the_newest_frames_that_fit_then_its_
         "contiguous: {replayed:?}"
     );
 }
+
+#[tokio::test]
+async fn hostile_resume_points_and_repeated_joins_replay_nothing_and_break_nothing() {
+    let relay = start(&UNLIMITED).await;
+    let mut sender = Client::connect(&relay.ws(), key(1)).await;
+    sender.join_and_roster(ROOM).await;
+    send_games(&mut sender, 20).await;
+    wait_for_frames_in(&relay, 21).await;
+    // Resuming after u64::MAX: nothing is missing, nothing overflows.
+    let mut odd = Client::connect(&relay.ws(), key(2)).await;
+    odd.join(ROOM, u64::MAX).await;
+    let (games, others) = up_to_roster(&mut odd).await;
+    assert!(games.is_empty() && others.len() == 1, "{others:?}");
+    // Joining again on the same connection replays nothing: it is refused.
+    odd.join(ROOM, 0).await;
+    let next = odd.recv().await.unwrap();
+    assert_eq!(next.kind, FrameKind::Error);
+    assert_eq!(
+        control::decode_error(&next.payload).unwrap().0,
+        error::ALREADY_JOINED
+    );
+    // The room still works for everyone.
+    let mut newcomer = Client::connect(&relay.ws(), key(3)).await;
+    newcomer.join(ROOM, 0).await;
+    let (games, _) = up_to_roster(&mut newcomer).await;
+    assert_eq!(games.len(), 20);
+    sender.send(FrameKind::Game, ROOM, None, b"on").await;
+    assert_eq!(odd.recv_kind(FrameKind::Game).await.payload, b"on");
+    relay.stop().await;
+}

@@ -86,5 +86,18 @@ async fn invalid_game_frames_are_dropped_before_fan_out() {
     let stats = relay.relay.hub().validator().unwrap().publish_stats();
     assert_eq!(stats.games, 1);
     assert!(stats.messages_rejected >= 1);
+    // When the room empties, the relay follows its game no longer (tables
+    // opened and abandoned must not pile up in memory).
+    banker.send(FrameKind::Leave, game, None, &[]).await;
+    player.send(FrameKind::Leave, game, None, &[]).await;
+    for _ in 0..200 {
+        if relay.relay.hub().room_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(relay.relay.hub().room_count(), 0);
+    let stats = relay.relay.hub().validator().unwrap().publish_stats();
+    assert_eq!(stats.games, 0, "the game left with its room");
     relay.stop().await;
 }

@@ -181,4 +181,6 @@ pub mod error {
     /// The member sent nothing to the room within the room idle timeout
     /// and was removed from it (join again to come back).
     pub const ROOM_IDLE: u16 = 8;
+    /// A join for a room the connection is already in (nothing replayed).
+    pub const ALREADY_JOINED: u16 = 9;
 }
