@@ -84,6 +84,11 @@ pub struct Limits {
     #[arg(long, env = "BITCRAPS_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
+    /// Most WebSocket connections at once from one IP address (0: no
+    /// limit); more get HTTP 429. One address cannot take every slot.
+    #[arg(long, env = "BITCRAPS_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
     /// Most TCP connections at once that are not WebSockets (requests for
     /// the page, or upgrades under way); more are closed at once.
     #[arg(long, env = "BITCRAPS_MAX_PENDING_HTTP", default_value_t = 1024)]
@@ -109,6 +114,15 @@ pub struct Limits {
     /// Messages one connection may send in a burst above the average rate.
     #[arg(long, env = "BITCRAPS_RATE_BURST", default_value_t = 400)]
     pub rate_burst: u32,
+
+    /// Bytes per second one connection may send on average (each is fanned
+    /// out to the whole room).
+    #[arg(long, env = "BITCRAPS_RATE_BYTES_PER_SEC", default_value_t = 1024 * 1024)]
+    pub rate_bytes_per_sec: u64,
+
+    /// Bytes one connection may send in a burst above the average.
+    #[arg(long, env = "BITCRAPS_RATE_BYTES_BURST", default_value_t = 4 * 1024 * 1024)]
+    pub rate_bytes_burst: u64,
 
     /// Frames queued for one connection before drops start.
     #[arg(long, env = "BITCRAPS_QUEUE_FRAMES", default_value_t = 1000)]
@@ -152,6 +166,11 @@ pub struct Limits {
     /// above is the other bound).
     #[arg(long, env = "BITCRAPS_REPLAY_BYTES", default_value_t = 256 * 1024)]
     pub replay_bytes: usize,
+
+    /// Bytes of replay all rooms together keep at most; past it, a room
+    /// that stamps a frame drops its own oldest (keeping its newest).
+    #[arg(long, env = "BITCRAPS_REPLAY_TOTAL_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub replay_total_bytes: usize,
 
     /// Check every game frame with the engine before fan-out and drop the
     /// invalid ones (rooms must announce their table with a Table frame).

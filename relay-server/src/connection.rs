@@ -63,7 +63,8 @@ pub enum WsOut {
     Close(u16, String),
 }
 
-/// A token bucket: `rate` messages per second on average, `burst` at once.
+/// A token bucket: `rate` tokens per second on average, `burst` at once;
+/// a message costs one token (messages) or its length (bytes).
 struct RateLimit {
     tokens: f64,
     rate: f64,
@@ -72,22 +73,21 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(rate: u32, burst: u32) -> Self {
+    fn new(rate: u64, burst: u64) -> Self {
         Self {
-            tokens: f64::from(burst.max(1)),
-            rate: f64::from(rate.max(1)),
-            burst: f64::from(burst.max(1)),
+            tokens: burst.max(1) as f64,
+            rate: rate.max(1) as f64,
+            burst: burst.max(1) as f64,
             last: Instant::now(),
         }
     }
 
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
+    fn allow(&mut self, cost: f64, now: Instant) -> bool {
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= cost {
+            self.tokens -= cost;
             true
         } else {
             false
@@ -154,7 +154,8 @@ where
         nonce,
         identity: None,
         rooms: HashMap::new(),
-        rate: RateLimit::new(limits.rate_per_sec, limits.rate_burst),
+        rate: RateLimit::new(limits.rate_per_sec.into(), limits.rate_burst.into()),
+        bytes: RateLimit::new(limits.rate_bytes_per_sec, limits.rate_bytes_burst),
         last_frame: opened,
         without_room_since: Some(opened),
     };
@@ -306,6 +307,8 @@ struct Conn<'a> {
     /// frame to it.
     rooms: HashMap<RoomId, Instant>,
     rate: RateLimit,
+    /// The same in bytes: the fan-out multiplies what a member sends.
+    bytes: RateLimit,
     /// When the client last sent a frame (pings and pongs do not count).
     last_frame: Instant,
     /// Since when the connection has been in no room (`None` while in one).
@@ -403,7 +406,7 @@ impl Conn<'_> {
         let bytes = match message {
             WsIn::Binary(bytes) => bytes,
             WsIn::Ping | WsIn::Pong => {
-                return if self.rate.allow() {
+                return if self.rate.allow(1.0, Instant::now()) {
                     Ok(())
                 } else {
                     Err(fatal(
@@ -437,12 +440,15 @@ impl Conn<'_> {
         let metrics = self.hub.metrics();
         metrics.frames_in.inc();
         metrics.bytes_in.inc_by(bytes.len() as u64);
-        if !self.rate.allow() {
+        if !self.rate.allow(1.0, now) {
             return Err(fatal(
                 close::RATE_LIMITED,
                 "too many messages",
                 "rate_limited",
             ));
+        }
+        if !self.bytes.allow(bytes.len() as f64, now) {
+            return Err(fatal(close::RATE_LIMITED, "too many bytes", "rate_limited"));
         }
         let frame =
             FrameRef::parse(&bytes, self.hub.limits().max_frame_bytes).map_err(|e| match e {

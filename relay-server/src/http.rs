@@ -1,7 +1,7 @@
 //! The relay's HTTP surface: the web page (static files), the WebSocket
 //! endpoint `/ws`, `/healthz`, Prometheus `/metrics` and `/api/stats`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -12,9 +12,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use dashmap::DashMap;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -69,6 +71,8 @@ pub struct Relay {
     metrics: Arc<Metrics>,
     origins: Arc<Vec<String>>,
     permits: Arc<Semaphore>,
+    /// WebSocket connections per client address (entries at 0 are removed).
+    per_ip: Arc<DashMap<IpAddr, usize>>,
     shutdown: Shutdown,
     stats: Arc<ArcSwap<RelayStats>>,
     stun: crate::config::StunConfig,
@@ -85,6 +89,7 @@ impl Relay {
             metrics,
             origins: Arc::new(config.origins.allowed.clone()),
             permits: Arc::new(Semaphore::new(config.limits.max_connections)),
+            per_ip: Arc::new(DashMap::new()),
             shutdown,
             stats: Arc::new(ArcSwap::from_pointee(RelayStats::default())),
             stun: config.stun.clone(),
@@ -166,8 +171,9 @@ impl Relay {
     }
 }
 
-/// The page's files: compressed (brotli or gzip, as the browser accepts;
-/// the wasm shrinks to about half) and revalidated on every load
+/// The page's files: compressed (brotli or gzip, as the browser accepts:
+/// files the build compressed already, such as the wasm, as they are; the
+/// small rest on the fly) and revalidated on every load
 /// (`Cache-Control: no-cache` with `Last-Modified`, so an unchanged file
 /// costs a 304 and a new release is picked up at once: the file names
 /// carry no version).
@@ -191,8 +197,21 @@ fn static_files(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
-        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
-        .service(ServeDir::new(web_dir).append_index_html_on_directories(true))
+        // The wasm is never compressed per request (it cost about 21 ms of
+        // CPU each): the build writes it compressed once, next to it.
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Precise(5))
+                .compress_when(
+                    DefaultPredicate::new().and(NotForContentType::new("application/wasm")),
+                ),
+        )
+        .service(
+            ServeDir::new(web_dir)
+                .append_index_html_on_directories(true)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
 }
 
 /// Liveness: answers `ok` while the relay runs.
@@ -246,6 +265,37 @@ async fn stun(State(relay): State<Relay>) -> Json<StunReport> {
     Json(report)
 }
 
+/// One WebSocket's place in its address's count, given back on drop.
+struct IpSlot {
+    map: Arc<DashMap<IpAddr, usize>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    /// A place for `ip` if it has fewer than `max` (0: no limit). Each
+    /// step holds one shard guard and takes no other lock.
+    fn take(map: &Arc<DashMap<IpAddr, usize>>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut count = map.entry(ip).or_insert(0);
+        if max > 0 && *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(IpSlot {
+            map: Arc::clone(map),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if let Some(mut count) = self.map.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+        }
+        self.map.remove_if(&self.ip, |_, count| *count == 0);
+    }
+}
+
 async fn websocket(
     State(relay): State<Relay>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -262,6 +312,20 @@ async fn websocket(
             return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
         }
     }
+    let per_ip = relay.hub.limits().max_connections_per_ip;
+    let Some(ip_slot) = IpSlot::take(&relay.per_ip, addr.ip(), per_ip) else {
+        relay.metrics.reject("ip_full");
+        crate::log::refused_upgrade(
+            Some(addr),
+            "ip_full",
+            &format!("{per_ip} connections from this address (--max-connections-per-ip)"),
+        );
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address",
+        )
+            .into_response();
+    };
     let Ok(permit) = Arc::clone(&relay.permits).try_acquire_owned() else {
         relay.metrics.reject("server_full");
         crate::log::refused_upgrade(
@@ -284,6 +348,7 @@ async fn websocket(
         )
         .await;
         drop(permit);
+        drop(ip_slot);
     })
 }
 

@@ -257,6 +257,10 @@ impl Hub {
         Self::fan_out(&r, None, Priority::Critical, &left);
         if r.members.is_empty() {
             r.closed = true;
+            // Nobody will resume in a room that is gone.
+            self.metrics.replay_bytes.sub(r.replay_bytes as i64);
+            r.replay.clear();
+            r.replay_bytes = 0;
             drop(r);
             self.remove_closed(&room_id, &room);
         }
@@ -363,11 +367,21 @@ impl Hub {
         let frame = stamped.freeze();
         room.replay_bytes += frame.len();
         room.replay.push_back((seq, frame.clone()));
+        self.metrics.replay_bytes.add(frame.len() as i64);
+        // Each room within its own window; and all rooms together within
+        // the relay's budget, which a room over it pays for from its own
+        // oldest frames (keeping its newest), so that rooms opened by the
+        // thousand cannot take the relay's memory.
+        let budget = self.limits.replay_total_bytes as i64;
         while room.replay.len() > self.limits.replay_frames
             || room.replay_bytes > self.limits.replay_bytes
+            || (self.metrics.replay_bytes.get() > budget && room.replay.len() > 1)
         {
             match room.replay.pop_front() {
-                Some((_, old)) => room.replay_bytes -= old.len(),
+                Some((_, old)) => {
+                    room.replay_bytes -= old.len();
+                    self.metrics.replay_bytes.sub(old.len() as i64);
+                }
                 None => break,
             }
         }

@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
     let limits = config.limits.effective();
     tracing::info!(
         max_connections = limits.max_connections,
+        max_connections_per_ip = limits.max_connections_per_ip,
         max_pending_http = limits.max_pending_http,
         header_timeout_secs = limits.header_timeout_secs,
         max_frame_bytes = limits.max_frame_bytes,
@@ -39,6 +40,8 @@ async fn main() -> anyhow::Result<()> {
         max_peers_per_room = limits.max_peers_per_room,
         rate_per_sec = limits.rate_per_sec,
         rate_burst = limits.rate_burst,
+        rate_bytes_per_sec = limits.rate_bytes_per_sec,
+        rate_bytes_burst = limits.rate_bytes_burst,
         queue_frames = limits.queue_frames,
         queue_bytes = limits.queue_bytes,
         slow_consumer_grace_ms = limits.slow_consumer_grace_ms,
@@ -47,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         room_idle_timeout_secs = limits.room_idle_timeout_secs,
         replay_frames = limits.replay_frames,
         replay_bytes = limits.replay_bytes,
+        replay_total_bytes = limits.replay_total_bytes,
         validate = limits.validate,
         allowed_origins = ?config.origins.allowed,
         shutdown_grace_secs = config.shutdown_grace_secs,

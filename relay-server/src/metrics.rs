@@ -3,7 +3,7 @@
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Every reason input is refused for (`bitcraps_rejections_total`).
-pub const REJECTION_REASONS: [&str; 18] = [
+pub const REJECTION_REASONS: [&str; 19] = [
     "bad_frame",
     "bad_join",
     "rate_limited",
@@ -12,6 +12,7 @@ pub const REJECTION_REASONS: [&str; 18] = [
     "protocol_error",
     "origin",
     "server_full",
+    "ip_full",
     "http_full",
     "too_many_rooms",
     "already_joined",
@@ -42,8 +43,15 @@ pub struct Metrics {
     registry: Registry,
     /// Open WebSocket connections.
     pub connections: IntGauge,
+    /// Connections that have ended but whose socket is still being read
+    /// and discarded after the close frame (at most 2 s each); they still
+    /// hold their place under `--max-connections`.
+    pub lingering: IntGauge,
     /// Rooms with at least one peer.
     pub rooms: IntGauge,
+    /// Bytes kept for replay in all rooms (bounded by
+    /// `--replay-total-bytes`).
+    pub replay_bytes: IntGauge,
     /// Frames received from clients.
     pub frames_in: IntCounter,
     /// Frames queued to clients (one per receiver).
@@ -126,7 +134,17 @@ impl Metrics {
         let r = Registry::new();
         Self {
             connections: gauge(&r, "bitcraps_connections", "Open WebSocket connections"),
+            lingering: gauge(
+                &r,
+                "bitcraps_lingering_connections",
+                "Closed connections still draining after their close frame",
+            ),
             rooms: gauge(&r, "bitcraps_rooms", "Rooms with at least one peer"),
+            replay_bytes: gauge(
+                &r,
+                "bitcraps_replay_bytes",
+                "Bytes kept for replay in all rooms",
+            ),
             frames_in: counter(
                 &r,
                 "bitcraps_frames_in_total",

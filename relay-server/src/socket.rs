@@ -174,6 +174,7 @@ pub async fn serve(hub: Arc<Hub>, addr: Option<SocketAddr>, socket: Socket, shut
     let stream = stream.map(incoming as fn(_) -> _);
     let sink = sink.with(outgoing as fn(_) -> _);
     let stopping = shutdown.clone();
+    let metrics = Arc::clone(hub.metrics());
     let Some((stream, sink)) = connection::serve(hub, addr, stream, sink, shutdown).await else {
         return;
     };
@@ -186,7 +187,9 @@ pub async fn serve(hub: Arc<Hub>, addr: Option<SocketAddr>, socket: Socket, shut
     } else {
         LINGER
     };
+    metrics.lingering.inc();
     linger(socket.get_mut(), time).await;
+    metrics.lingering.dec();
 }
 
 /// Half-closes the TCP stream after the close frame and reads what the

@@ -145,7 +145,13 @@ async fn cycle(url: &str, worker: u64, n: u64) {
 async fn a_join_leave_storm_leaves_the_relay_answering_and_the_neighbours_playing() {
     let secs = env_or("BITCRAPS_STORM_SECS", 3);
     let rate = env_or("BITCRAPS_STORM_RATE", 2_000);
-    let mut binary = start_binary(&["--shutdown-grace-secs", "3"]);
+    // (Every storm client comes from 127.0.0.1.)
+    let mut binary = start_binary(&[
+        "--shutdown-grace-secs",
+        "3",
+        "--max-connections-per-ip",
+        "0",
+    ]);
     let url = format!("ws://{}/ws", binary.addr);
 
     // The neighbours: one plays a frame every 10 ms, one listens.

@@ -235,3 +235,55 @@ async fn a_client_close_is_answered_and_the_connection_ends() {
     assert_eq!(raw.close_code().await, Some(1000));
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_lingering_connection_is_visible_until_the_client_goes() {
+    let relay = start(&[]).await;
+    let mut raw = Raw::connect(&relay.addr).await;
+    raw.write(&Raw::frame(0x81, b"text", true)).await;
+    assert_eq!(raw.close_code().await, Some(close::BAD_FRAME));
+    let metrics = relay.relay.metrics();
+    for _ in 0..100 {
+        if metrics.lingering.get() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(metrics.lingering.get(), 1, "still holding its socket");
+    assert_eq!(metrics.connections.get(), 0, "no longer a connection");
+    drop(raw);
+    for _ in 0..100 {
+        if metrics.lingering.get() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(metrics.lingering.get(), 0, "gone with the client");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_sending_too_many_bytes_is_rate_limited() {
+    let relay = start(&[
+        "--rate-bytes-per-sec",
+        "10000",
+        "--rate-bytes-burst",
+        "20000",
+    ])
+    .await;
+    let mut member = common::Client::connect(&relay.ws(), common::key(1)).await;
+    member.join_and_roster(common::ROOM).await;
+    // Few messages, many bytes: 4 KiB frames, well within the message rate.
+    for _ in 0..10 {
+        member
+            .send(
+                shared::wire::FrameKind::Game,
+                common::ROOM,
+                None,
+                &[7; 4096],
+            )
+            .await;
+    }
+    assert_eq!(member.close_code().await, Some(close::RATE_LIMITED));
+    relay.stop().await;
+}

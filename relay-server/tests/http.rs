@@ -224,3 +224,30 @@ async fn connections_that_are_not_websockets_are_capped() {
     }
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn the_wasm_is_served_compressed_as_built_never_compressed_per_request() {
+    let dir = std::env::temp_dir().join(format!("bitcraps-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm: Vec<u8> = (0..50_000u32).map(|i| (i % 7) as u8).collect();
+    std::fs::write(dir.join("a.wasm"), &wasm).unwrap();
+    std::fs::write(dir.join("a.wasm.br"), b"as built, brotli").unwrap();
+    std::fs::write(dir.join("b.wasm"), &wasm).unwrap();
+    let relay = common::start(&["--web-dir", dir.to_str().unwrap()]).await;
+    let http = reqwest::Client::new();
+    let get = |name: &str| {
+        http.get(format!("{}/{name}", relay.http()))
+            .header("accept-encoding", "br, gzip")
+            .send()
+    };
+    let built = get("a.wasm").await.unwrap();
+    assert_eq!(built.headers()["content-encoding"], "br");
+    assert_eq!(built.headers()["content-type"], "application/wasm");
+    assert_eq!(&built.bytes().await.unwrap()[..], b"as built, brotli");
+    // Without a compressed copy, a wasm goes out as it is.
+    let plain = get("b.wasm").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap().len(), wasm.len());
+    relay.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -236,3 +236,61 @@ async fn hostile_resume_points_and_repeated_joins_replay_nothing_and_break_nothi
     assert_eq!(odd.recv_kind(FrameKind::Game).await.payload, b"on");
     relay.stop().await;
 }
+
+#[test]
+fn all_rooms_together_keep_no_more_than_the_relay_s_replay_budget() {
+    let metrics = Arc::new(Metrics::new());
+    let limits = Limits {
+        replay_total_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    let hub = Hub::new(limits, Arc::clone(&metrics));
+    let sender = key(1).verifying_key().to_bytes();
+    let out = Arc::new(Outbox::new(
+        8,
+        1 << 20,
+        Duration::from_secs(2),
+        Arc::clone(&metrics),
+    ));
+    let frame_len = game(0).len() as i64;
+    // 100 rooms of 100 frames each would keep about 10x the budget.
+    for r in 0..100u8 {
+        let mut room = ROOM;
+        room[0] = r;
+        hub.join(hub.next_conn_id(), sender, &out, room, 0).unwrap();
+        for i in 0..100u8 {
+            hub.broadcast(sender, room, Priority::Critical, game(i))
+                .unwrap();
+            // Within the budget, but for the newest frame each room keeps.
+            let kept = metrics.replay_bytes.get();
+            let rooms = i64::from(r) + 1;
+            assert!(kept <= 64 * 1024 + rooms * frame_len, "{kept} bytes kept");
+        }
+    }
+    assert!(metrics.replay_bytes.get() > 60 * 1024, "the budget is used");
+    // Every room keeps at least its newest frame: a newcomer to the last
+    // room gets it.
+    let mut last = ROOM;
+    last[0] = 99;
+    let joiner = Arc::new(Outbox::new(
+        1000,
+        1 << 20,
+        Duration::from_secs(2),
+        Arc::clone(&metrics),
+    ));
+    hub.join(
+        hub.next_conn_id(),
+        key(2).verifying_key().to_bytes(),
+        &joiner,
+        last,
+        0,
+    )
+    .unwrap();
+    let kinds: Vec<FrameKind> = joiner
+        .pop_batch(1000)
+        .iter()
+        .map(|f| FrameRef::parse(f, MAX_FRAME_LEN).unwrap().header.kind)
+        .collect();
+    assert!(kinds.contains(&FrameKind::Game), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&FrameKind::Roster));
+}

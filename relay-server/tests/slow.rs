@@ -25,6 +25,10 @@ async fn a_slow_consumer_is_dropped_and_the_room_keeps_its_pace() {
         "1000000",
         "--rate-burst",
         "1000000",
+        "--rate-bytes-per-sec",
+        "1000000000",
+        "--rate-bytes-burst",
+        "1000000000",
         "--replay-frames",
         "16",
     ])

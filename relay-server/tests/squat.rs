@@ -91,3 +91,34 @@ async fn silent_members_give_their_seats_back() {
     assert_eq!(probe.join_and_roster(ROOM).await, expected);
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn one_address_cannot_take_every_slot() {
+    let relay = start(&["--max-connections-per-ip", "2"]).await;
+    let first = Client::connect(&relay.ws(), key(1)).await;
+    let _second = Client::connect(&relay.ws(), key(2)).await;
+    match tokio_tungstenite::connect_async(relay.ws()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+        }
+        other => panic!("a third connection from one address: {other:?}"),
+    }
+    assert_eq!(
+        relay
+            .relay
+            .metrics()
+            .rejections
+            .with_label_values(&["ip_full"])
+            .get(),
+        1
+    );
+    // Its place comes back when one goes.
+    drop(first);
+    let mut tries = 0;
+    while tokio_tungstenite::connect_async(relay.ws()).await.is_err() {
+        tries += 1;
+        assert!(tries < 100, "the place never came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.stop().await;
+}

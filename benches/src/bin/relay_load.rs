@@ -249,6 +249,9 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
                 "--no-stun-server",
                 "--max-connections",
                 "20000",
+                // Every client comes from 127.0.0.1.
+                "--max-connections-per-ip",
+                "0",
             ])
             .args(["--max-peers-per-room", "1000"])
             .args([
@@ -256,6 +259,10 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
                 "100000",
                 "--rate-burst",
                 "100000",
+                "--rate-bytes-per-sec",
+                "100000000000",
+                "--rate-bytes-burst",
+                "100000000000",
                 "--idle-timeout-secs",
                 "600",
                 "--room-idle-timeout-secs",

@@ -58,8 +58,13 @@ pub async fn start(flags: &[&str]) -> Running {
     let (trigger, signal) = shutdown::channel();
     let relay = Relay::new(&config, signal);
     let app = relay.clone();
+    let dir = if flags.contains(&"--web-dir") {
+        config.web_dir.clone()
+    } else {
+        web_dir()
+    };
     let task = tokio::spawn(async move {
-        relay::serve(listener, app, &web_dir()).await.unwrap();
+        relay::serve(listener, app, &dir).await.unwrap();
     });
     // The STUN server binds as serving starts.
     if !flags.contains(&"--no-stun-server") {
