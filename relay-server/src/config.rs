@@ -94,6 +94,11 @@ pub struct Limits {
     #[arg(long, env = "BITCRAPS_MAX_PENDING_HTTP", default_value_t = 1024)]
     pub max_pending_http: usize,
 
+    /// Most of those from one IP address (0: no limit); more are closed
+    /// at once. A browser opens up to 6 per page.
+    #[arg(long, env = "BITCRAPS_MAX_PENDING_HTTP_PER_IP", default_value_t = 64)]
+    pub max_pending_http_per_ip: usize,
+
     /// Seconds a request's headers may take to arrive (and a keep-alive
     /// connection may wait for its next request) before it is closed.
     #[arg(long, env = "BITCRAPS_HEADER_TIMEOUT_SECS", default_value_t = 10)]

@@ -1,7 +1,7 @@
 //! The relay's HTTP surface: the web page (static files), the WebSocket
 //! endpoint `/ws`, `/healthz`, Prometheus `/metrics` and `/api/stats`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -12,7 +12,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use dashmap::DashMap;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -25,6 +24,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::per_ip::PerIp;
 use crate::shutdown::Shutdown;
 use crate::socket;
 use crate::stun::discovery::{Discovery, Found, NatKind, ServerRecord};
@@ -71,8 +71,8 @@ pub struct Relay {
     metrics: Arc<Metrics>,
     origins: Arc<Vec<String>>,
     permits: Arc<Semaphore>,
-    /// WebSocket connections per client address (entries at 0 are removed).
-    per_ip: Arc<DashMap<IpAddr, usize>>,
+    /// WebSocket connections per client address.
+    per_ip: PerIp,
     shutdown: Shutdown,
     stats: Arc<ArcSwap<RelayStats>>,
     stun: crate::config::StunConfig,
@@ -89,7 +89,7 @@ impl Relay {
             metrics,
             origins: Arc::new(config.origins.allowed.clone()),
             permits: Arc::new(Semaphore::new(config.limits.max_connections)),
-            per_ip: Arc::new(DashMap::new()),
+            per_ip: PerIp::default(),
             shutdown,
             stats: Arc::new(ArcSwap::from_pointee(RelayStats::default())),
             stun: config.stun.clone(),
@@ -265,37 +265,6 @@ async fn stun(State(relay): State<Relay>) -> Json<StunReport> {
     Json(report)
 }
 
-/// One WebSocket's place in its address's count, given back on drop.
-struct IpSlot {
-    map: Arc<DashMap<IpAddr, usize>>,
-    ip: IpAddr,
-}
-
-impl IpSlot {
-    /// A place for `ip` if it has fewer than `max` (0: no limit). Each
-    /// step holds one shard guard and takes no other lock.
-    fn take(map: &Arc<DashMap<IpAddr, usize>>, ip: IpAddr, max: usize) -> Option<IpSlot> {
-        let mut count = map.entry(ip).or_insert(0);
-        if max > 0 && *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(IpSlot {
-            map: Arc::clone(map),
-            ip,
-        })
-    }
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        if let Some(mut count) = self.map.get_mut(&self.ip) {
-            *count = count.saturating_sub(1);
-        }
-        self.map.remove_if(&self.ip, |_, count| *count == 0);
-    }
-}
-
 async fn websocket(
     State(relay): State<Relay>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -313,7 +282,7 @@ async fn websocket(
         }
     }
     let per_ip = relay.hub.limits().max_connections_per_ip;
-    let Some(ip_slot) = IpSlot::take(&relay.per_ip, addr.ip(), per_ip) else {
+    let Some(ip_slot) = relay.per_ip.take(addr.ip(), per_ip) else {
         relay.metrics.reject("ip_full");
         crate::log::refused_upgrade(
             Some(addr),
@@ -418,6 +387,7 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
         crate::listener::Accept {
             router: relay.router(web_dir),
             max_pending_http: limits.max_pending_http.max(1),
+            max_pending_http_per_ip: limits.max_pending_http_per_ip,
             header_timeout: Duration::from_secs(limits.header_timeout_secs.max(1)),
             websockets: Arc::clone(&relay.permits),
             max_websockets: limits.max_connections,

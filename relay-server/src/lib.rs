@@ -15,6 +15,7 @@ pub mod listener;
 pub mod log;
 pub mod metrics;
 pub mod outbox;
+pub mod per_ip;
 pub mod shutdown;
 pub mod socket;
 pub mod stun;

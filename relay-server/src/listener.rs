@@ -13,7 +13,10 @@
 //!   (`--max-pending-http`), a semaphore whose permit each connection
 //!   holds until hyper hands it over as an upgrade or it closes; over the
 //!   cap a new connection is closed at once, counted (`http_full`) and
-//!   logged. WebSockets have their own cap (`--max-connections`).
+//!   logged; and at most `--max-pending-http-per-ip` of them from one
+//!   address (`http_ip_full`), so one address cannot hold them all.
+//!   WebSockets have their own caps (`--max-connections`, per address
+//!   `--max-connections-per-ip`).
 //!
 //! It deliberately speaks HTTP/1.1 only: browsers use it for plain-HTTP
 //! pages and for every WebSocket upgrade.
@@ -37,6 +40,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::metrics::Metrics;
+use crate::per_ip::PerIp;
 use crate::shutdown::Shutdown;
 
 /// What the accept loop needs.
@@ -45,6 +49,8 @@ pub struct Accept {
     pub router: Router,
     /// Connections that are not WebSockets, at most.
     pub max_pending_http: usize,
+    /// The same from one address (0: no limit).
+    pub max_pending_http_per_ip: usize,
     /// How long a request's headers may take to arrive.
     pub header_timeout: Duration,
     /// The WebSocket cap, waited on at shutdown so that every socket has
@@ -62,6 +68,7 @@ pub struct Accept {
 /// has ended.
 pub async fn run(listener: TcpListener, accept: Accept) -> std::io::Result<()> {
     let pending = Arc::new(Semaphore::new(accept.max_pending_http));
+    let per_ip = PerIp::default();
     let stop = accept.shutdown.clone().wait();
     tokio::pin!(stop);
     loop {
@@ -77,6 +84,19 @@ pub async fn run(listener: TcpListener, accept: Accept) -> std::io::Result<()> {
                 }
             },
             () = &mut stop => break,
+        };
+        let Some(ip_slot) = per_ip.take(addr.ip(), accept.max_pending_http_per_ip) else {
+            accept.metrics.reject("http_ip_full");
+            crate::log::refused_upgrade(
+                Some(addr),
+                "http_ip_full",
+                &format!(
+                    "{} connections from this address are not WebSockets (--max-pending-http-per-ip)",
+                    accept.max_pending_http_per_ip
+                ),
+            );
+            drop(tcp);
+            continue;
         };
         let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
             accept.metrics.reject("http_full");
@@ -122,6 +142,7 @@ pub async fn run(listener: TcpListener, accept: Accept) -> std::io::Result<()> {
                 }
             }
             drop(permit);
+            drop(ip_slot);
         });
     }
     drop(listener);

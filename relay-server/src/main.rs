@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
         max_connections = limits.max_connections,
         max_connections_per_ip = limits.max_connections_per_ip,
         max_pending_http = limits.max_pending_http,
+        max_pending_http_per_ip = limits.max_pending_http_per_ip,
         header_timeout_secs = limits.header_timeout_secs,
         max_frame_bytes = limits.max_frame_bytes,
         max_rooms_per_connection = limits.max_rooms_per_connection,

@@ -3,7 +3,7 @@
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Every reason input is refused for (`bitcraps_rejections_total`).
-pub const REJECTION_REASONS: [&str; 19] = [
+pub const REJECTION_REASONS: [&str; 20] = [
     "bad_frame",
     "bad_join",
     "rate_limited",
@@ -14,6 +14,7 @@ pub const REJECTION_REASONS: [&str; 19] = [
     "server_full",
     "ip_full",
     "http_full",
+    "http_ip_full",
     "too_many_rooms",
     "already_joined",
     "room_full",

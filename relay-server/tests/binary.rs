@@ -151,6 +151,8 @@ async fn a_join_leave_storm_leaves_the_relay_answering_and_the_neighbours_playin
         "3",
         "--max-connections-per-ip",
         "0",
+        "--max-pending-http-per-ip",
+        "0",
     ]);
     let url = format!("ws://{}/ws", binary.addr);
 

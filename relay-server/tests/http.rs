@@ -251,3 +251,35 @@ async fn the_wasm_is_served_compressed_as_built_never_compressed_per_request() {
     relay.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_pending_connection() {
+    use tokio::io::AsyncWriteExt;
+    let relay = common::start(&[
+        "--max-pending-http-per-ip",
+        "2",
+        "--header-timeout-secs",
+        "2",
+    ])
+    .await;
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        holders.push(tcp);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut over = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
+    let took = closed_after(&mut over).await;
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(
+        relay
+            .relay
+            .metrics()
+            .rejections
+            .with_label_values(&["http_ip_full"])
+            .get(),
+        1
+    );
+    relay.stop().await;
+}

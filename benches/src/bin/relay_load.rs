@@ -252,6 +252,10 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
                 // Every client comes from 127.0.0.1.
                 "--max-connections-per-ip",
                 "0",
+                "--max-pending-http-per-ip",
+                "0",
+                "--max-pending-http",
+                "20000",
             ])
             .args(["--max-peers-per-room", "1000"])
             .args([
