@@ -20,7 +20,7 @@ use serde::Serialize;
 use shared::codec::{
     control, encode_signed, encode_unsigned, encode_with_signature, FrameHeader, FrameRef,
 };
-use shared::wire::{FrameKind, RoomId, MAX_FRAME_LEN};
+use shared::wire::{FrameKind, Priority, RoomId, MAX_FRAME_LEN};
 use shared::SigningKey;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
@@ -207,15 +207,22 @@ pub struct Behaviour {
     pub size: usize,
     /// Whether it reads (a slow reader never does).
     pub reads: bool,
+    /// The priority of its frames: critical ones (the game's consensus
+    /// traffic) are never dropped, so a receiver that cannot take them is
+    /// closed as a slow consumer; normal ones are dropped under load.
+    pub priority: Priority,
 }
 
 /// Runs a joined client until `shared.stop`.
 pub async fn run_client(client: Client, behaviour: Behaviour, shared: Arc<Shared>) {
-    let header = FrameHeader::new(
-        FrameKind::Game,
-        client.room,
-        client.key.verifying_key().to_bytes(),
-    );
+    let header = FrameHeader {
+        priority: behaviour.priority,
+        ..FrameHeader::new(
+            FrameKind::Game,
+            client.room,
+            client.key.verifying_key().to_bytes(),
+        )
+    };
     let (mut sink, mut stream) = client.ws.split();
     let reader = {
         let shared = Arc::clone(&shared);

@@ -31,6 +31,7 @@ async fn clients_join_send_and_every_frame_is_delivered_and_timed() {
             rate: 20.0,
             size: 100,
             reads: true,
+            priority: shared::wire::Priority::Critical,
         };
         tasks.push(tokio::spawn(load::run_client(
             client,

@@ -102,6 +102,30 @@ struct Args {
     /// Threads the generator runs on (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// The priority of the game frames sent: `critical` (the game's own,
+    /// never dropped: a receiver that cannot keep up is closed as a slow
+    /// consumer) or `normal` (dropped under load, to measure raw fan-out
+    /// past what receivers take).
+    #[arg(long, value_enum, default_value_t = FramePriority::Critical)]
+    priority: FramePriority,
+}
+
+/// `--priority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FramePriority {
+    /// Consensus traffic.
+    Critical,
+    /// Ordinary traffic.
+    Normal,
+}
+
+impl From<FramePriority> for shared::wire::Priority {
+    fn from(p: FramePriority) -> Self {
+        match p {
+            FramePriority::Critical => shared::wire::Priority::Critical,
+            FramePriority::Normal => shared::wire::Priority::Normal,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -595,6 +619,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             rate: if sends { rate } else { 0.0 },
             size: plan.size,
             reads,
+            priority: args.priority.into(),
         };
         tasks.push(tokio::spawn(load::run_client(
             client,
