@@ -1,6 +1,6 @@
 //! One client connection, generic over the transport: any `Stream` of
-//! [`WsIn`] and `Sink` of [`WsOut`] (the axum WebSocket in production,
-//! channels in tests).
+//! [`WsIn`] and `Sink` of [`WsOut`] (the upgraded socket of `socket.rs` in
+//! production, channels in tests).
 //!
 //! The reader loop (this task) decodes frames and hands them to the hub;
 //! a writer task drains the connection's [`Outbox`] to the sink. The two
@@ -479,31 +479,46 @@ impl Conn<'_> {
         if let Some(last) = self.rooms.get_mut(&room) {
             *last = now;
         }
+        let conn = self.conn;
         let result = match header.kind {
             FrameKind::Leave => {
                 self.leave(room, now);
                 Ok(())
             }
+            // Only members' frames reach the validator.
+            _ if !self.rooms.contains_key(&room) => Err(Refusal::not_in_room()),
             FrameKind::Game => self.hub.validate_game(&frame).and_then(|()| {
                 self.hub
-                    .broadcast(peer, room, header.priority, bytes.clone())
+                    .broadcast(conn, peer, room, header.priority, bytes.clone())
             }),
             FrameKind::Table => self
                 .hub
                 .announce_table(peer, room, frame.payload)
                 .and_then(|()| {
                     self.hub
-                        .broadcast(peer, room, header.priority, bytes.clone())
+                        .broadcast(conn, peer, room, header.priority, bytes.clone())
                 }),
-            FrameKind::Presence => self.hub.announce(peer, room, bytes.clone()),
+            FrameKind::Presence => {
+                self.hub
+                    .announce(conn, peer, room, bytes.clone(), frame.payload.is_empty())
+            }
             FrameKind::Offer | FrameKind::Answer | FrameKind::Ice | FrameKind::Direct => {
                 let target = header.target.unwrap_or_default();
                 self.hub
-                    .send_to(peer, room, target, header.priority, bytes.clone())
+                    .send_to(conn, peer, room, target, header.priority, bytes.clone())
             }
             _ => Ok(()),
         };
         if let Err(refusal) = result {
+            if refusal.code == shared::wire::error::NOT_IN_ROOM
+                && self.rooms.remove(&room).is_some()
+            {
+                // Its key joined this room from another connection since:
+                // this one is no longer in it (and may join it again).
+                if self.rooms.is_empty() {
+                    self.without_room_since = Some(now);
+                }
+            }
             self.refuse(room, refusal);
         }
         Ok(())
@@ -529,25 +544,25 @@ impl Conn<'_> {
             // the whole window of output).
             self.refuse(
                 room,
-                Refusal {
-                    code: shared::wire::error::ALREADY_JOINED,
-                    reason: "already in this room on this connection".into(),
-                    label: "already_joined",
-                },
+                Refusal::new(
+                    shared::wire::error::ALREADY_JOINED,
+                    "already_joined",
+                    "already in this room on this connection",
+                ),
             );
             return Ok(());
         }
         if self.rooms.len() >= self.hub.limits().max_rooms_per_connection {
             self.refuse(
                 room,
-                Refusal {
-                    code: shared::wire::error::TOO_MANY_ROOMS,
-                    reason: format!(
+                Refusal::new(
+                    shared::wire::error::TOO_MANY_ROOMS,
+                    "too_many_rooms",
+                    format!(
                         "at most {} rooms per connection",
                         self.hub.limits().max_rooms_per_connection
                     ),
-                    label: "too_many_rooms",
-                },
+                ),
             );
             return Ok(());
         }

@@ -69,11 +69,13 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn not_in_room() -> Self {
+    /// The sender is not in that room (on this connection).
+    pub fn not_in_room() -> Self {
         Self::new(error::NOT_IN_ROOM, "not_in_room", "join the room first")
     }
 
-    fn new(code: u16, label: &'static str, reason: impl Into<String>) -> Self {
+    /// A refusal with this code, metrics label and reason.
+    pub fn new(code: u16, label: &'static str, reason: impl Into<String>) -> Self {
         Self {
             code,
             reason: reason.into(),
@@ -388,63 +390,73 @@ impl Hub {
         Self::fan_out(room, except, priority, &frame);
     }
 
-    /// A client's presence frame (its keep-alive, or its presence data):
-    /// queued at low priority for every other member, neither stamped nor
-    /// kept for replay, so presence never evicts the game's history.
-    pub fn announce(&self, peer: PeerId, room_id: RoomId, frame: Bytes) -> Result<(), Refusal> {
-        let not_in = Refusal::not_in_room;
-        let room = self.room(&room_id).ok_or_else(not_in)?;
-        let Ok(r) = room.lock() else {
-            return Err(not_in());
+    /// Runs `f` on the room, locked, if `peer` is in it on connection
+    /// `conn` (a connection whose key has since joined from another
+    /// connection speaks for nobody).
+    fn as_member<R>(
+        &self,
+        conn: u64,
+        peer: &PeerId,
+        room_id: &RoomId,
+        f: impl FnOnce(&mut Room) -> R,
+    ) -> Result<R, Refusal> {
+        let room = self.room(room_id).ok_or_else(Refusal::not_in_room)?;
+        let Ok(mut r) = room.lock() else {
+            return Err(Refusal::not_in_room());
         };
-        if !r.members.contains_key(&peer) {
-            return Err(not_in());
+        if r.members.get(peer).is_none_or(|m| m.conn != conn) {
+            return Err(Refusal::not_in_room());
         }
-        Self::fan_out(&r, Some(&peer), Priority::Low, &frame);
-        Ok(())
+        Ok(f(&mut r))
+    }
+
+    /// A client's presence frame: queued at low priority for every other
+    /// member, neither stamped nor kept for replay, so presence never
+    /// evicts the game's history. An empty one is a keep-alive: it keeps
+    /// the member's seat and goes to nobody.
+    pub fn announce(
+        &self,
+        conn: u64,
+        peer: PeerId,
+        room_id: RoomId,
+        frame: Bytes,
+        keepalive: bool,
+    ) -> Result<(), Refusal> {
+        self.as_member(conn, &peer, &room_id, |r| {
+            if !keepalive {
+                Self::fan_out(r, Some(&peer), Priority::Low, &frame);
+            }
+        })
     }
 
     /// A client frame for the whole room: stamped, kept for replay and
     /// queued for every other member.
     pub fn broadcast(
         &self,
+        conn: u64,
         peer: PeerId,
         room_id: RoomId,
         priority: Priority,
         frame: Bytes,
     ) -> Result<(), Refusal> {
-        let not_in = Refusal::not_in_room;
-        let room = self.room(&room_id).ok_or_else(not_in)?;
-        let Ok(mut r) = room.lock() else {
-            return Err(not_in());
-        };
-        if !r.members.contains_key(&peer) {
-            return Err(not_in());
-        }
-        self.stamp_and_fan_out(&mut r, Some(&peer), priority, frame);
-        Ok(())
+        self.as_member(conn, &peer, &room_id, |r| {
+            self.stamp_and_fan_out(r, Some(&peer), priority, frame);
+        })
     }
 
     /// A client frame for one peer of the room (signaling, direct).
     pub fn send_to(
         &self,
+        conn: u64,
         peer: PeerId,
         room_id: RoomId,
         target: PeerId,
         priority: Priority,
         frame: Bytes,
     ) -> Result<(), Refusal> {
-        let not_in = Refusal::not_in_room;
-        let room = self.room(&room_id).ok_or_else(not_in)?;
-        let target_outbox = {
-            let Ok(r) = room.lock() else {
-                return Err(not_in());
-            };
-            if !r.members.contains_key(&peer) {
-                return Err(not_in());
-            }
+        let target_outbox = self.as_member(conn, &peer, &room_id, |r| {
             r.members.get(&target).map(|m| Arc::clone(&m.outbox))
-        };
+        })?;
         let outbox = target_outbox.ok_or_else(|| {
             Refusal::new(
                 error::UNKNOWN_TARGET,

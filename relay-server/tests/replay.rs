@@ -166,10 +166,10 @@ fn a_joiner_whose_queue_is_partly_full_gets_the_newest_frames_that_fit_then_its_
     };
     let sender = key(1).verifying_key().to_bytes();
     let first = outbox(&metrics);
-    hub.join(hub.next_conn_id(), sender, &first, ROOM, 0)
-        .unwrap();
+    let conn = hub.next_conn_id();
+    hub.join(conn, sender, &first, ROOM, 0).unwrap();
     for i in 0..50u8 {
-        hub.broadcast(sender, ROOM, Priority::Critical, game(i))
+        hub.broadcast(conn, sender, ROOM, Priority::Critical, game(i))
             .unwrap();
     }
     // The joiner's queue already holds 40 frames of another room.
@@ -257,9 +257,10 @@ fn all_rooms_together_keep_no_more_than_the_relay_s_replay_budget() {
     for r in 0..100u8 {
         let mut room = ROOM;
         room[0] = r;
-        hub.join(hub.next_conn_id(), sender, &out, room, 0).unwrap();
+        let conn = hub.next_conn_id();
+        hub.join(conn, sender, &out, room, 0).unwrap();
         for i in 0..100u8 {
-            hub.broadcast(sender, room, Priority::Critical, game(i))
+            hub.broadcast(conn, sender, room, Priority::Critical, game(i))
                 .unwrap();
             // Within the budget, but for the newest frame each room keeps.
             let kept = metrics.replay_bytes.get();

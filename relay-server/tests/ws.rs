@@ -354,3 +354,63 @@ async fn shutdown_closes_every_client_with_going_away() {
         .expect("relay ends after its clients")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_replaced_connection_speaks_for_nobody() {
+    let relay = start(&[]).await;
+    let mut old = Client::connect(&relay.ws(), key(1)).await;
+    old.join_and_roster(ROOM).await;
+    let mut other = Client::connect(&relay.ws(), key(2)).await;
+    other.join_and_roster(ROOM).await;
+    // The same key joins from a new connection (a second tab, a reload).
+    let mut new = Client::connect(&relay.ws(), key(1)).await;
+    new.join_and_roster(ROOM).await;
+    let replaced = old.recv_kind(FrameKind::Error).await;
+    assert_eq!(
+        control::decode_error(&replaced.payload).unwrap().0,
+        error::REPLACED
+    );
+    // The old connection's frames go nowhere, and it is told.
+    old.send(FrameKind::Game, ROOM, None, b"from the old tab")
+        .await;
+    let refused = old.recv_kind(FrameKind::Error).await;
+    assert_eq!(
+        control::decode_error(&refused.payload).unwrap().0,
+        error::NOT_IN_ROOM
+    );
+    new.send(FrameKind::Game, ROOM, None, b"from the new tab")
+        .await;
+    assert_eq!(
+        other.recv_kind(FrameKind::Game).await.payload,
+        b"from the new tab"
+    );
+    // It may take the seat back by joining again.
+    old.join(ROOM, 0).await;
+    old.recv_kind(FrameKind::Roster).await;
+    let replaced = new.recv_kind(FrameKind::Error).await;
+    assert_eq!(
+        control::decode_error(&replaced.payload).unwrap().0,
+        error::REPLACED
+    );
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn keep_alives_go_to_nobody_and_presence_to_everyone() {
+    let relay = start(&[]).await;
+    let mut a = Client::connect(&relay.ws(), key(1)).await;
+    a.join_and_roster(ROOM).await;
+    let mut b = Client::connect(&relay.ws(), key(2)).await;
+    b.join_and_roster(ROOM).await;
+    a.recv_kind(FrameKind::PeerJoined).await;
+    b.send(FrameKind::Presence, ROOM, None, &[]).await;
+    b.send(FrameKind::Presence, ROOM, None, b"typing").await;
+    let got = a.recv().await.unwrap();
+    assert_eq!(got.kind, FrameKind::Presence);
+    assert_eq!(
+        got.payload, b"typing",
+        "the keep-alive before it never came"
+    );
+    assert_eq!(got.seq, 0, "presence is not stamped");
+    relay.stop().await;
+}
