@@ -78,6 +78,11 @@ export class BitCrapsClient extends EventTarget {
     this.client = new Client(unhex(secret));
     this.me = this.client.publicKey();
     await this.loadIceServers();
+    // A hidden tab's timers are throttled (to once a minute in Chromium
+    // after 5 minutes): catch up on what is due as soon as it is shown.
+    globalThis.document?.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.wake();
+    });
     return this;
   }
 
@@ -116,7 +121,9 @@ export class BitCrapsClient extends EventTarget {
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => {
-      this.retry = 250;
+      // The backoff is reset by a roster (a join that worked), not by the
+      // socket opening: a relay that accepts and then refuses is retried
+      // ever more slowly.
       this.client.connectionOpened();
       this.setRelayState('open');
     };
@@ -159,6 +166,10 @@ export class BitCrapsClient extends EventTarget {
   emit(events) {
     for (const event of events) {
       if (event.type === 'signal') this.onSignal(event);
+      if (event.type === 'roster') {
+        this.retry = 250;
+        this.dropAbsentPeers(event.table, event.peers);
+      }
       if (event.type === 'roster' || event.type === 'peerJoined') this.linkPeers(event.table);
       if (event.type === 'peerLeft') this.dropPeer(event.table, event.peer);
       this.dispatchEvent(new CustomEvent(event.type, { detail: event }));
@@ -191,11 +202,14 @@ export class BitCrapsClient extends EventTarget {
     clearTimeout(this.timer);
     const at = this.client.nextTimeout();
     if (at < 0) return;
-    this.timer = setTimeout(() => {
-      const events = JSON.parse(this.client.handleTimeout(this.now()));
-      this.flush();
-      this.emit(events);
-    }, Math.max(0, at - this.now()) + 5);
+    this.timer = setTimeout(() => this.wake(), Math.max(0, at - this.now()) + 5);
+  }
+
+  /** Applies what is due now (deadlines, keep-alives). */
+  wake() {
+    const events = JSON.parse(this.client.handleTimeout(this.now()));
+    this.flush();
+    this.emit(events);
   }
 
   run(action) {
@@ -241,9 +255,13 @@ export class BitCrapsClient extends EventTarget {
     this.run(() => this.client.roll(table, this.now()));
   }
 
-  /** Leaves a table. */
+  /** Leaves a table for good (not rejoined on a reconnect). */
   leave(table) {
     this.run(() => this.client.leave(table, this.now()));
+    this.tables.delete(table);
+    for (const key of [...this.peers.keys()]) {
+      if (key.startsWith(`${table}/`)) this.dropPeer(table, key.slice(table.length + 1));
+    }
   }
 
   /** The table's state: seats, bets, point, shooter, the number of rolls
@@ -346,6 +364,16 @@ export class BitCrapsClient extends EventTarget {
       }
     } catch (error) {
       console.warn('WebRTC signaling failed; the relay carries this peer', error);
+    }
+  }
+
+  /** Closes the channels to peers no longer in a table's roster (a
+   * client that resumes learns of departures from the roster alone). */
+  dropAbsentPeers(table, roster) {
+    const present = new Set(roster);
+    for (const key of [...this.peers.keys()]) {
+      const [t, peer] = key.split('/');
+      if (t === table && !present.has(peer)) this.dropPeer(table, peer);
     }
   }
 

@@ -104,6 +104,12 @@ pub struct Limits {
     #[arg(long, env = "BITCRAPS_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
 
+    /// Seconds a connection may stay an HTTP connection (requests,
+    /// responses and keep-alive) before it is closed; WebSockets are not
+    /// affected once upgraded.
+    #[arg(long, env = "BITCRAPS_HTTP_DEADLINE_SECS", default_value_t = 60)]
+    pub http_deadline_secs: u64,
+
     /// Most rooms (tables) one connection may be in.
     #[arg(long, env = "BITCRAPS_MAX_ROOMS_PER_CONNECTION", default_value_t = 16)]
     pub max_rooms_per_connection: usize,

@@ -389,6 +389,7 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
             max_pending_http: limits.max_pending_http.max(1),
             max_pending_http_per_ip: limits.max_pending_http_per_ip,
             header_timeout: Duration::from_secs(limits.header_timeout_secs.max(1)),
+            http_deadline: Duration::from_secs(limits.http_deadline_secs.max(1)),
             websockets: Arc::clone(&relay.permits),
             max_websockets: limits.max_connections,
             metrics: Arc::clone(&relay.metrics),

@@ -18,6 +18,10 @@
 //!   WebSockets have their own caps (`--max-connections`, per address
 //!   `--max-connections-per-ip`).
 //!
+//! - an overall deadline (`--http-deadline-secs`) on a connection that has
+//!   not become a WebSocket (a slow reader of a response holds its place no
+//!   longer than that).
+//!
 //! It deliberately speaks HTTP/1.1 only: browsers use it for plain-HTTP
 //! pages and for every WebSocket upgrade.
 //!
@@ -53,6 +57,9 @@ pub struct Accept {
     pub max_pending_http_per_ip: usize,
     /// How long a request's headers may take to arrive.
     pub header_timeout: Duration,
+    /// The longest a connection may stay an HTTP connection (requests and
+    /// responses, keep-alive included) before it is closed.
+    pub http_deadline: Duration,
     /// The WebSocket cap, waited on at shutdown so that every socket has
     /// ended when the loop returns.
     pub websockets: Arc<Semaphore>,
@@ -123,6 +130,7 @@ pub async fn run(listener: TcpListener, accept: Accept) -> std::io::Result<()> {
                 });
         let service = TowerToHyperService::new(service);
         let header_timeout = accept.header_timeout;
+        let http_deadline = accept.http_deadline;
         let shutdown = accept.shutdown.clone();
         tokio::spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();
@@ -134,11 +142,17 @@ pub async fn run(listener: TcpListener, accept: Accept) -> std::io::Result<()> {
             tokio::pin!(connection);
             let stop = shutdown.wait();
             tokio::pin!(stop);
+            // A connection that has not become a WebSocket by its deadline
+            // (a client reading a response at a trickle, say) gives its
+            // place back.
+            let deadline = tokio::time::sleep(http_deadline);
+            tokio::pin!(deadline);
             tokio::select! {
                 _ = connection.as_mut() => {}
+                () = &mut deadline => {}
                 () = &mut stop => {
                     connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+                    let _ = tokio::time::timeout(http_deadline, connection).await;
                 }
             }
             drop(permit);

@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         max_pending_http = limits.max_pending_http,
         max_pending_http_per_ip = limits.max_pending_http_per_ip,
         header_timeout_secs = limits.header_timeout_secs,
+        http_deadline_secs = limits.http_deadline_secs,
         max_frame_bytes = limits.max_frame_bytes,
         max_rooms_per_connection = limits.max_rooms_per_connection,
         max_peers_per_room = limits.max_peers_per_room,

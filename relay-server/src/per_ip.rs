@@ -21,8 +21,10 @@ pub struct Slot {
 }
 
 impl PerIp {
-    /// A place for `ip` if it has fewer than `max` (0: no limit).
+    /// A place for `ip` if it has fewer than `max` (0: no limit). IPv6
+    /// addresses count by their /64 (one host usually has a whole /64).
     pub fn take(&self, ip: IpAddr, max: usize) -> Option<Slot> {
+        let ip = key_of(ip);
         let mut count = self.0.entry(ip).or_insert(0);
         if max > 0 && *count >= max {
             return None;
@@ -37,6 +39,20 @@ impl PerIp {
     /// Addresses with something open.
     pub fn addresses(&self) -> usize {
         self.0.len()
+    }
+}
+
+/// The address an address counts under: itself for IPv4 (and IPv4-mapped
+/// IPv6), its /64 for IPv6.
+fn key_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
     }
 }
 
@@ -68,6 +84,26 @@ mod tests {
         drop(first);
         assert!(per_ip.take(a, 2).is_some(), "its place came back");
         assert!(per_ip.take(a, 0).is_some(), "0 is no limit");
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let per_ip = PerIp::default();
+        let _a = per_ip.take("2001:db8:1:2::1".parse().unwrap(), 1).unwrap();
+        assert!(
+            per_ip
+                .take("2001:db8:1:2:ffff::9".parse().unwrap(), 1)
+                .is_none(),
+            "the same /64"
+        );
+        assert!(per_ip.take("2001:db8:1:3::1".parse().unwrap(), 1).is_some());
+        let _v4 = per_ip.take("192.0.2.7".parse().unwrap(), 1).unwrap();
+        assert!(
+            per_ip
+                .take("::ffff:192.0.2.7".parse().unwrap(), 1)
+                .is_none(),
+            "an IPv4-mapped address is its IPv4 address"
+        );
     }
 
     #[test]

@@ -63,7 +63,8 @@ pub fn spawn_watchdog(
                 ?grace,
                 "still running after the shutdown grace period; exiting now"
             );
-            std::process::exit(0);
+            // Not a clean stop: say so to whoever supervises the relay.
+            std::process::exit(1);
         })
 }
 

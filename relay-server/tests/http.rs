@@ -283,3 +283,48 @@ async fn one_address_cannot_hold_every_pending_connection() {
     );
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_stays_http_no_longer_than_its_deadline() {
+    use tokio::io::AsyncWriteExt;
+    let relay = common::start(&["--http-deadline-secs", "2", "--header-timeout-secs", "10"]).await;
+    let mut tcp = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    // A request every 300 ms keeps it from ever being idle.
+    let (mut read, mut write) = tcp.split();
+    let asking = async {
+        loop {
+            if write
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    };
+    let reading = async {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = read.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(8), async {
+        tokio::select! {
+            () = asking => {}
+            () = reading => {}
+        }
+    })
+    .await
+    .expect("closed by its deadline");
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(5),
+        "{took:?}"
+    );
+    relay.stop().await;
+}

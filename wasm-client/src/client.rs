@@ -40,6 +40,8 @@ struct Table {
     roster: Vec<PeerId>,
     last_seq: u64,
     joined: bool,
+    /// Left for good (its state stays readable).
+    left: bool,
     /// A table opened here whose `Table` frame is still to be sent: it
     /// goes right after the first `Join` (the relay refuses frames for a
     /// room before its join).
@@ -145,6 +147,7 @@ impl Client {
             roster: Vec::new(),
             last_seq: 0,
             joined: false,
+            left: false,
             announce: false,
         };
         if bankroll > 0.0 {
@@ -169,7 +172,7 @@ impl Client {
         let Some(table) = self.tables.get_mut(&room) else {
             return;
         };
-        if table.joined {
+        if table.joined || table.left {
             return;
         }
         table.joined = true;
@@ -375,11 +378,16 @@ impl Client {
         self.act(table, |s| s.roll(now as u64))
     }
 
-    /// Leaves a table (no bets may be on it).
+    /// Leaves a table (no bets may be on it), for good: the table is not
+    /// joined again on a reconnect, and gets no more keep-alives.
     pub fn leave(&mut self, table: &str, now: f64) -> Result<String, JsError> {
         let events = self.act(table, |s| s.leave(now as u64))?;
         let room = room_of(table)?;
         self.send_frame(FrameKind::Leave, room, None, &[]);
+        if let Some(t) = self.tables.get_mut(&room) {
+            t.joined = false;
+            t.left = true;
+        }
         Ok(events)
     }
 

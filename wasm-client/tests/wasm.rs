@@ -125,4 +125,41 @@ mod client_api {
         client.connection_opened();
         assert_eq!(client.next_timeout(), -1.0);
     }
+
+    #[wasm_bindgen_test]
+    fn a_table_left_is_not_joined_again_nor_kept_alive() {
+        use shared::codec::encode_signed;
+        use shared::session::GameConfig;
+        use shared::SigningKey;
+        let banker = SigningKey::from_bytes(&[3; 32]);
+        let room: [u8; 16] = [
+            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+            0xee, 0xff,
+        ];
+        let config = GameConfig::new(room, banker.verifying_key().to_bytes(), 10_000);
+        let header = FrameHeader::new(FrameKind::Table, room, banker.verifying_key().to_bytes());
+        let mut table_frame = BytesMut::new();
+        encode_signed(&header, &config.encode(), &banker, &mut table_frame).unwrap();
+
+        let mut client = Client::new(&[1; 32]).unwrap();
+        client.join_table(TABLE, &[2; 32], 0.0, 0.0).unwrap();
+        client.handle_frame(&challenge(), 0.0).unwrap();
+        client.handle_frame(&table_frame, 1.0).unwrap();
+        client.sit(TABLE, 100.0, 2.0).unwrap();
+        let _ = kinds(&mut client);
+        client.leave(TABLE, 3.0).unwrap();
+        assert_eq!(kinds(&mut client).last(), Some(&FrameKind::Leave));
+        assert_eq!(
+            client.next_timeout(),
+            -1.0,
+            "no keep-alive for a table left"
+        );
+        client.connection_opened();
+        client.handle_frame(&challenge(), 4.0).unwrap();
+        assert!(kinds(&mut client).is_empty(), "not joined again");
+        assert!(
+            client.table_state(TABLE).is_ok(),
+            "its state stays readable"
+        );
+    }
 }
