@@ -132,15 +132,6 @@ fn parse(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
     Some((opcode, payload, at + len))
 }
 
-async fn rejections(relay: &common::Running, reason: &str) -> u64 {
-    relay
-        .relay
-        .metrics()
-        .rejections
-        .with_label_values(&[reason])
-        .get()
-}
-
 /// Sends `bytes` on a fresh connection and returns the close code.
 async fn close_code_for(relay: &common::Running, bytes: &[u8]) -> Option<u16> {
     let mut raw = Raw::connect(&relay.addr).await;
@@ -179,7 +170,7 @@ async fn oversized_frames_and_messages_close_with_1009_at_every_size() {
     bytes.extend(Raw::frame(0x80, &half, true)); // continuation, final
     let code = close_code_for(&relay, &bytes).await;
     assert_eq!(code, Some(close::TOO_BIG), "a fragmented message");
-    assert_eq!(rejections(&relay, "too_big").await, 6);
+    assert_eq!(relay.rejections("too_big"), 6);
     relay.stop().await;
 }
 
@@ -198,11 +189,11 @@ async fn protocol_violations_close_with_1002_and_bad_utf8_with_1007() {
         let code = close_code_for(&relay, bytes).await;
         assert_eq!(code, Some(close::PROTOCOL_ERROR), "{what}");
     }
-    assert_eq!(rejections(&relay, "protocol_error").await, 6);
+    assert_eq!(relay.rejections("protocol_error"), 6);
 
     let code = close_code_for(&relay, &Raw::frame(0x81, &[0xc3, 0x28], true)).await;
     assert_eq!(code, Some(close::INVALID_DATA), "invalid UTF-8 text");
-    assert_eq!(rejections(&relay, "bad_utf8").await, 1);
+    assert_eq!(relay.rejections("bad_utf8"), 1);
     // Well-formed text is still not the protocol.
     let code = close_code_for(&relay, &Raw::frame(0x81, b"hello", true)).await;
     assert_eq!(code, Some(close::BAD_FRAME), "text");
@@ -222,7 +213,7 @@ async fn a_ping_flood_is_rate_limited() {
         .collect();
     raw.write(&flood).await;
     assert_eq!(raw.close_code().await, Some(close::RATE_LIMITED));
-    assert_eq!(rejections(&relay, "rate_limited").await, 1);
+    assert_eq!(relay.rejections("rate_limited"), 1);
     relay.stop().await;
 }
 

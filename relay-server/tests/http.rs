@@ -152,6 +152,20 @@ async fn requests_to_the_websocket_endpoint_that_are_not_upgrades_are_refused() 
     relay.stop().await;
 }
 
+/// `n` connections that each sent half a request header, once the relay
+/// has taken them.
+async fn half_sent_requests(addr: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut holders = Vec::new();
+    for _ in 0..n {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        holders.push(tcp);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    holders
+}
+
 /// Reads until the relay closes the connection; how long that took.
 async fn closed_after(tcp: &mut tokio::net::TcpStream) -> std::time::Duration {
     use tokio::io::AsyncReadExt;
@@ -184,28 +198,13 @@ async fn half_sent_headers_and_silent_connections_are_closed_after_the_header_ti
 
 #[tokio::test]
 async fn connections_that_are_not_websockets_are_capped() {
-    use tokio::io::AsyncWriteExt;
     let relay = common::start(&["--max-pending-http", "3", "--header-timeout-secs", "2"]).await;
-    let mut holders = Vec::new();
-    for _ in 0..3 {
-        let mut tcp = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
-        tcp.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
-        holders.push(tcp);
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let holders = half_sent_requests(&relay.addr, 3).await;
     // A fourth is closed at once, and counted.
     let mut over = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
     let took = closed_after(&mut over).await;
     assert!(took < std::time::Duration::from_secs(1), "{took:?}");
-    assert_eq!(
-        relay
-            .relay
-            .metrics()
-            .rejections
-            .with_label_values(&["http_full"])
-            .get(),
-        1
-    );
+    assert_eq!(relay.rejections("http_full"), 1);
     // WebSockets do not count against it once upgraded: with the holders
     // gone, three sockets and then a page request fit.
     drop(holders);
@@ -254,7 +253,6 @@ async fn the_wasm_is_served_compressed_as_built_never_compressed_per_request() {
 
 #[tokio::test]
 async fn one_address_cannot_hold_every_pending_connection() {
-    use tokio::io::AsyncWriteExt;
     let relay = common::start(&[
         "--max-pending-http-per-ip",
         "2",
@@ -262,25 +260,11 @@ async fn one_address_cannot_hold_every_pending_connection() {
         "2",
     ])
     .await;
-    let mut holders = Vec::new();
-    for _ in 0..2 {
-        let mut tcp = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
-        tcp.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
-        holders.push(tcp);
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let _holders = half_sent_requests(&relay.addr, 2).await;
     let mut over = tokio::net::TcpStream::connect(&relay.addr).await.unwrap();
     let took = closed_after(&mut over).await;
     assert!(took < std::time::Duration::from_secs(1), "{took:?}");
-    assert_eq!(
-        relay
-            .relay
-            .metrics()
-            .rejections
-            .with_label_values(&["http_ip_full"])
-            .get(),
-        1
-    );
+    assert_eq!(relay.rejections("http_ip_full"), 1);
     relay.stop().await;
 }
 

@@ -38,15 +38,7 @@ async fn never_joiners_are_closed_and_their_slots_go_to_others() {
     }
     let mut honest = Client::connect(&relay.ws(), key(9)).await;
     assert_eq!(honest.join_and_roster(ROOM).await, vec![honest.id()]);
-    assert_eq!(
-        relay
-            .relay
-            .metrics()
-            .rejections
-            .with_label_values(&["join_timeout"])
-            .get(),
-        5
-    );
+    assert_eq!(relay.rejections("join_timeout"), 5);
     relay.stop().await;
 }
 
@@ -103,15 +95,7 @@ async fn one_address_cannot_take_every_slot() {
         }
         other => panic!("a third connection from one address: {other:?}"),
     }
-    assert_eq!(
-        relay
-            .relay
-            .metrics()
-            .rejections
-            .with_label_values(&["ip_full"])
-            .get(),
-        1
-    );
+    assert_eq!(relay.rejections("ip_full"), 1);
     // Its place comes back when one goes.
     drop(first);
     let mut tries = 0;

@@ -31,6 +31,15 @@ pub struct Running {
 }
 
 impl Running {
+    /// How many times input was refused for `reason` (`/metrics`' counter).
+    pub fn rejections(&self, reason: &str) -> u64 {
+        self.relay
+            .metrics()
+            .rejections
+            .with_label_values(&[reason])
+            .get()
+    }
+
     pub fn http(&self) -> String {
         format!("http://{}", self.addr)
     }
