@@ -179,7 +179,7 @@ pub struct Limits {
     pub replay_bytes: usize,
 
     /// Bytes of replay all rooms together keep at most; past it, a room
-    /// that stamps a frame drops its own oldest (keeping its newest).
+    /// that stamps a frame drops its own oldest (down to none).
     #[arg(long, env = "BITCRAPS_REPLAY_TOTAL_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub replay_total_bytes: usize,
 

@@ -371,13 +371,15 @@ impl Hub {
         room.replay.push_back((seq, frame.clone()));
         self.metrics.replay_bytes.add(frame.len() as i64);
         // Each room within its own window; and all rooms together within
-        // the relay's budget, which a room over it pays for from its own
-        // oldest frames (keeping its newest), so that rooms opened by the
-        // thousand cannot take the relay's memory.
+        // the relay's budget, which a room that stamps a frame while over
+        // it pays for from its own oldest frames (down to none: the frame
+        // still goes to every member, and a newcomer is told of the gap),
+        // so that rooms opened by the thousand cannot take the relay's
+        // memory.
         let budget = self.limits.replay_total_bytes as i64;
         while room.replay.len() > self.limits.replay_frames
             || room.replay_bytes > self.limits.replay_bytes
-            || (self.metrics.replay_bytes.get() > budget && room.replay.len() > 1)
+            || self.metrics.replay_bytes.get() > budget
         {
             match room.replay.pop_front() {
                 Some((_, old)) => {
