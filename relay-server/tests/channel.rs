@@ -154,6 +154,22 @@ async fn join(h: &mut Harness, key: &SigningKey) {
     h.to_relay.send(WsIn::Binary(frame)).await.unwrap();
 }
 
+/// A hub with `limits`, a member that sends (key 4) and a member whose
+/// socket holds one unread message (key 5), both in the test room.
+async fn sender_and_one_message_reader(limits: Limits) -> (Arc<Hub>, Harness, SigningKey, Harness) {
+    let hub = Arc::new(Hub::new(limits, Arc::new(Metrics::new())));
+    let sender_key = SigningKey::from_bytes(&[4; 32]);
+    let mut sender = connect(Arc::clone(&hub));
+    join(&mut sender, &sender_key).await;
+    let mut reader = connect_with(Arc::clone(&hub), 1);
+    join(&mut reader, &SigningKey::from_bytes(&[5; 32])).await;
+    while hub.metrics().connections.get() < 2 || hub.room_count() < 1 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    (hub, sender, sender_key, reader)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_consumer_is_closed_after_its_grace_without_further_traffic() {
     let limits = Limits {
@@ -161,17 +177,8 @@ async fn a_full_consumer_is_closed_after_its_grace_without_further_traffic() {
         ..Limits::default()
     };
     let grace = limits.slow_consumer_grace();
-    let hub = Arc::new(Hub::new(limits, Arc::new(Metrics::new())));
-    let sender_key = SigningKey::from_bytes(&[4; 32]);
-    let mut sender = connect(Arc::clone(&hub));
-    join(&mut sender, &sender_key).await;
     // The sleeper's socket takes one message and is never read again.
-    let mut sleeper = connect_with(Arc::clone(&hub), 1);
-    join(&mut sleeper, &SigningKey::from_bytes(&[5; 32])).await;
-    while hub.metrics().connections.get() < 2 || hub.room_count() < 1 {
-        tokio::task::yield_now().await;
-    }
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (hub, sender, sender_key, sleeper) = sender_and_one_message_reader(limits).await;
     // A burst of normal-priority frames that overflows the sleeper's
     // queue, then silence.
     let mut header = FrameHeader::new(
@@ -381,18 +388,9 @@ async fn a_critical_frame_that_does_not_fit_closes_the_consumer_at_once() {
         queue_frames: 8,
         ..Limits::default()
     };
-    let hub = Arc::new(Hub::new(limits, Arc::new(Metrics::new())));
-    let sender_key = SigningKey::from_bytes(&[4; 32]);
-    let mut sender = connect(Arc::clone(&hub));
-    join(&mut sender, &sender_key).await;
     // A reader that makes some progress (one message at a time, slowly):
     // it must not keep its connection while missing critical frames.
-    let mut slow = connect_with(Arc::clone(&hub), 1);
-    join(&mut slow, &SigningKey::from_bytes(&[5; 32])).await;
-    while hub.metrics().connections.get() < 2 || hub.room_count() < 1 {
-        tokio::task::yield_now().await;
-    }
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (hub, sender, sender_key, mut slow) = sender_and_one_message_reader(limits).await;
     let header = FrameHeader::new(
         FrameKind::Game,
         [1; 16],

@@ -36,6 +36,16 @@ async fn up_to_roster(client: &mut Client) -> (Vec<Got>, Vec<Got>) {
     }
 }
 
+/// What a newcomer (key 2) gets on joining from the start: the sequence
+/// numbers of the game frames replayed, and every other frame up to and
+/// including its roster.
+async fn newcomer_sequences(relay: &common::Running) -> (Vec<u64>, Vec<Got>) {
+    let mut newcomer = Client::connect(&relay.ws(), key(2)).await;
+    newcomer.join(ROOM, 0).await;
+    let (games, others) = up_to_roster(&mut newcomer).await;
+    (games.iter().map(|g| g.seq).collect(), others)
+}
+
 async fn send_games(sender: &mut Client, n: u32) {
     for i in 0..n {
         sender
@@ -65,10 +75,7 @@ async fn a_newcomer_to_a_room_with_more_than_a_thousand_kept_frames_gets_them_al
     send_games(&mut sender, 1_200).await;
     wait_for_frames_in(&relay, 1_201).await;
 
-    let mut newcomer = Client::connect(&relay.ws(), key(2)).await;
-    newcomer.join(ROOM, 0).await;
-    let (games, others) = up_to_roster(&mut newcomer).await;
-    let seqs: Vec<u64> = games.iter().map(|g| g.seq).collect();
+    let (seqs, others) = newcomer_sequences(&relay).await;
     assert_eq!(
         seqs,
         (1..=1_200).collect::<Vec<_>>(),
@@ -125,10 +132,7 @@ async fn join_leave_churn_and_keep_alives_do_not_evict_the_game() {
         visitor.send(FrameKind::Leave, ROOM, None, &[]).await;
         sender.send(FrameKind::Presence, ROOM, None, &[]).await;
     }
-    let mut newcomer = Client::connect(&relay.ws(), key(2)).await;
-    newcomer.join(ROOM, 0).await;
-    let (games, others) = up_to_roster(&mut newcomer).await;
-    let seqs: Vec<u64> = games.iter().map(|g| g.seq).collect();
+    let (seqs, others) = newcomer_sequences(&relay).await;
     assert_eq!(
         seqs,
         (1..=50).collect::<Vec<_>>(),
