@@ -76,6 +76,7 @@ const TEMPLATE = `
       <button type="button" data-hop>Hop</button>
     </div>
     <p class="bc-message" data-message role="status"></p>
+    <p class="bc-dead-end" data-dead-end hidden><span data-dead-end-text></span> <button type="button" data-back>Back to the lobby</button></p>
     <div class="bc-panels">
       <div><h3>Players</h3><ul class="bc-seats" data-seats></ul></div>
       <div><h3>Rolls</h3><ol class="bc-history" data-history reversed></ol></div>
@@ -121,6 +122,19 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
     this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
     this.peer.addEventListener('tableClosed', () => this.say('The house defaulted: every bet was paid and the table closed.'));
+    this.peer.addEventListener('noTable', (e) => {
+      if (e.detail.table === this.table) this.deadEnd('No such table, or it has closed: nobody has opened it.');
+    });
+    this.peer.addEventListener('houseGone', (e) => {
+      if (e.detail.table === this.table) this.say('The house has left the table: nothing can be settled until it is back.');
+    });
+    this.peer.addEventListener('houseBack', (e) => {
+      if (e.detail.table === this.table) this.say('The house is back.');
+    });
+    this.peer.addEventListener('table', (e) => {
+      if (e.detail.table === this.table) this.$('dead-end').hidden = true;
+    });
+    this.peer.addEventListener('relayRestarted', () => this.say('The relay restarted; the table carries on.'));
     this.bindControls();
     const table = this.getAttribute('table');
     if (table) this.enter(table);
@@ -143,6 +157,30 @@ export class BitCrapsTable extends HTMLElement {
     this.render();
   }
 
+  /** A table that cannot be played: says why, with a way back. */
+  deadEnd(text) {
+    this.$('dead-end-text').textContent = text;
+    this.$('dead-end').hidden = false;
+  }
+
+  lobby() {
+    if (this.table) {
+      try {
+        this.peer.leave(this.table);
+      } catch {
+        /* seated with bets: the table stays joined */
+      }
+    }
+    this.table = null;
+    this.removeAttribute('table');
+    this.$('dead-end').hidden = true;
+    this.$('view').hidden = true;
+    this.$('lobby').hidden = false;
+    const url = new URL(location.href);
+    url.searchParams.delete('table');
+    history.replaceState(null, '', url);
+  }
+
   openTable() {
     const table = newTableId();
     localStorage.setItem(`bitcraps-house-${table}`, String(1_000_000));
@@ -151,6 +189,7 @@ export class BitCrapsTable extends HTMLElement {
 
   bindControls() {
     this.$('open').addEventListener('click', () => this.openTable());
+    this.$('back').addEventListener('click', () => this.lobby());
     this.$('join-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const id = this.$('join-id').value.trim().toLowerCase();
@@ -244,11 +283,18 @@ export class BitCrapsTable extends HTMLElement {
   render() {
     if (!this.peer || !this.table) return;
     const conn = this.peer.connectionState();
-    this.$('relay').textContent = conn.relay;
+    const s = this.peer.state(this.table);
+    const relayWords = {
+      idle: 'idle',
+      connecting: 'connecting…',
+      open: s.joined ? 'connected' : 'joining…',
+      closed: 'reconnecting…',
+    };
+    const waiting = s.waiting ? ` (${s.waiting} of your moves waiting to be sent)` : '';
+    this.$('relay').textContent = `${relayWords[conn.relay] ?? conn.relay}${waiting}`;
     const open = Object.values(conn.peers).filter((s) => s === 'open').length;
     this.$('peers').textContent = this.peer.webrtc ? String(open) : 'off';
     for (const b of this.querySelectorAll('.bc-chip')) b.classList.toggle('bc-selected', Number(b.dataset.chipValue) === this.chip);
-    const s = this.peer.state(this.table);
     this.dataset.open = String(s.open);
     if (!s.open) {
       this.$('role').textContent = '(waiting for the table)';
@@ -309,7 +355,7 @@ export class BitCrapsTable extends HTMLElement {
         .reverse()
         .map((r) => {
           const li = document.createElement('li');
-          li.textContent = `#${r.round}: ${r.dice[0]}+${r.dice[1]} = ${r.total}${r.seven_out ? ' seven out' : ''}${r.point_after && !r.point_before ? ` point ${r.point_after}` : ''}`;
+          li.textContent = `#${r.round}: ${r.dice[0]}+${r.dice[1]} = ${r.total}${r.sevenOut ? ' seven out' : ''}${r.pointAfter && !r.pointBefore ? ` point ${r.pointAfter}` : ''}`;
           return li;
         }),
     );

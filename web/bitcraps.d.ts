@@ -12,14 +12,14 @@ export interface RollJson {
   round: number;
   dice: [number, number];
   total: number;
-  point_before: number;
-  point_after: number;
-  seven_out: boolean;
+  pointBefore: number;
+  pointAfter: number;
+  sevenOut: boolean;
   commits: [string, string][];
   reveals: [string, string][];
   forfeited: [string, 'no-commit' | 'no-reveal' | 'wrong-reveal'][];
-  table_hash: string;
-  state_hash: string;
+  tableHash: string;
+  stateHash: string;
   results: { player: string; bet: string; stake: number; outcome: string; paid: number }[];
 }
 export interface TableState {
@@ -35,6 +35,10 @@ export interface TableState {
   seats?: SeatJson[];
   bets?: BetJson[];
   roster: string[];
+  /** The relay has this peer at the table now (its roster came). */
+  joined: boolean;
+  /** This peer's moves the relay does not have yet (kept, sent after the next join). */
+  waiting: number;
   stateHash?: string;
   /** Rolls so far. */
   rolls?: number;

@@ -4,9 +4,12 @@
 // bytes: one WebSocket to the relay (reconnecting, and resuming each table
 // from the last frame seen), and WebRTC data channels to the other players
 // of each table (signaled through the relay, using the relay's own STUN
-// server). Game frames go over both paths: the data channel is the fast
-// one, the relay's copy is the one every peer is sure to get in the
-// room's order (a duplicate is recognised and ignored).
+// server). Each frame the wasm peer gives says where it goes: the relay,
+// the table's data channels, both, or one peer. Game frames go over both
+// paths: the data channel is the fast one, the relay's copy is the one
+// every peer is sure to get in the room's order (a duplicate is
+// recognised and ignored). Frames made while the relay is away are kept
+// by the wasm peer and sent after the next join: nothing is lost here.
 import init, { Client, betCatalog, version } from './pkg/bitcraps_client.js';
 
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -42,7 +45,10 @@ export const newTableId = () => randomHex(16);
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
  * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
  * `rolled`, `forfeited`, `roundAborted`, `tableClosed`, `rejected`,
- * `relayError`, `connection` (relay or data channel state changed), and
+ * `relayError`, `noTable` (nobody announced the table: no such table, or
+ * it has closed), `houseGone` / `houseBack` (the house left the table /
+ * came back), `relayRestarted` (the relay lost its rooms; everything was
+ * joined again), `connection` (relay or data channel state changed), and
  * `change` after any of them.
  */
 export class BitCrapsClient extends EventTarget {
@@ -130,8 +136,11 @@ export class BitCrapsClient extends EventTarget {
     ws.onmessage = (event) => {
       if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data));
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.ws !== ws) return;
+      // Frames made from now on wait for the next join (kept in wasm).
+      this.client.connectionOpened();
+      this.closeCode = event.code;
       this.setRelayState('closed');
       if (!this.closed && this.tables.size > 0) {
         this.reconnectTimer = setTimeout(() => this.connect(), this.retry);
@@ -178,23 +187,36 @@ export class BitCrapsClient extends EventTarget {
     this.schedule();
   }
 
-  /** Sends every queued frame: to the relay, and game frames to peers. */
+  /** Sends every queued frame where it goes (the relay, the table's data
+   * channels, both, or one peer's channel). */
   flush() {
     for (;;) {
-      const frame = this.client.pollTransmit();
-      if (!frame) break;
-      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
-      if (Client.isGameFrame(frame)) {
-        for (const peer of this.peers.values()) {
-          if (peer.channel?.readyState === 'open') {
-            try {
-              peer.channel.send(frame);
-            } catch {
-              /* the relay's copy still goes out */
-            }
-          }
+      const t = this.client.pollTransmit();
+      if (!t) break;
+      const { table, to, frame } = t;
+      const peer = to === 'peer' ? t.peer : null;
+      t.free();
+      let sent = false;
+      if (to === 'peers' || to === 'everyone') {
+        for (const [id, entry] of this.peers) {
+          if (id.startsWith(`${table}/`)) this.sendOnChannel(entry, frame);
         }
       }
+      if (peer) sent = this.sendOnChannel(this.peers.get(`${table}/${peer}`), frame);
+      if ((to === 'relay' || to === 'everyone' || (peer && !sent)) && this.ws?.readyState === WebSocket.OPEN) {
+        this.ws.send(frame);
+      }
+    }
+  }
+
+  /** Sends on a data channel if it is open; whether it was. */
+  sendOnChannel(entry, frame) {
+    if (entry?.channel?.readyState !== 'open') return false;
+    try {
+      entry.channel.send(frame);
+      return true;
+    } catch {
+      return false; // the relay's copy still goes out
     }
   }
 

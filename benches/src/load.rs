@@ -17,9 +17,8 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use shared::codec::{
-    control, encode_signed, encode_unsigned, encode_with_signature, FrameHeader, FrameRef,
-};
+use shared::codec::{control, encode_unsigned, encode_with_signature, FrameHeader, FrameRef};
+use shared::peer::handshake;
 use shared::wire::{FrameKind, Priority, RoomId, MAX_FRAME_LEN};
 use shared::SigningKey;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -148,26 +147,20 @@ pub async fn connect(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client
         .await
         .context("connect")?;
     let key = client_key(i);
-    let nonce = loop {
+    let challenge = loop {
         match ws.next().await {
             Some(Ok(Message::Binary(bytes))) => {
                 let frame = FrameRef::parse(&bytes, MAX_FRAME_LEN)?;
-                if frame.header.kind == FrameKind::Challenge {
-                    break control::decode_id(frame.payload)?;
-                }
+                break handshake::read_challenge(&frame)?;
             }
             Some(Ok(_)) => continue,
             _ => bail!("closed before the challenge"),
         }
     };
-    let join = control::Join {
-        nonce,
-        resume_from: u64::MAX - 1, // no history: load, not catch-up
-    };
-    let header = FrameHeader::new(FrameKind::Join, room, key.verifying_key().to_bytes());
-    let mut out = BytesMut::new();
-    encode_signed(&header, &join.encode(), &key, &mut out)?;
-    ws.send(Message::Binary(out.freeze())).await?;
+    // No history (load, not catch-up), no echo (the figures count what
+    // the relay delivers to others).
+    let join = handshake::join_frame(&key, &challenge, room, u64::MAX, false);
+    ws.send(Message::Binary(join)).await?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Binary(bytes))) => {
@@ -406,8 +399,8 @@ pub async fn run_consensus(
     players: usize,
     rolls: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    use shared::message::SignedMessage;
-    use shared::session::{Event, GameConfig, Session};
+    use shared::peer::{Destination, Peer, PeerEvent};
+    use shared::session::{Event, GameConfig, LocalAction};
     use tokio::sync::Notify;
 
     let room = room_id(0xC0_5E);
@@ -416,84 +409,76 @@ pub async fn run_consensus(
     let times = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(Notify::new());
     let mut tasks = Vec::new();
-    // Everyone joins before anyone sits, so nobody misses a frame.
-    let mut clients = Vec::new();
     for p in 0..players {
         let index = if p == 0 { 1_000_000 } else { 1_000_000 + p };
-        clients.push(connect(url, index, room).await?);
-    }
-    for client in clients {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
+            .await
+            .context("connect")?;
         let times = Arc::clone(&times);
         let done = Arc::clone(&done);
         tasks.push(tokio::spawn(async move {
             let origin = Instant::now();
             let now = || origin.elapsed().as_millis() as u64;
-            let (mut sink, mut stream) = client.ws.split();
+            let (mut sink, mut stream) = ws.split();
             let mut entropy = [0u8; 32];
             let _ = getrandom::fill(&mut entropy);
-            let me = client.key.verifying_key().to_bytes();
-            let mut session = Session::new(config, client.key, entropy);
-            if me != banker {
-                let _ = session.sit(now(), 1_000_000);
-            }
+            let key = client_key(index);
+            let me = key.verifying_key().to_bytes();
+            let mut peer = Peer::new(key);
+            peer.connection_opened();
+            peer.join_table(room, entropy, (me == banker).then_some(config));
             let mut rolled_at: Option<Instant> = None;
-            let mut seated_all = false;
             loop {
                 // Events first: a roll settled by the last input must be
                 // timed before the next one starts.
-                while let Some(event) = session.poll_event() {
-                    if let Event::Rolled(_) = event {
-                        if let Some(at) = rolled_at.take() {
-                            if let Ok(mut t) = times.lock() {
-                                t.push(at.elapsed());
+                while let Some(event) = peer.poll_event() {
+                    match event {
+                        PeerEvent::TableOpened { .. } => {
+                            let sit = LocalAction::Sit { buy_in: 1_000_000 };
+                            let _ = peer.act(now(), room, sit);
+                        }
+                        PeerEvent::Game {
+                            event: Event::Rolled(_),
+                            ..
+                        } => {
+                            if let Some(at) = rolled_at.take() {
+                                if let Ok(mut t) = times.lock() {
+                                    t.push(at.elapsed());
+                                }
                             }
                         }
+                        _ => {}
                     }
                 }
+                let Some(session) = peer.session(&room) else {
+                    if !pump(&mut peer, &mut sink, &mut stream, now).await {
+                        return;
+                    }
+                    continue;
+                };
                 if session.history().len() >= rolls {
                     // Pass on what is still queued (our reveal) before leaving.
-                    while let Some(message) = session.poll_transmit() {
-                        let _ = sink.send(Message::Binary(message.to_frame())).await;
+                    while let Some(t) = peer.poll_transmit() {
+                        if t.to != Destination::Peers {
+                            let _ = sink.send(Message::Binary(t.frame)).await;
+                        }
                     }
                     done.notify_waiters();
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     return;
                 }
-                // Roll when it is our turn and there are rolls left to play.
-                if seated_all
+                // Roll when it is our turn, everyone is seated and there
+                // are rolls left to play.
+                if session.table().seats().len() == players - 1
                     && session.is_betting()
                     && session.table().shooter() == Some(me)
                     && rolled_at.is_none()
-                    && session.roll(now()).is_ok()
+                    && peer.act(now(), room, LocalAction::Roll).is_ok()
                 {
                     rolled_at = Some(Instant::now());
                 }
-                while let Some(message) = session.poll_transmit() {
-                    if sink
-                        .send(Message::Binary(message.to_frame()))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                seated_all = session.table().seats().len() == players - 1;
-                let next = tokio::time::timeout(Duration::from_millis(20), stream.next()).await;
-                match next {
-                    Ok(Some(Ok(Message::Binary(bytes)))) => {
-                        let Ok(frame) = FrameRef::parse(&bytes, MAX_FRAME_LEN) else {
-                            continue;
-                        };
-                        if frame.header.kind != FrameKind::Game {
-                            continue;
-                        }
-                        if let Ok(message) = SignedMessage::from_frame(&frame) {
-                            let _ = session.handle_message(now(), message);
-                        }
-                    }
-                    Ok(Some(Ok(_))) => {}
-                    Ok(_) => return,
-                    Err(_) => session.handle_timeout(now()),
+                if !pump(&mut peer, &mut sink, &mut stream, now).await {
+                    return;
                 }
             }
         }));
@@ -503,4 +488,38 @@ pub async fn run_consensus(
     }
     let times = times.lock().map(|t| t.clone()).unwrap_or_default();
     Ok(times)
+}
+
+/// One turn of driving a [`shared::peer::Peer`] over a WebSocket: sends
+/// what it has for the relay, then hands it the next frame (or the time,
+/// after 20 ms of quiet). Returns false once the socket is gone.
+async fn pump<Si, St>(
+    peer: &mut shared::peer::Peer,
+    sink: &mut Si,
+    stream: &mut St,
+    now: impl Fn() -> u64,
+) -> bool
+where
+    Si: futures_util::Sink<Message> + Unpin,
+    St: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    while let Some(t) = peer.poll_transmit() {
+        if t.to != shared::peer::Destination::Peers
+            && sink.send(Message::Binary(t.frame)).await.is_err()
+        {
+            return false;
+        }
+    }
+    match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
+        Ok(Some(Ok(Message::Binary(bytes)))) => {
+            let _ = peer.handle_frame(now(), &bytes);
+            true
+        }
+        Ok(Some(Ok(_))) => true,
+        Ok(_) => false,
+        Err(_) => {
+            peer.handle_timeout(now());
+            true
+        }
+    }
 }

@@ -131,7 +131,16 @@ where
     }
     outbox.push(
         Priority::Critical,
-        relay_frame(FrameKind::Challenge, [0; 16], 0, &nonce),
+        relay_frame(
+            FrameKind::Challenge,
+            [0; 16],
+            0,
+            &control::Challenge {
+                nonce,
+                epoch: hub.epoch(),
+            }
+            .encode(),
+        ),
     );
     let writer = tokio::spawn(write_loop(
         Arc::clone(&outbox),
@@ -567,10 +576,14 @@ impl Conn<'_> {
             return Ok(());
         }
         self.identity = Some(peer);
-        match self
-            .hub
-            .join(self.conn, peer, self.outbox, room, join.resume_from)
-        {
+        match self.hub.join(
+            self.conn,
+            peer,
+            self.outbox,
+            room,
+            join.resume_from,
+            join.echo,
+        ) {
             Ok(()) => {
                 self.rooms.insert(room, Instant::now());
                 self.without_room_since = None;

@@ -42,6 +42,8 @@ use crate::outbox::Outbox;
 struct Member {
     conn: u64,
     outbox: Arc<Outbox>,
+    /// Its own room frames come back to it stamped (its acknowledgement).
+    echo: bool,
 }
 
 #[derive(Default)]
@@ -92,6 +94,7 @@ pub struct Hub {
     validator: Option<ConsensusGameManager>,
     next_conn: AtomicU64,
     started: Instant,
+    epoch: u64,
 }
 
 /// Encodes an unsigned relay frame.
@@ -104,6 +107,19 @@ pub fn relay_frame(kind: FrameKind, room: RoomId, seq: u64, payload: &[u8]) -> B
     // Relay kinds with a short payload always encode.
     let _ = encode_unsigned(&header, payload, &mut out);
     out.freeze()
+}
+
+/// A random epoch (the time if the system has no randomness: an epoch
+/// only has to differ from the last start's).
+fn new_epoch() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        return now.as_nanos() as u64;
+    }
+    u64::from_be_bytes(bytes)
 }
 
 /// An `Error` frame.
@@ -124,7 +140,14 @@ impl Hub {
             metrics,
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
+            epoch: new_epoch(),
         }
+    }
+
+    /// This relay's epoch: random per start, sent in every challenge, so
+    /// clients know when rooms and their numbering are new.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The limits in force (the replay window fitted to the queues, see
@@ -168,6 +191,7 @@ impl Hub {
         outbox: &Arc<Outbox>,
         room_id: RoomId,
         resume_from: u64,
+        echo: bool,
     ) -> Result<(), Refusal> {
         loop {
             // The map guard is dropped at the end of this statement, before
@@ -224,6 +248,7 @@ impl Hub {
                 Member {
                     conn,
                     outbox: Arc::clone(outbox),
+                    echo,
                 },
             );
             let mut peers: Vec<PeerId> = r.members.keys().copied().collect();
@@ -304,6 +329,14 @@ impl Hub {
         let (free_frames, free_bytes) = outbox.space();
         let frames_left = free_frames.saturating_sub(2);
         let bytes_left = free_bytes.saturating_sub(reserve + SLACK_BYTES);
+        // A resume point past the room's numbering comes from a room that
+        // was emptied and made anew since: everything here is new to it.
+        // (`u64::MAX` asks for nothing from the past.)
+        let resume_from = if resume_from >= room.next_seq && resume_from != u64::MAX {
+            0
+        } else {
+            resume_from
+        };
         let wanted = room.replay.partition_point(|(seq, _)| *seq <= resume_from);
         let mut first = room.replay.len();
         let mut bytes = 0;
@@ -319,8 +352,7 @@ impl Hub {
             .replay
             .get(first)
             .map_or(room.next_seq, |(seq, _)| *seq);
-        // (A hostile resume point may be anything, u64::MAX included.)
-        if resume_from.saturating_add(1) < first_seq {
+        if resume_from < u64::MAX && resume_from + 1 < first_seq {
             self.metrics.resume_gaps.inc();
             outbox.push(
                 Priority::Critical,
@@ -354,11 +386,12 @@ impl Hub {
     }
 
     /// Stamps `frame` with the room's next sequence number, keeps it for
-    /// replay and queues it for every member but `except`.
+    /// replay and queues it for every member but its `sender` (and for the
+    /// sender too when it asked for its echo).
     fn stamp_and_fan_out(
         &self,
         room: &mut Room,
-        except: Option<&PeerId>,
+        sender: &PeerId,
         priority: Priority,
         frame: Bytes,
     ) {
@@ -389,6 +422,10 @@ impl Hub {
                 None => break,
             }
         }
+        let except = match room.members.get(sender) {
+            Some(member) if member.echo => None,
+            _ => Some(sender),
+        };
         Self::fan_out(room, except, priority, &frame);
     }
 
@@ -442,7 +479,7 @@ impl Hub {
         frame: Bytes,
     ) -> Result<(), Refusal> {
         self.as_member(conn, &peer, &room_id, |r| {
-            self.stamp_and_fan_out(r, Some(&peer), priority, frame);
+            self.stamp_and_fan_out(r, &peer, priority, frame);
         })
     }
 

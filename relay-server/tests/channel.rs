@@ -12,6 +12,7 @@ use relay::hub::Hub;
 use relay::metrics::Metrics;
 use relay::shutdown;
 use shared::codec::{control, encode_signed, FrameHeader, FrameRef};
+use shared::peer::handshake;
 use shared::wire::{close, FrameKind, MAX_FRAME_LEN};
 use shared::SigningKey;
 use tokio::sync::mpsc;
@@ -63,15 +64,8 @@ fn frame_of(out: &WsOut) -> Option<(FrameKind, Vec<u8>)> {
     }
 }
 
-fn join_frame(key: &SigningKey, nonce: [u8; 32]) -> Bytes {
-    let header = FrameHeader::new(FrameKind::Join, [1; 16], key.verifying_key().to_bytes());
-    let mut out = BytesMut::new();
-    let join = control::Join {
-        nonce,
-        resume_from: 0,
-    };
-    encode_signed(&header, &join.encode(), key, &mut out).unwrap();
-    out.freeze()
+fn join_frame(key: &SigningKey, challenge: &[u8]) -> Bytes {
+    join_room(key, challenge, [1; 16])
 }
 
 #[tokio::test(start_paused = true)]
@@ -81,9 +75,8 @@ async fn join_over_channels_then_idle_timeout_with_pings_meanwhile() {
     let (kind, nonce) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
     assert_eq!(kind, FrameKind::Challenge);
     let key = SigningKey::from_bytes(&[4; 32]);
-    let nonce: [u8; 32] = nonce.try_into().unwrap();
     h.to_relay
-        .send(WsIn::Binary(join_frame(&key, nonce)))
+        .send(WsIn::Binary(join_frame(&key, &nonce)))
         .await
         .unwrap();
     let (kind, roster) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
@@ -119,7 +112,7 @@ async fn traffic_keeps_a_connection_open_past_the_idle_timeout() {
     let mut h = connect(Arc::clone(&hub));
     let (_, nonce) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
     let key = SigningKey::from_bytes(&[4; 32]);
-    let join = join_frame(&key, nonce.try_into().unwrap());
+    let join = join_frame(&key, &nonce);
     h.to_relay.send(WsIn::Binary(join.clone())).await.unwrap();
     // A frame every 25 s for 150 s (longer than the idle timeout).
     let idle = Limits::default().idle_timeout();
@@ -150,7 +143,7 @@ async fn traffic_keeps_a_connection_open_past_the_idle_timeout() {
 /// Joins `h` to the test room as `key` (after its challenge).
 async fn join(h: &mut Harness, key: &SigningKey) {
     let (_, nonce) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
-    let frame = join_frame(key, nonce.try_into().unwrap());
+    let frame = join_frame(key, &nonce);
     h.to_relay.send(WsIn::Binary(frame)).await.unwrap();
 }
 
@@ -223,7 +216,7 @@ async fn a_join_with_the_wrong_nonce_is_closed() {
     h.from_relay.recv().await.unwrap();
     let key = SigningKey::from_bytes(&[4; 32]);
     h.to_relay
-        .send(WsIn::Binary(join_frame(&key, [0; 32])))
+        .send(WsIn::Binary(join_frame(&key, &[0; 40])))
         .await
         .unwrap();
     let code = loop {
@@ -235,18 +228,13 @@ async fn a_join_with_the_wrong_nonce_is_closed() {
 }
 
 fn signed(key: &SigningKey, kind: FrameKind, room: [u8; 16], payload: &[u8]) -> Bytes {
-    let header = FrameHeader::new(kind, room, key.verifying_key().to_bytes());
-    let mut out = BytesMut::new();
-    encode_signed(&header, payload, key, &mut out).unwrap();
-    out.freeze()
+    handshake::signed_frame(key, kind, room, None, payload).unwrap()
 }
 
-fn join_room(key: &SigningKey, nonce: [u8; 32], room: [u8; 16]) -> Bytes {
-    let join = control::Join {
-        nonce,
-        resume_from: 0,
-    };
-    signed(key, FrameKind::Join, room, &join.encode())
+/// The join answering a challenge payload.
+fn join_room(key: &SigningKey, challenge: &[u8], room: [u8; 16]) -> Bytes {
+    let challenge = control::Challenge::decode(challenge).unwrap();
+    handshake::join_frame(key, &challenge, room, 0, false)
 }
 
 /// Reads until the relay closes; returns the code and when it closed.
@@ -327,11 +315,10 @@ async fn a_member_silent_in_one_room_is_removed_from_it_and_keeps_the_other() {
     let mut h = connect(Arc::clone(&hub));
     let key = SigningKey::from_bytes(&[4; 32]);
     let (_, nonce) = frame_of(&h.from_relay.recv().await.unwrap()).unwrap();
-    let nonce: [u8; 32] = nonce.try_into().unwrap();
     let (quiet, busy) = ([1; 16], [2; 16]);
     for room in [quiet, busy] {
         h.to_relay
-            .send(WsIn::Binary(join_room(&key, nonce, room)))
+            .send(WsIn::Binary(join_room(&key, &nonce, room)))
             .await
             .unwrap();
     }

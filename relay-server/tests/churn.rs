@@ -51,14 +51,14 @@ fn thousands_of_concurrent_joins_and_leaves_on_one_room_finish() {
                 let peer = keys[cycle % 2];
                 let first = hub.next_conn_id();
                 let out = outbox(&metrics);
-                if hub.join(first, peer, &out, ROOM, 0).is_err() {
+                if hub.join(first, peer, &out, ROOM, 0, false).is_err() {
                     refused.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 if cycle % 3 == 0 {
                     let second = hub.next_conn_id();
                     let again = outbox(&metrics);
-                    if hub.join(second, peer, &again, ROOM, 0).is_ok() {
+                    if hub.join(second, peer, &again, ROOM, 0, false).is_ok() {
                         hub.leave(first, peer, ROOM); // no longer its connection: no-op
                         hub.leave(second, peer, ROOM);
                         continue;

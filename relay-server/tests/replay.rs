@@ -171,7 +171,7 @@ fn a_joiner_whose_queue_is_partly_full_gets_the_newest_frames_that_fit_then_its_
     let sender = key(1).verifying_key().to_bytes();
     let first = outbox(&metrics);
     let conn = hub.next_conn_id();
-    hub.join(conn, sender, &first, ROOM, 0).unwrap();
+    hub.join(conn, sender, &first, ROOM, 0, false).unwrap();
     for i in 0..50u8 {
         hub.broadcast(conn, sender, ROOM, Priority::Critical, game(i))
             .unwrap();
@@ -182,7 +182,7 @@ fn a_joiner_whose_queue_is_partly_full_gets_the_newest_frames_that_fit_then_its_
         joiner.push(Priority::Critical, game(i));
     }
     let peer = key(2).verifying_key().to_bytes();
-    hub.join(hub.next_conn_id(), peer, &joiner, ROOM, 0)
+    hub.join(hub.next_conn_id(), peer, &joiner, ROOM, 0, false)
         .unwrap();
     let frames = joiner.pop_batch(1_000);
     let kinds: Vec<(FrameKind, u64)> = frames[40..]
@@ -262,7 +262,7 @@ fn all_rooms_together_keep_no_more_than_the_relay_s_replay_budget() {
         let mut room = ROOM;
         room[0] = r;
         let conn = hub.next_conn_id();
-        hub.join(conn, sender, &out, room, 0).unwrap();
+        hub.join(conn, sender, &out, room, 0, false).unwrap();
         for i in 0..100u8 {
             hub.broadcast(conn, sender, room, Priority::Critical, game(i))
                 .unwrap();
@@ -290,6 +290,7 @@ fn all_rooms_together_keep_no_more_than_the_relay_s_replay_budget() {
         &joiner,
         last,
         0,
+        false,
     )
     .unwrap();
     let kinds: Vec<FrameKind> = joiner

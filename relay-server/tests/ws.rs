@@ -124,6 +124,7 @@ async fn nobody_joins_as_someone_else() {
     let join = control::Join {
         nonce: mallory.nonce,
         resume_from: 0,
+        echo: false,
     };
     let mut forged = mallory
         .frame(FrameKind::Join, ROOM, None, &join.encode())

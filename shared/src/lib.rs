@@ -18,6 +18,7 @@ pub mod dice;
 pub mod fair;
 pub mod manager;
 pub mod message;
+pub mod peer;
 pub mod pool;
 pub mod queue;
 pub mod ratio;

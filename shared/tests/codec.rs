@@ -254,18 +254,33 @@ fn random_garbage_never_panics() {
 
 #[test]
 fn control_payloads_round_trip_and_reject_bad_lengths() {
-    let join = Join {
-        nonce: [4; 32],
-        resume_from: 77,
-    };
-    assert_eq!(Join::decode(&join.encode()), Ok(join));
+    for echo in [false, true] {
+        let join = Join {
+            nonce: [4; 32],
+            resume_from: 77,
+            echo,
+        };
+        assert_eq!(Join::decode(&join.encode()), Ok(join));
+    }
     assert_eq!(
-        Join::decode(&[0; 39]),
+        Join::decode(&[0; 40]),
         Err(ControlError::BadLength {
-            len: 39,
-            expected: 40
+            len: 40,
+            expected: 41
         })
     );
+    let mut flagged = [0u8; 41];
+    flagged[40] = 0b10;
+    assert_eq!(Join::decode(&flagged), Err(ControlError::BadFlags(0b10)));
+    let challenge = control::Challenge {
+        nonce: [9; 32],
+        epoch: u64::MAX - 3,
+    };
+    assert_eq!(
+        control::Challenge::decode(&challenge.encode()),
+        Ok(challenge)
+    );
+    assert!(control::Challenge::decode(&[9; 32]).is_err());
     assert_eq!(control::decode_id(&[5; 32]), Ok([5; 32]));
     assert!(control::decode_id(&[5; 31]).is_err());
     assert_eq!(

@@ -1,64 +1,74 @@
-//! The browser peer: one `Client` per page, one identity (an ed25519 key
-//! the page keeps), any number of tables over one relay connection.
+//! The browser peer: thin bindings over [`shared::peer::Peer`], one per
+//! page, one identity (an ed25519 key the page keeps), any number of
+//! tables over one relay connection.
 //!
 //! It is sans I/O like the engine: the page's JavaScript moves bytes
-//! (WebSocket to the relay, WebRTC data channels to peers) and passes the
-//! time in; the client turns frames into events and actions into frames.
-//! It keeps, per table, the last relay sequence number seen, so after a
-//! reconnect it re-joins and resumes exactly where it left off.
+//! (WebSocket to the relay, WebRTC data channels to peers) where each
+//! [`Transmit`] says, and passes the time in; every rule of the relay
+//! protocol (join, resume, acknowledgement, relay restarts) lives in the
+//! shared peer, which the load generator and the relay's tests drive too.
 
-use std::collections::{BTreeMap, VecDeque};
-
-use bytes::BytesMut;
 use serde::Serialize;
-use serde_json::{json, Value};
-use shared::codec::{control, encode_signed, FrameHeader, FrameRef};
+use serde_json::json;
+use serde_json::Value;
 use shared::craps::{house_edge_percent, BetKind, Phase};
-use shared::message::SignedMessage;
-use shared::session::{GameConfig, RollRecord, Session, SessionError};
-use shared::wire::{FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
+use shared::peer::{Destination, Peer, PeerError, SignalKind};
+use shared::session::{GameConfig, LocalAction, RollRecord, Session};
+use shared::wire::{PeerId, RoomId};
 use shared::SigningKey;
 use wasm_bindgen::prelude::*;
 
-use crate::events::{event_json, hex, unhex, RollJson};
+use crate::events::{hex, unhex, JsEvent, RollJson};
 
 /// Rolls `tableState` carries (the newest).
 const RECENT_ROLLS: usize = 12;
 /// Rolls one `rolls` call returns at most.
 const MAX_ROLLS_PER_CALL: usize = 1_000;
-/// Milliseconds between keep-alives: an empty Presence frame to every
-/// joined table. The relay judges liveness on frames only (its idle and
-/// room idle timeouts are 90 s and 120 s by default), so a player who
-/// only watches stays at the table.
-pub const KEEPALIVE_MS: u64 = 15_000;
-
-struct Table {
-    /// Our entropy for this table's secrets (kept by the page so a reload
-    /// reveals what it committed to).
-    entropy: [u8; 32],
-    session: Option<Session>,
-    roster: Vec<PeerId>,
-    last_seq: u64,
-    joined: bool,
-    /// Left for good (its state stays readable).
-    left: bool,
-    /// A table opened here whose `Table` frame is still to be sent: it
-    /// goes right after the first `Join` (the relay refuses frames for a
-    /// room before its join).
-    announce: bool,
-}
+/// Milliseconds between keep-alives (see [`shared::peer::KEEPALIVE_MS`]).
+pub const KEEPALIVE_MS: u64 = shared::peer::KEEPALIVE_MS;
 
 /// A BitCraps peer in the browser.
 #[wasm_bindgen]
 pub struct Client {
-    key: SigningKey,
-    id: PeerId,
-    nonce: Option<[u8; 32]>,
-    tables: BTreeMap<RoomId, Table>,
-    outbox: VecDeque<Vec<u8>>,
-    events: Vec<Value>,
-    /// When the next keep-alive is due (from the relay's challenge on).
-    keepalive_at: Option<u64>,
+    peer: Peer,
+}
+
+/// A frame to send, and where: `to` is `relay`, `peers` (this table's open
+/// data channels), `everyone` (both) or `peer` (the data channel to
+/// `peer` if open, else the relay).
+#[wasm_bindgen]
+pub struct Transmit {
+    table: String,
+    to: &'static str,
+    peer: Option<String>,
+    frame: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl Transmit {
+    /// The table (32 hex digits).
+    #[wasm_bindgen(getter)]
+    pub fn table(&self) -> String {
+        self.table.clone()
+    }
+
+    /// `relay`, `peers`, `everyone` or `peer`.
+    #[wasm_bindgen(getter)]
+    pub fn to(&self) -> String {
+        self.to.to_owned()
+    }
+
+    /// The one peer it is for (`to` is `peer`).
+    #[wasm_bindgen(getter)]
+    pub fn peer(&self) -> Option<String> {
+        self.peer.clone()
+    }
+
+    /// The frame's bytes.
+    #[wasm_bindgen(getter)]
+    pub fn frame(&self) -> Vec<u8> {
+        self.frame.clone()
+    }
 }
 
 fn room_of(table: &str) -> Result<RoomId, JsError> {
@@ -69,8 +79,12 @@ fn peer_of(peer: &str) -> Result<PeerId, JsError> {
     unhex::<32>(peer).ok_or_else(|| JsError::new("a peer id is 64 hex digits"))
 }
 
-fn refused(error: SessionError) -> JsError {
+fn refused(error: PeerError) -> JsError {
     JsError::new(&error.to_string())
+}
+
+fn bet_of(bet: &str) -> Result<BetKind, JsError> {
+    BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))
 }
 
 #[derive(Serialize)]
@@ -95,34 +109,23 @@ impl Client {
         let secret: [u8; 32] = secret_key
             .try_into()
             .map_err(|_| JsError::new("the secret key is 32 bytes"))?;
-        let key = SigningKey::from_bytes(&secret);
         Ok(Client {
-            id: key.verifying_key().to_bytes(),
-            key,
-            nonce: None,
-            tables: BTreeMap::new(),
-            outbox: VecDeque::new(),
-            events: Vec::new(),
-            keepalive_at: None,
+            peer: Peer::new(SigningKey::from_bytes(&secret)),
         })
     }
 
     /// This peer's id (its public key, hex).
     #[wasm_bindgen(js_name = publicKey)]
     pub fn public_key(&self) -> String {
-        hex(&self.id)
+        hex(&self.peer.id())
     }
 
-    /// Call when the relay connection (re)opens: joins wait for the relay's
-    /// challenge, then every table is (re)joined from its last sequence.
+    /// Call when the relay connection opens and when it closes: joins wait
+    /// for the relay's challenge; frames made meanwhile are kept and sent
+    /// after the join.
     #[wasm_bindgen(js_name = connectionOpened)]
     pub fn connection_opened(&mut self) {
-        self.nonce = None;
-        self.keepalive_at = None;
-        self.outbox.clear();
-        for table in self.tables.values_mut() {
-            table.joined = false;
-        }
+        self.peer.connection_opened();
     }
 
     /// Joins (or opens, as its banker, when `bankroll` > 0, with commit and
@@ -141,317 +144,140 @@ impl Client {
         let entropy: [u8; 32] = entropy
             .try_into()
             .map_err(|_| JsError::new("entropy is 32 bytes"))?;
-        let mut state = Table {
-            entropy,
-            session: None,
-            roster: Vec::new(),
-            last_seq: 0,
-            joined: false,
-            left: false,
-            announce: false,
-        };
-        if bankroll > 0.0 {
-            let mut config = GameConfig::new(room, self.id, bankroll as u64);
+        let house = (bankroll > 0.0).then(|| {
+            let mut config = GameConfig::new(room, self.peer.id(), bankroll as u64);
             if deadline_ms > 0.0 {
                 config.commit_timeout = deadline_ms as u64;
                 config.reveal_timeout = deadline_ms as u64;
             }
-            state.session = Some(Session::new(config, self.key.clone(), entropy));
-            state.announce = true;
-            self.tables.insert(room, state);
-            self.queue_join(room);
-        } else {
-            self.tables.insert(room, state);
-            self.queue_join(room);
-        }
+            config
+        });
+        self.peer.join_table(room, entropy, house);
         Ok(())
-    }
-
-    fn queue_join(&mut self, room: RoomId) {
-        let Some(nonce) = self.nonce else { return };
-        let Some(table) = self.tables.get_mut(&room) else {
-            return;
-        };
-        if table.joined || table.left {
-            return;
-        }
-        table.joined = true;
-        let join = control::Join {
-            nonce,
-            resume_from: table.last_seq,
-        };
-        let announce = std::mem::take(&mut table.announce)
-            .then(|| table.session.as_ref().map(|s| s.config().encode()))
-            .flatten();
-        self.send_frame(FrameKind::Join, room, None, &join.encode());
-        if let Some(config) = announce {
-            self.send_frame(FrameKind::Table, room, None, &config);
-        }
-    }
-
-    fn send_frame(
-        &mut self,
-        kind: FrameKind,
-        room: RoomId,
-        target: Option<PeerId>,
-        payload: &[u8],
-    ) {
-        let mut header = FrameHeader::new(kind, room, self.id);
-        header.target = target;
-        let mut out = BytesMut::new();
-        if encode_signed(&header, payload, &self.key, &mut out).is_ok() {
-            self.outbox.push_back(out.to_vec());
-        }
     }
 
     /// Handles one frame from the relay or a peer; returns the events it
     /// caused (a JSON array).
     #[wasm_bindgen(js_name = handleFrame)]
     pub fn handle_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, JsError> {
-        let frame =
-            FrameRef::parse(bytes, MAX_FRAME_LEN).map_err(|e| JsError::new(&e.to_string()))?;
-        let room = frame.header.room;
-        let table_id = hex(&room);
-        if frame.header.seq > 0 {
-            if let Some(t) = self.tables.get_mut(&room) {
-                t.last_seq = t.last_seq.max(frame.header.seq);
-            }
-        }
-        match frame.header.kind {
-            FrameKind::Challenge => {
-                self.nonce = Some(
-                    control::decode_id(frame.payload).map_err(|e| JsError::new(&e.to_string()))?,
-                );
-                self.keepalive_at = Some(now as u64 + KEEPALIVE_MS);
-                let rooms: Vec<RoomId> = self.tables.keys().copied().collect();
-                for room in rooms {
-                    self.queue_join(room);
-                }
-            }
-            FrameKind::Roster => {
-                let roster = control::decode_roster(frame.payload).unwrap_or_default();
-                let peers: Vec<String> = roster.iter().map(|p| hex(p)).collect();
-                if let Some(t) = self.tables.get_mut(&room) {
-                    t.roster = roster;
-                }
-                self.events
-                    .push(json!({"type": "roster", "table": table_id, "peers": peers}));
-            }
-            FrameKind::PeerJoined | FrameKind::PeerLeft => {
-                let peer = control::decode_id(frame.payload).unwrap_or_default();
-                let joined = frame.header.kind == FrameKind::PeerJoined;
-                if let Some(t) = self.tables.get_mut(&room) {
-                    t.roster.retain(|p| *p != peer);
-                    if joined {
-                        t.roster.push(peer);
-                        t.roster.sort();
-                    }
-                }
-                let kind = if joined { "peerJoined" } else { "peerLeft" };
-                self.events
-                    .push(json!({"type": kind, "table": table_id, "peer": hex(&peer)}));
-            }
-            FrameKind::Error => {
-                let (code, reason) =
-                    control::decode_error(frame.payload).unwrap_or((0, "unreadable error"));
-                self.events.push(json!({"type": "relayError", "table": table_id, "code": code, "reason": reason}));
-            }
-            FrameKind::Table => {
-                if let Ok(config) = GameConfig::decode(frame.payload) {
-                    let key = self.key.clone();
-                    let mut opened = false;
-                    if let Some(t) = self.tables.get_mut(&room) {
-                        if t.session.is_none()
-                            && config.game == room
-                            && config.banker == frame.header.sender
-                        {
-                            t.session = Some(Session::new(config, key, t.entropy));
-                            opened = true;
-                        }
-                    }
-                    if opened {
-                        self.events.push(json!({
-                            "type": "table", "table": table_id,
-                            "banker": hex(&config.banker), "bankroll": config.bankroll
-                        }));
-                    }
-                }
-            }
-            FrameKind::Game => {
-                let message =
-                    SignedMessage::from_frame(&frame).map_err(|e| JsError::new(&e.to_string()))?;
-                if let Some(session) = self.tables.get_mut(&room).and_then(|t| t.session.as_mut()) {
-                    match session.handle_message(now as u64, message) {
-                        // The same frame by the relay and a data channel.
-                        Ok(()) | Err(SessionError::Replayed { .. }) => {}
-                        Err(error) => self.events.push(json!({
-                            "type": "rejected", "table": table_id,
-                            "player": hex(&message.sender), "reason": error.to_string()
-                        })),
-                    }
-                }
-                self.drain(room);
-            }
-            FrameKind::Offer | FrameKind::Answer | FrameKind::Ice => {
-                let kind = match frame.header.kind {
-                    FrameKind::Offer => "offer",
-                    FrameKind::Answer => "answer",
-                    _ => "ice",
-                };
-                let text = control::decode_text(frame.payload).unwrap_or_default();
-                self.events.push(json!({
-                    "type": "signal", "table": table_id, "kind": kind,
-                    "from": hex(&frame.header.sender), "data": text
-                }));
-            }
-            _ => {}
-        }
-        Ok(self.take_events())
-    }
-
-    fn drain(&mut self, room: RoomId) {
-        let table_id = hex(&room);
-        let Some(session) = self.tables.get_mut(&room).and_then(|t| t.session.as_mut()) else {
-            return;
-        };
-        let mut frames = Vec::new();
-        while let Some(message) = session.poll_transmit() {
-            frames.push(message.to_frame().to_vec());
-        }
-        let mut events = Vec::new();
-        while let Some(event) = session.poll_event() {
-            events.push(event_json(&table_id, &event));
-        }
-        self.outbox.extend(frames);
-        self.events.extend(events);
+        let handled = self.peer.handle_frame(now as u64, bytes);
+        let events = self.take_events();
+        handled.map_err(refused)?;
+        Ok(events)
     }
 
     fn take_events(&mut self) -> String {
-        let events = std::mem::take(&mut self.events);
-        Value::Array(events).to_string()
+        let events: Vec<JsEvent> = std::iter::from_fn(|| self.peer.poll_event())
+            .map(JsEvent::from)
+            .collect();
+        serde_json::to_string(&events).unwrap_or_else(|_| "[]".into())
     }
 
-    fn act(
-        &mut self,
-        table: &str,
-        f: impl FnOnce(&mut Session) -> Result<(), SessionError>,
-    ) -> Result<String, JsError> {
+    fn act(&mut self, table: &str, now: f64, action: LocalAction) -> Result<String, JsError> {
         let room = room_of(table)?;
-        let session = self
-            .tables
-            .get_mut(&room)
-            .and_then(|t| t.session.as_mut())
-            .ok_or_else(|| JsError::new("this table has not opened yet"))?;
-        f(session).map_err(refused)?;
-        self.drain(room);
+        self.peer.act(now as u64, room, action).map_err(refused)?;
         Ok(self.take_events())
     }
 
     /// Sits down with `buy_in` chips.
     pub fn sit(&mut self, table: &str, buy_in: f64, now: f64) -> Result<String, JsError> {
-        self.act(table, |s| s.sit(now as u64, buy_in as u64))
+        self.act(
+            table,
+            now,
+            LocalAction::Sit {
+                buy_in: buy_in as u64,
+            },
+        )
     }
 
     /// Buys `amount` more chips.
     #[wasm_bindgen(js_name = buyIn)]
     pub fn buy_in(&mut self, table: &str, amount: f64, now: f64) -> Result<String, JsError> {
-        self.act(table, |s| s.buy_in(now as u64, amount as u64))
+        self.act(
+            table,
+            now,
+            LocalAction::BuyIn {
+                amount: amount as u64,
+            },
+        )
     }
 
     /// Places a bet by name (`pass`, `place-6`, `hard-8`, `hop-2-5`, ...).
     pub fn bet(&mut self, table: &str, bet: &str, stake: f64, now: f64) -> Result<String, JsError> {
-        let kind =
-            BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))?;
-        self.act(table, |s| s.place_bet(now as u64, kind, stake as u64))
+        let kind = bet_of(bet)?;
+        self.act(
+            table,
+            now,
+            LocalAction::Bet {
+                kind,
+                stake: stake as u64,
+            },
+        )
     }
 
     /// Takes a bet down.
     #[wasm_bindgen(js_name = takeDown)]
     pub fn take_down(&mut self, table: &str, bet: &str, now: f64) -> Result<String, JsError> {
-        let kind =
-            BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))?;
-        self.act(table, |s| s.take_down(now as u64, kind))
+        let kind = bet_of(bet)?;
+        self.act(table, now, LocalAction::TakeDown { kind })
     }
 
     /// Starts the roll (shooter only).
     pub fn roll(&mut self, table: &str, now: f64) -> Result<String, JsError> {
-        self.act(table, |s| s.roll(now as u64))
+        self.act(table, now, LocalAction::Roll)
     }
 
-    /// Leaves a table (no bets may be on it), for good: the table is not
-    /// joined again on a reconnect, and gets no more keep-alives.
+    /// Leaves a table (no bets may be on it), for good: the relay is told
+    /// once it has every frame of ours, and the table is not joined again.
     pub fn leave(&mut self, table: &str, now: f64) -> Result<String, JsError> {
-        let events = self.act(table, |s| s.leave(now as u64))?;
         let room = room_of(table)?;
-        self.send_frame(FrameKind::Leave, room, None, &[]);
-        if let Some(t) = self.tables.get_mut(&room) {
-            t.joined = false;
-            t.left = true;
-        }
-        Ok(events)
+        self.peer.leave_table(now as u64, room).map_err(refused)?;
+        Ok(self.take_events())
     }
 
     /// Queues a WebRTC signaling message (`offer`, `answer`, `ice`) for one
     /// peer of a table, through the relay.
     pub fn signal(&mut self, table: &str, kind: &str, to: &str, data: &str) -> Result<(), JsError> {
         let kind = match kind {
-            "offer" => FrameKind::Offer,
-            "answer" => FrameKind::Answer,
-            "ice" => FrameKind::Ice,
+            "offer" => SignalKind::Offer,
+            "answer" => SignalKind::Answer,
+            "ice" => SignalKind::Ice,
             _ => return Err(JsError::new("signal kind is offer, answer or ice")),
         };
         let (room, peer) = (room_of(table)?, peer_of(to)?);
-        self.send_frame(kind, room, Some(peer), data.as_bytes());
-        Ok(())
+        self.peer.signal(room, kind, peer, data).map_err(refused)
     }
 
-    /// The next frame to send to the relay (and, for game frames, to every
-    /// peer's data channel), if any.
+    /// The next frame to send, with its table and destination, if any.
     #[wasm_bindgen(js_name = pollTransmit)]
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.outbox.pop_front()
-    }
-
-    /// Whether a frame is a game frame (what data channels carry).
-    #[wasm_bindgen(js_name = isGameFrame)]
-    pub fn is_game_frame(frame: &[u8]) -> bool {
-        frame.get(3) == Some(&(FrameKind::Game as u8))
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let t = self.peer.poll_transmit()?;
+        let (to, peer) = match t.to {
+            Destination::Relay => ("relay", None),
+            Destination::Peers => ("peers", None),
+            Destination::Everyone => ("everyone", None),
+            Destination::Peer(p) => ("peer", Some(hex(&p))),
+        };
+        Some(Transmit {
+            table: hex(&t.room),
+            to,
+            peer,
+            frame: t.frame.to_vec(),
+        })
     }
 
     /// Applies deadlines and sends keep-alives when due; returns the
     /// events (JSON array).
     #[wasm_bindgen(js_name = handleTimeout)]
     pub fn handle_timeout(&mut self, now: f64) -> String {
-        let rooms: Vec<RoomId> = self.tables.keys().copied().collect();
-        if self.keepalive_at.is_some_and(|at| at <= now as u64) {
-            self.keepalive_at = Some(now as u64 + KEEPALIVE_MS);
-            for room in &rooms {
-                if self.tables.get(room).is_some_and(|t| t.joined) {
-                    self.send_frame(FrameKind::Presence, *room, None, &[]);
-                }
-            }
-        }
-        for room in rooms {
-            if let Some(session) = self.tables.get_mut(&room).and_then(|t| t.session.as_mut()) {
-                session.handle_timeout(now as u64);
-            }
-            self.drain(room);
-        }
+        self.peer.handle_timeout(now as u64);
         self.take_events()
     }
 
     /// The earliest deadline of any table or keep-alive, or -1.
     #[wasm_bindgen(js_name = nextTimeout)]
     pub fn next_timeout(&self) -> f64 {
-        let keepalive = self
-            .keepalive_at
-            .filter(|_| self.tables.values().any(|t| t.joined));
-        self.tables
-            .values()
-            .filter_map(|t| t.session.as_ref().and_then(Session::poll_timeout))
-            .chain(keepalive)
-            .min()
-            .map_or(-1.0, |t| t as f64)
+        self.peer.poll_timeout().map_or(-1.0, |t| t as f64)
     }
 
     /// A table's state for display (JSON): phase, point, shooter, banker,
@@ -461,13 +287,19 @@ impl Client {
     #[wasm_bindgen(js_name = tableState)]
     pub fn table_state(&self, table: &str) -> Result<String, JsError> {
         let room = room_of(table)?;
-        let t = self
-            .tables
-            .get(&room)
-            .ok_or_else(|| JsError::new("not at this table"))?;
-        let roster: Vec<String> = t.roster.iter().map(|p| hex(p)).collect();
-        let Some(s) = t.session.as_ref() else {
-            return Ok(json!({"open": false, "roster": roster, "me": hex(&self.id)}).to_string());
+        if !self.peer.is_at(&room) && self.peer.session(&room).is_none() {
+            return Err(JsError::new("not at this table"));
+        }
+        let roster: Vec<String> = self.peer.roster(&room).iter().map(|p| hex(p)).collect();
+        let me = hex(&self.peer.id());
+        let joined = self.peer.is_joined(&room);
+        let waiting = self.peer.waiting(&room);
+        let Some(s) = self.peer.session(&room) else {
+            return Ok(json!({
+                "open": false, "roster": roster, "me": me,
+                "joined": joined, "waiting": waiting,
+            })
+            .to_string());
         };
         let table_state = s.table();
         let seats: Vec<SeatJson> = table_state
@@ -494,7 +326,9 @@ impl Client {
             .collect();
         Ok(json!({
             "open": true,
-            "me": hex(&self.id),
+            "me": me,
+            "joined": joined,
+            "waiting": waiting,
             "round": s.round(),
             "betting": s.is_betting(),
             "closed": s.is_closed(),
@@ -518,7 +352,7 @@ impl Client {
     #[wasm_bindgen(js_name = rolls)]
     pub fn rolls(&self, table: &str, after_round: f64, max: f64) -> Result<String, JsError> {
         let room = room_of(table)?;
-        let Some(session) = self.tables.get(&room).and_then(|t| t.session.as_ref()) else {
+        let Some(session) = self.peer.session(&room) else {
             return Ok("[]".into());
         };
         let max = if max.is_finite() && max >= 0.0 {
@@ -541,9 +375,8 @@ impl Client {
     pub fn verify_roll(&self, table: &str, round: f64) -> Result<String, JsError> {
         let room = room_of(table)?;
         let session = self
-            .tables
-            .get(&room)
-            .and_then(|t| t.session.as_ref())
+            .peer
+            .session(&room)
             .ok_or_else(|| JsError::new("not at this table"))?;
         let record = rolls_after(session, round - 1.0)
             .first()

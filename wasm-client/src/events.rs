@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use shared::craps::{BetResult, Outcome};
+use shared::peer::{PeerEvent, SignalKind};
 use shared::session::{Event, ForfeitReason, RollRecord};
 
 /// Lower-case hex of bytes (ids, hashes).
@@ -24,6 +25,7 @@ pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
 
 /// One bet's result in a roll.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResultJson {
     player: String,
     bet: String,
@@ -53,6 +55,7 @@ impl From<&BetResult> for ResultJson {
 
 /// A roll, with everything the verify panel needs.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RollJson {
     round: u64,
     dice: [u8; 2],
@@ -99,60 +102,229 @@ impl From<&RollRecord> for RollJson {
     }
 }
 
-/// An event as JSON, tagged by `type`.
-pub fn event_json(table: &str, event: &Event) -> serde_json::Value {
-    use serde_json::json;
+/// Every event the page gets, one typed enum serialised once: tagged by
+/// `type`, camelCase keys, ids in hex.
+#[derive(Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum JsEvent {
+    /// Who is at the table (after every join).
+    Roster { table: String, peers: Vec<String> },
+    /// Someone came.
+    PeerJoined { table: String, peer: String },
+    /// Someone left.
+    PeerLeft { table: String, peer: String },
+    /// The house announced the table.
+    Table {
+        table: String,
+        banker: String,
+        bankroll: u64,
+    },
+    /// Nobody announced the table: no such table, or it has closed.
+    NoTable { table: String },
+    /// The house is away.
+    HouseGone { table: String },
+    /// The house is back.
+    HouseBack { table: String },
+    /// The relay restarted (everything was joined again).
+    RelayRestarted,
+    /// The relay refused something.
+    RelayError {
+        table: String,
+        code: u16,
+        reason: String,
+    },
+    /// WebRTC signaling from a peer.
+    Signal {
+        table: String,
+        kind: &'static str,
+        from: String,
+        data: String,
+    },
+    /// A player sat down.
+    Sat {
+        table: String,
+        player: String,
+        buy_in: u64,
+    },
+    /// A player bought chips.
+    BoughtIn {
+        table: String,
+        player: String,
+        amount: u64,
+    },
+    /// A bet was placed.
+    Bet {
+        table: String,
+        player: String,
+        bet: String,
+        stake: u64,
+    },
+    /// A bet was taken down.
+    TakenDown {
+        table: String,
+        player: String,
+        bet: String,
+        stake: u64,
+    },
+    /// A player left.
+    Left {
+        table: String,
+        player: String,
+        balance: u64,
+    },
+    /// Betting closed for a round.
+    BettingClosed { table: String, round: u64 },
+    /// A participant committed.
+    Committed { table: String, player: String },
+    /// A participant revealed.
+    Revealed { table: String, player: String },
+    /// A participant forfeited.
+    Forfeited {
+        table: String,
+        player: String,
+        reason: &'static str,
+    },
+    /// The dice are in.
+    Rolled { table: String, roll: RollJson },
+    /// The round was called off.
+    RoundAborted { table: String, round: u64 },
+    /// The house defaulted and paid every bet.
+    TableClosed {
+        table: String,
+        paid: Vec<ResultJson>,
+    },
+    /// A peer's message was refused.
+    Rejected {
+        table: String,
+        player: String,
+        reason: String,
+    },
+}
+
+impl From<PeerEvent> for JsEvent {
+    fn from(event: PeerEvent) -> Self {
+        match event {
+            PeerEvent::Roster { room, peers } => JsEvent::Roster {
+                table: hex(&room),
+                peers: peers.iter().map(|p| hex(p)).collect(),
+            },
+            PeerEvent::PeerJoined { room, peer } => JsEvent::PeerJoined {
+                table: hex(&room),
+                peer: hex(&peer),
+            },
+            PeerEvent::PeerLeft { room, peer } => JsEvent::PeerLeft {
+                table: hex(&room),
+                peer: hex(&peer),
+            },
+            PeerEvent::TableOpened {
+                room,
+                banker,
+                bankroll,
+            } => JsEvent::Table {
+                table: hex(&room),
+                banker: hex(&banker),
+                bankroll,
+            },
+            PeerEvent::NoTable { room } => JsEvent::NoTable { table: hex(&room) },
+            PeerEvent::HouseGone { room } => JsEvent::HouseGone { table: hex(&room) },
+            PeerEvent::HouseBack { room } => JsEvent::HouseBack { table: hex(&room) },
+            PeerEvent::RelayRestarted => JsEvent::RelayRestarted,
+            PeerEvent::RelayError { room, code, reason } => JsEvent::RelayError {
+                table: hex(&room),
+                code,
+                reason,
+            },
+            PeerEvent::Signal {
+                room,
+                kind,
+                from,
+                text,
+            } => JsEvent::Signal {
+                table: hex(&room),
+                kind: match kind {
+                    SignalKind::Offer => "offer",
+                    SignalKind::Answer => "answer",
+                    SignalKind::Ice => "ice",
+                },
+                from: hex(&from),
+                data: text,
+            },
+            PeerEvent::Game { room, event } => game_event(hex(&room), event),
+        }
+    }
+}
+
+fn game_event(table: String, event: Event) -> JsEvent {
     match event {
-        Event::Sat { player, buy_in } => {
-            json!({"type": "sat", "table": table, "player": hex(player), "buyIn": buy_in})
-        }
-        Event::BoughtIn { player, amount } => {
-            json!({"type": "boughtIn", "table": table, "player": hex(player), "amount": amount})
-        }
+        Event::Sat { player, buy_in } => JsEvent::Sat {
+            table,
+            player: hex(&player),
+            buy_in,
+        },
+        Event::BoughtIn { player, amount } => JsEvent::BoughtIn {
+            table,
+            player: hex(&player),
+            amount,
+        },
         Event::BetPlaced {
             player,
             kind,
             stake,
-        } => {
-            json!({"type": "bet", "table": table, "player": hex(player), "bet": kind.name(), "stake": stake})
-        }
+        } => JsEvent::Bet {
+            table,
+            player: hex(&player),
+            bet: kind.name(),
+            stake,
+        },
         Event::BetTakenDown {
             player,
             kind,
             stake,
-        } => {
-            json!({"type": "takenDown", "table": table, "player": hex(player), "bet": kind.name(), "stake": stake})
-        }
-        Event::Left { player, balance } => {
-            json!({"type": "left", "table": table, "player": hex(player), "balance": balance})
-        }
-        Event::BettingClosed { round, .. } => {
-            json!({"type": "bettingClosed", "table": table, "round": round})
-        }
-        Event::Committed { player } => {
-            json!({"type": "committed", "table": table, "player": hex(player)})
-        }
-        Event::Revealed { player } => {
-            json!({"type": "revealed", "table": table, "player": hex(player)})
-        }
+        } => JsEvent::TakenDown {
+            table,
+            player: hex(&player),
+            bet: kind.name(),
+            stake,
+        },
+        Event::Left { player, balance } => JsEvent::Left {
+            table,
+            player: hex(&player),
+            balance,
+        },
+        Event::BettingClosed { round, .. } => JsEvent::BettingClosed { table, round },
+        Event::Committed { player } => JsEvent::Committed {
+            table,
+            player: hex(&player),
+        },
+        Event::Revealed { player } => JsEvent::Revealed {
+            table,
+            player: hex(&player),
+        },
         Event::Forfeited {
             player,
             reason: why,
-        } => {
-            json!({"type": "forfeited", "table": table, "player": hex(player), "reason": reason(*why)})
-        }
-        Event::Rolled(record) => {
-            json!({"type": "rolled", "table": table, "roll": RollJson::from(&**record)})
-        }
-        Event::RoundAborted { round } => {
-            json!({"type": "roundAborted", "table": table, "round": round})
-        }
-        Event::TableClosed { paid } => json!({
-            "type": "tableClosed", "table": table,
-            "paid": paid.iter().map(ResultJson::from).collect::<Vec<_>>()
-        }),
-        Event::Rejected { sender, error } => {
-            json!({"type": "rejected", "table": table, "player": hex(sender), "reason": error.to_string()})
-        }
+        } => JsEvent::Forfeited {
+            table,
+            player: hex(&player),
+            reason: reason(why),
+        },
+        Event::Rolled(record) => JsEvent::Rolled {
+            table,
+            roll: RollJson::from(&*record),
+        },
+        Event::RoundAborted { round } => JsEvent::RoundAborted { table, round },
+        Event::TableClosed { paid } => JsEvent::TableClosed {
+            table,
+            paid: paid.iter().map(ResultJson::from).collect(),
+        },
+        Event::Rejected { sender, error } => JsEvent::Rejected {
+            table,
+            player: hex(&sender),
+            reason: error.to_string(),
+        },
     }
 }

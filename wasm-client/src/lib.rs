@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 mod client;
 mod events;
 
-pub use client::{bet_catalog, Client, KEEPALIVE_MS};
+pub use client::{bet_catalog, Client, Transmit, KEEPALIVE_MS};
 
 /// The client's version string, e.g. `"0.1.0"`.
 #[wasm_bindgen]

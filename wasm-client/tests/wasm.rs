@@ -37,36 +37,76 @@ fn a_seed_of_the_wrong_length_is_an_error() {
 mod client_api {
     use bitcraps_client::Client;
     use bytes::BytesMut;
-    use shared::codec::{encode_unsigned, FrameHeader, FrameRef};
+    use shared::codec::{control, encode_unsigned, FrameHeader, FrameRef};
     use shared::wire::{FrameKind, MAX_FRAME_LEN};
     use wasm_bindgen_test::*;
 
     const TABLE: &str = "00112233445566778899aabbccddeeff";
+    const ROOM: [u8; 16] = [
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ];
 
-    fn challenge() -> Vec<u8> {
-        let header = FrameHeader::new(FrameKind::Challenge, [0; 16], [0; 32]);
+    fn relay(kind: FrameKind, room: [u8; 16], payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader::new(kind, room, [0; 32]);
         let mut out = BytesMut::new();
-        encode_unsigned(&header, &[7; 32], &mut out).unwrap();
+        encode_unsigned(&header, payload, &mut out).unwrap();
         out.to_vec()
     }
 
-    fn kinds(client: &mut Client) -> Vec<FrameKind> {
+    fn challenge() -> Vec<u8> {
+        let c = control::Challenge {
+            nonce: [7; 32],
+            epoch: 1,
+        };
+        relay(FrameKind::Challenge, [0; 16], &c.encode())
+    }
+
+    fn roster(client: &Client) -> Vec<u8> {
+        let me: [u8; 32] = shared::SigningKey::from_bytes(&[1; 32])
+            .verifying_key()
+            .to_bytes();
+        assert!(client.public_key().starts_with(&format!("{:02x}", me[0])));
+        relay(FrameKind::Roster, ROOM, &control::encode_roster(&[me]))
+    }
+
+    /// Polled frames as (kind, destination).
+    fn sent(client: &mut Client) -> Vec<(FrameKind, String)> {
         std::iter::from_fn(|| client.poll_transmit())
-            .map(|f| FrameRef::parse(&f, MAX_FRAME_LEN).unwrap().header.kind)
+            .map(|t| {
+                assert_eq!(t.table(), TABLE);
+                let kind = FrameRef::parse(&t.frame(), MAX_FRAME_LEN)
+                    .unwrap()
+                    .header
+                    .kind;
+                (kind, t.to())
+            })
             .collect()
     }
 
+    fn kinds(client: &mut Client) -> Vec<FrameKind> {
+        sent(client).into_iter().map(|(k, _)| k).collect()
+    }
+
     #[wasm_bindgen_test]
-    fn a_house_joins_once_challenged_and_announces_its_table() {
+    fn a_house_joins_once_challenged_and_announces_its_table_once_in() {
         let mut client = Client::new(&[1; 32]).unwrap();
         assert_eq!(client.public_key().len(), 64);
         client.join_table(TABLE, &[2; 32], 10_000.0, 0.0).unwrap();
-        // Both wait for the challenge; the table is announced after the join.
+        // Both wait for the challenge; the table is announced once joined.
         assert!(kinds(&mut client).is_empty());
         client.handle_frame(&challenge(), 0.0).unwrap();
-        assert_eq!(kinds(&mut client), vec![FrameKind::Join, FrameKind::Table]);
+        assert_eq!(sent(&mut client), vec![(FrameKind::Join, "relay".into())]);
+        let events = client.handle_frame(&roster(&client), 1.0).unwrap();
+        assert!(events.contains(r#""type":"roster""#), "{events}");
+        assert_eq!(sent(&mut client), vec![(FrameKind::Table, "relay".into())]);
         let state = client.table_state(TABLE).unwrap();
         assert!(state.contains("\"open\":true"), "{state}");
+        assert!(state.contains("\"joined\":true"), "{state}");
+        assert!(
+            state.contains("\"waiting\":1"),
+            "announced, not yet echoed: {state}"
+        );
         assert!(state.contains("\"bankroll\":10000"), "{state}");
         assert!(
             state.contains("\"rolls\":0") && state.contains("\"recent\":[]"),
@@ -84,24 +124,33 @@ mod client_api {
         assert!(client.bet(TABLE, "no-such-bet", 5.0, 0.0).is_err());
         assert!(client.join_table("not hex", &[2; 32], 0.0, 0.0).is_err());
         assert!(Client::new(&[1; 5]).is_err());
+        assert!(client.handle_frame(&[1, 2, 3], 0.0).is_err());
     }
 
     #[wasm_bindgen_test]
-    fn the_house_refuses_to_bet_and_reconnects_by_rejoining() {
+    fn moves_made_while_away_go_to_peers_now_and_to_the_relay_after_the_join() {
         let mut client = Client::new(&[1; 32]).unwrap();
         client.join_table(TABLE, &[2; 32], 10_000.0, 0.0).unwrap();
         client.handle_frame(&challenge(), 0.0).unwrap();
-        let _ = kinds(&mut client);
-        assert!(client.bet(TABLE, "field", 5.0, 0.0).is_err());
+        client.handle_frame(&roster(&client), 1.0).unwrap();
+        let _ = sent(&mut client);
+        assert!(
+            client.bet(TABLE, "field", 5.0, 2.0).is_err(),
+            "the house does not bet"
+        );
+        // The connection drops and comes back.
         client.connection_opened();
-        client.handle_frame(&challenge(), 0.0).unwrap();
-        assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
+        client.handle_frame(&challenge(), 3.0).unwrap();
+        assert_eq!(sent(&mut client), vec![(FrameKind::Join, "relay".into())]);
+        // The announcement was never echoed: sent again after the roster.
+        client.handle_frame(&roster(&client), 4.0).unwrap();
+        assert_eq!(sent(&mut client), vec![(FrameKind::Table, "relay".into())]);
         let catalog = bitcraps_client::bet_catalog();
         assert!(catalog.contains("\"bet\":\"place-6\""));
     }
 
     #[wasm_bindgen_test]
-    fn a_joined_client_keeps_its_tables_alive_with_presence_frames() {
+    fn an_unannounced_table_is_reported_and_joined_tables_are_kept_alive() {
         let mut client = Client::new(&[1; 32]).unwrap();
         client.join_table(TABLE, &[2; 32], 0.0, 0.0).unwrap();
         assert_eq!(
@@ -111,52 +160,52 @@ mod client_api {
         );
         client.handle_frame(&challenge(), 1_000.0).unwrap();
         assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
+        client.handle_frame(&roster(&client), 1_000.0).unwrap();
         let due = client.next_timeout();
-        assert_eq!(due, 1_000.0 + bitcraps_client::KEEPALIVE_MS as f64);
-        client.handle_timeout(due - 1.0);
+        assert_eq!(due, 1_000.0 + shared::peer::TABLE_WAIT_MS as f64);
+        let events = client.handle_timeout(due);
+        assert!(events.contains(r#""type":"noTable""#), "{events}");
+        let keepalive = client.next_timeout();
+        assert_eq!(keepalive, 1_000.0 + bitcraps_client::KEEPALIVE_MS as f64);
+        client.handle_timeout(keepalive - 1.0);
         assert!(kinds(&mut client).is_empty(), "not yet due");
-        client.handle_timeout(due);
+        client.handle_timeout(keepalive);
         assert_eq!(kinds(&mut client), vec![FrameKind::Presence]);
-        assert_eq!(
-            client.next_timeout(),
-            due + bitcraps_client::KEEPALIVE_MS as f64
-        );
         // A new connection: nothing is due until its challenge.
         client.connection_opened();
         assert_eq!(client.next_timeout(), -1.0);
     }
 
     #[wasm_bindgen_test]
-    fn a_table_left_is_not_joined_again_nor_kept_alive() {
+    fn a_table_left_is_not_joined_again_and_events_are_camel_case() {
         use shared::codec::encode_signed;
         use shared::session::GameConfig;
         use shared::SigningKey;
         let banker = SigningKey::from_bytes(&[3; 32]);
-        let room: [u8; 16] = [
-            0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
-            0xee, 0xff,
-        ];
-        let config = GameConfig::new(room, banker.verifying_key().to_bytes(), 10_000);
-        let header = FrameHeader::new(FrameKind::Table, room, banker.verifying_key().to_bytes());
+        let config = GameConfig::new(ROOM, banker.verifying_key().to_bytes(), 10_000);
+        let header = FrameHeader::new(FrameKind::Table, ROOM, banker.verifying_key().to_bytes());
         let mut table_frame = BytesMut::new();
         encode_signed(&header, &config.encode(), &banker, &mut table_frame).unwrap();
 
         let mut client = Client::new(&[1; 32]).unwrap();
         client.join_table(TABLE, &[2; 32], 0.0, 0.0).unwrap();
         client.handle_frame(&challenge(), 0.0).unwrap();
-        client.handle_frame(&table_frame, 1.0).unwrap();
-        client.sit(TABLE, 100.0, 2.0).unwrap();
-        let _ = kinds(&mut client);
-        client.leave(TABLE, 3.0).unwrap();
-        assert_eq!(kinds(&mut client).last(), Some(&FrameKind::Leave));
-        assert_eq!(
-            client.next_timeout(),
-            -1.0,
-            "no keep-alive for a table left"
+        client.handle_frame(&roster(&client), 0.0).unwrap();
+        let opened = client.handle_frame(&table_frame, 1.0).unwrap();
+        assert!(opened.contains(r#""type":"table""#), "{opened}");
+        let sat = client.sit(TABLE, 100.0, 2.0).unwrap();
+        assert!(
+            sat.contains(r#""type":"sat""#) && sat.contains(r#""buyIn":100"#),
+            "{sat}"
         );
+        assert_eq!(sent(&mut client).last().unwrap().1, "everyone");
+        client.leave(TABLE, 3.0).unwrap();
+        let _ = kinds(&mut client);
         client.connection_opened();
         client.handle_frame(&challenge(), 4.0).unwrap();
-        assert!(kinds(&mut client).is_empty(), "not joined again");
+        // Its sit and leave were never echoed: it joins once more to
+        // deliver them, then tells the relay it left.
+        assert_eq!(kinds(&mut client), vec![FrameKind::Join]);
         assert!(
             client.table_state(TABLE).is_ok(),
             "its state stays readable"

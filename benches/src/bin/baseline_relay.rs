@@ -71,7 +71,7 @@ fn frame(kind: FrameKind, room: RoomId, payload: &[u8]) -> Bytes {
 async fn connection(app: App, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let _ = out_tx.send(frame(FrameKind::Challenge, [0; 16], &[0; 32]));
+    let _ = out_tx.send(frame(FrameKind::Challenge, [0; 16], &[0; 40]));
     let writer = tokio::spawn(async move {
         while let Some(bytes) = out_rx.recv().await {
             if sink.send(Message::Binary(bytes)).await.is_err() {

@@ -6,12 +6,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use relay::shutdown::{self, ShutdownTrigger};
 use relay::{Config, Relay};
-use shared::codec::{control, encode_signed, FrameHeader, FrameRef};
+use shared::codec::{control, FrameRef};
+use shared::peer::handshake;
 use shared::wire::{FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
 use shared::SigningKey;
 use tokio::net::{TcpListener, TcpStream};
@@ -102,6 +103,7 @@ pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub key: SigningKey,
     pub nonce: [u8; 32],
+    pub challenge: control::Challenge,
 }
 
 /// A frame as the client received it.
@@ -124,10 +126,15 @@ impl Client {
             ws,
             key,
             nonce: [0; 32],
+            challenge: control::Challenge {
+                nonce: [0; 32],
+                epoch: 0,
+            },
         };
         let challenge = client.recv().await.expect("challenge");
         assert_eq!(challenge.kind, FrameKind::Challenge);
-        client.nonce = control::decode_id(&challenge.payload).unwrap();
+        client.challenge = control::Challenge::decode(&challenge.payload).unwrap();
+        client.nonce = client.challenge.nonce;
         client
     }
 
@@ -142,11 +149,7 @@ impl Client {
         target: Option<PeerId>,
         payload: &[u8],
     ) -> Bytes {
-        let mut header = FrameHeader::new(kind, room, self.id());
-        header.target = target;
-        let mut out = BytesMut::new();
-        encode_signed(&header, payload, &self.key, &mut out).unwrap();
-        out.freeze()
+        handshake::signed_frame(&self.key, kind, room, target, payload).unwrap()
     }
 
     pub async fn send_raw(&mut self, bytes: Bytes) {
@@ -166,11 +169,8 @@ impl Client {
 
     /// Joins `room` (resuming after `resume_from` if non-zero).
     pub async fn join(&mut self, room: RoomId, resume_from: u64) {
-        let join = control::Join {
-            nonce: self.nonce,
-            resume_from,
-        };
-        self.send(FrameKind::Join, room, None, &join.encode()).await;
+        let frame = handshake::join_frame(&self.key, &self.challenge, room, resume_from, false);
+        self.send_raw(frame).await;
     }
 
     /// Joins and reads frames up to the roster, which it returns.

@@ -2,8 +2,10 @@
 //! joined/left, errors, and WebRTC signaling text.
 //!
 //! ```text
-//! Challenge   nonce[32]
-//! Join        nonce[32] | resume_from u64   (replay after it; 0: all kept)
+//! Challenge   nonce[32] | epoch u64     (epoch: random per relay start)
+//! Join        nonce[32] | resume_from u64 | flags u8
+//!             (replay after resume_from, 0: all kept; flags bit 0: echo,
+//!             the sender's own Game and Table frames come back stamped)
 //! Leave       (empty)
 //! Roster      count u16 | peer[32] * count
 //! PeerJoined  peer[32]
@@ -25,6 +27,9 @@ pub enum ControlError {
         /// What the kind needs.
         expected: usize,
     },
+    /// Flag bits this version does not define.
+    #[error("unknown flags {0:#04x}")]
+    BadFlags(u8),
     /// Text that is not UTF-8.
     #[error("text is not UTF-8")]
     NotUtf8,
@@ -43,8 +48,44 @@ fn exact<const N: usize>(payload: &[u8]) -> Result<[u8; N], ControlError> {
     })
 }
 
-/// A client's join: the relay's nonce (signed with the frame) and where to
-/// resume the room's stream from.
+/// The relay's challenge: a nonce to sign, and the relay's epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Challenge {
+    /// What the client's join signs (new per connection).
+    pub nonce: [u8; 32],
+    /// Random per relay start: a client that sees a new epoch knows that
+    /// every room's history and numbering are gone.
+    pub epoch: u64,
+}
+
+impl Challenge {
+    /// Encoded payload.
+    pub fn encode(&self) -> [u8; 40] {
+        let mut out = [0u8; 40];
+        out[..32].copy_from_slice(&self.nonce);
+        out[32..].copy_from_slice(&self.epoch.to_be_bytes());
+        out
+    }
+
+    /// Decodes a payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, ControlError> {
+        let bytes: [u8; 40] = exact(payload)?;
+        let (nonce, epoch) = split_id_u64(&bytes);
+        Ok(Challenge { nonce, epoch })
+    }
+}
+
+fn split_id_u64(bytes: &[u8]) -> ([u8; 32], u64) {
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&bytes[..32]);
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&bytes[32..40]);
+    (id, u64::from_be_bytes(n))
+}
+
+/// A client's join: the relay's nonce (signed with the frame), where to
+/// resume the room's stream from, and whether its own room frames should
+/// come back to it stamped (its acknowledgement that the relay has them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Join {
     /// The nonce from the relay's challenge.
@@ -52,32 +93,39 @@ pub struct Join {
     /// The last room sequence number seen: the relay replays every frame
     /// after it that it still keeps (0: from the start of the room).
     pub resume_from: u64,
+    /// Echo: the sender's own Game and Table frames are delivered to it
+    /// too, stamped.
+    pub echo: bool,
 }
+
+const JOIN_ECHO: u8 = 0b1;
 
 impl Join {
     /// Encoded payload.
-    pub fn encode(&self) -> [u8; 40] {
-        let mut out = [0u8; 40];
+    pub fn encode(&self) -> [u8; 41] {
+        let mut out = [0u8; 41];
         out[..32].copy_from_slice(&self.nonce);
-        out[32..].copy_from_slice(&self.resume_from.to_be_bytes());
+        out[32..40].copy_from_slice(&self.resume_from.to_be_bytes());
+        out[40] = if self.echo { JOIN_ECHO } else { 0 };
         out
     }
 
-    /// Decodes a payload.
+    /// Decodes a payload (unknown flag bits are refused).
     pub fn decode(payload: &[u8]) -> Result<Self, ControlError> {
-        let bytes: [u8; 40] = exact(payload)?;
-        let mut nonce = [0u8; 32];
-        nonce.copy_from_slice(&bytes[..32]);
-        let mut seq = [0u8; 8];
-        seq.copy_from_slice(&bytes[32..]);
+        let bytes: [u8; 41] = exact(payload)?;
+        if bytes[40] & !JOIN_ECHO != 0 {
+            return Err(ControlError::BadFlags(bytes[40]));
+        }
+        let (nonce, resume_from) = split_id_u64(&bytes);
         Ok(Join {
             nonce,
-            resume_from: u64::from_be_bytes(seq),
+            resume_from,
+            echo: bytes[40] & JOIN_ECHO != 0,
         })
     }
 }
 
-/// Decodes a single peer id (PeerJoined, PeerLeft) or a nonce (Challenge).
+/// Decodes a single peer id (PeerJoined, PeerLeft).
 pub fn decode_id(payload: &[u8]) -> Result<[u8; 32], ControlError> {
     exact(payload)
 }

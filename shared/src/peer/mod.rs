@@ -1,0 +1,661 @@
+//! One relay peer for every client: the browser's wasm client, the load
+//! generator and the relay's tests drive this same state machine over
+//! their own sockets.
+//!
+//! ```text
+//! connection_opened()                     a new relay connection (or none)
+//! handle_frame(now, bytes)                from the relay or a data channel
+//! handle_timeout(now)
+//! poll_transmit() -> Option<Transmit>     frame, table, where it goes
+//! poll_event()    -> Option<PeerEvent>
+//! poll_timeout()  -> Option<Millis>
+//! ```
+//!
+//! It holds the key, the relay's challenge and epoch, and per table: the
+//! last room sequence number seen, the join state, the roster, the game
+//! session, and this peer's own frames until the relay has them
+//! ([`outgoing`]). What it promises:
+//!
+//! - **Nothing sent is lost.** Frames made while disconnected or joining
+//!   are kept in order and sent after the join's roster; frames the relay
+//!   had not stamped when a connection dropped are sent again after the
+//!   resume. The relay echoes each of this peer's room frames back stamped
+//!   (`Join` flag), which is the acknowledgement; a duplicate is harmless
+//!   (the session refuses a sender sequence number twice).
+//! - **A relay restart is survivable.** The challenge carries the relay's
+//!   epoch; a new one means every room and its numbering are gone: the
+//!   peer re-joins from the start, the house announces its table again and
+//!   every peer gives the room its newest frames again. A room the relay
+//!   emptied and made anew (its roster's sequence number is below what
+//!   this peer saw) is treated the same way.
+//! - **No silent dead ends.** A table nobody announces within
+//!   [`TABLE_WAIT_MS`] is reported ([`PeerEvent::NoTable`]); the house's
+//!   absence is reported as soon as the relay says so.
+//!
+//! It does no I/O and reads no clock, like [`crate::session::Session`].
+
+pub mod event;
+pub mod handshake;
+pub mod outgoing;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+pub use event::{Destination, PeerEvent, SignalKind, Transmit};
+
+use crate::codec::{control, EncodeError, FrameError, FrameRef};
+use crate::message::SignedMessage;
+use crate::session::{Event, GameConfig, LocalAction, Millis, Session, SessionError};
+use crate::wire::{error, FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
+use crate::SigningKey;
+use outgoing::Outgoing;
+
+/// Milliseconds between keep-alives (an empty Presence frame to every
+/// joined table): the relay judges liveness on frames only, so a player
+/// who only watches stays at the table.
+pub const KEEPALIVE_MS: Millis = 15_000;
+
+/// How long a joined table may stay unannounced before it is reported as
+/// missing ([`PeerEvent::NoTable`]).
+pub const TABLE_WAIT_MS: Millis = 4_000;
+
+/// Why a call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    /// This peer has not joined that table.
+    #[error("not at this table")]
+    NotAtTable,
+    /// The table's house has not announced it yet.
+    #[error("this table has not opened yet")]
+    NotOpen,
+    /// The game refused the action.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Bytes that are not a frame.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// A frame that cannot be made (a signaling text over the size limit).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// A control payload that does not decode.
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joined {
+    /// Not in the room on this connection.
+    Out,
+    /// Join sent, roster not yet here.
+    Joining,
+    /// In: the roster came.
+    In,
+}
+
+struct Room {
+    entropy: [u8; 32],
+    session: Option<Session>,
+    roster: Vec<PeerId>,
+    last_seq: u64,
+    joined: Joined,
+    /// Asked to leave: the Leave goes once the relay has every frame.
+    leaving: bool,
+    /// Left for good (its state stays readable).
+    left: bool,
+    /// The relay refused the join (full room, too many rooms, replaced by
+    /// another tab): not joined again until the next connection.
+    refused: bool,
+    outgoing: Outgoing,
+    /// When an unannounced table is reported missing.
+    table_due: Option<Millis>,
+    house_gone: bool,
+}
+
+impl Room {
+    fn banker(&self) -> Option<PeerId> {
+        self.session.as_ref().map(|s| s.config().banker)
+    }
+}
+
+/// A peer of the relay: one key, any number of tables.
+pub struct Peer {
+    key: SigningKey,
+    id: PeerId,
+    challenge: Option<control::Challenge>,
+    epoch: Option<u64>,
+    rooms: BTreeMap<RoomId, Room>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<PeerEvent>,
+    keepalive_at: Option<Millis>,
+}
+
+impl Peer {
+    /// A peer holding `key`.
+    pub fn new(key: SigningKey) -> Self {
+        Peer {
+            id: key.verifying_key().to_bytes(),
+            key,
+            challenge: None,
+            epoch: None,
+            rooms: BTreeMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            keepalive_at: None,
+        }
+    }
+
+    /// This peer's id (its public key).
+    pub fn id(&self) -> PeerId {
+        self.id
+    }
+
+    /// A new relay connection opened (or the old one closed): joins wait
+    /// for its challenge; nothing is lost meanwhile.
+    pub fn connection_opened(&mut self) {
+        self.challenge = None;
+        self.keepalive_at = None;
+        self.transmits.retain(|t| t.to != Destination::Relay);
+        for room in self.rooms.values_mut() {
+            room.joined = Joined::Out;
+            room.refused = false;
+        }
+    }
+
+    /// Joins a table, or opens it as its house when `house` is given (its
+    /// `banker` must be this peer). The 32 bytes of `entropy` seed this
+    /// peer's secrets at the table: keep them with the key so a reloaded
+    /// page carries on. Joining a table twice changes nothing.
+    pub fn join_table(&mut self, room_id: RoomId, entropy: [u8; 32], house: Option<GameConfig>) {
+        if self.rooms.get(&room_id).is_some_and(|r| !r.left) {
+            return;
+        }
+        let mut room = Room {
+            entropy,
+            session: None,
+            roster: Vec::new(),
+            last_seq: 0,
+            joined: Joined::Out,
+            leaving: false,
+            left: false,
+            refused: false,
+            outgoing: Outgoing::default(),
+            table_due: None,
+            house_gone: false,
+        };
+        if let Some(config) = house {
+            if let Ok(frame) = handshake::signed_frame(
+                &self.key,
+                FrameKind::Table,
+                room_id,
+                None,
+                &config.encode(),
+            ) {
+                room.outgoing.announce(frame);
+            }
+            room.session = Some(Session::new(config, self.key.clone(), entropy));
+        }
+        self.rooms.insert(room_id, room);
+        self.join(room_id);
+    }
+
+    fn join(&mut self, room_id: RoomId) {
+        let Some(challenge) = self.challenge else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        if room.joined != Joined::Out || room.left || room.refused {
+            return;
+        }
+        room.joined = Joined::Joining;
+        let frame = handshake::join_frame(&self.key, &challenge, room_id, room.last_seq, true);
+        self.transmits.push_back(Transmit {
+            room: room_id,
+            to: Destination::Relay,
+            frame,
+        });
+    }
+
+    /// Performs one of this peer's actions at a table.
+    pub fn act(
+        &mut self,
+        now: Millis,
+        room_id: RoomId,
+        action: LocalAction,
+    ) -> Result<(), PeerError> {
+        let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
+        let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
+        session.perform(now, action)?;
+        self.drain(room_id);
+        Ok(())
+    }
+
+    /// Leaves a table for good (no bets may be on it; a table that never
+    /// opened can always be left): the relay is told once it has every
+    /// frame of this peer's, and the table is not joined again.
+    pub fn leave_table(&mut self, now: Millis, room_id: RoomId) -> Result<(), PeerError> {
+        let room = self.rooms.get(&room_id).ok_or(PeerError::NotAtTable)?;
+        if room.session.is_some() {
+            self.act(now, room_id, LocalAction::Leave)?;
+        }
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            room.leaving = true;
+        }
+        self.maybe_leave(room_id);
+        Ok(())
+    }
+
+    fn maybe_leave(&mut self, room_id: RoomId) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        // A join under way ends with a roster, which comes back here.
+        if !room.leaving || room.joined == Joined::Joining || room.outgoing.waiting() > 0 {
+            return;
+        }
+        let tell_relay = room.joined == Joined::In;
+        room.leaving = false;
+        room.left = true;
+        room.joined = Joined::Out;
+        room.table_due = None;
+        if !tell_relay {
+            return;
+        }
+        if let Ok(frame) = handshake::signed_frame(&self.key, FrameKind::Leave, room_id, None, &[])
+        {
+            self.transmits.push_back(Transmit {
+                room: room_id,
+                to: Destination::Relay,
+                frame,
+            });
+        }
+    }
+
+    /// Sends a WebRTC signaling message to one peer of a table, through
+    /// the relay.
+    pub fn signal(
+        &mut self,
+        room_id: RoomId,
+        kind: SignalKind,
+        to: PeerId,
+        text: &str,
+    ) -> Result<(), PeerError> {
+        let kind = match kind {
+            SignalKind::Offer => FrameKind::Offer,
+            SignalKind::Answer => FrameKind::Answer,
+            SignalKind::Ice => FrameKind::Ice,
+        };
+        let frame = handshake::signed_frame(&self.key, kind, room_id, Some(to), text.as_bytes())?;
+        self.transmits.push_back(Transmit {
+            room: room_id,
+            to: Destination::Relay,
+            frame,
+        });
+        Ok(())
+    }
+
+    /// Handles one frame from the relay or from a peer's data channel.
+    pub fn handle_frame(&mut self, now: Millis, bytes: &[u8]) -> Result<(), PeerError> {
+        let frame = FrameRef::parse(bytes, MAX_FRAME_LEN)?;
+        let room_id = frame.header.room;
+        let seq = frame.header.seq;
+        if frame.header.kind == FrameKind::Challenge {
+            return self.on_challenge(now, &frame);
+        }
+        if seq > 0 && frame.header.kind != FrameKind::Roster {
+            if let Some(room) = self.rooms.get_mut(&room_id) {
+                room.last_seq = room.last_seq.max(seq);
+                if frame.header.sender == self.id && room.outgoing.ack(bytes) {
+                    self.maybe_leave(room_id);
+                }
+            }
+        }
+        match frame.header.kind {
+            FrameKind::Roster => self.on_roster(now, room_id, seq, frame.payload)?,
+            FrameKind::PeerJoined | FrameKind::PeerLeft => {
+                let peer = control::decode_id(frame.payload)?;
+                self.on_presence(room_id, peer, frame.header.kind == FrameKind::PeerJoined);
+            }
+            FrameKind::Error => {
+                let (code, reason) = control::decode_error(frame.payload)?;
+                self.on_error(room_id, code, reason);
+            }
+            FrameKind::Table => self.on_table(room_id, &frame),
+            FrameKind::Game => {
+                let message = SignedMessage::from_frame(&frame)
+                    .map_err(|_| PeerError::Frame(FrameError::BadSignature))?;
+                self.on_game(now, room_id, message);
+            }
+            FrameKind::Offer | FrameKind::Answer | FrameKind::Ice => {
+                let kind = match frame.header.kind {
+                    FrameKind::Offer => SignalKind::Offer,
+                    FrameKind::Answer => SignalKind::Answer,
+                    _ => SignalKind::Ice,
+                };
+                if self.rooms.contains_key(&room_id) {
+                    self.events.push_back(PeerEvent::Signal {
+                        room: room_id,
+                        kind,
+                        from: frame.header.sender,
+                        text: control::decode_text(frame.payload)?.to_owned(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_challenge(&mut self, now: Millis, frame: &FrameRef<'_>) -> Result<(), PeerError> {
+        let challenge = handshake::read_challenge(frame).map_err(|e| match e {
+            handshake::HandshakeError::Malformed(c) => PeerError::Control(c),
+            handshake::HandshakeError::NotAChallenge(_) => {
+                PeerError::Frame(FrameError::UnknownKind(frame.header.kind as u8))
+            }
+        })?;
+        if self.epoch.is_some_and(|e| e != challenge.epoch) {
+            for room in self.rooms.values_mut() {
+                room.last_seq = 0;
+                room.outgoing.room_lost();
+            }
+            self.events.push_back(PeerEvent::RelayRestarted);
+        }
+        self.epoch = Some(challenge.epoch);
+        self.challenge = Some(challenge);
+        self.keepalive_at = Some(now + KEEPALIVE_MS);
+        for room in self.rooms.values_mut() {
+            room.joined = Joined::Out;
+        }
+        let rooms: Vec<RoomId> = self.rooms.keys().copied().collect();
+        for room in rooms {
+            self.join(room);
+        }
+        Ok(())
+    }
+
+    fn on_roster(
+        &mut self,
+        now: Millis,
+        room_id: RoomId,
+        seq: u64,
+        payload: &[u8],
+    ) -> Result<(), PeerError> {
+        let peers = control::decode_roster(payload)?;
+        let me = self.id;
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return Ok(());
+        };
+        if room.left {
+            return Ok(());
+        }
+        if seq < room.last_seq {
+            // The room was emptied and made anew since this peer last saw
+            // it (numbering restarted; the relay replayed it from its
+            // start): give it our frames again.
+            room.outgoing.room_lost();
+        }
+        room.last_seq = seq;
+        room.joined = Joined::In;
+        room.roster = peers.clone();
+        for frame in room.outgoing.unacked() {
+            self.transmits.push_back(Transmit {
+                room: room_id,
+                to: Destination::Relay,
+                frame: frame.clone(),
+            });
+        }
+        if room.session.is_none() && room.table_due.is_none() {
+            room.table_due = Some(now + TABLE_WAIT_MS);
+        }
+        self.events.push_back(PeerEvent::Roster {
+            room: room_id,
+            peers,
+        });
+        self.check_house(room_id, me);
+        self.maybe_leave(room_id);
+        Ok(())
+    }
+
+    fn check_house(&mut self, room_id: RoomId, me: PeerId) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let Some(banker) = room.banker() else { return };
+        if banker == me {
+            return;
+        }
+        let gone = !room.roster.contains(&banker);
+        if gone != room.house_gone {
+            room.house_gone = gone;
+            self.events.push_back(if gone {
+                PeerEvent::HouseGone { room: room_id }
+            } else {
+                PeerEvent::HouseBack { room: room_id }
+            });
+        }
+    }
+
+    fn on_presence(&mut self, room_id: RoomId, peer: PeerId, joined: bool) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        room.roster.retain(|p| *p != peer);
+        if joined {
+            room.roster.push(peer);
+            room.roster.sort();
+        }
+        self.events.push_back(if joined {
+            PeerEvent::PeerJoined {
+                room: room_id,
+                peer,
+            }
+        } else {
+            PeerEvent::PeerLeft {
+                room: room_id,
+                peer,
+            }
+        });
+        self.check_house(room_id, self.id);
+    }
+
+    fn on_error(&mut self, room_id: RoomId, code: u16, reason: &str) {
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            match code {
+                // Removed from the room (idle) or not in it any more: join
+                // again, resuming.
+                error::ROOM_IDLE | error::NOT_IN_ROOM if !room.left => {
+                    room.joined = Joined::Out;
+                }
+                // Another tab of this key took the seat, or the join was
+                // refused: wait for the next connection.
+                error::REPLACED | error::ROOM_FULL | error::TOO_MANY_ROOMS => {
+                    room.joined = Joined::Out;
+                    room.refused = true;
+                }
+                _ => {}
+            }
+        }
+        self.events.push_back(PeerEvent::RelayError {
+            room: room_id,
+            code,
+            reason: reason.to_owned(),
+        });
+        self.join(room_id);
+    }
+
+    fn on_table(&mut self, room_id: RoomId, frame: &FrameRef<'_>) {
+        let Ok(config) = GameConfig::decode(frame.payload) else {
+            return;
+        };
+        let key = self.key.clone();
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        if room.session.is_some()
+            || config.game != room_id
+            || config.banker != frame.header.sender
+            || frame.verify().is_err()
+        {
+            return;
+        }
+        room.session = Some(Session::new(config, key, room.entropy));
+        room.table_due = None;
+        self.events.push_back(PeerEvent::TableOpened {
+            room: room_id,
+            banker: config.banker,
+            bankroll: config.bankroll,
+        });
+        self.check_house(room_id, self.id);
+    }
+
+    fn on_game(&mut self, now: Millis, room_id: RoomId, message: SignedMessage) {
+        let Some(session) = self
+            .rooms
+            .get_mut(&room_id)
+            .and_then(|r| r.session.as_mut())
+        else {
+            return;
+        };
+        match session.handle_message(now, message) {
+            // The same frame by the relay and a data channel, or our own
+            // frame's echo.
+            Ok(()) | Err(SessionError::Replayed { .. }) => {}
+            Err(error) => self.events.push_back(PeerEvent::Game {
+                room: room_id,
+                event: Event::Rejected {
+                    sender: message.sender,
+                    error,
+                },
+            }),
+        }
+        self.drain(room_id);
+    }
+
+    /// Moves a session's messages and events out: own frames are kept
+    /// until the relay has them.
+    fn drain(&mut self, room_id: RoomId) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let Some(session) = room.session.as_mut() else {
+            return;
+        };
+        let to = if room.joined == Joined::In {
+            Destination::Everyone
+        } else {
+            Destination::Peers
+        };
+        while let Some(message) = session.poll_transmit() {
+            let frame: Bytes = message.to_frame();
+            room.outgoing.push(frame.clone());
+            self.transmits.push_back(Transmit {
+                room: room_id,
+                to,
+                frame,
+            });
+        }
+        while let Some(event) = session.poll_event() {
+            self.events.push_back(PeerEvent::Game {
+                room: room_id,
+                event,
+            });
+        }
+    }
+
+    /// Applies deadlines and sends keep-alives when due.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let rooms: Vec<RoomId> = self.rooms.keys().copied().collect();
+        if self.keepalive_at.is_some_and(|at| at <= now) {
+            self.keepalive_at = Some(now + KEEPALIVE_MS);
+            for &room_id in &rooms {
+                if self.rooms[&room_id].joined != Joined::In {
+                    continue;
+                }
+                if let Ok(frame) =
+                    handshake::signed_frame(&self.key, FrameKind::Presence, room_id, None, &[])
+                {
+                    self.transmits.push_back(Transmit {
+                        room: room_id,
+                        to: Destination::Relay,
+                        frame,
+                    });
+                }
+            }
+        }
+        for room_id in rooms {
+            let Some(room) = self.rooms.get_mut(&room_id) else {
+                continue;
+            };
+            if room.table_due.is_some_and(|at| at <= now) {
+                room.table_due = None;
+                self.events.push_back(PeerEvent::NoTable { room: room_id });
+            }
+            if let Some(session) = room.session.as_mut() {
+                session.handle_timeout(now);
+            }
+            self.drain(room_id);
+        }
+    }
+
+    /// The next frame to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Peer::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let keepalive = self
+            .keepalive_at
+            .filter(|_| self.rooms.values().any(|r| r.joined == Joined::In));
+        self.rooms
+            .values()
+            .flat_map(|r| {
+                [
+                    r.session.as_ref().and_then(Session::poll_timeout),
+                    r.table_due,
+                ]
+            })
+            .flatten()
+            .chain(keepalive)
+            .min()
+    }
+
+    /// A table's game, once its house announced it.
+    pub fn session(&self, room: &RoomId) -> Option<&Session> {
+        self.rooms.get(room).and_then(|r| r.session.as_ref())
+    }
+
+    /// Whether this peer is at (or leaving) a table.
+    pub fn is_at(&self, room: &RoomId) -> bool {
+        self.rooms.get(room).is_some_and(|r| !r.left)
+    }
+
+    /// Who is at a table, as the relay last said.
+    pub fn roster(&self, room: &RoomId) -> &[PeerId] {
+        self.rooms.get(room).map_or(&[], |r| &r.roster)
+    }
+
+    /// Whether the relay has this peer in a table now (its roster came on
+    /// this connection).
+    pub fn is_joined(&self, room: &RoomId) -> bool {
+        self.rooms.get(room).is_some_and(|r| r.joined == Joined::In)
+    }
+
+    /// How many of this peer's frames for a table the relay does not have
+    /// yet (kept, and sent after the next join).
+    pub fn waiting(&self, room: &RoomId) -> usize {
+        self.rooms.get(room).map_or(0, |r| r.outgoing.waiting())
+    }
+
+    /// The tables this peer is at.
+    pub fn tables(&self) -> impl Iterator<Item = &RoomId> {
+        self.rooms.iter().filter(|(_, r)| !r.left).map(|(id, _)| id)
+    }
+}

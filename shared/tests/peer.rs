@@ -1,0 +1,651 @@
+//! The relay peer under a deterministic, hostile network: several peers
+//! play through a model of the relay (the same rules as the real one:
+//! challenge with epoch, join with resume and echo, stamping, replay,
+//! membership by connection) while connections drop at random points of
+//! every round, the relay restarts, and data channels lose, duplicate and
+//! reorder frames. Every game completes, nothing a player did is lost and
+//! every peer ends in the same state.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+use shared::codec::{control, encode_unsigned, stamp_seq, FrameHeader, FrameRef};
+use shared::craps::BetKind;
+use shared::peer::{Destination, Peer, PeerEvent};
+use shared::session::{Event, GameConfig, LocalAction};
+use shared::wire::{error, FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
+use shared::SigningKey;
+
+const ROOM: RoomId = [0x5a; 16];
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn relay_frame(kind: FrameKind, seq: u64, payload: &[u8]) -> Bytes {
+    let header = FrameHeader {
+        seq,
+        ..FrameHeader::new(
+            kind,
+            if kind == FrameKind::Challenge {
+                [0; 16]
+            } else {
+                ROOM
+            },
+            [0; 32],
+        )
+    };
+    let mut out = BytesMut::new();
+    encode_unsigned(&header, payload, &mut out).unwrap();
+    out.freeze()
+}
+
+/// The relay, as far as one room goes.
+struct Relay {
+    epoch: u64,
+    next_seq: u64,
+    log: Vec<(u64, Bytes)>,
+    /// peer -> (connection, echo)
+    members: BTreeMap<PeerId, (u64, bool)>,
+    /// connection -> its challenge nonce
+    nonces: BTreeMap<u64, [u8; 32]>,
+}
+
+impl Relay {
+    fn new(epoch: u64) -> Self {
+        Relay {
+            epoch,
+            next_seq: 1,
+            log: Vec::new(),
+            members: BTreeMap::new(),
+            nonces: BTreeMap::new(),
+        }
+    }
+}
+
+struct Player {
+    peer: Peer,
+    /// The open relay connection, if any.
+    conn: Option<u64>,
+    /// Client -> relay, in flight on the open connection.
+    up: VecDeque<Bytes>,
+    /// Relay -> client, in flight on the open connection.
+    down: VecDeque<Bytes>,
+    /// Data channel frames: (deliver at, frame).
+    direct: Vec<(u64, Bytes)>,
+    /// When a dropped connection comes back.
+    reconnect_at: Option<u64>,
+    actions: usize,
+    /// Every event it got.
+    seen: Vec<PeerEvent>,
+}
+
+struct World {
+    rng: Rng,
+    now: u64,
+    relay: Relay,
+    players: Vec<Player>,
+    next_conn: u64,
+    disconnect_percent: u64,
+    restarts: usize,
+    drops: usize,
+}
+
+impl World {
+    fn new(seed: u64, players: usize) -> World {
+        let mut world = World {
+            rng: Rng(seed | 1),
+            now: 0,
+            relay: Relay::new(seed.wrapping_mul(31)),
+            players: Vec::new(),
+            next_conn: 1,
+            disconnect_percent: 3,
+            restarts: 0,
+            drops: 0,
+        };
+        for i in 0..players {
+            let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
+            world.players.push(Player {
+                peer: Peer::new(key),
+                conn: None,
+                up: VecDeque::new(),
+                down: VecDeque::new(),
+                direct: Vec::new(),
+                reconnect_at: None,
+                actions: 0,
+                seen: Vec::new(),
+            });
+        }
+        let house = world.players[0].peer.id();
+        let mut config = GameConfig::new(ROOM, house, 1_000_000);
+        // Longer than any outage here: deadlines are not what is tested.
+        config.commit_timeout = 60_000;
+        config.reveal_timeout = 60_000;
+        for (i, p) in world.players.iter_mut().enumerate() {
+            p.peer
+                .join_table(ROOM, [i as u8 + 100; 32], (i == 0).then_some(config));
+        }
+        for i in 0..players {
+            world.connect(i);
+        }
+        world
+    }
+
+    fn id(&self, i: usize) -> PeerId {
+        self.players[i].peer.id()
+    }
+
+    fn connect(&mut self, i: usize) {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let nonce = [(conn % 251) as u8; 32];
+        self.relay.nonces.insert(conn, nonce);
+        let p = &mut self.players[i];
+        p.conn = Some(conn);
+        p.reconnect_at = None;
+        p.up.clear();
+        p.down.clear();
+        p.peer.connection_opened();
+        let challenge = control::Challenge {
+            nonce,
+            epoch: self.relay.epoch,
+        };
+        p.down
+            .push_back(relay_frame(FrameKind::Challenge, 0, &challenge.encode()));
+    }
+
+    /// Drops player `i`'s connection: whatever was in flight is gone.
+    fn disconnect(&mut self, i: usize) {
+        let Some(conn) = self.players[i].conn.take() else {
+            return;
+        };
+        self.drops += 1;
+        let p = &mut self.players[i];
+        p.up.clear();
+        p.down.clear();
+        p.peer.connection_opened();
+        p.reconnect_at = Some(self.now + 50 + self.rng.below(2_000));
+        let id = self.id(i);
+        if self.relay.members.get(&id).is_some_and(|m| m.0 == conn) {
+            self.relay.members.remove(&id);
+            self.deliver_to_members(None, &relay_frame(FrameKind::PeerLeft, 0, &id));
+        }
+    }
+
+    /// The relay restarts: every room, its history and numbering are gone.
+    fn restart_relay(&mut self) {
+        self.restarts += 1;
+        for i in 0..self.players.len() {
+            self.disconnect(i);
+        }
+        self.relay = Relay::new(self.rng.next());
+    }
+
+    fn deliver_to_members(&mut self, except: Option<PeerId>, frame: &Bytes) {
+        for p in &mut self.players {
+            let id = p.peer.id();
+            if Some(id) == except {
+                continue;
+            }
+            if let (Some(&(conn, _)), Some(mine)) = (self.relay.members.get(&id), p.conn) {
+                if conn == mine {
+                    p.down.push_back(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// The relay reads one frame from player `i`'s connection.
+    fn relay_reads(&mut self, i: usize, bytes: Bytes) {
+        let conn = self.players[i].conn.unwrap();
+        let frame = FrameRef::parse(&bytes, MAX_FRAME_LEN).unwrap();
+        frame.verify().expect("peers sign their frames");
+        let sender = frame.header.sender;
+        let member = self.relay.members.get(&sender).is_some_and(|m| m.0 == conn);
+        match frame.header.kind {
+            FrameKind::Join => {
+                let join = control::Join::decode(frame.payload).unwrap();
+                assert_eq!(Some(&join.nonce), self.relay.nonces.get(&conn));
+                let rejoining = self.relay.members.contains_key(&sender);
+                self.relay.members.insert(sender, (conn, join.echo));
+                let from = if join.resume_from >= self.relay.next_seq {
+                    0
+                } else {
+                    join.resume_from
+                };
+                let replay: Vec<Bytes> = self
+                    .relay
+                    .log
+                    .iter()
+                    .filter(|(seq, _)| *seq > from)
+                    .map(|(_, f)| f.clone())
+                    .collect();
+                let mut peers: Vec<PeerId> = self.relay.members.keys().copied().collect();
+                peers.sort();
+                let p = &mut self.players[i];
+                p.down.extend(replay);
+                p.down.push_back(relay_frame(
+                    FrameKind::Roster,
+                    self.relay.next_seq - 1,
+                    &control::encode_roster(&peers),
+                ));
+                if !rejoining {
+                    self.deliver_to_members(
+                        Some(sender),
+                        &relay_frame(FrameKind::PeerJoined, 0, &sender),
+                    );
+                }
+            }
+            FrameKind::Game | FrameKind::Table if member => {
+                let seq = self.relay.next_seq;
+                self.relay.next_seq += 1;
+                let mut stamped = BytesMut::from(&bytes[..]);
+                stamp_seq(&mut stamped, seq).unwrap();
+                let stamped = stamped.freeze();
+                self.relay.log.push((seq, stamped.clone()));
+                let echo = self.relay.members[&sender].1;
+                self.deliver_to_members((!echo).then_some(sender), &stamped);
+            }
+            FrameKind::Leave if member => {
+                self.relay.members.remove(&sender);
+                self.deliver_to_members(None, &relay_frame(FrameKind::PeerLeft, 0, &sender));
+            }
+            FrameKind::Presence => {}
+            _ if !member => {
+                let refusal =
+                    control::encode_error(error::NOT_IN_ROOM, "not in this room").unwrap();
+                self.players[i]
+                    .down
+                    .push_back(relay_frame(FrameKind::Error, 0, &refusal));
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves what player `i` has to send where its transmits say.
+    fn flush(&mut self, i: usize) {
+        while let Some(t) = self.players[i].peer.poll_transmit() {
+            assert_eq!(t.room, ROOM);
+            let relay = matches!(t.to, Destination::Relay | Destination::Everyone);
+            let peers = matches!(t.to, Destination::Peers | Destination::Everyone);
+            if relay && self.players[i].conn.is_some() {
+                self.players[i].up.push_back(t.frame.clone());
+            }
+            if peers {
+                for j in 0..self.players.len() {
+                    // Data channels lose a fifth, and arrive out of order.
+                    if j != i && !self.rng.chance(20) {
+                        let at = self.now + self.rng.below(400);
+                        self.players[j].direct.push((at, t.frame.clone()));
+                        if self.rng.chance(10) {
+                            // ... and sometimes twice.
+                            self.players[j].direct.push((at + 7, t.frame.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_events(&mut self, i: usize) {
+        while let Some(event) = self.players[i].peer.poll_event() {
+            self.players[i].seen.push(event.clone());
+            match event {
+                PeerEvent::TableOpened { .. } if i > 0 => {
+                    let _ = self.players[i].peer.act(
+                        self.now,
+                        ROOM,
+                        LocalAction::Sit { buy_in: 10_000 },
+                    );
+                }
+                PeerEvent::Game {
+                    event: Event::Forfeited { player, reason },
+                    ..
+                } => panic!("peer {i} saw {player:?} forfeit ({reason:?}): a frame was lost"),
+                PeerEvent::Game {
+                    event: Event::TableClosed { .. },
+                    ..
+                } => panic!("the table closed"),
+                _ => {}
+            }
+        }
+    }
+
+    /// One player's own play: a pass bet each come-out, the shooter rolls
+    /// once every player's bet is on the table.
+    fn play(&mut self, i: usize) {
+        let now = self.now;
+        let me = self.id(i);
+        let players = self.players.len();
+        let peer = &mut self.players[i].peer;
+        let Some(s) = peer.session(&ROOM) else { return };
+        if !s.is_betting() {
+            return;
+        }
+        // (A round called off for crossing messages undoes its sits too.)
+        if i > 0 && s.table().balance(&me).is_none() {
+            let _ = peer.act(now, ROOM, LocalAction::Sit { buy_in: 10_000 });
+            return;
+        }
+        if s.table().seats().len() < players - 1 {
+            return;
+        }
+        let has_bet = |p: &PeerId| s.table().bets().keys().any(|(q, _)| q == p);
+        if i > 0 && !has_bet(&me) && s.table().phase() == shared::craps::Phase::ComeOut {
+            if peer
+                .act(
+                    now,
+                    ROOM,
+                    LocalAction::Bet {
+                        kind: BetKind::PassLine,
+                        stake: 10,
+                    },
+                )
+                .is_ok()
+            {
+                self.players[i].actions += 1;
+            }
+            return;
+        }
+        let everyone_bet = s.table().seats().iter().all(|seat| has_bet(&seat.player));
+        if s.table().shooter() == Some(me)
+            && everyone_bet
+            && peer.act(now, ROOM, LocalAction::Roll).is_ok()
+        {
+            self.players[i].actions += 1;
+        }
+    }
+
+    fn step(&mut self, chaos: bool) {
+        self.now += 1 + self.rng.below(20);
+        let n = self.players.len();
+        if chaos && self.rng.chance(self.disconnect_percent) {
+            let i = self.rng.below(n as u64) as usize;
+            self.disconnect(i);
+        }
+        for i in 0..n {
+            if self.players[i]
+                .reconnect_at
+                .is_some_and(|at| at <= self.now)
+            {
+                self.connect(i);
+            }
+            // A few frames each way, in order per connection.
+            for _ in 0..self.rng.below(4) {
+                if let Some(f) = self.players[i].up.pop_front() {
+                    self.relay_reads(i, f);
+                }
+            }
+            for _ in 0..self.rng.below(6) {
+                let Some(f) = self.players[i].down.pop_front() else {
+                    break;
+                };
+                self.players[i].peer.handle_frame(self.now, &f).unwrap();
+            }
+            let now = self.now;
+            let due: Vec<Bytes> = {
+                let d = &mut self.players[i].direct;
+                let (ready, later): (Vec<_>, Vec<_>) = d.drain(..).partition(|(at, _)| *at <= now);
+                *d = later;
+                ready.into_iter().map(|(_, f)| f).collect()
+            };
+            for f in due {
+                self.players[i].peer.handle_frame(now, &f).unwrap();
+            }
+            if self.players[i]
+                .peer
+                .poll_timeout()
+                .is_some_and(|t| t <= now)
+            {
+                self.players[i].peer.handle_timeout(now);
+            }
+            self.handle_events(i);
+            self.play(i);
+            self.handle_events(i);
+            self.flush(i);
+        }
+    }
+
+    fn rolls(&self, i: usize) -> usize {
+        self.players[i]
+            .peer
+            .session(&ROOM)
+            .map_or(0, |s| s.history().len())
+    }
+
+    /// No more faults: everyone reconnects and every frame in flight lands.
+    fn settle(&mut self) {
+        for _ in 0..3_000 {
+            for i in 0..self.players.len() {
+                if self.players[i].conn.is_none() {
+                    self.players[i].reconnect_at = Some(0);
+                }
+            }
+            let quiet = self.players.iter().all(|p| {
+                p.up.is_empty() && p.down.is_empty() && p.direct.is_empty() && p.conn.is_some()
+            });
+            let betting = self
+                .players
+                .iter()
+                .all(|p| p.peer.session(&ROOM).is_some_and(|s| s.is_betting()));
+            let sent = self.players.iter().all(|p| p.peer.waiting(&ROOM) == 0);
+            if quiet && betting && sent {
+                return;
+            }
+            // Settling: nobody starts anything new.
+            self.now += 10;
+            for i in 0..self.players.len() {
+                if self.players[i].reconnect_at.is_some() {
+                    self.connect(i);
+                }
+                while let Some(f) = self.players[i].up.pop_front() {
+                    self.relay_reads(i, f);
+                }
+                while let Some(f) = self.players[i].down.pop_front() {
+                    self.players[i].peer.handle_frame(self.now, &f).unwrap();
+                }
+                let direct = std::mem::take(&mut self.players[i].direct);
+                for (_, f) in direct {
+                    self.players[i].peer.handle_frame(self.now, &f).unwrap();
+                }
+                self.players[i].peer.handle_timeout(self.now);
+                self.handle_events(i);
+                self.flush(i);
+            }
+        }
+        panic!("the world did not settle");
+    }
+
+    fn assert_agreement(&self) {
+        let first = self.players[0].peer.session(&ROOM).expect("house table");
+        for (i, p) in self.players.iter().enumerate() {
+            let s = p.peer.session(&ROOM).expect("every peer opened the table");
+            assert_eq!(s.round(), first.round(), "peer {i} round");
+            assert_eq!(s.history(), first.history(), "peer {i} rolls");
+            assert_eq!(s.state_hash(), first.state_hash(), "peer {i} state");
+            assert_eq!(
+                s.table().total_chips(),
+                s.table().bought_in(),
+                "peer {i} chips"
+            );
+            assert_eq!(
+                s.table().seats().len(),
+                self.players.len() - 1,
+                "peer {i} seats"
+            );
+        }
+    }
+}
+
+fn play(seed: u64, rolls: usize, restarts_every: Option<u64>) -> World {
+    let mut world = World::new(seed, 3);
+    let mut steps = 0u64;
+    while world.rolls(0) < rolls {
+        steps += 1;
+        if steps >= 400_000 {
+            for (i, p) in world.players.iter().enumerate() {
+                let s = p.peer.session(&ROOM);
+                eprintln!(
+                    "peer {i}: conn {:?} joined {} waiting {} open {} seats {:?} bets {:?} betting {:?} round {:?} seen {:?}",
+                    p.conn,
+                    p.peer.is_joined(&ROOM),
+                    p.peer.waiting(&ROOM),
+                    s.is_some(),
+                    s.map(|s| s.table().seats().len()),
+                    s.map(|s| s.table().bets().len()),
+                    s.map(|s| s.is_betting()),
+                    s.map(|s| s.round()),
+                    &p.seen[p.seen.len().saturating_sub(8)..],
+                );
+            }
+            panic!("seed {seed}: stuck at {} rolls", world.rolls(0));
+        }
+        if let Some(every) = restarts_every {
+            if steps % every == 0 {
+                world.restart_relay();
+            }
+        }
+        world.step(true);
+    }
+    world.settle();
+    world.assert_agreement();
+    world
+}
+
+#[test]
+fn games_complete_and_agree_while_connections_drop_at_random() {
+    for seed in 1..=12 {
+        let world = play(seed, 40, None);
+        assert!(world.drops >= 5, "seed {seed}: only {} drops", world.drops);
+    }
+}
+
+#[test]
+fn games_complete_and_agree_across_relay_restarts_mid_round() {
+    for seed in 100..106 {
+        let world = play(seed, 30, Some(60 + seed));
+        assert!(
+            world.restarts >= 2,
+            "seed {seed}: {} restarts",
+            world.restarts
+        );
+    }
+}
+
+#[test]
+fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
+    let mut world = World::new(7, 3);
+    world.disconnect_percent = 0;
+    while world.players[1]
+        .peer
+        .session(&ROOM)
+        .is_none_or(|s| s.table().seats().len() < 2)
+    {
+        world.step(false);
+    }
+    for _ in 0..200 {
+        world.step(false);
+    }
+    world.disconnect(2);
+    world.players[2].reconnect_at = Some(u64::MAX);
+    let now = world.now;
+    world.players[2]
+        .peer
+        .act(
+            now,
+            ROOM,
+            LocalAction::Bet {
+                kind: BetKind::Field,
+                stake: 25,
+            },
+        )
+        .unwrap();
+    // Nothing goes to the relay while disconnected, and the bet is kept.
+    world.flush(2);
+    assert!(world.players[2].up.is_empty());
+    assert_eq!(world.players[2].peer.waiting(&ROOM), 1);
+    world.players[2].direct.clear();
+    for p in &mut world.players {
+        p.direct.clear();
+    }
+    world.connect(2);
+    world.settle();
+    let me = world.id(2);
+    for (i, p) in world.players.iter().enumerate() {
+        let s = p.peer.session(&ROOM).unwrap();
+        assert_eq!(
+            s.table().bets().get(&(me, BetKind::Field)),
+            Some(&25),
+            "peer {i} has the bet"
+        );
+    }
+    assert_eq!(
+        world.players[2].peer.waiting(&ROOM),
+        0,
+        "acknowledged by its echo"
+    );
+    world.assert_agreement();
+}
+
+#[test]
+fn a_table_nobody_announces_is_reported_and_a_house_that_leaves_at_once() {
+    let mut lonely = Peer::new(SigningKey::from_bytes(&[9; 32]));
+    lonely.join_table([1; 16], [0; 32], None);
+    lonely.connection_opened();
+    let challenge = control::Challenge {
+        nonce: [3; 32],
+        epoch: 1,
+    };
+    lonely
+        .handle_frame(
+            0,
+            &relay_frame(FrameKind::Challenge, 0, &challenge.encode()),
+        )
+        .unwrap();
+    let join = lonely.poll_transmit().unwrap();
+    assert_eq!(join.to, Destination::Relay);
+    let roster = control::encode_roster(&[lonely.id()]);
+    let mut frame = BytesMut::from(&relay_frame(FrameKind::Roster, 0, &roster)[..]);
+    frame[6..22].copy_from_slice(&[1; 16]);
+    lonely.handle_frame(10, &frame).unwrap();
+    let due = lonely.poll_timeout().unwrap();
+    assert_eq!(due, 10 + shared::peer::TABLE_WAIT_MS);
+    while lonely.poll_event().is_some() {}
+    lonely.handle_timeout(due);
+    let events: Vec<PeerEvent> = std::iter::from_fn(|| lonely.poll_event()).collect();
+    assert!(
+        events.contains(&PeerEvent::NoTable { room: [1; 16] }),
+        "{events:?}"
+    );
+
+    // At a table that opened, the relay's PeerLeft of the house is news.
+    let mut world = World::new(3, 2);
+    while world.players[1].peer.session(&ROOM).is_none() {
+        world.step(false);
+    }
+    world.disconnect(0);
+    world.players[0].reconnect_at = Some(u64::MAX);
+    for _ in 0..50 {
+        world.step(false);
+    }
+    assert!(
+        world.players[1]
+            .seen
+            .contains(&PeerEvent::HouseGone { room: ROOM }),
+        "the player was told the house is gone"
+    );
+}
