@@ -407,3 +407,77 @@ async fn keep_alives_go_to_nobody_and_presence_to_everyone() {
     assert_eq!(got.seq, 0, "presence is not stamped");
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn a_sender_that_asks_for_its_echo_gets_its_room_frames_back_stamped() {
+    let relay = start(&[]).await;
+    let mut a = Client::connect(&relay.ws(), key(1)).await;
+    let join = shared::peer::handshake::join_frame(&a.key, &a.challenge, ROOM, 0, true);
+    a.send_raw(join).await;
+    a.recv_kind(FrameKind::Roster).await;
+    let mut b = Client::connect(&relay.ws(), key(2)).await;
+    b.join_and_roster(ROOM).await;
+    a.recv_kind(FrameKind::PeerJoined).await;
+
+    a.send(FrameKind::Game, ROOM, None, b"from a").await;
+    let echo = a.recv_kind(FrameKind::Game).await;
+    let got = b.recv_kind(FrameKind::Game).await;
+    assert_eq!(
+        (echo.sender, echo.payload.as_slice()),
+        (a.id(), &b"from a"[..])
+    );
+    assert_eq!(echo.seq, got.seq, "the echo carries the room's stamp");
+    assert!(echo.seq > 0);
+    // Without the flag, nothing comes back: a's next frame is b's.
+    b.send(FrameKind::Game, ROOM, None, b"from b").await;
+    assert_eq!(a.recv_kind(FrameKind::Game).await.payload, b"from b");
+    a.send(FrameKind::Presence, ROOM, None, b"hello").await;
+    let next = b.recv().await.unwrap();
+    assert_eq!(next.kind, FrameKind::Presence, "no echo unasked: {next:?}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn each_relay_start_has_its_own_epoch_and_a_resume_past_a_new_rooms_numbering_replays_it_all()
+{
+    let first = start(&[]).await;
+    let second = start(&[]).await;
+    let a = Client::connect(&first.ws(), key(1)).await;
+    let b = Client::connect(&first.ws(), key(2)).await;
+    let c = Client::connect(&second.ws(), key(3)).await;
+    assert_eq!(a.challenge.epoch, b.challenge.epoch, "one epoch per start");
+    assert_ne!(
+        a.challenge.epoch, c.challenge.epoch,
+        "a new start, a new epoch"
+    );
+    assert_ne!(
+        a.challenge.nonce, b.challenge.nonce,
+        "one nonce per connection"
+    );
+    second.stop().await;
+
+    // A room that numbers 1, 2 now; a client that saw seq 31 of the room
+    // that was here before is given all of this one.
+    let mut a = a;
+    let join = shared::peer::handshake::join_frame(&a.key, &a.challenge, ROOM, 0, true);
+    a.send_raw(join).await;
+    a.send(FrameKind::Game, ROOM, None, b"one").await;
+    a.send(FrameKind::Game, ROOM, None, b"two").await;
+    a.recv_kind(FrameKind::Game).await;
+    assert_eq!(a.recv_kind(FrameKind::Game).await.seq, 2, "both stamped");
+    let mut b = b;
+    b.join(ROOM, 31).await;
+    let one = b.recv_kind(FrameKind::Game).await;
+    let two = b.recv_kind(FrameKind::Game).await;
+    assert_eq!((one.seq, two.seq), (1, 2));
+    let roster = b.recv_kind(FrameKind::Roster).await;
+    assert_eq!(
+        roster.seq, 2,
+        "the roster says where the room's numbering is"
+    );
+    // u64::MAX asks for nothing from the past.
+    let mut c = Client::connect(&first.ws(), key(3)).await;
+    c.join(ROOM, u64::MAX).await;
+    assert_eq!(c.recv().await.unwrap().kind, FrameKind::Roster);
+    first.stop().await;
+}
