@@ -23,10 +23,11 @@ export function freePort() {
   });
 }
 
-/** Starts the relay binary; resolves once /healthz answers. */
-export async function startRelay(extraArgs = []) {
+/** Starts the relay binary (on `port`, or a free one); resolves once
+ * /healthz answers. */
+export async function startRelay(extraArgs = [], { port: wanted } = {}) {
   if (!RELAY_BIN || !WEB_DIR) throw new Error('RELAY_BIN and WEB_DIR must be set (see scripts/test.sh)');
-  const port = await freePort();
+  const port = wanted ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const args = ['--listen', `127.0.0.1:${port}`, '--web-dir', WEB_DIR, '--stun-listen', '127.0.0.1:0', ...extraArgs];
   const child = spawn(RELAY_BIN, args, {
@@ -52,7 +53,13 @@ export async function startRelay(extraArgs = []) {
   }
   return {
     url,
+    port,
     output: () => output,
+    /** Kills it at once (SIGKILL), as a crash would. */
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      return exited;
+    },
     /** Sends SIGTERM and resolves with the exit status. */
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');

@@ -1,0 +1,117 @@
+// The table through the faults a player meets, in real Chromium pages
+// against the real relay binary: a WebSocket that closes as a bet is
+// placed, the relay killed (SIGKILL) and restarted on the same port during
+// betting and again during a roll, a table nobody opened. Every page ends
+// every roll in the same state, chips are conserved, no roll is lost.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRelay, launchBrowser } from './harness.mjs';
+import { play } from './play.mjs';
+
+const env = { relay: null, browser: null };
+before(async () => {
+  env.relay = await startRelay();
+  env.browser = await launchBrowser();
+});
+after(async () => {
+  await env.browser?.close();
+  await env.relay?.stop();
+});
+const { openPage, setUp, stateOf, data, playRoll, assertAgreement, chips } = play(env);
+
+/** Kills the relay and starts a new one on the same port. */
+async function restartRelay() {
+  const { port } = env.relay;
+  await env.relay.kill();
+  env.relay = await startRelay([], { port });
+}
+
+const tableOf = (page) => page.evaluate(() => document.querySelector('bitcraps-table').getAttribute('table'));
+
+/** Waits until every page holds `n` rolls and the same state hash. */
+async function waitRolls(pages, n) {
+  for (const page of pages) {
+    await page.waitForFunction((count) => document.querySelector('bitcraps-table').dataset.rolls === String(count), n, {
+      timeout: 20_000,
+    });
+  }
+}
+
+for (const webrtc of ['off', 'on']) {
+  test(`three pages play through a dropped socket and two relay crashes (WebRTC ${webrtc})`, async () => {
+    const query = webrtc === 'off' ? '&webrtc=off' : '';
+    // Deadlines longer than any outage here: what is tested is that
+    // nothing is lost, not who is late.
+    const pages = await setUp(2, query, 15_000);
+    const [, a, b] = pages;
+    await playRoll(pages, 1);
+    await assertAgreement(pages);
+
+    // The socket closes at the moment of a bet: the bet is kept and sent
+    // after the resume, and everyone sees it.
+    const bettor = (await data(a, 'shooter')) === 'true' ? b : a;
+    const me = (await stateOf(bettor)).me;
+    await bettor.evaluate(() => {
+      window.bitcraps.ws.close();
+      document.querySelector('[data-area="field"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    });
+    for (const page of pages) {
+      await page.waitForFunction(
+        (who) => {
+          const s = window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
+          return s.bets.some((x) => x.player === who && x.bet === 'field');
+        },
+        me,
+        { timeout: 15_000 },
+      );
+    }
+    await bettor.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).waiting === 0);
+    await playRoll(pages, 2);
+    await assertAgreement(pages);
+
+    // The relay crashes during betting and comes back on the same port.
+    await restartRelay();
+    for (const page of pages) {
+      await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).joined, null, {
+        timeout: 20_000,
+      });
+    }
+    await playRoll(pages, 3);
+    await assertAgreement(pages);
+
+    // ... and again while the dice are being rolled.
+    const shooter = (await data(a, 'shooter')) === 'true' ? a : b;
+    for (const page of [a, b]) await page.click('[data-area="field"]');
+    for (const page of pages) {
+      await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).bets.filter((x) => x.bet === 'field').length >= 2, null, {
+        timeout: 15_000,
+      });
+    }
+    await shooter.click('[data-roll]');
+    await restartRelay();
+    await waitRolls(pages, 4);
+    const s = await assertAgreement(pages);
+    assert.equal(chips(s), 1_000_000 + 2 * 1000, 'chips conserved');
+    assert.deepEqual(s.recent.at(-1).forfeited, [], 'nobody was forfeited for the relay crashing');
+    for (let n = 5; n <= 6; n++) {
+      await playRoll(pages, n);
+      await assertAgreement(pages);
+    }
+    const tables = new Set(await Promise.all(pages.map(tableOf)));
+    assert.equal(tables.size, 1);
+    for (const page of pages) assert.deepEqual(page.errors, []);
+    for (const page of pages) await page.context().close();
+  });
+}
+
+test('a link to a table nobody opened says so and leads back to the lobby', async () => {
+  const page = await openPage(`${env.relay.url}/?table=${'ab'.repeat(16)}`);
+  const deadEnd = page.locator('[data-dead-end]');
+  await deadEnd.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await deadEnd.textContent(), /No such table, or it has closed/);
+  await page.click('[data-back]');
+  await page.locator('button[data-open]').waitFor({ state: 'visible' });
+  assert.equal(new URL(page.url()).searchParams.get('table'), null, 'the link no longer names the table');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

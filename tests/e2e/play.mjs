@@ -1,0 +1,116 @@
+// Playing a table in real Chromium pages, for the end-to-end tests: open
+// pages, open a table and sit, play a roll as players would, and check
+// that every page agrees.
+import assert from 'node:assert/strict';
+
+/** The helpers, bound to a test file's relay and browser (`env`). */
+export function play(env) {
+  /** A page in its own browser context (its own key in localStorage). */
+  async function openPage(url, context) {
+    const ctx = context ?? (await env.browser.newContext());
+    const page = await ctx.newPage();
+    page.errors = [];
+    page.on('pageerror', (e) => page.errors.push(e));
+    await page.goto(url);
+    return page;
+  }
+
+  const table = (page) => page.locator('bitcraps-table');
+  const data = (page, name) => table(page).getAttribute(`data-${name}`);
+
+  async function waitOpen(page) {
+    await page.waitForFunction(() => document.querySelector('bitcraps-table')?.dataset.open === 'true', null, {
+      timeout: 15_000,
+    });
+  }
+
+  /** House opens a table; players join and sit. Returns [house, ...players]. */
+  async function setUp(players, query = '', deadline = 2000) {
+    const house = await openPage(`${env.relay.url}/?deadline=${deadline}${query}`);
+    await house.click('[data-open]');
+    await waitOpen(house);
+    const url = await house.evaluate(() => location.href);
+    const pages = [house];
+    for (let i = 0; i < players; i++) {
+      const page = await openPage(url);
+      await waitOpen(page);
+      await page.click('[data-sit]');
+      pages.push(page);
+    }
+    // Everyone sees every seat before play starts.
+    for (const page of pages) {
+      await page.waitForFunction((n) => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).seats.length === n, players);
+    }
+    return pages;
+  }
+
+  function stateOf(page) {
+    return page.evaluate(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')));
+  }
+
+  /** Each player bets (pass on the come-out, field otherwise), waits until
+   * every page has seen the bets, then the shooter rolls; returns once every
+   * page shows roll number `n`. */
+  async function playRoll(pages, n) {
+    const players = pages.slice(1);
+    for (const page of players) {
+      const s = await stateOf(page);
+      const mine = s.bets.filter((b) => b.player === s.me);
+      if (s.point === 0 && !mine.some((b) => b.bet === 'pass')) {
+        await page.click('[data-area="pass"]');
+      } else {
+        await page.click('[data-area="field"]');
+      }
+      assert.equal(await page.locator('[data-message]').textContent(), '', 'bet accepted');
+    }
+    // Every page must have seen every player's bets before the roll: a bet
+    // still in flight when the shooter commits makes the peers' tables
+    // differ, and the round is (rightly) called off.
+    const expected = [];
+    for (const page of players) {
+      const s = await stateOf(page);
+      expected.push(...s.bets.filter((b) => b.player === s.me));
+    }
+    for (const page of pages) {
+      await page.waitForFunction(
+        (want) => {
+          const s = window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
+          return want.every((w) => s.bets.some((b) => b.player === w.player && b.bet === w.bet && b.stake === w.stake));
+        },
+        expected,
+        { timeout: 15_000 },
+      );
+    }
+    let shooter = null;
+    for (const page of players) if ((await data(page, 'shooter')) === 'true') shooter = page;
+    assert.ok(shooter, 'one player can roll');
+    await shooter.click('[data-roll]');
+    for (const page of pages) {
+      await page.waitForFunction((count) => document.querySelector('bitcraps-table').dataset.rolls === String(count), n, {
+        timeout: 15_000,
+      });
+    }
+  }
+
+  async function assertAgreement(pages) {
+    const states = await Promise.all(pages.map(stateOf));
+    const [first] = states;
+    for (const s of states) {
+      assert.equal(s.stateHash, first.stateHash, 'same state hash');
+      assert.equal(s.point, first.point, 'same point');
+      assert.deepEqual(s.seats, first.seats, 'same balances');
+      assert.equal(s.bankroll, first.bankroll, 'same bankroll');
+      assert.deepEqual(s.recent.at(-1).dice, first.recent.at(-1).dice, 'same dice');
+    }
+    const shown = await Promise.all(pages.map((p) => data(p, 'dice')));
+    assert.ok(shown.every((d) => d === shown[0]), `dice shown ${shown}`);
+    return first;
+  }
+
+  /** Every chip at the table: the bankroll, the balances and the bets. */
+  function chips(s) {
+    return s.bankroll + s.seats.reduce((sum, x) => sum + x.balance, 0) + s.bets.reduce((sum, b) => sum + b.stake, 0);
+  }
+
+  return { openPage, table, data, waitOpen, setUp, stateOf, playRoll, assertAgreement, chips };
+}
