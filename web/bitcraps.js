@@ -5,7 +5,7 @@
 // from the last frame seen), and WebRTC data channels to the other players
 // of each table (signaled through the relay, using the relay's own STUN
 // server). Each frame the wasm peer gives says where it goes: the relay,
-// the table's data channels, both, or one peer. Game frames go over both
+// the table's data channels, or both. Game frames go over both
 // paths: the data channel is the fast one, the relay's copy is the one
 // every peer is sure to get in the room's order (a duplicate is
 // recognised and ignored). Frames made while the relay is away are kept
@@ -187,36 +187,26 @@ export class BitCrapsClient extends EventTarget {
     this.schedule();
   }
 
-  /** Sends every queued frame where it goes (the relay, the table's data
-   * channels, both, or one peer's channel). */
+  /** Sends every queued frame where it goes: the relay, the table's data
+   * channels, or both. */
   flush() {
     for (;;) {
       const t = this.client.pollTransmit();
       if (!t) break;
       const { table, to, frame } = t;
-      const peer = to === 'peer' ? t.peer : null;
       t.free();
-      let sent = false;
       if (to === 'peers' || to === 'everyone') {
         for (const [id, entry] of this.peers) {
-          if (id.startsWith(`${table}/`)) this.sendOnChannel(entry, frame);
+          if (id.startsWith(`${table}/`) && entry.channel?.readyState === 'open') {
+            try {
+              entry.channel.send(frame);
+            } catch {
+              /* the relay's copy still goes out */
+            }
+          }
         }
       }
-      if (peer) sent = this.sendOnChannel(this.peers.get(`${table}/${peer}`), frame);
-      if ((to === 'relay' || to === 'everyone' || (peer && !sent)) && this.ws?.readyState === WebSocket.OPEN) {
-        this.ws.send(frame);
-      }
-    }
-  }
-
-  /** Sends on a data channel if it is open; whether it was. */
-  sendOnChannel(entry, frame) {
-    if (entry?.channel?.readyState !== 'open') return false;
-    try {
-      entry.channel.send(frame);
-      return true;
-    } catch {
-      return false; // the relay's copy still goes out
+      if ((to === 'relay' || to === 'everyone') && this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
     }
   }
 

@@ -312,6 +312,10 @@ pub enum Event {
     RoundAborted {
         /// The round called off.
         round: u64,
+        /// Every commitment named the same table, and not this peer's:
+        /// this peer alone saw a different table (it missed or invented
+        /// something the others signed).
+        alone: bool,
     },
     /// The banker defaulted; every bet was paid and the table closed.
     TableClosed {
@@ -735,6 +739,16 @@ impl Session {
         self.expected.get(sender).copied().unwrap_or(1)
     }
 
+    /// The sequence number the next message from `sender` must have.
+    pub fn next_seq_from(&self, sender: &PlayerId) -> u64 {
+        self.expected_seq(sender)
+    }
+
+    /// How many early messages wait for their turn.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Takes every step the game allows now: our own commitment or reveal
     /// when due, finishing the commit or reveal phase when complete, and
     /// buffered messages whose turn has come. Called after every input, so
@@ -941,9 +955,13 @@ impl Session {
     /// The peers saw different tables: undo the round.
     fn abort_round(&mut self) {
         let round = self.round;
+        let mut named = self.commits.values().map(|(_, hash)| hash);
+        let alone = named
+            .next()
+            .is_some_and(|first| *first != self.table_hash && named.all(|h| h == first));
         self.table = self.round_start.clone();
         self.next_round();
-        self.events.push_back(Event::RoundAborted { round });
+        self.events.push_back(Event::RoundAborted { round, alone });
     }
 
     /// All commitments are in (or the deadline passed): agree or abort.

@@ -63,6 +63,8 @@ struct Relay {
     members: BTreeMap<PeerId, (u64, bool)>,
     /// connection -> its challenge nonce
     nonces: BTreeMap<u64, [u8; 32]>,
+    /// Frames kept for replay.
+    window: usize,
 }
 
 impl Relay {
@@ -73,6 +75,7 @@ impl Relay {
             log: Vec::new(),
             members: BTreeMap::new(),
             nonces: BTreeMap::new(),
+            window: usize::MAX,
         }
     }
 }
@@ -103,6 +106,8 @@ struct World {
     disconnect_percent: u64,
     restarts: usize,
     drops: usize,
+    /// Nobody starts anything (the test acts itself).
+    paused: bool,
 }
 
 impl World {
@@ -116,6 +121,7 @@ impl World {
             disconnect_percent: 3,
             restarts: 0,
             drops: 0,
+            paused: false,
         };
         for i in 0..players {
             let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
@@ -143,6 +149,26 @@ impl World {
             world.connect(i);
         }
         world
+    }
+
+    /// A newcomer comes to the table.
+    fn add_player(&mut self) -> usize {
+        let i = self.players.len();
+        let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
+        let mut peer = Peer::new(key);
+        peer.join_table(ROOM, [i as u8 + 100; 32], None);
+        self.players.push(Player {
+            peer,
+            conn: None,
+            up: VecDeque::new(),
+            down: VecDeque::new(),
+            direct: Vec::new(),
+            reconnect_at: None,
+            actions: 0,
+            seen: Vec::new(),
+        });
+        self.connect(i);
+        i
     }
 
     fn id(&self, i: usize) -> PeerId {
@@ -227,6 +253,17 @@ impl World {
                 } else {
                     join.resume_from
                 };
+                let first = self
+                    .relay
+                    .log
+                    .first()
+                    .map_or(self.relay.next_seq, |(s, _)| *s);
+                if from + 1 < first {
+                    let gap = control::encode_error(error::RESUME_GAP, "frames are gone").unwrap();
+                    self.players[i]
+                        .down
+                        .push_back(relay_frame(FrameKind::Error, 0, &gap));
+                }
                 let replay: Vec<Bytes> = self
                     .relay
                     .log
@@ -257,12 +294,24 @@ impl World {
                 stamp_seq(&mut stamped, seq).unwrap();
                 let stamped = stamped.freeze();
                 self.relay.log.push((seq, stamped.clone()));
+                if self.relay.log.len() > self.relay.window {
+                    self.relay.log.remove(0);
+                }
                 let echo = self.relay.members[&sender].1;
                 self.deliver_to_members((!echo).then_some(sender), &stamped);
             }
             FrameKind::Leave if member => {
                 self.relay.members.remove(&sender);
                 self.deliver_to_members(None, &relay_frame(FrameKind::PeerLeft, 0, &sender));
+            }
+            FrameKind::Direct if member => {
+                let target = frame.header.target.unwrap();
+                if let Some(j) = self.players.iter().position(|p| p.peer.id() == target) {
+                    let theirs = self.relay.members.get(&target).map(|m| m.0);
+                    if theirs.is_some() && theirs == self.players[j].conn {
+                        self.players[j].down.push_back(bytes.clone());
+                    }
+                }
             }
             FrameKind::Presence => {}
             _ if !member => {
@@ -328,6 +377,9 @@ impl World {
     /// One player's own play: a pass bet each come-out, the shooter rolls
     /// once every player's bet is on the table.
     fn play(&mut self, i: usize) {
+        if self.paused {
+            return;
+        }
         let now = self.now;
         let me = self.id(i);
         let players = self.players.len();
@@ -345,16 +397,15 @@ impl World {
             return;
         }
         let has_bet = |p: &PeerId| s.table().bets().keys().any(|(q, _)| q == p);
-        if i > 0 && !has_bet(&me) && s.table().phase() == shared::craps::Phase::ComeOut {
+        if i > 0 && !has_bet(&me) {
+            // A newcomer during a point bets the field.
+            let kind = if s.table().phase() == shared::craps::Phase::ComeOut {
+                BetKind::PassLine
+            } else {
+                BetKind::Field
+            };
             if peer
-                .act(
-                    now,
-                    ROOM,
-                    LocalAction::Bet {
-                        kind: BetKind::PassLine,
-                        stake: 10,
-                    },
-                )
+                .act(now, ROOM, LocalAction::Bet { kind, stake: 10 })
                 .is_ok()
             {
                 self.players[i].actions += 1;
@@ -560,6 +611,9 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
     for _ in 0..200 {
         world.step(false);
     }
+    // Between rolls, nothing in flight: the bet crosses nobody's roll.
+    world.paused = true;
+    world.settle();
     world.disconnect(2);
     world.players[2].reconnect_at = Some(u64::MAX);
     let now = world.now;
@@ -648,4 +702,220 @@ fn a_table_nobody_announces_is_reported_and_a_house_that_leaves_at_once() {
             .contains(&PeerEvent::HouseGone { room: ROOM }),
         "the player was told the house is gone"
     );
+}
+
+fn rolls_until(world: &mut World, rolls: usize, chaos: bool) {
+    let mut steps = 0;
+    while world.rolls(0) < rolls {
+        steps += 1;
+        if steps >= 400_000 {
+            for (i, p) in world.players.iter().enumerate() {
+                let names: Vec<String> = p
+                    .seen
+                    .iter()
+                    .rev()
+                    .take(12)
+                    .map(|e| format!("{e:?}").chars().take(90).collect())
+                    .collect();
+                let s = p.peer.session(&ROOM);
+                eprintln!(
+                    "peer {i}: joined {} open {} seats {:?} round {:?} betting {:?} pending {:?} last events {names:#?}",
+                    p.peer.is_joined(&ROOM),
+                    s.is_some(),
+                    s.map(|s| s.table().seats().len()),
+                    s.map(|s| s.round()),
+                    s.map(|s| s.is_betting()),
+                    s.map(|s| s.pending()),
+                );
+            }
+            panic!("stuck at {} rolls", world.rolls(0));
+        }
+        world.step(chaos);
+    }
+}
+
+#[test]
+fn a_newcomer_after_the_relays_window_catches_up_from_a_checked_snapshot() {
+    let mut world = World::new(11, 3);
+    world.relay.window = 256;
+    rolls_until(&mut world, 300, false);
+    assert!(
+        world.relay.next_seq > 1_000,
+        "history: {} frames",
+        world.relay.next_seq
+    );
+    let newcomer = world.add_player();
+    let target = world.rolls(0) + 5;
+    rolls_until(&mut world, target, true);
+    world.settle();
+    world.assert_agreement();
+    let seen = &world.players[newcomer].seen;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, PeerEvent::Synced { rolls, .. } if *rolls >= 300)),
+        "caught up by snapshot: {:?}",
+        &seen[..seen.len().min(6)]
+    );
+    let s = world.players[newcomer].peer.session(&ROOM).unwrap();
+    assert!(
+        s.history().len() >= 155,
+        "the whole history, for the verify panel"
+    );
+    assert!(
+        s.table().balance(&world.id(newcomer)).is_some(),
+        "and it sat down"
+    );
+}
+
+#[test]
+fn a_newcomer_after_a_relay_restart_catches_up_and_plays() {
+    let mut world = World::new(23, 3);
+    rolls_until(&mut world, 20, true);
+    world.restart_relay();
+    world.settle();
+    let newcomer = world.add_player();
+    rolls_until(&mut world, 30, true);
+    world.settle();
+    world.assert_agreement();
+    assert!(world.players[newcomer]
+        .seen
+        .iter()
+        .any(|e| matches!(e, PeerEvent::Synced { .. })));
+}
+
+mod forged {
+    use super::*;
+    use shared::peer::sync::{restore, SyncError};
+
+    /// A snapshot's entries, as documented in `peer::sync`.
+    enum Entry {
+        Message(u64, Vec<u8>),
+        Timeout(u64),
+    }
+
+    fn split(snapshot: &[u8]) -> (Vec<u8>, Vec<Entry>) {
+        let table_len = u32::from_be_bytes(snapshot[9..13].try_into().unwrap()) as usize;
+        let head_len = 13 + table_len;
+        let mut at = head_len + 4;
+        let mut entries = Vec::new();
+        while at < snapshot.len() {
+            let time = u64::from_be_bytes(snapshot[at + 1..at + 9].try_into().unwrap());
+            if snapshot[at] == 0 {
+                let len = u16::from_be_bytes([snapshot[at + 9], snapshot[at + 10]]) as usize;
+                entries.push(Entry::Message(
+                    time,
+                    snapshot[at + 11..at + 11 + len].to_vec(),
+                ));
+                at += 11 + len;
+            } else {
+                entries.push(Entry::Timeout(time));
+                at += 9;
+            }
+        }
+        (snapshot[..head_len].to_vec(), entries)
+    }
+
+    fn join(head: &[u8], entries: &[Entry]) -> Vec<u8> {
+        let mut out = head.to_vec();
+        out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        for e in entries {
+            match e {
+                Entry::Message(t, m) => {
+                    out.push(0);
+                    out.extend_from_slice(&t.to_be_bytes());
+                    out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+                    out.extend_from_slice(m);
+                }
+                Entry::Timeout(t) => {
+                    out.push(1);
+                    out.extend_from_slice(&t.to_be_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    fn game() -> (World, Vec<u8>) {
+        let mut world = World::new(5, 3);
+        rolls_until(&mut world, 12, false);
+        world.settle();
+        let snapshot = world.players[1].peer.snapshot(&ROOM, world.now).unwrap();
+        (world, snapshot)
+    }
+
+    fn restore_as_stranger(snapshot: &[u8]) -> Result<usize, SyncError> {
+        let key = SigningKey::from_bytes(&[77; 32]);
+        restore(snapshot, ROOM, &key, [1; 32], 1_000).map(|r| r.session.history().len())
+    }
+
+    #[test]
+    fn an_honest_snapshot_restores_the_same_game() {
+        let (world, snapshot) = game();
+        assert_eq!(restore_as_stranger(&snapshot), Ok(world.rolls(0)));
+    }
+
+    #[test]
+    fn a_message_left_out_is_refused() {
+        let (_, snapshot) = game();
+        let (head, mut entries) = split(&snapshot);
+        // A player's early message (its sit): everything after it waits.
+        let at = entries
+            .iter()
+            .position(|e| matches!(e, Entry::Message(..)))
+            .unwrap();
+        entries.remove(at + 1);
+        let refused = restore_as_stranger(&join(&head, &entries));
+        assert!(
+            matches!(
+                refused,
+                Err(SyncError::Incomplete(_) | SyncError::Contradicted(_))
+            ),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn an_invented_deadline_is_refused() {
+        let (_, snapshot) = game();
+        let (head, mut entries) = split(&snapshot);
+        // Somewhere in round 3, a deadline that "fired" an hour later:
+        // someone forfeits in the replay but not in the game the players
+        // signed.
+        let mid = entries.len() / 3;
+        let Entry::Message(t, _) = entries[mid] else {
+            panic!()
+        };
+        entries.insert(mid + 1, Entry::Timeout(t + 3_600_000));
+        let refused = restore_as_stranger(&join(&head, &entries));
+        assert!(
+            matches!(refused, Err(SyncError::Contradicted(_))),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_forged_message_or_a_foreign_table_is_refused() {
+        let (_, snapshot) = game();
+        let (head, mut entries) = split(&snapshot);
+        // A flipped bit in a signed message: the replay refuses it, and
+        // everything of that sender after it waits.
+        let Entry::Message(_, m) = &mut entries[3] else {
+            panic!()
+        };
+        let last = m.len() - 1;
+        m[last] ^= 1;
+        let refused = restore_as_stranger(&join(&head, &entries));
+        assert!(
+            matches!(refused, Err(SyncError::Incomplete(_))),
+            "{refused:?}"
+        );
+        // Another table's snapshot.
+        let key = SigningKey::from_bytes(&[77; 32]);
+        let wrong = restore(&snapshot, [0x11; 16], &key, [1; 32], 0);
+        assert!(matches!(wrong, Err(SyncError::WrongTable)));
+        assert!(matches!(
+            restore_as_stranger(&snapshot[..snapshot.len() - 3]),
+            Err(SyncError::Malformed(_))
+        ));
+    }
 }

@@ -304,7 +304,7 @@ fn peers_that_saw_different_bets_call_the_round_off() {
     let aborted = net.peers.iter().all(|p| {
         p.events
             .iter()
-            .any(|e| matches!(e, Event::RoundAborted { round: r } if *r == round))
+            .any(|e| matches!(e, Event::RoundAborted { round: r, .. } if *r == round))
     });
     assert!(aborted, "every peer called round {round} off");
     assert_agreement(&net, &[0, 1, 2]);

@@ -26,6 +26,15 @@ async function restartRelay() {
   env.relay = await startRelay([], { port });
 }
 
+/** Waits until every page is back at the table on the relay. */
+async function waitJoined(pages) {
+  for (const page of pages) {
+    await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).joined, null, {
+      timeout: 20_000,
+    });
+  }
+}
+
 const tableOf = (page) => page.evaluate(() => document.querySelector('bitcraps-table').getAttribute('table'));
 
 /** Waits until every page holds `n` rolls and the same state hash. */
@@ -71,11 +80,7 @@ for (const webrtc of ['off', 'on']) {
 
     // The relay crashes during betting and comes back on the same port.
     await restartRelay();
-    for (const page of pages) {
-      await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).joined, null, {
-        timeout: 20_000,
-      });
-    }
+    await waitJoined(pages);
     await playRoll(pages, 3);
     await assertAgreement(pages);
 
@@ -90,6 +95,7 @@ for (const webrtc of ['off', 'on']) {
     await shooter.click('[data-roll]');
     await restartRelay();
     await waitRolls(pages, 4);
+    await waitJoined(pages);
     const s = await assertAgreement(pages);
     assert.equal(chips(s), 1_000_000 + 2 * 1000, 'chips conserved');
     assert.deepEqual(s.recent.at(-1).forfeited, [], 'nobody was forfeited for the relay crashing');
@@ -97,12 +103,56 @@ for (const webrtc of ['off', 'on']) {
       await playRoll(pages, n);
       await assertAgreement(pages);
     }
+    // A newcomer after the restarts: the relay has only what the pages
+    // gave it again; the game comes from a player, checked.
+    const newcomer = await openPage(await a.evaluate(() => location.href));
+    await newcomer.waitForFunction(() => document.querySelector('bitcraps-table').dataset.rolls === '6', null, { timeout: 20_000 });
+    await newcomer.click('[data-sit]');
+    pages.push(newcomer);
+    for (const page of pages) {
+      await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).seats.length === 3, null, {
+        timeout: 15_000,
+      });
+    }
+    await assertAgreement(pages);
+    for (let n = 7; n <= 8; n++) {
+      await playRoll(pages, n);
+      await assertAgreement(pages);
+    }
+    assert.equal(chips(await stateOf(newcomer)), 1_000_000 + 3 * 1000, 'chips conserved');
     const tables = new Set(await Promise.all(pages.map(tableOf)));
     assert.equal(tables.size, 1);
     for (const page of pages) assert.deepEqual(page.errors, []);
     for (const page of pages) await page.context().close();
   });
 }
+
+test('a page that joins after the history left the relay catches up from a player, checked', async () => {
+  // A relay whose rooms keep 40 frames: ten rolls are well past it.
+  const { port } = env.relay;
+  await env.relay.stop();
+  env.relay = await startRelay(['--replay-frames', '40'], { port });
+  const pages = await setUp(2, '&webrtc=off', 15_000);
+  for (let n = 1; n <= 10; n++) await playRoll(pages, n);
+  const late = await openPage(await pages[1].evaluate(() => location.href));
+  await late.waitForFunction(() => document.querySelector('bitcraps-table').dataset.rolls === '10', null, { timeout: 20_000 });
+  const [first] = await Promise.all([stateOf(pages[0])]);
+  const mine = await stateOf(late);
+  assert.equal(mine.stateHash, first.stateHash, 'the same game');
+  const history = await late.evaluate(() => window.bitcraps.rolls(document.querySelector('bitcraps-table').getAttribute('table')));
+  assert.deepEqual(history.map((r) => r.round).length, 10, 'every roll, for the verify panel');
+  await late.click('[data-sit]');
+  pages.push(late);
+  for (const page of pages) {
+    await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).seats.length === 3, null, {
+      timeout: 15_000,
+    });
+  }
+  await playRoll(pages, 11);
+  await assertAgreement(pages);
+  for (const page of pages) assert.deepEqual(page.errors, []);
+  for (const page of pages) await page.context().close();
+});
 
 test('a link to a table nobody opened says so and leads back to the lobby', async () => {
   const page = await openPage(`${env.relay.url}/?table=${'ab'.repeat(16)}`);

@@ -34,13 +34,11 @@ pub struct Client {
 }
 
 /// A frame to send, and where: `to` is `relay`, `peers` (this table's open
-/// data channels), `everyone` (both) or `peer` (the data channel to
-/// `peer` if open, else the relay).
+/// data channels) or `everyone` (both).
 #[wasm_bindgen]
 pub struct Transmit {
     table: String,
     to: &'static str,
-    peer: Option<String>,
     frame: Vec<u8>,
 }
 
@@ -52,16 +50,10 @@ impl Transmit {
         self.table.clone()
     }
 
-    /// `relay`, `peers`, `everyone` or `peer`.
+    /// `relay`, `peers` or `everyone`.
     #[wasm_bindgen(getter)]
     pub fn to(&self) -> String {
         self.to.to_owned()
-    }
-
-    /// The one peer it is for (`to` is `peer`).
-    #[wasm_bindgen(getter)]
-    pub fn peer(&self) -> Option<String> {
-        self.peer.clone()
     }
 
     /// The frame's bytes.
@@ -252,16 +244,14 @@ impl Client {
     #[wasm_bindgen(js_name = pollTransmit)]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self.peer.poll_transmit()?;
-        let (to, peer) = match t.to {
-            Destination::Relay => ("relay", None),
-            Destination::Peers => ("peers", None),
-            Destination::Everyone => ("everyone", None),
-            Destination::Peer(p) => ("peer", Some(hex(&p))),
+        let to = match t.to {
+            Destination::Relay => "relay",
+            Destination::Peers => "peers",
+            Destination::Everyone => "everyone",
         };
         Some(Transmit {
             table: hex(&t.room),
             to,
-            peer,
             frame: t.frame.to_vec(),
         })
     }

@@ -131,6 +131,18 @@ pub enum JsEvent {
     HouseBack { table: String },
     /// The relay restarted (everything was joined again).
     RelayRestarted,
+    /// The game's history came from another player, checked.
+    Synced {
+        table: String,
+        from: String,
+        rolls: usize,
+    },
+    /// A snapshot was refused; another player is asked.
+    SyncRefused {
+        table: String,
+        from: String,
+        reason: String,
+    },
     /// The relay refused something.
     RelayError {
         table: String,
@@ -191,7 +203,11 @@ pub enum JsEvent {
     /// The dice are in.
     Rolled { table: String, roll: RollJson },
     /// The round was called off.
-    RoundAborted { table: String, round: u64 },
+    RoundAborted {
+        table: String,
+        round: u64,
+        alone: bool,
+    },
     /// The house defaulted and paid every bet.
     TableClosed {
         table: String,
@@ -233,6 +249,16 @@ impl From<PeerEvent> for JsEvent {
             PeerEvent::HouseGone { room } => JsEvent::HouseGone { table: hex(&room) },
             PeerEvent::HouseBack { room } => JsEvent::HouseBack { table: hex(&room) },
             PeerEvent::RelayRestarted => JsEvent::RelayRestarted,
+            PeerEvent::Synced { room, from, rolls } => JsEvent::Synced {
+                table: hex(&room),
+                from: hex(&from),
+                rolls,
+            },
+            PeerEvent::SyncRefused { room, from, reason } => JsEvent::SyncRefused {
+                table: hex(&room),
+                from: hex(&from),
+                reason,
+            },
             PeerEvent::RelayError { room, code, reason } => JsEvent::RelayError {
                 table: hex(&room),
                 code,
@@ -316,7 +342,11 @@ fn game_event(table: String, event: Event) -> JsEvent {
             table,
             roll: RollJson::from(&*record),
         },
-        Event::RoundAborted { round } => JsEvent::RoundAborted { table, round },
+        Event::RoundAborted { round, alone } => JsEvent::RoundAborted {
+            table,
+            round,
+            alone,
+        },
         Event::TableClosed { paid } => JsEvent::TableClosed {
             table,
             paid: paid.iter().map(ResultJson::from).collect(),

@@ -19,9 +19,6 @@ pub enum Destination {
     Peers,
     /// The relay and the table's open data channels.
     Everyone,
-    /// One peer: its data channel if open, else the relay (the frame is
-    /// addressed to it).
-    Peer(PeerId),
 }
 
 /// A frame to send.
@@ -100,6 +97,25 @@ pub enum PeerEvent {
     /// peer joined again, the house announces its table again, and every
     /// peer gives the room its latest frames again.
     RelayRestarted,
+    /// The game's history came from another player (a snapshot, checked
+    /// against what the players signed): this peer is up to date.
+    Synced {
+        /// The table.
+        room: RoomId,
+        /// Who gave it.
+        from: PeerId,
+        /// Rolls in it.
+        rolls: usize,
+    },
+    /// A snapshot was refused; another player is asked.
+    SyncRefused {
+        /// The table.
+        room: RoomId,
+        /// Who gave it.
+        from: PeerId,
+        /// Why, in words.
+        reason: String,
+    },
     /// The relay refused something for this table.
     RelayError {
         /// The table.

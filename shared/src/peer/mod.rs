@@ -37,6 +37,7 @@
 pub mod event;
 pub mod handshake;
 pub mod outgoing;
+pub mod sync;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -59,6 +60,42 @@ pub const KEEPALIVE_MS: Millis = 15_000;
 /// How long a joined table may stay unannounced before it is reported as
 /// missing ([`PeerEvent::NoTable`]).
 pub const TABLE_WAIT_MS: Millis = 4_000;
+
+/// How long a snapshot may take before another player is asked.
+pub const SYNC_TIMEOUT_MS: Millis = 5_000;
+
+/// The most relay frames held while a snapshot comes.
+pub const MAX_HELD: usize = 8_192;
+
+/// Snapshot bytes this peer uploads per second at most.
+pub const SNAPSHOT_BYTES_PER_SEC: u64 = 256 * 1024;
+
+/// Players whose snapshot requests wait at most.
+pub const MAX_ASKS: usize = 64;
+
+/// A snapshot on its way to this peer.
+struct Syncing {
+    asked: PeerId,
+    due: Millis,
+    assembly: sync::Assembly,
+    /// Relay frames that came meanwhile, handled after it.
+    held: Vec<Bytes>,
+    /// Players asked already (each once, then all again).
+    tried: Vec<PeerId>,
+}
+
+impl Syncing {
+    /// Not asked yet: waiting for the roster to say who is there.
+    fn waiting() -> Self {
+        Syncing {
+            asked: [0; 32],
+            due: 0,
+            assembly: sync::Assembly::new([0; 32]),
+            held: Vec::new(),
+            tried: Vec::new(),
+        }
+    }
+}
 
 /// Why a call was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,6 +147,20 @@ struct Room {
     /// When an unannounced table is reported missing.
     table_due: Option<Millis>,
     house_gone: bool,
+    /// The house's signed `Table` frame (what a snapshot starts with).
+    table_frame: Option<Bytes>,
+    /// Catching up from another player.
+    syncing: Option<Syncing>,
+    /// Players waiting for a snapshot from this peer.
+    asks: std::collections::BTreeSet<PeerId>,
+    /// When the next snapshot may go.
+    serve_at: Millis,
+    /// Per sender, the highest message number the relay delivered here.
+    relayed: BTreeMap<PeerId, u64>,
+    /// Added to this peer's clock for the game's session: a game taken
+    /// from a player whose clock is further along keeps that player's
+    /// times (its deadlines and records stay as they were).
+    offset: Millis,
 }
 
 impl Room {
@@ -182,6 +233,12 @@ impl Peer {
             outgoing: Outgoing::default(),
             table_due: None,
             house_gone: false,
+            table_frame: None,
+            syncing: None,
+            asks: Default::default(),
+            serve_at: 0,
+            relayed: BTreeMap::new(),
+            offset: 0,
         };
         if let Some(config) = house {
             if let Ok(frame) = handshake::signed_frame(
@@ -191,6 +248,7 @@ impl Peer {
                 None,
                 &config.encode(),
             ) {
+                room.table_frame = Some(frame.clone());
                 room.outgoing.announce(frame);
             }
             room.session = Some(Session::new(config, self.key.clone(), entropy));
@@ -210,6 +268,19 @@ impl Peer {
             return;
         }
         room.joined = Joined::Joining;
+        // A peer with no game of its own yet (a newcomer, a reloaded page)
+        // takes the game from a player, not from the relay's replay: the
+        // replay may not reach back to the start, and after a relay
+        // restart it holds what each peer gave again, not the game's
+        // order. What the replay brings is held until then.
+        if room.syncing.is_none()
+            && room
+                .session
+                .as_ref()
+                .is_none_or(|s| s.transcript().is_empty())
+        {
+            room.syncing = Some(Syncing::waiting());
+        }
         let frame = handshake::join_frame(&self.key, &challenge, room_id, room.last_seq, true);
         self.transmits.push_back(Transmit {
             room: room_id,
@@ -227,8 +298,8 @@ impl Peer {
     ) -> Result<(), PeerError> {
         let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
         let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
-        session.perform(now, action)?;
-        self.drain(room_id);
+        session.perform(now + room.offset, action)?;
+        self.drain(now, room_id);
         Ok(())
     }
 
@@ -322,11 +393,16 @@ impl Peer {
                 let (code, reason) = control::decode_error(frame.payload)?;
                 self.on_error(room_id, code, reason);
             }
-            FrameKind::Table => self.on_table(room_id, &frame),
+            FrameKind::Table => self.on_table(room_id, &frame, bytes),
             FrameKind::Game => {
                 let message = SignedMessage::from_frame(&frame)
                     .map_err(|_| PeerError::Frame(FrameError::BadSignature))?;
-                self.on_game(now, room_id, message);
+                if !self.hold_or_sync(now, room_id, seq, &message, bytes) {
+                    self.on_game(now, room_id, message);
+                }
+            }
+            FrameKind::Direct => {
+                self.on_direct(now, room_id, frame.header.sender, frame.payload);
             }
             FrameKind::Offer | FrameKind::Answer | FrameKind::Ice => {
                 let kind = match frame.header.kind {
@@ -415,6 +491,13 @@ impl Peer {
         });
         self.check_house(room_id, me);
         self.maybe_leave(room_id);
+        if self.rooms[&room_id]
+            .syncing
+            .as_ref()
+            .is_some_and(|s| s.asked == [0; 32])
+        {
+            self.ask_next(now, room_id);
+        }
         Ok(())
     }
 
@@ -474,6 +557,12 @@ impl Peer {
                     room.joined = Joined::Out;
                     room.refused = true;
                 }
+                // The relay no longer has what this peer missed: a
+                // snapshot from a player will (asked once the roster says
+                // who is there).
+                error::RESUME_GAP if room.syncing.is_none() => {
+                    room.syncing = Some(Syncing::waiting());
+                }
                 _ => {}
             }
         }
@@ -485,7 +574,7 @@ impl Peer {
         self.join(room_id);
     }
 
-    fn on_table(&mut self, room_id: RoomId, frame: &FrameRef<'_>) {
+    fn on_table(&mut self, room_id: RoomId, frame: &FrameRef<'_>, bytes: &[u8]) {
         let Ok(config) = GameConfig::decode(frame.payload) else {
             return;
         };
@@ -501,6 +590,7 @@ impl Peer {
             return;
         }
         room.session = Some(Session::new(config, key, room.entropy));
+        room.table_frame = Some(Bytes::copy_from_slice(bytes));
         room.table_due = None;
         self.events.push_back(PeerEvent::TableOpened {
             room: room_id,
@@ -511,14 +601,14 @@ impl Peer {
     }
 
     fn on_game(&mut self, now: Millis, room_id: RoomId, message: SignedMessage) {
-        let Some(session) = self
-            .rooms
-            .get_mut(&room_id)
-            .and_then(|r| r.session.as_mut())
-        else {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
-        match session.handle_message(now, message) {
+        let offset = room.offset;
+        let Some(session) = room.session.as_mut() else {
+            return;
+        };
+        match session.handle_message(now + offset, message) {
             // The same frame by the relay and a data channel, or our own
             // frame's echo.
             Ok(()) | Err(SessionError::Replayed { .. }) => {}
@@ -530,12 +620,12 @@ impl Peer {
                 },
             }),
         }
-        self.drain(room_id);
+        self.drain(now, room_id);
     }
 
     /// Moves a session's messages and events out: own frames are kept
     /// until the relay has them.
-    fn drain(&mut self, room_id: RoomId) {
+    fn drain(&mut self, now: Millis, room_id: RoomId) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -556,11 +646,224 @@ impl Peer {
                 frame,
             });
         }
+        let mut alone = false;
         while let Some(event) = session.poll_event() {
+            alone |= matches!(event, Event::RoundAborted { alone: true, .. });
             self.events.push_back(PeerEvent::Game {
                 room: room_id,
                 event,
             });
+        }
+        // Every player signed a table this peer does not hold: it missed
+        // something; take the game from a player.
+        if alone && room.syncing.is_none() && room.joined == Joined::In {
+            room.syncing = Some(Syncing::waiting());
+            self.ask_next(now, room_id);
+        }
+    }
+
+    /// A game frame from the relay while this peer is behind: held (and a
+    /// snapshot asked for) instead of handled. Returns whether it was.
+    fn hold_or_sync(
+        &mut self,
+        now: Millis,
+        room_id: RoomId,
+        seq: u64,
+        message: &SignedMessage,
+        bytes: &[u8],
+    ) -> bool {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return false;
+        };
+        if let Some(syncing) = room.syncing.as_mut() {
+            if seq > 0 && syncing.held.len() < MAX_HELD {
+                syncing.held.push(Bytes::copy_from_slice(bytes));
+            }
+            return true;
+        }
+        if seq == 0 || message.sender == self.id {
+            return false;
+        }
+        // Stamped frames come in the room's order, each sender's in its
+        // own: one further along a sender's numbering than the next this
+        // peer knows of (from the relay, or processed from a data channel;
+        // any, before the table opened) means the relay no longer has what
+        // came first.
+        let relayed = room.relayed.entry(message.sender).or_insert(0);
+        let known = (*relayed).max(
+            room.session
+                .as_ref()
+                .map_or(0, |s| s.next_seq_from(&message.sender) - 1),
+        );
+        *relayed = (*relayed).max(message.message.seq);
+        let behind = room.session.is_none() || message.message.seq > known + 1;
+        if !behind {
+            return false;
+        }
+        let mut syncing = Syncing::waiting();
+        syncing.held.push(Bytes::copy_from_slice(bytes));
+        room.syncing = Some(syncing);
+        self.ask_next(now, room_id);
+        true
+    }
+
+    /// Asks the next player for a snapshot: the house first, then each
+    /// other player at the table in turn.
+    fn ask_next(&mut self, now: Millis, room_id: RoomId) {
+        let me = self.id;
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let banker = room.banker();
+        let Some(syncing) = room.syncing.as_mut() else {
+            return;
+        };
+        let others: Vec<PeerId> = room.roster.iter().copied().filter(|p| *p != me).collect();
+        let next = banker
+            .filter(|b| others.contains(b) && !syncing.tried.contains(b))
+            .or_else(|| others.iter().copied().find(|p| !syncing.tried.contains(p)));
+        let Some(next) = next else {
+            // Nobody (else) to ask: go on with what the relay gave.
+            self.stop_syncing(now, room_id);
+            return;
+        };
+        syncing.tried.push(next);
+        syncing.asked = next;
+        syncing.due = now + SYNC_TIMEOUT_MS;
+        syncing.assembly = sync::Assembly::new(next);
+        if let Ok(frame) = handshake::signed_frame(
+            &self.key,
+            FrameKind::Direct,
+            room_id,
+            Some(next),
+            &[sync::REQUEST],
+        ) {
+            self.transmits.push_back(Transmit {
+                room: room_id,
+                to: Destination::Relay,
+                frame,
+            });
+        }
+    }
+
+    /// Gives up on a snapshot: the frames held meanwhile are handled.
+    fn stop_syncing(&mut self, now: Millis, room_id: RoomId) {
+        let Some(syncing) = self.rooms.get_mut(&room_id).and_then(|r| r.syncing.take()) else {
+            return;
+        };
+        for bytes in syncing.held {
+            let _ = self.handle_frame(now, &bytes);
+        }
+    }
+
+    fn on_direct(&mut self, now: Millis, room_id: RoomId, from: PeerId, payload: &[u8]) {
+        match payload.first() {
+            Some(&sync::REQUEST) => self.give_snapshot(now, room_id, from),
+            Some(&sync::CHUNK) => self.take_chunk(now, room_id, from, &payload[1..]),
+            _ => {}
+        }
+    }
+
+    /// A player asked for the game: queued, and served in turn.
+    fn give_snapshot(&mut self, now: Millis, room_id: RoomId, to: PeerId) {
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            if room.asks.len() < MAX_ASKS {
+                room.asks.insert(to);
+            }
+        }
+        self.serve(now, room_id);
+    }
+
+    /// Sends the next snapshot asked for, if the upload budget allows:
+    /// snapshots go out at [`SNAPSHOT_BYTES_PER_SEC`] at most, so that
+    /// players asking (or a player asking again and again) cannot have
+    /// the relay's byte limit close this peer's connection.
+    fn serve(&mut self, now: Millis, room_id: RoomId) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        if room.syncing.is_some() || now < room.serve_at {
+            return;
+        }
+        let (Some(session), Some(table)) = (room.session.as_ref(), room.table_frame.as_ref())
+        else {
+            room.asks.clear();
+            return;
+        };
+        let Some(to) = room.asks.pop_first() else {
+            return;
+        };
+        let snapshot = sync::encode(now + room.offset, table, session);
+        room.serve_at = now + (snapshot.len() as u64 * 1_000 / SNAPSHOT_BYTES_PER_SEC).max(100);
+        let parts = sync::chunks(&snapshot);
+        if parts.len() > sync::MAX_CHUNKS {
+            return;
+        }
+        for part in parts {
+            if let Ok(frame) =
+                handshake::signed_frame(&self.key, FrameKind::Direct, room_id, Some(to), &part)
+            {
+                self.transmits.push_back(Transmit {
+                    room: room_id,
+                    to: Destination::Relay,
+                    frame,
+                });
+            }
+        }
+    }
+
+    fn take_chunk(&mut self, now: Millis, room_id: RoomId, from: PeerId, chunk: &[u8]) {
+        let key = self.key.clone();
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let entropy = room.entropy;
+        let Some(syncing) = room.syncing.as_mut().filter(|s| s.asked == from) else {
+            return;
+        };
+        let restored = match syncing.assembly.add(chunk) {
+            Ok(None) => return,
+            Ok(Some(snapshot)) => sync::restore(&snapshot, room_id, &key, entropy, now),
+            Err(e) => Err(e),
+        };
+        match restored {
+            Ok(restored) => {
+                let Some(syncing) = room.syncing.take() else {
+                    return;
+                };
+                let opened = room.session.is_none();
+                let config = *restored.session.config();
+                let rolls = restored.session.history().len();
+                room.session = Some(restored.session);
+                room.offset = restored.offset;
+                room.table_frame = Some(restored.table);
+                room.table_due = None;
+                if opened {
+                    self.events.push_back(PeerEvent::TableOpened {
+                        room: room_id,
+                        banker: config.banker,
+                        bankroll: config.bankroll,
+                    });
+                }
+                self.events.push_back(PeerEvent::Synced {
+                    room: room_id,
+                    from,
+                    rolls,
+                });
+                self.drain(now, room_id);
+                for bytes in syncing.held {
+                    let _ = self.handle_frame(now, &bytes);
+                }
+                self.check_house(room_id, self.id);
+            }
+            Err(error) => {
+                self.events.push_back(PeerEvent::SyncRefused {
+                    room: room_id,
+                    from,
+                    reason: error.to_string(),
+                });
+                self.ask_next(now, room_id);
+            }
         }
     }
 
@@ -588,14 +891,25 @@ impl Peer {
             let Some(room) = self.rooms.get_mut(&room_id) else {
                 continue;
             };
+            if room
+                .syncing
+                .as_ref()
+                .is_some_and(|s| s.due > 0 && s.due <= now)
+            {
+                self.ask_next(now, room_id);
+            }
+            let Some(room) = self.rooms.get_mut(&room_id) else {
+                continue;
+            };
             if room.table_due.is_some_and(|at| at <= now) {
                 room.table_due = None;
                 self.events.push_back(PeerEvent::NoTable { room: room_id });
             }
             if let Some(session) = room.session.as_mut() {
-                session.handle_timeout(now);
+                session.handle_timeout(now + room.offset);
             }
-            self.drain(room_id);
+            self.drain(now, room_id);
+            self.serve(now, room_id);
         }
     }
 
@@ -618,8 +932,13 @@ impl Peer {
             .values()
             .flat_map(|r| {
                 [
-                    r.session.as_ref().and_then(Session::poll_timeout),
+                    r.session
+                        .as_ref()
+                        .and_then(Session::poll_timeout)
+                        .map(|t| t.saturating_sub(r.offset)),
                     r.table_due,
+                    r.syncing.as_ref().map(|s| s.due).filter(|d| *d > 0),
+                    (!r.asks.is_empty() && r.syncing.is_none()).then_some(r.serve_at),
                 ]
             })
             .flatten()
@@ -652,6 +971,17 @@ impl Peer {
     /// yet (kept, and sent after the next join).
     pub fn waiting(&self, room: &RoomId) -> usize {
         self.rooms.get(room).map_or(0, |r| r.outgoing.waiting())
+    }
+
+    /// A snapshot of a table's game as this peer would give it (see
+    /// [`sync`]), once the table has opened.
+    pub fn snapshot(&self, room: &RoomId, now: Millis) -> Option<Vec<u8>> {
+        let r = self.rooms.get(room)?;
+        Some(sync::encode(
+            now,
+            r.table_frame.as_ref()?,
+            r.session.as_ref()?,
+        ))
     }
 
     /// The tables this peer is at.

@@ -1,0 +1,284 @@
+//! State transfer beyond the relay's window: a peer that joins after the
+//! history it needs is gone (a long game, a relay restart) asks a
+//! participant for a snapshot of the game and checks it before using it.
+//!
+//! A snapshot is the game's transcript: the house's signed `Table` frame
+//! and every signed message the giver processed, in its order, with the
+//! deadlines that fired. The receiver replays it through a fresh session,
+//! which checks every signature and every rule again, so nothing in it can
+//! be forged; what a giver could still do is leave messages out or invent
+//! deadlines. That shows: a gap in a sender's numbering leaves messages
+//! waiting at the end of the replay ("incomplete"), and a left-out or
+//! invented event changes the table, so a later round whose commitments
+//! (signed by every participant) all name one table hash, not the
+//! replayed one, is called off in the replay with
+//! `RoundAborted { alone: true }` ("does not match what the players
+//! signed"); so does a replay that never reaches a round whose messages
+//! the players signed (a table "closed" by an invented deadline). Any
+//! of these refuses the snapshot; the peer asks another
+//! participant. A stale snapshot (a true prefix) is caught up by the
+//! relay's replay, or, if that has a gap too, refused the same way.
+//!
+//! ```text
+//! Direct frame payload:  kind u8 | ...
+//!   1 request            (empty)
+//!   2 chunk              index u16 | count u16 | bytes   (a snapshot's part)
+//! snapshot:  version u8 (1) | sent_at u64 | table_len u32 | Table frame
+//!            | entries u32 | entry*
+//! entry:     0 | at u64 | len u16 | signed game frame    (a message)
+//!            1 | at u64                                  (a deadline fired)
+//! ```
+//!
+//! Times are the giver's clock. The receiver moves them onto its own
+//! clock (by the difference to `sent_at`) so that deadlines under way fall
+//! due at about the same moment on both; when its clock is behind the
+//! giver's (a page just loaded), it keeps the giver's times and runs the
+//! game's session that much ahead of its own clock instead ([`Restored`]'s
+//! `offset`), so no time is cut off at zero.
+
+use bytes::Bytes;
+
+use crate::codec::FrameRef;
+use crate::message::SignedMessage;
+use crate::session::{Event, GameConfig, Millis, Session, TranscriptEntry};
+use crate::wire::{FrameKind, PeerId, MAX_FRAME_LEN};
+use crate::SigningKey;
+
+/// A `Direct` payload asking for a snapshot.
+pub const REQUEST: u8 = 1;
+/// A `Direct` payload carrying part of a snapshot.
+pub const CHUNK: u8 = 2;
+/// Snapshot bytes per chunk (a chunk frame stays under the frame limit).
+pub const CHUNK_BYTES: usize = 60_000;
+/// The most chunks a snapshot may have (3.8 MB).
+pub const MAX_CHUNKS: usize = 64;
+const VERSION: u8 = 1;
+
+/// Why a snapshot is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// Bytes that do not decode as a snapshot.
+    #[error("malformed snapshot: {0}")]
+    Malformed(&'static str),
+    /// The table announcement is not the house's for this table.
+    #[error("the snapshot's table is not this table's, or not signed by its house")]
+    WrongTable,
+    /// A sender's numbering has a gap: messages were left out.
+    #[error("incomplete snapshot: {0} messages wait for ones it leaves out")]
+    Incomplete(usize),
+    /// The replay saw a table that every participant's signed commitment
+    /// contradicts.
+    #[error("the snapshot does not match what the players signed (round {0})")]
+    Contradicted(u64),
+}
+
+/// Encodes a session's game as a snapshot (`table` is the house's signed
+/// `Table` frame).
+pub fn encode(now: Millis, table: &[u8], session: &Session) -> Vec<u8> {
+    let transcript = session.transcript();
+    let mut out = Vec::with_capacity(table.len() + 200 * transcript.len() + 32);
+    out.push(VERSION);
+    out.extend_from_slice(&now.to_be_bytes());
+    out.extend_from_slice(&(table.len() as u32).to_be_bytes());
+    out.extend_from_slice(table);
+    out.extend_from_slice(&(transcript.len() as u32).to_be_bytes());
+    for entry in transcript {
+        match entry {
+            TranscriptEntry::Message { at, message, .. } => {
+                let frame = message.to_frame();
+                out.push(0);
+                out.extend_from_slice(&at.to_be_bytes());
+                out.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+                out.extend_from_slice(&frame);
+            }
+            TranscriptEntry::Timeout { at } => {
+                out.push(1);
+                out.extend_from_slice(&at.to_be_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Splits a snapshot into `Direct` payloads.
+pub fn chunks(snapshot: &[u8]) -> Vec<Vec<u8>> {
+    let parts: Vec<&[u8]> = snapshot.chunks(CHUNK_BYTES).collect();
+    let count = parts.len() as u16;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut p = Vec::with_capacity(part.len() + 5);
+            p.push(CHUNK);
+            p.extend_from_slice(&(i as u16).to_be_bytes());
+            p.extend_from_slice(&count.to_be_bytes());
+            p.extend_from_slice(part);
+            p
+        })
+        .collect()
+}
+
+/// A snapshot being received, chunk by chunk, from one giver.
+#[derive(Debug)]
+pub struct Assembly {
+    /// Who it is from.
+    pub from: PeerId,
+    parts: Vec<Option<Vec<u8>>>,
+}
+
+impl Assembly {
+    /// Expecting a snapshot from `from`.
+    pub fn new(from: PeerId) -> Self {
+        Assembly {
+            from,
+            parts: Vec::new(),
+        }
+    }
+
+    /// Adds a chunk payload (after its kind byte); returns the whole
+    /// snapshot once every part is in.
+    pub fn add(&mut self, chunk: &[u8]) -> Result<Option<Vec<u8>>, SyncError> {
+        let bad = SyncError::Malformed("bad chunk");
+        if chunk.len() < 4 {
+            return Err(bad);
+        }
+        let index = usize::from(u16::from_be_bytes([chunk[0], chunk[1]]));
+        let count = usize::from(u16::from_be_bytes([chunk[2], chunk[3]]));
+        if count == 0 || count > MAX_CHUNKS || index >= count {
+            return Err(bad);
+        }
+        if self.parts.is_empty() {
+            self.parts = vec![None; count];
+        } else if self.parts.len() != count {
+            return Err(bad);
+        }
+        self.parts[index] = Some(chunk[4..].to_vec());
+        if self.parts.iter().any(Option::is_none) {
+            return Ok(None);
+        }
+        Ok(Some(self.parts.drain(..).flatten().flatten().collect()))
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SyncError> {
+        if self.0.len() < n {
+            return Err(SyncError::Malformed("cut short"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, SyncError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, SyncError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, SyncError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, SyncError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(b))
+    }
+}
+
+/// A checked snapshot: the session rebuilt from it, and the signed
+/// `Table` frame.
+pub struct Restored {
+    /// The game, replayed and checked.
+    pub session: Session,
+    /// The house's announcement.
+    pub table: Bytes,
+    /// What to add to the receiver's clock for this session.
+    pub offset: Millis,
+}
+
+/// Replays a snapshot for `room` as the peer holding `key` (with its
+/// `entropy` at the table), at `now` on its clock, and checks it.
+pub fn restore(
+    snapshot: &[u8],
+    room: [u8; 16],
+    key: &SigningKey,
+    entropy: [u8; 32],
+    now: Millis,
+) -> Result<Restored, SyncError> {
+    let mut r = Reader(snapshot);
+    if r.u8()? != VERSION {
+        return Err(SyncError::Malformed("unknown version"));
+    }
+    let sent_at = r.u64()?;
+    let (ahead, offset) = (now.saturating_sub(sent_at), sent_at.saturating_sub(now));
+    let shift = |at: Millis| at.saturating_add(ahead);
+    let table_len = r.u32()? as usize;
+    let table = r.take(table_len)?;
+    let frame = FrameRef::parse(table, MAX_FRAME_LEN).map_err(|_| SyncError::WrongTable)?;
+    let config = GameConfig::decode(frame.payload).map_err(|_| SyncError::WrongTable)?;
+    if frame.header.kind != FrameKind::Table
+        || frame.header.room != room
+        || config.game != room
+        || config.banker != frame.header.sender
+        || frame.verify().is_err()
+    {
+        return Err(SyncError::WrongTable);
+    }
+    let mut session = Session::new(config, key.clone(), entropy);
+    let mut max_round = 0;
+    let count = r.u32()?;
+    for _ in 0..count {
+        match r.u8()? {
+            0 => {
+                let at = shift(r.u64()?);
+                let len = usize::from(r.u16()?);
+                let message = SignedMessage::from_frame_bytes(r.take(len)?)
+                    .map_err(|_| SyncError::Malformed("a message does not decode"))?;
+                max_round = max_round.max(message.message.round);
+                // Refusals are part of the game (the giver refused them
+                // too); a forged signature is refused here.
+                let _ = session.handle_message(at, message);
+            }
+            1 => session.handle_timeout(shift(r.u64()?)),
+            _ => return Err(SyncError::Malformed("unknown entry")),
+        }
+        if let Some(round) = contradicted(&mut session) {
+            return Err(SyncError::Contradicted(round));
+        }
+    }
+    if !r.0.is_empty() {
+        return Err(SyncError::Malformed("bytes after the last entry"));
+    }
+    if session.pending() > 0 {
+        return Err(SyncError::Incomplete(session.pending()));
+    }
+    // A session only processes a message in its round or after: players
+    // signed rounds this replay never reached (it closed the table, say,
+    // for a deadline that never fired).
+    if max_round > session.round() {
+        return Err(SyncError::Contradicted(session.round()));
+    }
+    Ok(Restored {
+        session,
+        table: Bytes::copy_from_slice(table),
+        offset,
+    })
+}
+
+/// Drops the replay's events (they happened before this peer came), and
+/// reports a round that only this replay saw differently. (Messages of
+/// our own the replay makes again stay queued: a reloaded participant may
+/// never have sent them, and a duplicate is harmless.)
+fn contradicted(session: &mut Session) -> Option<u64> {
+    let mut alone = None;
+    while let Some(event) = session.poll_event() {
+        if let Event::RoundAborted { round, alone: true } = event {
+            alone.get_or_insert(round);
+        }
+    }
+    alone
+}
