@@ -92,9 +92,23 @@ struct Player {
     direct: Vec<(u64, Bytes)>,
     /// When a dropped connection comes back.
     reconnect_at: Option<u64>,
-    actions: usize,
     /// Every event it got.
     seen: Vec<PeerEvent>,
+}
+
+impl Player {
+    /// Player `i`, not connected yet.
+    fn new(i: usize) -> Self {
+        Player {
+            peer: Peer::new(SigningKey::from_bytes(&[i as u8 + 1; 32])),
+            conn: None,
+            up: VecDeque::new(),
+            down: VecDeque::new(),
+            direct: Vec::new(),
+            reconnect_at: None,
+            seen: Vec::new(),
+        }
+    }
 }
 
 struct World {
@@ -124,17 +138,7 @@ impl World {
             paused: false,
         };
         for i in 0..players {
-            let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
-            world.players.push(Player {
-                peer: Peer::new(key),
-                conn: None,
-                up: VecDeque::new(),
-                down: VecDeque::new(),
-                direct: Vec::new(),
-                reconnect_at: None,
-                actions: 0,
-                seen: Vec::new(),
-            });
+            world.players.push(Player::new(i));
         }
         let house = world.players[0].peer.id();
         let mut config = GameConfig::new(ROOM, house, 1_000_000);
@@ -154,19 +158,9 @@ impl World {
     /// A newcomer comes to the table.
     fn add_player(&mut self) -> usize {
         let i = self.players.len();
-        let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
-        let mut peer = Peer::new(key);
-        peer.join_table(ROOM, [i as u8 + 100; 32], None);
-        self.players.push(Player {
-            peer,
-            conn: None,
-            up: VecDeque::new(),
-            down: VecDeque::new(),
-            direct: Vec::new(),
-            reconnect_at: None,
-            actions: 0,
-            seen: Vec::new(),
-        });
+        let mut player = Player::new(i);
+        player.peer.join_table(ROOM, [i as u8 + 100; 32], None);
+        self.players.push(player);
         self.connect(i);
         i
     }
@@ -404,20 +398,12 @@ impl World {
             } else {
                 BetKind::Field
             };
-            if peer
-                .act(now, ROOM, LocalAction::Bet { kind, stake: 10 })
-                .is_ok()
-            {
-                self.players[i].actions += 1;
-            }
+            let _ = peer.act(now, ROOM, LocalAction::Bet { kind, stake: 10 });
             return;
         }
         let everyone_bet = s.table().seats().iter().all(|seat| has_bet(&seat.player));
-        if s.table().shooter() == Some(me)
-            && everyone_bet
-            && peer.act(now, ROOM, LocalAction::Roll).is_ok()
-        {
-            self.players[i].actions += 1;
+        if s.table().shooter() == Some(me) && everyone_bet {
+            let _ = peer.act(now, ROOM, LocalAction::Roll);
         }
     }
 
