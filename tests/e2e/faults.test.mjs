@@ -140,6 +140,12 @@ test('a page that joins after the history left the relay catches up from a playe
     timeout: 60_000,
   });
   const [first] = await Promise.all([stateOf(pages[0])]);
+  // The relay could not give it the whole history (it said so), yet the
+  // page has it all.
+  const metrics = await (await fetch(`${env.relay.url}/metrics`)).text();
+  const metric = (name) => Number(metrics.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1] ?? NaN);
+  assert.ok(metric('bitcraps_resume_gaps_total') >= 1, 'the history was past the relay window');
+  console.log(`history: ${metric('bitcraps_frames_in_total')} client frames, window ${WINDOW}, ${HISTORY_ROLLS} rolls`);
   const mine = await stateOf(late);
   assert.equal(mine.stateHash, first.stateHash, 'the same game');
   const table = await tableOf(late);
