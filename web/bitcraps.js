@@ -161,10 +161,12 @@ export class BitCrapsClient extends EventTarget {
     for (const peer of this.peers.values()) peer.pc.close();
   }
 
-  receive(bytes) {
+  /** A frame from the relay, or (`fromPeer`) from a data channel. */
+  receive(bytes, fromPeer = false) {
     let events;
     try {
-      events = JSON.parse(this.client.handleFrame(bytes, this.now()));
+      const handle = fromPeer ? this.client.handleChannelFrame : this.client.handleFrame;
+      events = JSON.parse(handle.call(this.client, bytes, this.now()));
     } catch (error) {
       events = [{ type: 'rejected', reason: String(error) }];
     }
@@ -336,7 +338,7 @@ export class BitCrapsClient extends EventTarget {
     channel.onopen = () => this.setPeerState(id, 'open');
     channel.onclose = () => this.setPeerState(id, 'closed');
     channel.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data));
+      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), true);
     };
   }
 

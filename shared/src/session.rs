@@ -312,10 +312,14 @@ pub enum Event {
     RoundAborted {
         /// The round called off.
         round: u64,
-        /// Every commitment named the same table, and not this peer's:
-        /// this peer alone saw a different table (it missed or invented
-        /// something the others signed).
+        /// Every other participant's commitment named one table, and not
+        /// this peer's: this peer alone saw a different table (it missed
+        /// or invented something the others signed).
         alone: bool,
+        /// The table hash this peer held.
+        table_hash: Digest32,
+        /// The table hash each commitment named (signed by its sender).
+        named: Vec<(PlayerId, Digest32)>,
     },
     /// The banker defaulted; every bet was paid and the table closed.
     TableClosed {
@@ -329,6 +333,22 @@ pub enum Event {
         /// Why.
         error: SessionError,
     },
+}
+
+/// Whether every commitment in `named` but those of `excluding` names one
+/// table hash, and not `mine` (and there is at least one such).
+pub fn named_against(
+    named: &[(PlayerId, Digest32)],
+    mine: &Digest32,
+    excluding: &[PlayerId],
+) -> bool {
+    let mut others = named
+        .iter()
+        .filter(|(p, _)| !excluding.contains(p))
+        .map(|(_, hash)| hash);
+    others
+        .next()
+        .is_some_and(|first| first != mine && others.all(|h| h == first))
 }
 
 /// One entry of a game's transcript: enough to replay it (see
@@ -955,13 +975,22 @@ impl Session {
     /// The peers saw different tables: undo the round.
     fn abort_round(&mut self) {
         let round = self.round;
-        let mut named = self.commits.values().map(|(_, hash)| hash);
-        let alone = named
-            .next()
-            .is_some_and(|first| *first != self.table_hash && named.all(|h| h == first));
+        let named: Vec<(PlayerId, Digest32)> = self
+            .commits
+            .iter()
+            .map(|(p, (_, hash))| (*p, *hash))
+            .collect();
+        let me = self.local.as_ref().map(|l| l.id);
+        let alone = named_against(&named, &self.table_hash, me.as_slice());
+        let table_hash = self.table_hash;
         self.table = self.round_start.clone();
         self.next_round();
-        self.events.push_back(Event::RoundAborted { round, alone });
+        self.events.push_back(Event::RoundAborted {
+            round,
+            alone,
+            table_hash,
+            named,
+        });
     }
 
     /// All commitments are in (or the deadline passed): agree or abort.

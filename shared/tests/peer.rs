@@ -441,7 +441,7 @@ impl World {
                 ready.into_iter().map(|(_, f)| f).collect()
             };
             for f in due {
-                self.players[i].peer.handle_frame(now, &f).unwrap();
+                self.players[i].peer.handle_channel_frame(now, &f).unwrap();
             }
             if self.players[i]
                 .peer
@@ -497,7 +497,10 @@ impl World {
                 }
                 let direct = std::mem::take(&mut self.players[i].direct);
                 for (_, f) in direct {
-                    self.players[i].peer.handle_frame(self.now, &f).unwrap();
+                    self.players[i]
+                        .peer
+                        .handle_channel_frame(self.now, &f)
+                        .unwrap();
                 }
                 self.players[i].peer.handle_timeout(self.now);
                 self.handle_events(i);
@@ -615,8 +618,18 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
         )
         .unwrap();
     // Nothing goes to the relay while disconnected, and the bet is kept.
-    world.flush(2);
-    assert!(world.players[2].up.is_empty());
+    let bet = world.players[2].peer.poll_transmit().unwrap();
+    assert_eq!(bet.to, Destination::Peers);
+    assert!(world.players[2].peer.poll_transmit().is_none());
+    assert_eq!(world.players[2].peer.waiting(&ROOM), 1);
+    // A peer that sends it back over a data channel, "stamped", does not
+    // make it count as delivered, nor move where the resume starts.
+    let mut forged = BytesMut::from(&bet.frame[..]);
+    stamp_seq(&mut forged, u64::MAX).unwrap();
+    world.players[2]
+        .peer
+        .handle_channel_frame(world.now, &forged)
+        .unwrap();
     assert_eq!(world.players[2].peer.waiting(&ROOM), 1);
     world.players[2].direct.clear();
     for p in &mut world.players {
@@ -829,9 +842,14 @@ mod forged {
         (world, snapshot)
     }
 
+    /// Player 1 gave every snapshot here.
+    fn giver() -> PeerId {
+        SigningKey::from_bytes(&[2; 32]).verifying_key().to_bytes()
+    }
+
     fn restore_as_stranger(snapshot: &[u8]) -> Result<usize, SyncError> {
         let key = SigningKey::from_bytes(&[77; 32]);
-        restore(snapshot, ROOM, &key, [1; 32], 1_000).map(|r| r.session.history().len())
+        restore(snapshot, ROOM, giver(), &key, [1; 32], 1_000).map(|r| r.session.history().len())
     }
 
     #[test]
@@ -897,7 +915,7 @@ mod forged {
         );
         // Another table's snapshot.
         let key = SigningKey::from_bytes(&[77; 32]);
-        let wrong = restore(&snapshot, [0x11; 16], &key, [1; 32], 0);
+        let wrong = restore(&snapshot, [0x11; 16], giver(), &key, [1; 32], 0);
         assert!(matches!(wrong, Err(SyncError::WrongTable)));
         assert!(matches!(
             restore_as_stranger(&snapshot[..snapshot.len() - 3]),

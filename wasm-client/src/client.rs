@@ -158,6 +158,16 @@ impl Client {
         Ok(events)
     }
 
+    /// Handles one frame from another peer's data channel (game frames
+    /// only); returns the events it caused (a JSON array).
+    #[wasm_bindgen(js_name = handleChannelFrame)]
+    pub fn handle_channel_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, JsError> {
+        let handled = self.peer.handle_channel_frame(now as u64, bytes);
+        let events = self.take_events();
+        handled.map_err(refused)?;
+        Ok(events)
+    }
+
     fn take_events(&mut self) -> String {
         let events: Vec<JsEvent> = std::iter::from_fn(|| self.peer.poll_event())
             .map(JsEvent::from)

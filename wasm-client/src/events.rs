@@ -342,7 +342,7 @@ fn game_event(table: String, event: Event) -> JsEvent {
             table,
             roll: RollJson::from(&*record),
         },
-        Event::RoundAborted { round, alone } => JsEvent::RoundAborted {
+        Event::RoundAborted { round, alone, .. } => JsEvent::RoundAborted {
             table,
             round,
             alone,

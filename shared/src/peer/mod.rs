@@ -179,6 +179,8 @@ pub struct Peer {
     transmits: VecDeque<Transmit>,
     events: VecDeque<PeerEvent>,
     keepalive_at: Option<Millis>,
+    /// Handling held frames again (they start no new snapshot).
+    replaying: bool,
 }
 
 impl Peer {
@@ -193,6 +195,7 @@ impl Peer {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             keepalive_at: None,
+            replaying: false,
         }
     }
 
@@ -298,17 +301,23 @@ impl Peer {
     ) -> Result<(), PeerError> {
         let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
         let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
-        session.perform(now + room.offset, action)?;
+        session.perform(now.saturating_add(room.offset), action)?;
         self.drain(now, room_id);
         Ok(())
     }
 
-    /// Leaves a table for good (no bets may be on it; a table that never
-    /// opened can always be left): the relay is told once it has every
+    /// Leaves a table for good (a seated player's bets must be down; a
+    /// watcher, the house or a table that never opened can always leave): the relay is told once it has every
     /// frame of this peer's, and the table is not joined again.
     pub fn leave_table(&mut self, now: Millis, room_id: RoomId) -> Result<(), PeerError> {
         let room = self.rooms.get(&room_id).ok_or(PeerError::NotAtTable)?;
-        if room.session.is_some() {
+        // A seat is given up in the game first (refused while bets are
+        // on); a watcher, the house or a closed table just goes.
+        let seated = room
+            .session
+            .as_ref()
+            .is_some_and(|s| !s.is_closed() && s.table().balance(&self.id).is_some());
+        if seated {
             self.act(now, room_id, LocalAction::Leave)?;
         }
         if let Some(room) = self.rooms.get_mut(&room_id) {
@@ -421,6 +430,25 @@ impl Peer {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Handles one frame from another peer's data channel: game frames
+    /// only, taken as unstamped (a channel's frames say nothing about
+    /// what the relay has: no acknowledgement, no sequence bookkeeping).
+    pub fn handle_channel_frame(&mut self, now: Millis, bytes: &[u8]) -> Result<(), PeerError> {
+        let frame = FrameRef::parse(bytes, MAX_FRAME_LEN)?;
+        if frame.header.kind != FrameKind::Game || frame.header.sender == self.id {
+            return Ok(());
+        }
+        let room_id = frame.header.room;
+        // While catching up, the relay's copy comes after the snapshot.
+        if self.rooms.get(&room_id).is_none_or(|r| r.syncing.is_some()) {
+            return Ok(());
+        }
+        let message = SignedMessage::from_frame(&frame)
+            .map_err(|_| PeerError::Frame(FrameError::BadSignature))?;
+        self.on_game(now, room_id, message);
         Ok(())
     }
 
@@ -608,7 +636,7 @@ impl Peer {
         let Some(session) = room.session.as_mut() else {
             return;
         };
-        match session.handle_message(now + offset, message) {
+        match session.handle_message(now.saturating_add(offset), message) {
             // The same frame by the relay and a data channel, or our own
             // frame's echo.
             Ok(()) | Err(SessionError::Replayed { .. }) => {}
@@ -693,11 +721,17 @@ impl Peer {
         let known = (*relayed).max(
             room.session
                 .as_ref()
-                .map_or(0, |s| s.next_seq_from(&message.sender) - 1),
+                .map_or(0, |s| s.next_seq_from(&message.sender).saturating_sub(1)),
         );
+        let behind = room.session.is_none() || message.message.seq > known.saturating_add(1);
+        // A frame whose signature is not its sender's says nothing (the
+        // session refuses it); frames handled again after a snapshot was
+        // given up start no new one.
+        if behind && message.verify().is_err() {
+            return false;
+        }
         *relayed = (*relayed).max(message.message.seq);
-        let behind = room.session.is_none() || message.message.seq > known + 1;
-        if !behind {
+        if !behind || self.replaying {
             return false;
         }
         let mut syncing = Syncing::waiting();
@@ -751,9 +785,11 @@ impl Peer {
         let Some(syncing) = self.rooms.get_mut(&room_id).and_then(|r| r.syncing.take()) else {
             return;
         };
+        self.replaying = true;
         for bytes in syncing.held {
             let _ = self.handle_frame(now, &bytes);
         }
+        self.replaying = false;
     }
 
     fn on_direct(&mut self, now: Millis, room_id: RoomId, from: PeerId, payload: &[u8]) {
@@ -793,7 +829,7 @@ impl Peer {
         let Some(to) = room.asks.pop_first() else {
             return;
         };
-        let snapshot = sync::encode(now + room.offset, table, session);
+        let snapshot = sync::encode(now.saturating_add(room.offset), table, session);
         room.serve_at = now + (snapshot.len() as u64 * 1_000 / SNAPSHOT_BYTES_PER_SEC).max(100);
         let parts = sync::chunks(&snapshot);
         if parts.len() > sync::MAX_CHUNKS {
@@ -823,7 +859,7 @@ impl Peer {
         };
         let restored = match syncing.assembly.add(chunk) {
             Ok(None) => return,
-            Ok(Some(snapshot)) => sync::restore(&snapshot, room_id, &key, entropy, now),
+            Ok(Some(snapshot)) => sync::restore(&snapshot, room_id, from, &key, entropy, now),
             Err(e) => Err(e),
         };
         match restored {
@@ -906,7 +942,7 @@ impl Peer {
                 self.events.push_back(PeerEvent::NoTable { room: room_id });
             }
             if let Some(session) = room.session.as_mut() {
-                session.handle_timeout(now + room.offset);
+                session.handle_timeout(now.saturating_add(room.offset));
             }
             self.drain(now, room_id);
             self.serve(now, room_id);

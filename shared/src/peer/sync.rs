@@ -11,9 +11,9 @@
 //! waiting at the end of the replay ("incomplete"), and a left-out or
 //! invented event changes the table, so a later round whose commitments
 //! (signed by every participant) all name one table hash, not the
-//! replayed one, is called off in the replay with
-//! `RoundAborted { alone: true }` ("does not match what the players
-//! signed"); so does a replay that never reaches a round whose messages
+//! replayed one, is called off in the replay ("does not match what the
+//! players signed"; the giver's own commitments and the receiver's count
+//! for nothing here, only the other players' do); so does a replay that never reaches a round whose messages
 //! the players signed (a table "closed" by an invented deadline). Any
 //! of these refuses the snapshot; the peer asks another
 //! participant. A stale snapshot (a true prefix) is caught up by the
@@ -40,7 +40,7 @@ use bytes::Bytes;
 
 use crate::codec::FrameRef;
 use crate::message::SignedMessage;
-use crate::session::{Event, GameConfig, Millis, Session, TranscriptEntry};
+use crate::session::{named_against, Event, GameConfig, Millis, Session, TranscriptEntry};
 use crate::wire::{FrameKind, PeerId, MAX_FRAME_LEN};
 use crate::SigningKey;
 
@@ -53,6 +53,9 @@ pub const CHUNK_BYTES: usize = 60_000;
 /// The most chunks a snapshot may have (3.8 MB).
 pub const MAX_CHUNKS: usize = 64;
 const VERSION: u8 = 1;
+/// How far a giver's clock may be ahead of the receiver's (30 days): a
+/// browser's clock starts at the page load, a relay's at its start.
+pub const MAX_CLOCK_LEAD: Millis = 30 * 86_400_000;
 
 /// Why a snapshot is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,20 +203,31 @@ pub struct Restored {
     pub offset: Millis,
 }
 
-/// Replays a snapshot for `room` as the peer holding `key` (with its
-/// `entropy` at the table), at `now` on its clock, and checks it.
+/// Replays a snapshot from `giver` for `room` as the peer holding `key`
+/// (with its `entropy` at the table), at `now` on its clock, and checks
+/// it. The giver's own commitments, and this peer's (which the replay
+/// makes again), count for nothing in the check: only the other players'
+/// signatures do. (At a table where nobody else committed, the snapshot
+/// is as good as its giver.)
 pub fn restore(
     snapshot: &[u8],
     room: [u8; 16],
+    giver: PeerId,
     key: &SigningKey,
     entropy: [u8; 32],
     now: Millis,
 ) -> Result<Restored, SyncError> {
+    let excluding = [giver, key.verifying_key().to_bytes()];
     let mut r = Reader(snapshot);
     if r.u8()? != VERSION {
         return Err(SyncError::Malformed("unknown version"));
     }
     let sent_at = r.u64()?;
+    if sent_at > now.saturating_add(MAX_CLOCK_LEAD) {
+        return Err(SyncError::Malformed(
+            "the giver's clock is implausibly far ahead",
+        ));
+    }
     let (ahead, offset) = (now.saturating_sub(sent_at), sent_at.saturating_sub(now));
     let shift = |at: Millis| at.saturating_add(ahead);
     let table_len = r.u32()? as usize;
@@ -246,7 +260,7 @@ pub fn restore(
             1 => session.handle_timeout(shift(r.u64()?)),
             _ => return Err(SyncError::Malformed("unknown entry")),
         }
-        if let Some(round) = contradicted(&mut session) {
+        if let Some(round) = contradicted(&mut session, &excluding) {
             return Err(SyncError::Contradicted(round));
         }
     }
@@ -273,12 +287,20 @@ pub fn restore(
 /// reports a round that only this replay saw differently. (Messages of
 /// our own the replay makes again stay queued: a reloaded participant may
 /// never have sent them, and a duplicate is harmless.)
-fn contradicted(session: &mut Session) -> Option<u64> {
-    let mut alone = None;
+fn contradicted(session: &mut Session, excluding: &[PeerId]) -> Option<u64> {
+    let mut against = None;
     while let Some(event) = session.poll_event() {
-        if let Event::RoundAborted { round, alone: true } = event {
-            alone.get_or_insert(round);
+        if let Event::RoundAborted {
+            round,
+            table_hash,
+            named,
+            ..
+        } = event
+        {
+            if named_against(&named, &table_hash, excluding) {
+                against.get_or_insert(round);
+            }
         }
     }
-    alone
+    against
 }
