@@ -923,3 +923,42 @@ mod forged {
         ));
     }
 }
+
+#[test]
+fn a_full_room_is_tried_again_and_a_seat_taken_by_another_tab_is_not() {
+    for (code, again) in [(error::ROOM_FULL, true), (error::REPLACED, false)] {
+        let mut peer = Peer::new(SigningKey::from_bytes(&[9; 32]));
+        peer.join_table(ROOM, [0; 32], None);
+        peer.connection_opened();
+        let challenge = control::Challenge {
+            nonce: [3; 32],
+            epoch: 1,
+        };
+        peer.handle_frame(
+            0,
+            &relay_frame(FrameKind::Challenge, 0, &challenge.encode()),
+        )
+        .unwrap();
+        assert!(peer.poll_transmit().is_some(), "the join");
+        let refusal = control::encode_error(code, "no").unwrap();
+        peer.handle_frame(5, &relay_frame(FrameKind::Error, 0, &refusal))
+            .unwrap();
+        let events: Vec<PeerEvent> = std::iter::from_fn(|| peer.poll_event()).collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, PeerEvent::RelayError { code: c, .. } if *c == code)),
+            "the player is told: {events:?}"
+        );
+        assert!(peer.poll_transmit().is_none(), "not at once");
+        peer.handle_timeout(5 + shared::peer::JOIN_RETRY_MS);
+        let retried = std::iter::from_fn(|| peer.poll_transmit()).any(|t| {
+            FrameRef::parse(&t.frame, MAX_FRAME_LEN)
+                .unwrap()
+                .header
+                .kind
+                == FrameKind::Join
+        });
+        assert_eq!(retried, again, "code {code}");
+    }
+}

@@ -61,6 +61,9 @@ pub const KEEPALIVE_MS: Millis = 15_000;
 /// missing ([`PeerEvent::NoTable`]).
 pub const TABLE_WAIT_MS: Millis = 4_000;
 
+/// How long after a full room (or too many rooms) the join is tried again.
+pub const JOIN_RETRY_MS: Millis = 10_000;
+
 /// How long a snapshot may take before another player is asked.
 pub const SYNC_TIMEOUT_MS: Millis = 5_000;
 
@@ -143,6 +146,8 @@ struct Room {
     /// The relay refused the join (full room, too many rooms, replaced by
     /// another tab): not joined again until the next connection.
     refused: bool,
+    /// When a refused join is tried again.
+    retry_at: Option<Millis>,
     outgoing: Outgoing,
     /// When an unannounced table is reported missing.
     table_due: Option<Millis>,
@@ -213,6 +218,7 @@ impl Peer {
         for room in self.rooms.values_mut() {
             room.joined = Joined::Out;
             room.refused = false;
+            room.retry_at = None;
         }
     }
 
@@ -233,6 +239,7 @@ impl Peer {
             leaving: false,
             left: false,
             refused: false,
+            retry_at: None,
             outgoing: Outgoing::default(),
             table_due: None,
             house_gone: false,
@@ -400,7 +407,7 @@ impl Peer {
             }
             FrameKind::Error => {
                 let (code, reason) = control::decode_error(frame.payload)?;
-                self.on_error(room_id, code, reason);
+                self.on_error(now, room_id, code, reason);
             }
             FrameKind::Table => self.on_table(room_id, &frame, bytes),
             FrameKind::Game => {
@@ -571,7 +578,7 @@ impl Peer {
         self.check_house(room_id, self.id);
     }
 
-    fn on_error(&mut self, room_id: RoomId, code: u16, reason: &str) {
+    fn on_error(&mut self, now: Millis, room_id: RoomId, code: u16, reason: &str) {
         if let Some(room) = self.rooms.get_mut(&room_id) {
             match code {
                 // Removed from the room (idle) or not in it any more: join
@@ -579,11 +586,17 @@ impl Peer {
                 error::ROOM_IDLE | error::NOT_IN_ROOM if !room.left => {
                     room.joined = Joined::Out;
                 }
-                // Another tab of this key took the seat, or the join was
-                // refused: wait for the next connection.
-                error::REPLACED | error::ROOM_FULL | error::TOO_MANY_ROOMS => {
+                // Another tab of this key took the seat: this one waits
+                // for the next connection (two tabs must not fight).
+                error::REPLACED => {
                     room.joined = Joined::Out;
                     room.refused = true;
+                }
+                // A full room, or too many rooms: try again in a while.
+                error::ROOM_FULL | error::TOO_MANY_ROOMS => {
+                    room.joined = Joined::Out;
+                    room.refused = true;
+                    room.retry_at = Some(now + JOIN_RETRY_MS);
                 }
                 // The relay no longer has what this peer missed: a
                 // snapshot from a player will (asked once the roster says
@@ -927,6 +940,14 @@ impl Peer {
             let Some(room) = self.rooms.get_mut(&room_id) else {
                 continue;
             };
+            if room.retry_at.is_some_and(|at| at <= now) {
+                room.retry_at = None;
+                room.refused = false;
+                self.join(room_id);
+            }
+            let Some(room) = self.rooms.get_mut(&room_id) else {
+                continue;
+            };
             if room
                 .syncing
                 .as_ref()
@@ -973,6 +994,7 @@ impl Peer {
                         .and_then(Session::poll_timeout)
                         .map(|t| t.saturating_sub(r.offset)),
                     r.table_due,
+                    r.retry_at,
                     r.syncing.as_ref().map(|s| s.due).filter(|d| *d > 0),
                     (!r.asks.is_empty() && r.syncing.is_none()).then_some(r.serve_at),
                 ]
