@@ -134,6 +134,11 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('table', (e) => {
       if (e.detail.table === this.table) this.$('dead-end').hidden = true;
     });
+    this.peer.addEventListener('relayRefused', (e) => this.say(`The relay refused the connection: ${e.detail.reason} (HTTP ${e.detail.status}); trying again.`));
+    this.peer.addEventListener('synced', (e) => {
+      if (e.detail.table === this.table && e.detail.rolls > 0) this.say(`Caught up: ${e.detail.rolls} rolls so far, checked against the players' signatures.`);
+    });
+    this.peer.addEventListener('syncRefused', (e) => this.say(`A player's copy of the game was refused (${e.detail.reason}); asking another.`));
     this.peer.addEventListener('relayRestarted', () => this.say('The relay restarted; the table carries on.'));
     this.bindControls();
     const table = this.getAttribute('table');

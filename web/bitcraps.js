@@ -48,7 +48,9 @@ export const newTableId = () => randomHex(16);
  * `relayError`, `noTable` (nobody announced the table: no such table, or
  * it has closed), `houseGone` / `houseBack` (the house left the table /
  * came back), `relayRestarted` (the relay lost its rooms; everything was
- * joined again), `connection` (relay or data channel state changed), and
+ * joined again), `relayRefused` (the relay would not take the connection:
+ * `status` and `reason`), `connection` (relay or data channel state
+ * changed), and
  * `change` after any of them.
  */
 export class BitCrapsClient extends EventTarget {
@@ -126,7 +128,9 @@ export class BitCrapsClient extends EventTarget {
     const ws = new WebSocket(this.relayUrl);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       // The backoff is reset by a roster (a join that worked), not by the
       // socket opening: a relay that accepts and then refuses is retried
       // ever more slowly.
@@ -138,6 +142,7 @@ export class BitCrapsClient extends EventTarget {
     };
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
+      if (!opened) this.explainRefusal();
       // Frames made from now on wait for the next join (kept in wasm).
       this.client.connectionOpened();
       this.closeCode = event.code;
@@ -147,6 +152,25 @@ export class BitCrapsClient extends EventTarget {
         this.retry = Math.min(this.retry * 2, 5000);
       }
     };
+  }
+
+  /**
+   * A WebSocket that never opened does not say why; the relay answers a
+   * plain request to the same URL with its reason (503 full, 429 too many
+   * connections from this address, 403 origin not allowed), which becomes
+   * a `relayRefused` event.
+   */
+  async explainRefusal() {
+    try {
+      const url = new URL(this.relayUrl);
+      url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+      const response = await fetch(url, { cache: 'no-store' });
+      if ([403, 429, 503].includes(response.status)) {
+        this.emit([{ type: 'relayRefused', status: response.status, reason: (await response.text()).slice(0, 200) }]);
+      }
+    } catch {
+      /* unreachable, or another origin without CORS: the state says "reconnecting" */
+    }
   }
 
   setRelayState(state) {

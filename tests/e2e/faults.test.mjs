@@ -175,3 +175,23 @@ test('a link to a table nobody opened says so and leads back to the lobby', asyn
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('a full relay says so in words on the page', async () => {
+  const { port } = env.relay;
+  await env.relay.stop();
+  env.relay = await startRelay(['--max-connections', '1'], { port });
+  const house = await openPage(`${env.relay.url}/`);
+  await house.click('button[data-open]');
+  await house.waitForFunction(() => document.querySelector('bitcraps-table')?.dataset.open === 'true', null, { timeout: 15_000 });
+  const url = await house.evaluate(() => location.href);
+  const player = await openPage(url);
+  await player.waitForFunction(() => /relay is full/.test(document.querySelector('[data-message]')?.textContent ?? ''), null, {
+    timeout: 15_000,
+  });
+  assert.match(await player.locator('[data-message]').textContent(), /refused the connection: relay is full \(HTTP 503\)/);
+  assert.deepEqual(player.errors, []);
+  for (const page of [house, player]) await page.context().close();
+  // The relay this file ends with has the default limits.
+  await env.relay.stop();
+  env.relay = await startRelay([], { port });
+});
