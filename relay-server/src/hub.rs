@@ -57,6 +57,9 @@ struct Room {
     replay_bytes: usize,
     /// Emptied and being removed from the map: nobody may join it.
     closed: bool,
+    /// Random per room made (in every roster): a client that sees a new
+    /// one knows the room it knew is gone.
+    incarnation: u64,
 }
 
 /// Why the hub refused a request (sent back as an `Error` frame).
@@ -203,6 +206,7 @@ impl Hub {
                     self.metrics.rooms.inc();
                     Arc::new(Mutex::new(Room {
                         next_seq: 1,
+                        incarnation: new_epoch(),
                         ..Room::default()
                     }))
                 })
@@ -257,7 +261,7 @@ impl Hub {
                 FrameKind::Roster,
                 room_id,
                 r.next_seq - 1,
-                &control::encode_roster(&peers),
+                &control::encode_roster(&peers, r.incarnation),
             );
             self.replay_to(&r, outbox, room_id, resume_from, roster.len());
             outbox.push(Priority::Critical, roster);

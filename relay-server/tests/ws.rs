@@ -481,3 +481,33 @@ async fn each_relay_start_has_its_own_epoch_and_a_resume_past_a_new_rooms_number
     assert_eq!(c.recv().await.unwrap().kind, FrameKind::Roster);
     first.stop().await;
 }
+
+#[tokio::test]
+async fn a_room_emptied_and_made_anew_has_a_new_incarnation_in_its_roster() {
+    let relay = start(&[]).await;
+    let mut a = Client::connect(&relay.ws(), key(1)).await;
+    a.join(ROOM, 0).await;
+    let first = a.recv_kind(FrameKind::Roster).await;
+    let mut b = Client::connect(&relay.ws(), key(2)).await;
+    b.join(ROOM, 0).await;
+    let second = b.recv_kind(FrameKind::Roster).await;
+    let incarnation = |p: &[u8]| control::decode_roster_with_incarnation(p).unwrap().1;
+    assert_eq!(
+        incarnation(&first.payload),
+        incarnation(&second.payload),
+        "one room"
+    );
+    a.send(FrameKind::Leave, ROOM, None, &[]).await;
+    b.send(FrameKind::Leave, ROOM, None, &[]).await;
+    b.recv_kind(FrameKind::PeerLeft).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut c = Client::connect(&relay.ws(), key(3)).await;
+    c.join(ROOM, 0).await;
+    let third = c.recv_kind(FrameKind::Roster).await;
+    assert_ne!(
+        incarnation(&first.payload),
+        incarnation(&third.payload),
+        "made anew"
+    );
+    relay.stop().await;
+}

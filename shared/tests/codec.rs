@@ -60,7 +60,7 @@ fn relay_frames_are_unsigned() {
     let mut out = BytesMut::new();
     encode_unsigned(
         &header,
-        &control::encode_roster(&[[1; 32], [2; 32]]),
+        &control::encode_roster(&[[1; 32], [2; 32]], 7),
         &mut out,
     )
     .unwrap();
@@ -284,7 +284,7 @@ fn control_payloads_round_trip_and_reject_bad_lengths() {
     assert_eq!(control::decode_id(&[5; 32]), Ok([5; 32]));
     assert!(control::decode_id(&[5; 31]).is_err());
     assert_eq!(
-        control::decode_roster(&control::encode_roster(&[])),
+        control::decode_roster(&control::encode_roster(&[], 3)),
         Ok(vec![])
     );
     assert!(control::decode_roster(&[0, 2, 1]).is_err());

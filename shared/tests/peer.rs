@@ -65,6 +65,8 @@ struct Relay {
     nonces: BTreeMap<u64, [u8; 32]>,
     /// Frames kept for replay.
     window: usize,
+    /// Random per room made.
+    incarnation: u64,
 }
 
 impl Relay {
@@ -76,6 +78,7 @@ impl Relay {
             members: BTreeMap::new(),
             nonces: BTreeMap::new(),
             window: usize::MAX,
+            incarnation: epoch ^ 0x5eed,
         }
     }
 }
@@ -206,6 +209,17 @@ impl World {
         }
     }
 
+    /// Every member's connection drops at once: the relay (still up)
+    /// empties the room and makes it anew on the next join.
+    fn empty_room(&mut self) {
+        for i in 0..self.players.len() {
+            self.disconnect(i);
+        }
+        self.relay.log.clear();
+        self.relay.next_seq = 1;
+        self.relay.incarnation = self.rng.next();
+    }
+
     /// The relay restarts: every room, its history and numbering are gone.
     fn restart_relay(&mut self) {
         self.restarts += 1;
@@ -272,7 +286,7 @@ impl World {
                 p.down.push_back(relay_frame(
                     FrameKind::Roster,
                     self.relay.next_seq - 1,
-                    &control::encode_roster(&peers),
+                    &control::encode_roster(&peers, self.relay.incarnation),
                 ));
                 if !rejoining {
                     self.deliver_to_members(
@@ -671,7 +685,7 @@ fn a_table_nobody_announces_is_reported_and_a_house_that_leaves_at_once() {
         .unwrap();
     let join = lonely.poll_transmit().unwrap();
     assert_eq!(join.to, Destination::Relay);
-    let roster = control::encode_roster(&[lonely.id()]);
+    let roster = control::encode_roster(&[lonely.id()], 1);
     let mut frame = BytesMut::from(&relay_frame(FrameKind::Roster, 0, &roster)[..]);
     frame[6..22].copy_from_slice(&[1; 16]);
     lonely.handle_frame(10, &frame).unwrap();
@@ -961,4 +975,36 @@ fn a_full_room_is_tried_again_and_a_seat_taken_by_another_tab_is_not() {
         });
         assert_eq!(retried, again, "code {code}");
     }
+}
+
+#[test]
+fn a_room_emptied_and_made_anew_plays_on_for_everyone() {
+    let mut world = World::new(31, 3);
+    rolls_until(&mut world, 15, false);
+    world.paused = true;
+    world.settle();
+    world.empty_room();
+    // Two come back first and give the new room their frames again; the
+    // third comes back to a room whose numbering passed its resume point.
+    world.connect(0);
+    world.connect(1);
+    for _ in 0..400 {
+        world.step(false);
+    }
+    // Enough play in the new room that its numbering passes where the
+    // third one's resume starts.
+    for _ in 0..300 {
+        let now = world.now;
+        world.players[1]
+            .peer
+            .act(now, ROOM, LocalAction::BuyIn { amount: 1 })
+            .unwrap();
+        world.step(false);
+    }
+    world.connect(2);
+    world.settle();
+    world.paused = false;
+    rolls_until(&mut world, 20, false);
+    world.settle();
+    world.assert_agreement();
 }

@@ -67,7 +67,7 @@ mod client_api {
             .verifying_key()
             .to_bytes();
         assert!(client.public_key().starts_with(&format!("{:02x}", me[0])));
-        relay(FrameKind::Roster, ROOM, &control::encode_roster(&[me]))
+        relay(FrameKind::Roster, ROOM, &control::encode_roster(&[me], 1))
     }
 
     /// Polled frames as (kind, destination).

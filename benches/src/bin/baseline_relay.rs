@@ -115,7 +115,7 @@ async fn connection(app: App, socket: WebSocket) {
                 let _ = out_tx.send(frame(
                     FrameKind::Roster,
                     header.room,
-                    &control::encode_roster(&[me]),
+                    &control::encode_roster(&[me], 0),
                 ));
             }
             _ => {

@@ -7,7 +7,9 @@
 //!             (replay after resume_from, 0: all kept; flags bit 0: echo,
 //!             the sender's own Game and Table frames come back stamped)
 //! Leave       (empty)
-//! Roster      count u16 | peer[32] * count
+//! Roster      count u16 | peer[32] * count | incarnation u64
+//!             (incarnation: random per room made; a new one means the
+//!             room was emptied and made anew)
 //! PeerJoined  peer[32]
 //! PeerLeft    peer[32]
 //! Error       code u16 | reason (UTF-8, at most 123 bytes)
@@ -130,19 +132,20 @@ pub fn decode_id(payload: &[u8]) -> Result<[u8; 32], ControlError> {
     exact(payload)
 }
 
-/// Encodes a roster.
-pub fn encode_roster(peers: &[PeerId]) -> Vec<u8> {
+/// Encodes a roster of a room made as `incarnation`.
+pub fn encode_roster(peers: &[PeerId], incarnation: u64) -> Vec<u8> {
     let count = peers.len().min(usize::from(u16::MAX));
-    let mut out = Vec::with_capacity(2 + 32 * count);
+    let mut out = Vec::with_capacity(2 + 32 * count + 8);
     out.extend_from_slice(&(count as u16).to_be_bytes());
     for peer in &peers[..count] {
         out.extend_from_slice(peer);
     }
+    out.extend_from_slice(&incarnation.to_be_bytes());
     out
 }
 
-/// Decodes a roster.
-pub fn decode_roster(payload: &[u8]) -> Result<Vec<PeerId>, ControlError> {
+/// Decodes a roster: who is in the room, and the room's incarnation.
+pub fn decode_roster_with_incarnation(payload: &[u8]) -> Result<(Vec<PeerId>, u64), ControlError> {
     let count = payload
         .get(..2)
         .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
@@ -150,21 +153,29 @@ pub fn decode_roster(payload: &[u8]) -> Result<Vec<PeerId>, ControlError> {
             len: payload.len(),
             expected: 2,
         })?;
-    let expected = 2 + 32 * count;
+    let expected = 2 + 32 * count + 8;
     if payload.len() != expected {
         return Err(ControlError::BadLength {
             len: payload.len(),
             expected,
         });
     }
-    Ok(payload[2..]
+    let peers = payload[2..expected - 8]
         .chunks_exact(32)
         .map(|c| {
             let mut id = [0u8; 32];
             id.copy_from_slice(c);
             id
         })
-        .collect())
+        .collect();
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&payload[expected - 8..]);
+    Ok((peers, u64::from_be_bytes(n)))
+}
+
+/// Decodes a roster's peers.
+pub fn decode_roster(payload: &[u8]) -> Result<Vec<PeerId>, ControlError> {
+    decode_roster_with_incarnation(payload).map(|(peers, _)| peers)
 }
 
 /// Encodes an error: a code from `wire` and a short reason.

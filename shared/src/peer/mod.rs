@@ -26,8 +26,8 @@
 //!   epoch; a new one means every room and its numbering are gone: the
 //!   peer re-joins from the start, the house announces its table again and
 //!   every peer gives the room its newest frames again. A room the relay
-//!   emptied and made anew (its roster's sequence number is below what
-//!   this peer saw) is treated the same way.
+//!   emptied and made anew (its roster names a new incarnation) is
+//!   treated the same way, and the game is taken from a player.
 //! - **No silent dead ends.** A table nobody announces within
 //!   [`TABLE_WAIT_MS`] is reported ([`PeerEvent::NoTable`]); the house's
 //!   absence is reported as soon as the relay says so.
@@ -148,6 +148,8 @@ struct Room {
     refused: bool,
     /// When a refused join is tried again.
     retry_at: Option<Millis>,
+    /// The relay's room, as its roster named it.
+    incarnation: Option<u64>,
     outgoing: Outgoing,
     /// When an unannounced table is reported missing.
     table_due: Option<Millis>,
@@ -240,6 +242,7 @@ impl Peer {
             left: false,
             refused: false,
             retry_at: None,
+            incarnation: None,
             outgoing: Outgoing::default(),
             table_due: None,
             house_gone: false,
@@ -469,6 +472,7 @@ impl Peer {
         if self.epoch.is_some_and(|e| e != challenge.epoch) {
             for room in self.rooms.values_mut() {
                 room.last_seq = 0;
+                room.incarnation = None;
                 room.outgoing.room_lost();
             }
             self.events.push_back(PeerEvent::RelayRestarted);
@@ -493,7 +497,7 @@ impl Peer {
         seq: u64,
         payload: &[u8],
     ) -> Result<(), PeerError> {
-        let peers = control::decode_roster(payload)?;
+        let (peers, incarnation) = control::decode_roster_with_incarnation(payload)?;
         let me = self.id;
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return Ok(());
@@ -501,11 +505,17 @@ impl Peer {
         if room.left {
             return Ok(());
         }
-        if seq < room.last_seq {
-            // The room was emptied and made anew since this peer last saw
-            // it (numbering restarted; the relay replayed it from its
-            // start): give it our frames again.
+        // The room was emptied and made anew since this peer last saw it
+        // (a new incarnation; its numbering restarted, so what the relay
+        // replayed may be only part of it): give it our frames again, and
+        // take the game from a player.
+        let remade = room.incarnation.is_some_and(|i| i != incarnation);
+        room.incarnation = Some(incarnation);
+        if remade {
             room.outgoing.room_lost();
+            if room.syncing.is_none() {
+                room.syncing = Some(Syncing::waiting());
+            }
         }
         room.last_seq = seq;
         room.joined = Joined::In;
