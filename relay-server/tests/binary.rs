@@ -166,6 +166,9 @@ async fn a_join_leave_storm_leaves_the_relay_answering_and_the_neighbours_playin
         let sent = Arc::clone(&sent);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(10));
+            // A player held up by the saturated machine plays on at its
+            // pace, not in a catch-up burst past the rate limit.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             for i in 0u64.. {
                 tick.tick().await;
                 player
