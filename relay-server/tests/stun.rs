@@ -105,33 +105,43 @@ fn spawn(program: &str, args: &[String]) -> Server {
     Server(child)
 }
 
-/// Asks `server` until it answers (it may still be starting).
-async fn wait_for_answer(server: &str) -> relay::stun::discovery::Found {
-    for _ in 0..50 {
-        if let Ok(found) = query(server, fast()).await {
-            return found;
+/// Starts a server with `start(port)` on a free port and asks it until it
+/// answers (it may still be starting; on a loaded machine coturn takes
+/// seconds). A port taken between choosing and binding it, or a start that
+/// never answers within 10 s, is tried again on another port.
+async fn start_until_answers(
+    start: impl Fn(u16) -> Server,
+) -> (Server, String, relay::stun::discovery::Found) {
+    for _ in 0..3 {
+        let port = free_udp_port();
+        let server = start(port);
+        let addr = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if let Ok(found) = query(&addr, fast()).await {
+                return (server, addr, found);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{server} never answered");
+    panic!("the server never answered, on three ports");
 }
 
 #[tokio::test]
 async fn discovery_gets_the_right_address_from_coturn() {
-    let port = free_udp_port();
-    let _coturn = spawn(
-        "turnserver",
-        &[
-            "-n".into(),
-            "--listening-ip=127.0.0.1".into(),
-            format!("--listening-port={port}"),
-            "--stun-only".into(),
-            "--no-cli".into(),
-            "--no-stdout-log".into(),
-        ],
-    );
-    let server = format!("127.0.0.1:{port}");
-    let found = wait_for_answer(&server).await;
+    let (_coturn, server, found) = start_until_answers(|port| {
+        spawn(
+            "turnserver",
+            &[
+                "-n".into(),
+                "--listening-ip=127.0.0.1".into(),
+                format!("--listening-port={port}"),
+                "--stun-only".into(),
+                "--no-cli".into(),
+                "--no-stdout-log".into(),
+            ],
+        )
+    })
+    .await;
     assert_eq!(
         found.public, found.local,
         "no NAT on loopback: coturn sees our own socket"
@@ -148,22 +158,22 @@ async fn discovery_gets_the_right_address_from_coturn() {
 
 #[tokio::test]
 async fn discovery_gets_the_right_address_from_stund() {
-    let (port, other) = (free_udp_port(), free_udp_port());
-    let _stund = spawn(
-        "stund",
-        &[
-            "-h".into(),
-            "127.0.0.1".into(),
-            "-a".into(),
-            "127.0.0.2".into(),
-            "-p".into(),
-            port.to_string(),
-            "-o".into(),
-            other.to_string(),
-        ],
-    );
-    let server = format!("127.0.0.1:{port}");
-    let found = wait_for_answer(&server).await;
+    let (_stund, _, found) = start_until_answers(|port| {
+        spawn(
+            "stund",
+            &[
+                "-h".into(),
+                "127.0.0.1".into(),
+                "-a".into(),
+                "127.0.0.2".into(),
+                "-p".into(),
+                port.to_string(),
+                "-o".into(),
+                free_udp_port().to_string(),
+            ],
+        )
+    })
+    .await;
     assert_eq!(
         found.public, found.local,
         "stund (RFC 3489) answers with MAPPED-ADDRESS"
