@@ -55,6 +55,7 @@ const TEMPLATE = `
     <form data-join-form><input data-join-id placeholder="table id" aria-label="table id"><button>Join</button></form>
   </section>
   <section class="bc-table" data-view hidden>
+    <p class="bc-dead-end" data-dead-end hidden><span data-dead-end-text></span> <button type="button" data-back>Back to the lobby</button></p>
     <div class="bc-top">
       <div class="bc-dice" aria-live="polite"><span class="bc-die" data-die1>⚀</span><span class="bc-die" data-die2>⚀</span></div>
       <div class="bc-puck" data-point>OFF</div>
@@ -76,7 +77,6 @@ const TEMPLATE = `
       <button type="button" data-hop>Hop</button>
     </div>
     <p class="bc-message" data-message role="status"></p>
-    <p class="bc-dead-end" data-dead-end hidden><span data-dead-end-text></span> <button type="button" data-back>Back to the lobby</button></p>
     <div class="bc-panels">
       <div><h3>Players</h3><ul class="bc-seats" data-seats></ul></div>
       <div><h3>Rolls</h3><ol class="bc-history" data-history reversed></ol></div>
