@@ -121,7 +121,17 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${short(e.detail.player)}: ${e.detail.reason}`));
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
     this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
-    this.peer.addEventListener('tableClosed', () => this.say('The house defaulted: every bet was paid and the table closed.'));
+    this.peer.addEventListener('tableClosed', (e) => this.say(e.detail.reason === 'bankrollExhausted'
+      ? "The house's bankroll can no longer cover the bets in action: every stake was returned and the table closed."
+      : 'The house defaulted: every bet was paid and the table closed.'));
+    this.peer.addEventListener('heldOver', (e) => {
+      if (e.detail.table === this.table && e.detail.player === this.peer.me) this.say('The dice were already rolling: your bet is on the next roll.');
+    });
+    this.peer.addEventListener('betReturned', (e) => {
+      if (e.detail.table !== this.table) return;
+      const whose = e.detail.player === this.peer.me ? 'Your' : `${short(e.detail.player)}'s`;
+      this.say(`${whose} ${e.detail.bet} bet (${e.detail.stake}) came down: the house cannot cover it on the next roll.`);
+    });
     this.peer.addEventListener('noTable', (e) => {
       if (e.detail.table === this.table) this.deadEnd('No such table, or it has closed: nobody has opened it.');
     });
@@ -286,7 +296,8 @@ export class BitCrapsTable extends HTMLElement {
   }
 
   render() {
-    if (!this.peer || !this.table) return;
+    // (Not at the table: back in the lobby after a dead end, or leaving.)
+    if (!this.peer || !this.table || !this.peer.isAt(this.table)) return;
     const conn = this.peer.connectionState();
     const s = this.peer.state(this.table);
     const relayWords = {
@@ -315,7 +326,8 @@ export class BitCrapsTable extends HTMLElement {
     this.$('roll').disabled = !(shooter && s.betting);
     this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
     this.$('point').classList.toggle('bc-on', Boolean(s.point));
-    this.$('round').textContent = `Round ${s.round}${s.betting ? '' : ' · rolling…'}`;
+    const nextRoll = !s.betting && s.awaitingRoll ? ` · ${s.awaitingRoll} of your actions wait for the next roll` : '';
+    this.$('round').textContent = `Round ${s.round}${s.betting ? '' : ' · rolling…'}${nextRoll}`;
     const puck = this.$('puck');
     const box = AREAS.find((a) => a.number === s.point);
     puck.setAttribute('visibility', box ? 'visible' : 'hidden');

@@ -27,6 +27,8 @@ export interface TableState {
   me: string;
   round?: number;
   betting?: boolean;
+  /** How many of this player's table actions no roll has taken in yet (during a roll: those that wait for the next one). */
+  awaitingRoll?: number;
   closed?: boolean;
   point?: number;
   shooter?: string | null;
@@ -65,6 +67,8 @@ export class BitCrapsClient extends EventTarget {
   takeDown(table: string, bet: string): void;
   roll(table: string): void;
   leave(table: string): void;
+  /** Whether this peer is at `table` (joined, or still following its game). */
+  isAt(table: string): boolean;
   state(table: string): TableState;
   /** Rolls after `afterRound` (default 0: from the first), oldest first, at most `max` (1,000). */
   rolls(table: string, afterRound?: number, max?: number): RollJson[];

@@ -44,7 +44,10 @@ export const newTableId = () => randomHex(16);
  * A BitCraps peer. Events (all `CustomEvent`s with the details in
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
  * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
- * `rolled`, `forfeited`, `roundAborted`, `tableClosed`, `rejected`,
+ * `rolled`, `forfeited`, `roundAborted`, `tableClosed` (`reason`:
+ * `bankerDefaulted` or `bankrollExhausted`), `heldOver` (actions that came
+ * after betting closed wait for the next roll), `betReturned` (a bet the
+ * house could no longer cover came down), `rejected`,
  * `relayError`, `noTable` (nobody announced the table: no such table, or
  * it has closed), `houseGone` / `houseBack` (the house left the table /
  * came back), `relayRestarted` (the relay lost its rooms; everything was
@@ -209,7 +212,9 @@ export class BitCrapsClient extends EventTarget {
       if (event.type === 'peerLeft') this.dropPeer(event.table, event.peer);
       this.dispatchEvent(new CustomEvent(event.type, { detail: event }));
     }
-    if (events.length) this.dispatchEvent(new CustomEvent('change'));
+    // Always: a table action shows on the table before any event names it
+    // (its event comes when a roll's cut takes it in).
+    this.dispatchEvent(new CustomEvent('change'));
     this.schedule();
   }
 
@@ -300,6 +305,11 @@ export class BitCrapsClient extends EventTarget {
     for (const key of [...this.peers.keys()]) {
       if (key.startsWith(`${table}/`)) this.dropPeer(table, key.slice(table.length + 1));
     }
+  }
+
+  /** Whether this peer has joined `table` (or still follows its game). */
+  isAt(table) {
+    return this.client.isAt(table);
   }
 
   /** The table's state: seats, bets, point, shooter, the number of rolls

@@ -17,7 +17,7 @@ fn main() {
         seq: 1,
         action: Action::Reveal { secret: [3; 32] },
     };
-    let signed = message.sign(&key);
+    let signed = message.clone().sign(&key);
     let cached = key.verifying_key();
     let mut group = c.benchmark_group("game_message_signature");
     group.bench_function("verify, key decompressed each time (plain)", |b| {
@@ -26,7 +26,7 @@ fn main() {
     group.bench_function("verify, cached key (session)", |b| {
         b.iter(|| black_box(&signed).verify_with(black_box(&cached)))
     });
-    group.bench_function("sign", |b| b.iter(|| black_box(message).sign(&key)));
+    group.bench_function("sign", |b| b.iter(|| black_box(message.clone()).sign(&key)));
     group.finish();
     c.final_summary();
 }

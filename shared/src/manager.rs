@@ -253,7 +253,8 @@ impl<S: SessionStore> ConsensusGameManager<S> {
         now: Millis,
         message: SignedMessage,
     ) -> Result<Output, ManagerError> {
-        let result = self.sessions.write(&message.message.game, |session| {
+        let game = message.message.game;
+        let result = self.sessions.write(&game, |session| {
             let result = session.handle_message(now, message);
             (result, drain(session))
         });

@@ -16,10 +16,18 @@
 //!         | 3 Bet      kind[3] stake u64
 //!         | 4 TakeDown kind[3]
 //!         | 5 Leave
-//!         | 6 Commit   commitment[32] table_hash[32]
+//!         | 6 Commit   commitment[32] table_hash[32] close
 //!         | 7 Reveal   secret[32]
 //! kind    = code u8 | a u8 | b u8   (see `BetKind` codes in this module)
+//! close   = 0                                   (a participant's commitment)
+//!         | 1 count u8 (sender[32] seq u64)*    (the shooter's, closing betting)
 //! ```
+//!
+//! The shooter's commitment closes betting and names the round's *cut*:
+//! for each sender (in key order, at most [`MAX_CUT`]), the last of its
+//! sequence numbers whose table actions this roll is on. Every peer applies
+//! exactly those, waiting for any it has not received; later ones wait for
+//! the next round (see [`crate::session`]).
 
 use bytes::{Bytes, BytesMut};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -32,10 +40,41 @@ use crate::fair::{Digest32, GameId, Secret};
 use crate::wire::{FrameKind, Priority};
 
 /// The message format version.
-pub const MESSAGE_VERSION: u8 = 1;
+pub const MESSAGE_VERSION: u8 = 2;
+
+/// The most senders one cut may name.
+pub const MAX_CUT: usize = 64;
+
+/// Which table actions a roll is on: for each sender, in key order, the
+/// last sequence number included (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Cut(Vec<(PlayerId, u64)>);
+
+impl Cut {
+    /// A cut from `(sender, last seq)` pairs; `None` if a sender appears
+    /// twice or there are more than [`MAX_CUT`].
+    pub fn new(mut entries: Vec<(PlayerId, u64)>) -> Option<Self> {
+        entries.sort_unstable();
+        let distinct = entries.windows(2).all(|w| w[0].0 != w[1].0);
+        (distinct && entries.len() <= MAX_CUT).then_some(Self(entries))
+    }
+
+    /// Every `(sender, last seq)`, in key order.
+    pub fn entries(&self) -> &[(PlayerId, u64)] {
+        &self.0
+    }
+
+    /// The last sequence number of `sender` this cut includes, if any.
+    pub fn last_of(&self, sender: &PlayerId) -> Option<u64> {
+        self.0
+            .binary_search_by(|(p, _)| p.cmp(sender))
+            .ok()
+            .map(|i| self.0[i].1)
+    }
+}
 
 /// What a player does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Take a seat with `buy_in` chips.
     Sit {
@@ -67,6 +106,9 @@ pub enum Action {
         commitment: Digest32,
         /// Hash of the table (bets, balances) the sender agrees to roll on.
         table_hash: Digest32,
+        /// The shooter's commitment closes betting with its cut; every
+        /// other participant's has none.
+        close: Option<Cut>,
     },
     /// Reveal this round's secret.
     Reveal {
@@ -76,7 +118,7 @@ pub enum Action {
 }
 
 /// A message before signing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Message {
     /// The game it belongs to.
     pub game: GameId,
@@ -89,7 +131,7 @@ pub struct Message {
 }
 
 /// A message with its sender and signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SignedMessage {
     /// The sender's public key.
     pub sender: PlayerId,
@@ -111,6 +153,9 @@ pub enum MessageError {
     /// A message version this peer does not speak.
     #[error("unknown message version {0}")]
     UnknownVersion(u8),
+    /// A cut that names a sender twice, out of key order, or too many.
+    #[error("malformed cut")]
+    BadCut,
     /// An action code this peer does not know.
     #[error("unknown action {0}")]
     UnknownAction(u8),
@@ -206,7 +251,7 @@ impl Message {
         out.extend_from_slice(&self.game);
         out.extend_from_slice(&self.round.to_be_bytes());
         out.extend_from_slice(&self.seq.to_be_bytes());
-        match self.action {
+        match &self.action {
             Action::Sit { buy_in } => {
                 out.push(1);
                 out.extend_from_slice(&buy_in.to_be_bytes());
@@ -217,25 +262,38 @@ impl Message {
             }
             Action::Bet { kind, stake } => {
                 out.push(3);
-                out.extend_from_slice(&kind_code(kind));
+                out.extend_from_slice(&kind_code(*kind));
                 out.extend_from_slice(&stake.to_be_bytes());
             }
             Action::TakeDown { kind } => {
                 out.push(4);
-                out.extend_from_slice(&kind_code(kind));
+                out.extend_from_slice(&kind_code(*kind));
             }
             Action::Leave => out.push(5),
             Action::Commit {
                 commitment,
                 table_hash,
+                close,
             } => {
                 out.push(6);
-                out.extend_from_slice(&commitment);
-                out.extend_from_slice(&table_hash);
+                out.extend_from_slice(commitment);
+                out.extend_from_slice(table_hash);
+                match close {
+                    None => out.push(0),
+                    Some(cut) => {
+                        out.push(1);
+                        // A cut holds at most MAX_CUT (< 256) entries.
+                        out.push(cut.0.len() as u8);
+                        for (sender, seq) in &cut.0 {
+                            out.extend_from_slice(sender);
+                            out.extend_from_slice(&seq.to_be_bytes());
+                        }
+                    }
+                }
             }
             Action::Reveal { secret } => {
                 out.push(7);
-                out.extend_from_slice(&secret);
+                out.extend_from_slice(secret);
             }
         }
     }
@@ -265,6 +323,22 @@ impl Message {
             6 => Action::Commit {
                 commitment: r.array()?,
                 table_hash: r.array()?,
+                close: match r.u8()? {
+                    0 => None,
+                    1 => {
+                        let count = usize::from(r.u8()?);
+                        let mut entries = Vec::with_capacity(count.min(MAX_CUT));
+                        for _ in 0..count {
+                            entries.push((r.array()?, r.u64()?));
+                        }
+                        let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
+                        if !sorted || count > MAX_CUT {
+                            return Err(MessageError::BadCut);
+                        }
+                        Some(Cut(entries))
+                    }
+                    _ => return Err(MessageError::BadCut),
+                },
             },
             7 => Action::Reveal { secret: r.array()? },
             other => return Err(MessageError::UnknownAction(other)),
@@ -436,6 +510,12 @@ mod tests {
             Action::Commit {
                 commitment: [4; 32],
                 table_hash: [5; 32],
+                close: None,
+            },
+            Action::Commit {
+                commitment: [4; 32],
+                table_hash: [5; 32],
+                close: Cut::new(vec![([9; 32], 7), ([2; 32], 1)]),
             },
             Action::Reveal { secret: [6; 32] },
         ]
@@ -475,7 +555,7 @@ mod tests {
         bytes[last_stake_byte] ^= 1;
         let forged = SignedMessage::from_frame_bytes(&bytes).unwrap();
         assert_eq!(forged.verify(), Err(MessageError::BadSignature));
-        let mut other = signed;
+        let mut other = signed.clone();
         other.sender = key(2).verifying_key().to_bytes();
         assert_eq!(other.verify(), Err(MessageError::BadSignature));
         // A cached key must be the sender's own.

@@ -53,7 +53,7 @@ pub fn verify(config: GameConfig, transcript: &[TranscriptEntry]) -> Result<Veri
                 at,
                 message,
                 accepted,
-            } => match (observer.handle_message(*at, *message), accepted) {
+            } => match (observer.handle_message(*at, message.clone()), accepted) {
                 (Ok(()), true) | (Err(_), false) => {}
                 (Err(error), true) => return Err(VerifyError::WronglyAccepted { index, error }),
                 (Ok(()), false) => return Err(VerifyError::WronglyRefused { index }),

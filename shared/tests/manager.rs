@@ -31,7 +31,9 @@ fn deliver<S: SessionStore>(peers: &[Arc<ConsensusGameManager<S>>], from: usize,
         for message in out.transmit {
             for (to, peer) in peers.iter().enumerate() {
                 if to != sender {
-                    let reply = peer.handle_message(0, message).expect("honest message");
+                    let reply = peer
+                        .handle_message(0, message.clone())
+                        .expect("honest message");
                     queue.push((to, reply));
                 }
             }

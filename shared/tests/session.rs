@@ -2,7 +2,7 @@
 
 use shared::craps::{BetKind, TableError};
 use shared::message::{Action, Message, MessageError};
-use shared::session::{Event, GameConfig, Session, SessionError, MAX_AHEAD};
+use shared::session::{Event, GameConfig, Session, SessionError, MAX_AHEAD, MAX_NEWCOMERS};
 use shared::SigningKey;
 
 const GAME: [u8; 16] = [5; 16];
@@ -72,6 +72,8 @@ fn strangers_beyond_the_key_cache_are_still_verified() {
     for n in 10..10 + strangers {
         s.handle_message(0, msg(&key(n), 1, 1, Action::Sit { buy_in: 10 }))
             .unwrap();
+        // (Past MAX_NEWCOMERS, a newcomer's messages wait for a roll to
+        // seat the first ones: they are checked all the same.)
         let mut forged = msg(&key(n), 2, 1, Action::Leave);
         forged.message.action = Action::BuyIn { amount: 1 };
         assert_eq!(
@@ -79,14 +81,15 @@ fn strangers_beyond_the_key_cache_are_still_verified() {
             Err(SessionError::Invalid(MessageError::BadSignature))
         );
     }
-    assert_eq!(s.table().seats().len(), strangers as usize);
+    assert_eq!(s.table().seats().len(), MAX_NEWCOMERS);
+    assert_eq!(s.pending(), strangers as usize - MAX_NEWCOMERS);
 }
 
 #[test]
 fn duplicates_and_far_future_messages_are_refused() {
     let mut s = Session::observer(config());
     let sit = msg(&key(2), 1, 1, Action::Sit { buy_in: 100 });
-    s.handle_message(0, sit).unwrap();
+    s.handle_message(0, sit.clone()).unwrap();
     assert_eq!(
         s.handle_message(0, sit),
         Err(SessionError::Replayed {
@@ -125,9 +128,60 @@ fn duplicates_and_far_future_messages_are_refused() {
     assert_eq!(s.table().bets().get(&(me, BetKind::Field)), Some(&12));
 }
 
+/// Delivers every queued message to every other session until all is quiet.
+fn pump(sessions: &mut [&mut Session], now: u64) {
+    loop {
+        let mut moved = false;
+        for i in 0..sessions.len() {
+            while let Some(m) = sessions[i].poll_transmit() {
+                moved = true;
+                for (j, other) in sessions.iter_mut().enumerate() {
+                    if j != i {
+                        let _ = other.handle_message(now, m.clone());
+                    }
+                }
+            }
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+fn events(s: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+/// A banker and two seated players; returns (banker, shooter, other).
+fn table_of_three() -> (Session, Session, Session) {
+    let mut banker = Session::new(config(), key(1), [1; 32]);
+    let mut alice = Session::new(config(), key(2), [2; 32]);
+    let mut carol = Session::new(config(), key(3), [3; 32]);
+    alice.sit(0, 100).unwrap();
+    carol.sit(0, 100).unwrap();
+    pump(&mut [&mut banker, &mut alice, &mut carol], 0);
+    for s in [&mut banker, &mut alice, &mut carol] {
+        events(s);
+    }
+    if alice.table().shooter() == alice.local_id() {
+        (banker, alice, carol)
+    } else {
+        (banker, carol, alice)
+    }
+}
+
 #[test]
-fn strangers_non_shooters_and_refused_bets_get_typed_errors() {
-    let mut s = Session::observer(config());
+fn held_actions_are_judged_when_a_cut_takes_them_with_typed_errors() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    let other_id = other.local_id().unwrap();
+    let other_key = if other_id == key(2).verifying_key().to_bytes() {
+        key(2)
+    } else {
+        key(3)
+    };
+    // A stranger's bet, and a bet bigger than the balance: neither is
+    // refused on arrival (its verdict must not depend on when it came),
+    // neither shows on the table, and the roll's cut judges both.
     let stranger = msg(
         &key(9),
         1,
@@ -137,16 +191,8 @@ fn strangers_non_shooters_and_refused_bets_get_typed_errors() {
             stake: 1,
         },
     );
-    assert_eq!(
-        s.handle_message(0, stranger),
-        Err(SessionError::NotParticipant)
-    );
-    s.handle_message(0, msg(&key(2), 1, 1, Action::Sit { buy_in: 100 }))
-        .unwrap();
-    s.handle_message(0, msg(&key(3), 1, 1, Action::Sit { buy_in: 100 }))
-        .unwrap();
     let too_big = msg(
-        &key(2),
+        &other_key,
         2,
         1,
         Action::Bet {
@@ -154,23 +200,114 @@ fn strangers_non_shooters_and_refused_bets_get_typed_errors() {
             stake: 101,
         },
     );
-    assert_eq!(
-        s.handle_message(0, too_big),
-        Err(SessionError::Table(TableError::InsufficientBalance {
-            balance: 100,
-            needed: 101
-        }))
+    for s in [&mut banker, &mut shooter, &mut other] {
+        s.handle_message(0, stranger.clone()).unwrap();
+        s.handle_message(0, too_big.clone()).unwrap();
+        assert!(s.table().bets().is_empty());
+    }
+    // A commitment for a round that is over is refused at once.
+    let stale = msg(
+        &key(9),
+        2,
+        0,
+        Action::Commit {
+            commitment: [0; 32],
+            table_hash: [0; 32],
+            close: None,
+        },
     );
-    // A stale round is refused once it is that message's turn.
-    let stale = msg(&key(3), 2, 0, Action::Leave);
     assert_eq!(
-        s.handle_message(0, stale),
+        banker.handle_message(0, stale),
         Err(SessionError::StaleRound {
             round: 0,
             current: 1
         })
     );
-    assert_eq!(s.table().seats().len(), 2);
+    shooter.roll(10).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 10);
+    assert_eq!(banker.history().len(), 1);
+    assert_eq!(banker.state_hash(), shooter.state_hash());
+    assert_eq!(banker.state_hash(), other.state_hash());
+    let seen = events(&mut banker);
+    assert!(seen.contains(&Event::Rejected {
+        sender: key(9).verifying_key().to_bytes(),
+        error: SessionError::Table(TableError::NotSeated),
+    }));
+    assert!(seen.contains(&Event::Rejected {
+        sender: other_id,
+        error: SessionError::Table(TableError::InsufficientBalance {
+            balance: 100,
+            needed: 101
+        }),
+    }));
+    assert!(!seen.iter().any(|e| matches!(e, Event::RoundAborted { .. })));
+}
+
+#[test]
+fn a_bet_that_crosses_the_roll_waits_for_the_next_round() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    let other_id = other.local_id().unwrap();
+    // The other player bets while the shooter rolls: the shooter's cut has
+    // not seen the bet, the other player sees the cut after its bet, the
+    // banker sees the cut first and the bet during the roll.
+    other.place_bet(100, BetKind::Field, 10).unwrap();
+    let bet = other.poll_transmit().unwrap();
+    shooter.roll(100).unwrap();
+    let close = shooter.poll_transmit().unwrap();
+    for s in [&mut banker, &mut other] {
+        s.handle_message(101, close.clone()).unwrap();
+    }
+    for s in [&mut shooter, &mut banker] {
+        s.handle_message(102, bet.clone()).unwrap();
+    }
+    pump(&mut [&mut banker, &mut shooter, &mut other], 103);
+    let mut seen = Vec::new();
+    for s in [&mut banker, &mut shooter, &mut other] {
+        assert_eq!(s.history().len(), 1, "the roll completed");
+        seen.push(events(s));
+    }
+    for e in &seen {
+        assert!(
+            !e.iter().any(|e| matches!(e, Event::RoundAborted { .. })),
+            "{e:?}"
+        );
+    }
+    assert!(seen[2].contains(&Event::HeldOver {
+        player: other_id,
+        count: 1
+    }));
+    assert!(seen[0].contains(&Event::HeldOver {
+        player: other_id,
+        count: 1
+    }));
+    assert_eq!(banker.state_hash(), shooter.state_hash());
+    assert_eq!(banker.state_hash(), other.state_hash());
+    let first = &banker.history()[0];
+    assert!(!first
+        .settlement
+        .results
+        .iter()
+        .any(|r| r.player == other_id));
+    // Shown on every table now, and in the next roll.
+    for s in [&banker, &shooter, &other] {
+        assert_eq!(s.table().bets().get(&(other_id, BetKind::Field)), Some(&10));
+    }
+    if shooter.table().shooter() != shooter.local_id() {
+        // A seven-out passed the dice.
+        std::mem::swap(&mut shooter, &mut other);
+    }
+    shooter.roll(200).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 200);
+    let second = &banker.history()[1];
+    assert!(second
+        .settlement
+        .results
+        .iter()
+        .any(|r| r.player == other_id && r.kind == BetKind::Field && r.stake == 10));
+    assert_eq!(banker.state_hash(), shooter.state_hash());
+    assert_eq!(banker.state_hash(), other.state_hash());
+    let table = banker.table();
+    assert_eq!(table.total_chips(), table.bought_in());
 }
 
 #[test]
@@ -178,7 +315,7 @@ fn local_actions_that_are_refused_send_nothing() {
     let mut player = Session::new(config(), key(2), [3; 32]);
     assert_eq!(
         player.place_bet(0, BetKind::Field, 5),
-        Err(SessionError::NotParticipant)
+        Err(SessionError::Table(TableError::NotSeated))
     );
     assert!(player.poll_transmit().is_none());
     player.sit(0, 50).unwrap();
@@ -216,8 +353,8 @@ fn the_roll_waits_for_the_deadline_and_a_silent_player_forfeits() {
     alice.sit(0, 100).unwrap();
     let alice_sit = alice.poll_transmit().unwrap();
     for s in [&mut banker, &mut alice] {
-        s.handle_message(0, bob_sit).unwrap();
-        s.handle_message(0, bob_bet).unwrap();
+        s.handle_message(0, bob_sit.clone()).unwrap();
+        s.handle_message(0, bob_bet.clone()).unwrap();
     }
     banker.handle_message(0, alice_sit).unwrap();
     // Seats sort by key, and Alice's key sorts before Bob's: she shoots.

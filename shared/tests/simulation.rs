@@ -144,7 +144,7 @@ fn a_withholding_banker_pays_every_bet_and_the_table_closes() {
     net.settle();
     assert_agreement(&net, &[1, 2]);
     let closed = net.peers[1].events.iter().find_map(|e| match e {
-        Event::TableClosed { paid } => Some(paid.clone()),
+        Event::TableClosed { paid, .. } => Some(paid.clone()),
         _ => None,
     });
     let paid = closed.expect("table closed");
@@ -162,9 +162,9 @@ fn forged_replayed_and_duplicated_messages_are_refused() {
     // Peer 2's messages: every one delivered twice, plus one forged copy
     // claiming a bigger stake under the same signature.
     net.peers[2].tamper = Some(Box::new(|m, _| {
-        let mut out = vec![m, m];
+        let mut out = vec![m.clone(), m.clone()];
         if let Action::Bet { kind, stake } = m.message.action {
-            let mut forged = m;
+            let mut forged = m.clone();
             forged.message.action = Action::Bet {
                 kind,
                 stake: stake * 100,
@@ -186,7 +186,7 @@ fn forged_replayed_and_duplicated_messages_are_refused() {
     )));
     // A replay of an old message, much later, changes nothing.
     let old = match &net.peers[0].session.transcript()[0] {
-        shared::session::TranscriptEntry::Message { message, .. } => *message,
+        shared::session::TranscriptEntry::Message { message, .. } => message.clone(),
         _ => unreachable!(),
     };
     let before = net.peers[1].session.state_hash();
@@ -239,16 +239,24 @@ fn bets_after_betting_closes_or_above_the_balance_are_refused() {
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 3));
     net.settle();
     assert_agreement(&net, &[0, 1, 2]);
+    let m = mallory.verifying_key().to_bytes();
     for p in &net.peers {
         assert!(p.rejected.iter().any(|e| matches!(
             e,
             SessionError::Table(shared::craps::TableError::InsufficientBalance { .. })
         )));
-        assert!(p.rejected.contains(&SessionError::BettingClosed));
+        // The bet sent during the roll waited for the next round, where
+        // Mallory (forfeited, unseated) could no longer bet.
+        assert!(p
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::HeldOver { player, .. } if *player == m)));
+        assert!(p
+            .rejected
+            .contains(&SessionError::Table(shared::craps::TableError::NotSeated)));
     }
     // Mallory never committed, so it forfeited and left with its chips.
     let s = &net.peers[0].session;
-    let m = mallory.verifying_key().to_bytes();
     assert_eq!(s.table().departed().get(&m), Some(&100));
     assert_eq!(s.history()[0].forfeited, vec![(m, ForfeitReason::NoCommit)]);
 }
@@ -268,19 +276,16 @@ fn a_crashed_peer_forfeits_and_the_table_plays_on() {
 }
 
 #[test]
-fn peers_that_saw_different_bets_call_the_round_off() {
+fn bets_held_back_past_the_shooters_cut_wait_for_the_next_round() {
     let mut net = Net::new(2, 13);
     net.max_delay = 1;
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 2));
-    // Bets from peer 2 now take far longer than the shooter waits, so the
-    // shooter commits to a table without them while peer 2's own view has
-    // them: the commitments disagree.
-    net.peers[2].tamper = Some(Box::new(|m, _| vec![m]));
-    net.roll_delay = 0;
     let shooter = net.peers[0].session.table().shooter().unwrap();
     let shooter_index = net.peers.iter().position(|p| p.id() == shooter).unwrap();
     let other = if shooter_index == 1 { 2 } else { 1 };
-    // Make the other player's bets slow by holding them back.
+    // The other player's bets are held back until the shooter has closed
+    // betting without them, while its own view has them: they cross the
+    // roll. (Its commitment, behind them in its sequence, waits for them.)
     let held = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let sink = held.clone();
     net.peers[other].tamper = Some(Box::new(move |m, _| {
@@ -292,13 +297,65 @@ fn peers_that_saw_different_bets_call_the_round_off() {
         }
     }));
     let round = net.peers[0].session.round();
-    net.run_until(200, |n| n.peers[other].session.round() > round);
+    assert!(net.run_until(1_000, |_| !held.borrow().is_empty()));
+    assert!(net.run_until(1_000, |n| !n.peers[shooter_index].session.is_betting()));
     net.peers[other].tamper = None;
     let late: Vec<_> = held.borrow_mut().drain(..).collect();
+    assert!(!late.is_empty());
     for m in late {
         net.broadcast(other, m);
     }
-    net.roll_delay = 50;
+    assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 10));
+    net.settle();
+    for p in &net.peers {
+        assert!(
+            !p.events
+                .iter()
+                .any(|e| matches!(e, Event::RoundAborted { .. })),
+            "nobody called a round off"
+        );
+    }
+    let id = net.peers[other].id();
+    for p in &net.peers {
+        assert!(
+            p.events
+                .iter()
+                .any(|e| matches!(e, Event::HeldOver { player, .. } if *player == id)),
+            "the late bets waited for round {}",
+            round + 1
+        );
+    }
+    assert_agreement(&net, &[0, 1, 2]);
+}
+
+#[test]
+fn a_sender_that_signs_two_versions_of_one_message_gets_the_round_called_off() {
+    // Equivocation: one sequence number, a different bet to each peer. The
+    // peers hold different tables, the commitments say so, and the round
+    // is called off everywhere; the table plays on.
+    let mut net = Net::new(2, 14);
+    assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 2));
+    let shooter = net.peers[0].session.table().shooter().unwrap();
+    let liar = if net.peers[1].id() == shooter { 2 } else { 1 };
+    let liar_key = net.peers[liar].key.clone();
+    let round = net.peers[0].session.round();
+    let seq = net.peers[liar].session.next_seq_from(&net.peers[liar].id());
+    let version = |stake| {
+        Message {
+            game: GAME,
+            round,
+            seq,
+            action: Action::Bet {
+                kind: BetKind::Field,
+                stake,
+            },
+        }
+        .sign(&liar_key)
+    };
+    let (a, b) = (version(5), version(7));
+    net.send(0, a.clone());
+    net.send(3 - liar, b.clone());
+    net.send(liar, a);
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 10));
     net.settle();
     let aborted = net.peers.iter().all(|p| {

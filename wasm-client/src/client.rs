@@ -280,16 +280,24 @@ impl Client {
         self.peer.poll_timeout().map_or(-1.0, |t| t as f64)
     }
 
+    /// Whether this peer is at `table` (joined, or still following its
+    /// game): whether [`table_state`](Self::table_state) has a state.
+    #[wasm_bindgen(js_name = isAt)]
+    pub fn is_at(&self, table: &str) -> bool {
+        room_of(table)
+            .is_ok_and(|room| self.peer.is_at(&room) || self.peer.session(&room).is_some())
+    }
+
     /// A table's state for display (JSON): phase, point, shooter, banker,
     /// balances, bets, round, roster, the number of rolls so far (`rolls`)
     /// and the last few of them (`recent`). Its size does not grow with the
     /// game; older rolls come from [`rolls`](Self::rolls).
     #[wasm_bindgen(js_name = tableState)]
     pub fn table_state(&self, table: &str) -> Result<String, JsError> {
-        let room = room_of(table)?;
-        if !self.peer.is_at(&room) && self.peer.session(&room).is_none() {
+        if !self.is_at(table) {
             return Err(JsError::new("not at this table"));
         }
+        let room = room_of(table)?;
         let roster: Vec<String> = self.peer.roster(&room).iter().map(|p| hex(p)).collect();
         let me = hex(&self.peer.id());
         let joined = self.peer.is_joined(&room);
@@ -331,6 +339,7 @@ impl Client {
             "waiting": waiting,
             "round": s.round(),
             "betting": s.is_betting(),
+            "awaitingRoll": s.held_count(&self.peer.id()),
             "closed": s.is_closed(),
             "point": match table_state.phase() { Phase::ComeOut => 0, Phase::Point(p) => p },
             "shooter": table_state.shooter().map(|p| hex(&p)),

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use shared::craps::{BetResult, Outcome};
 use shared::peer::{PeerEvent, SignalKind};
-use shared::session::{Event, ForfeitReason, RollRecord};
+use shared::session::{CloseReason, Event, ForfeitReason, RollRecord};
 
 /// Lower-case hex of bytes (ids, hashes).
 pub fn hex(bytes: &[u8]) -> String {
@@ -208,10 +208,26 @@ pub enum JsEvent {
         round: u64,
         alone: bool,
     },
-    /// The house defaulted and paid every bet.
+    /// The table closed: `reason` is `bankerDefaulted` (every bet paid
+    /// at its best) or `bankrollExhausted` (no roll, every stake returned).
     TableClosed {
         table: String,
+        reason: &'static str,
         paid: Vec<ResultJson>,
+    },
+    /// Actions of `player` reached this peer after betting closed: they
+    /// wait for the next roll.
+    HeldOver {
+        table: String,
+        player: String,
+        count: usize,
+    },
+    /// A bet the house could no longer cover was taken down and returned.
+    BetReturned {
+        table: String,
+        player: String,
+        bet: String,
+        stake: u64,
     },
     /// A peer's message was refused.
     Rejected {
@@ -347,9 +363,28 @@ fn game_event(table: String, event: Event) -> JsEvent {
             round,
             alone,
         },
-        Event::TableClosed { paid } => JsEvent::TableClosed {
+        Event::TableClosed { reason, paid } => JsEvent::TableClosed {
             table,
+            reason: match reason {
+                CloseReason::BankerDefaulted => "bankerDefaulted",
+                CloseReason::BankrollExhausted => "bankrollExhausted",
+            },
             paid: paid.iter().map(ResultJson::from).collect(),
+        },
+        Event::HeldOver { player, count } => JsEvent::HeldOver {
+            table,
+            player: hex(&player),
+            count,
+        },
+        Event::BetReturned {
+            player,
+            kind,
+            stake,
+        } => JsEvent::BetReturned {
+            table,
+            player: hex(&player),
+            bet: kind.name(),
+            stake,
         },
         Event::Rejected { sender, error } => JsEvent::Rejected {
             table,

@@ -193,10 +193,13 @@ mod client_api {
         client.handle_frame(&roster(&client), 0.0).unwrap();
         let opened = client.handle_frame(&table_frame, 1.0).unwrap();
         assert!(opened.contains(r#""type":"table""#), "{opened}");
-        let sat = client.sit(TABLE, 100.0, 2.0).unwrap();
+        client.sit(TABLE, 100.0, 2.0).unwrap();
+        // The seat shows at once (its `sat` event comes when a roll's cut
+        // takes it in); the state's keys are camelCase too.
+        let state = client.table_state(TABLE).unwrap();
         assert!(
-            sat.contains(r#""type":"sat""#) && sat.contains(r#""buyIn":100"#),
-            "{sat}"
+            state.contains(r#""balance":100"#) && state.contains(r#""awaitingRoll":1"#),
+            "{state}"
         );
         assert_eq!(sent(&mut client).last().unwrap().1, "everyone");
         client.leave(TABLE, 3.0).unwrap();

@@ -153,31 +153,22 @@ impl BetKind {
         }
     }
 
-    /// The win per chip of stake before commission, at its best outcome.
-    /// The banker must be able to cover this for every bet on the table.
+    /// The best win per chip of stake this bet can have (after any
+    /// commission on the win): what a defaulting banker pays on it.
     pub fn max_profit(self, rules: &TableRules) -> Ratio {
-        match self {
-            BetKind::PassLine
-            | BetKind::DontPass
-            | BetKind::Come { .. }
-            | BetKind::DontCome { .. }
-            | BetKind::Big6
-            | BetKind::Big8 => Ratio::ONE,
-            BetKind::PassOdds | BetKind::ComeOdds { .. } | BetKind::Buy(_) => r(2, 1),
-            BetKind::DontPassOdds | BetKind::DontComeOdds { .. } | BetKind::Lay(_) => r(5, 6),
-            BetKind::Place(n) => place_odds(n),
-            BetKind::Field => Ratio::int(i128::from(rules.field_pays_on_12.max(2))),
-            BetKind::Hard(4 | 10) => Ratio::int(7),
-            BetKind::Hard(_) => Ratio::int(9),
-            BetKind::AnySeven => Ratio::int(4),
-            BetKind::AnyCraps => Ratio::int(7),
-            BetKind::Aces | BetKind::Boxcars => Ratio::int(30),
-            BetKind::AceDeuce | BetKind::Yo => Ratio::int(15),
-            BetKind::Horn => r(27, 4),
-            BetKind::CAndE => Ratio::int(7),
-            BetKind::Hop(a, b) if a == b => Ratio::int(30),
-            BetKind::Hop(..) => Ratio::int(15),
-        }
+        // Derived, not restated: the best win `resolve` gives this bet in
+        // any phase on any roll.
+        let phases = [Phase::ComeOut]
+            .into_iter()
+            .chain([4, 5, 6, 8, 9, 10].map(Phase::Point));
+        phases
+            .flat_map(|phase| Roll::all().map(move |roll| (phase, roll)))
+            .filter_map(|(phase, roll)| match resolve(self, phase, roll, rules) {
+                Outcome::Win { profit, .. } => Some(profit),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(Ratio::ZERO)
     }
 
     /// Whether a player may take this bet down before a roll. Pass line and

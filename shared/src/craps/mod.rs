@@ -2,12 +2,14 @@
 //! house edges, and the table that settles real chips.
 
 pub mod bet;
+pub mod cover;
 pub mod edge;
 pub mod phase;
 pub mod rules;
 pub mod table;
 
 pub use bet::{resolve, BetKind, Outcome};
+pub use cover::{Returned, Uncovered};
 pub use edge::{house_edge, house_edge_percent, PUBLISHED_EDGES};
 pub use phase::Phase;
 pub use rules::{Commission, CommissionTiming, OddsLimit, TableRules};

@@ -6,8 +6,10 @@
 //! stakes on the table plus the balances of players who left only change
 //! by buy-ins ([`Table::sit`], [`Table::buy_in`]); see [`Table::total_chips`].
 //!
-//! The banker covers the table: a bet is refused when the banker's bankroll
-//! could not pay the best case of every bet on the table at once.
+//! The banker covers the table roll by roll: before every roll the bets it
+//! cannot pay are taken down (see [`crate::craps::cover`]); a bet is never
+//! refused at placement for the banker's sake, so whether one is accepted
+//! depends only on its player's own chips and bets and the table's phase.
 
 use std::collections::BTreeMap;
 
@@ -152,13 +154,15 @@ pub struct Table {
     bought_in: u64,
 }
 
-fn ceil_chips(stake: u64, ratio: Ratio) -> Option<u64> {
+/// `stake * ratio` in whole chips, rounded up (`None` on overflow).
+pub(crate) fn ceil_chips(stake: u64, ratio: Ratio) -> Option<u64> {
     let x = Ratio::int(i128::from(stake)).checked_mul(ratio)?;
     let (n, d) = (x.numer(), x.denom());
     u64::try_from((n + d - 1).div_euclid(d)).ok()
 }
 
-fn exact_chips(stake: u64, ratio: Ratio) -> Option<u64> {
+/// `stake * ratio` when it is whole chips.
+pub(crate) fn exact_chips(stake: u64, ratio: Ratio) -> Option<u64> {
     let x = Ratio::int(i128::from(stake)).checked_mul(ratio)?;
     (x.denom() == 1).then(|| u64::try_from(x.numer()).ok())?
 }
@@ -310,17 +314,9 @@ impl Table {
         Ok(())
     }
 
-    /// Winnings the banker has promised if every bet hit its best case.
-    pub fn exposure(&self) -> Option<u64> {
-        self.bets
-            .iter()
-            .try_fold(0u64, |sum, (&(_, kind), &stake)| {
-                sum.checked_add(ceil_chips(stake, kind.max_profit(&self.rules))?)
-            })
-    }
-
-    /// Checks a bet against the rules, the phase, the player's line bets,
-    /// balance and the banker's bankroll, without placing it. Returns the
+    /// Checks a bet against the rules, the phase, the player's line bets
+    /// and balance, without placing it (the banker's coverage is checked
+    /// before each roll instead: [`Table::cover`]). Returns the
     /// chips it takes from the balance (stake plus any up-front commission).
     pub fn check_bet(
         &self,
@@ -386,12 +382,6 @@ impl Table {
                 balance: seat.balance,
                 needed,
             });
-        }
-        let exposure = self.exposure().ok_or(TableError::Overflow)?;
-        let extra = ceil_chips(stake, kind.max_profit(&self.rules)).ok_or(TableError::Overflow)?;
-        let available = self.bankroll.saturating_sub(exposure);
-        if extra > available {
-            return Err(TableError::BankerCannotCover { available });
         }
         Ok(needed)
     }
@@ -547,50 +537,47 @@ impl Table {
     }
 
     /// Settles every bet against `roll`, moves the phase on and passes the
-    /// dice after a seven-out.
+    /// dice after a seven-out. All or nothing: everything is computed
+    /// first, and on an error (the bankroll cannot pay, or chips overflow)
+    /// the table is left exactly as it was.
     pub fn settle(&mut self, roll: Roll) -> Result<Settlement, TableError> {
         let phase_before = self.phase;
-        let bets = std::mem::take(&mut self.bets);
-        let mut kept = BTreeMap::new();
+        let mut kept: BTreeMap<(PlayerId, BetKind), u64> = BTreeMap::new();
         let mut results = Vec::new();
         let mut credit: BTreeMap<PlayerId, u64> = BTreeMap::new();
-        for ((player, kind), stake) in bets {
+        let (mut won_total, mut lost_total) = (0u64, 0u64);
+        let add = |sum: &mut u64, x: u64| -> Result<(), TableError> {
+            *sum = sum.checked_add(x).ok_or(TableError::Overflow)?;
+            Ok(())
+        };
+        for (&(player, kind), &stake) in &self.bets {
             let outcome = resolve(kind, phase_before, roll, &self.rules);
-            let mut keep = |k: BetKind, s: u64| -> Result<(), TableError> {
-                let slot = kept.entry((player, k)).or_insert(0u64);
-                *slot = slot.checked_add(s).ok_or(TableError::Overflow)?;
-                Ok(())
-            };
             let paid = match outcome {
                 Outcome::NoAction => {
-                    keep(kind, stake)?;
+                    add(kept.entry((player, kind)).or_insert(0), stake)?;
                     continue;
                 }
                 Outcome::Travel(moved) => {
-                    keep(moved, stake)?;
+                    add(kept.entry((player, moved)).or_insert(0), stake)?;
                     0
                 }
                 Outcome::Win { profit, stays } => {
                     let won = exact_chips(stake, profit).ok_or(TableError::Overflow)?;
-                    self.bankroll = self.bankroll.checked_sub(won).ok_or(TableError::Overflow)?;
+                    add(&mut won_total, won)?;
                     if stays {
-                        keep(kind, stake)?;
+                        add(kept.entry((player, kind)).or_insert(0), stake)?;
                         won
                     } else {
                         won.checked_add(stake).ok_or(TableError::Overflow)?
                     }
                 }
                 Outcome::Lose => {
-                    self.bankroll = self
-                        .bankroll
-                        .checked_add(stake)
-                        .ok_or(TableError::Overflow)?;
+                    add(&mut lost_total, stake)?;
                     0
                 }
                 Outcome::Push => stake,
             };
-            let c = credit.entry(player).or_insert(0);
-            *c = c.checked_add(paid).ok_or(TableError::Overflow)?;
+            add(credit.entry(player).or_insert(0), paid)?;
             results.push(BetResult {
                 player,
                 kind,
@@ -599,11 +586,25 @@ impl Table {
                 paid,
             });
         }
-        self.bets = kept;
+        let bankroll = self
+            .bankroll
+            .checked_add(lost_total)
+            .and_then(|b| b.checked_sub(won_total))
+            .ok_or(TableError::BankerCannotCover {
+                available: self.bankroll.saturating_add(lost_total),
+            })?;
+        let mut seats = self.seats.clone();
         for (player, paid) in credit {
-            let seat = self.seat_mut(&player)?;
+            let seat = seats
+                .iter_mut()
+                .find(|s| s.player == player)
+                .ok_or(TableError::NotSeated)?;
             seat.balance = seat.balance.checked_add(paid).ok_or(TableError::Overflow)?;
         }
+        // Nothing can fail from here on.
+        self.bankroll = bankroll;
+        self.seats = seats;
+        self.bets = kept;
         let seven_out = phase_before.is_seven_out(roll);
         self.phase = phase_before.after(roll);
         self.shooter = self.shooter();
@@ -622,6 +623,31 @@ impl Table {
             seven_out,
             results,
         })
+    }
+
+    /// Returns every stake on the table to its player, with no roll (the
+    /// table closes because its banker can no longer cover what is in
+    /// action). Every result is a push.
+    pub fn return_all_stakes(&mut self) -> Vec<BetResult> {
+        let bets = std::mem::take(&mut self.bets);
+        let mut results = Vec::new();
+        for ((player, kind), stake) in bets {
+            match self.seats.iter_mut().find(|s| s.player == player) {
+                Some(seat) => seat.balance = seat.balance.saturating_add(stake),
+                None => {
+                    let departed = self.departed.entry(player).or_insert(0);
+                    *departed = departed.saturating_add(stake);
+                }
+            }
+            results.push(BetResult {
+                player,
+                kind,
+                stake,
+                outcome: Outcome::Push,
+                paid: stake,
+            });
+        }
+        results
     }
 
     /// Canonical bytes of the whole state, for hashing: every peer with the
@@ -754,18 +780,6 @@ mod tests {
             Err(TableError::NotRemovable("pass".into()))
         );
         assert_eq!(t.leave(&ALICE), Err(TableError::BetsOnTable));
-    }
-
-    #[test]
-    fn the_banker_only_covers_what_its_bankroll_can_pay() {
-        let mut t = Table::new(TableRules::default(), BANKER, 100);
-        t.sit(ALICE, 1_000).unwrap();
-        t.place_bet(&ALICE, BetKind::Aces, 3).unwrap(); // could win 90
-        assert_eq!(
-            t.place_bet(&ALICE, BetKind::Boxcars, 1),
-            Err(TableError::BankerCannotCover { available: 10 })
-        );
-        t.place_bet(&ALICE, BetKind::Field, 5).unwrap(); // could win 10
     }
 
     #[test]

@@ -659,16 +659,14 @@ impl Peer {
         let Some(session) = room.session.as_mut() else {
             return;
         };
+        let sender = message.sender;
         match session.handle_message(now.saturating_add(offset), message) {
             // The same frame by the relay and a data channel, or our own
             // frame's echo.
             Ok(()) | Err(SessionError::Replayed { .. }) => {}
             Err(error) => self.events.push_back(PeerEvent::Game {
                 room: room_id,
-                event: Event::Rejected {
-                    sender: message.sender,
-                    error,
-                },
+                event: Event::Rejected { sender, error },
             }),
         }
         self.drain(now, room_id);

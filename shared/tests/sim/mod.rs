@@ -176,7 +176,7 @@ impl Net {
     pub fn broadcast(&mut self, from: usize, message: SignedMessage) {
         for to in 0..self.peers.len() {
             if to != from {
-                self.send(to, message);
+                self.send(to, message.clone());
             }
         }
     }
@@ -302,7 +302,7 @@ impl Net {
 
     pub fn inject(&mut self, message: SignedMessage) {
         for to in 0..self.peers.len() {
-            self.send(to, message);
+            self.send(to, message.clone());
         }
     }
 }

@@ -10,11 +10,20 @@
 //! ```
 //!
 //! A round goes: **betting** (sit, buy in, bet, take down, leave) until the
-//! shooter commits; that closes betting, and every participant (the banker
-//! and every seated player) commits to a secret and to the hash of the table
-//! it sees; when all commitments are in and name the same table hash, each
-//! **reveals**; the dice come from all reveals (see [`crate::fair`]), the
-//! table settles, and every peer holds the same state hash.
+//! shooter commits. The shooter's commitment closes betting and names the
+//! round's *cut* ([`Cut`]): for each sender, the last sequence number whose
+//! table actions this roll is on. Every peer applies exactly those (waiting
+//! for any it has not received yet), in sender key order onto the table of
+//! the round's start, so every peer rolls on the same table whatever order
+//! the bets reached it in; actions past the cut, and those that arrive
+//! during the roll, are **held over** to the next round, never refused and
+//! never a reason to call the round off. Then the banker's coverage is
+//! checked ([`crate::craps::cover`]): bets it cannot pay on the worst roll
+//! come down. Every participant (the banker and every seated player)
+//! commits to a secret and to the hash of that table; when all commitments
+//! are in and name the same table hash, each **reveals**; the dice come
+//! from all reveals (see [`crate::fair`]), the table settles, and every
+//! peer holds the same state hash.
 //!
 //! Deadlines, judged on the local clock: a participant that has not
 //! committed `commit_timeout` after betting closed, or not revealed
@@ -22,9 +31,10 @@
 //! not match its commitment), forfeits its bets to the banker and leaves;
 //! the roll is then decided by the remaining reveals. A banker that does so
 //! pays every bet on the table at its best and the table closes. If the
-//! commitments name different table hashes the peers saw different bets:
-//! the round is called off, every peer returns to the state at its start,
-//! and betting reopens in the next round.
+//! commitments name different table hashes, peers hold different tables
+//! (a sender signed two different messages with one sequence number, or a
+//! peer is faulty): the round is called off, its actions are undone, and
+//! betting reopens.
 //!
 //! Every message is checked: game, signature, sender's sequence number
 //! (duplicates and replays are refused; early ones wait in a bounded
@@ -33,344 +43,39 @@
 //! It deliberately does no I/O and reads no clock: the caller passes `now`
 //! in milliseconds on any monotonic clock.
 
+mod config;
+mod early;
+mod error;
+mod held;
+mod record;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::craps::{BetKind, BetResult, PlayerId, Settlement, Table, TableError, TableRules};
-use crate::dice::Roll;
-use crate::fair::{self, Digest32, GameId, Secret};
-use crate::message::{Action, Message, MessageError, SignedMessage};
+use crate::craps::{BetKind, PlayerId, Table, TableError};
+use crate::fair::{self, Digest32, Secret};
+use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
+
+pub use config::{ConfigError, GameConfig, CONFIG_LEN};
+pub use early::{MAX_AHEAD, MAX_PENDING};
+pub use error::SessionError;
+pub use record::{named_against, CloseReason, Event, ForfeitReason, RollRecord, TranscriptEntry};
+
+use early::{Early, Full};
+use held::Held;
 
 /// Milliseconds on the caller's monotonic clock.
 pub type Millis = u64;
 
-/// The most messages one sender may be ahead of the next expected one.
-pub const MAX_AHEAD: u64 = 64;
-/// The most early messages a session buffers in total.
-pub const MAX_PENDING: usize = 1024;
-
-/// Everything the peers of one game agree on before it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GameConfig {
-    /// The game.
-    pub game: GameId,
-    /// The table rules.
-    pub rules: TableRules,
-    /// The banker's public key.
-    pub banker: PlayerId,
-    /// The banker's bankroll (its buy-in).
-    pub bankroll: u64,
-    /// How long participants have to commit once betting closes.
-    pub commit_timeout: Millis,
-    /// How long participants have to reveal once all have committed.
-    pub reveal_timeout: Millis,
-}
-
-/// Why bytes are not a game configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a table configuration is {CONFIG_LEN} bytes of valid rules")]
-pub struct ConfigError;
-
-/// Length of an encoded [`GameConfig`].
-pub const CONFIG_LEN: usize = 16 + 23 + 32 + 8 + 8 + 8;
-
-impl GameConfig {
-    /// The configuration's bytes (the payload of a `Table` frame):
-    /// `game[16] rules[23] banker[32] bankroll u64 commit_timeout u64
-    /// reveal_timeout u64`.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(CONFIG_LEN);
-        out.extend_from_slice(&self.game);
-        self.rules.encode(&mut out);
-        out.extend_from_slice(&self.banker);
-        out.extend_from_slice(&self.bankroll.to_be_bytes());
-        out.extend_from_slice(&self.commit_timeout.to_be_bytes());
-        out.extend_from_slice(&self.reveal_timeout.to_be_bytes());
-        out
-    }
-
-    /// Parses [`GameConfig::encode`]'s bytes.
-    pub fn decode(bytes: &[u8]) -> Result<Self, ConfigError> {
-        if bytes.len() != CONFIG_LEN {
-            return Err(ConfigError);
-        }
-        let u64_at = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_be_bytes(b)
-        };
-        let mut game = [0u8; 16];
-        game.copy_from_slice(&bytes[..16]);
-        let rules = TableRules::decode(&bytes[16..39]).ok_or(ConfigError)?;
-        let mut banker = [0u8; 32];
-        banker.copy_from_slice(&bytes[39..71]);
-        Ok(Self {
-            game,
-            rules,
-            banker,
-            bankroll: u64_at(71),
-            commit_timeout: u64_at(79),
-            reveal_timeout: u64_at(87),
-        })
-    }
-
-    /// A game with default rules and 10-second deadlines.
-    pub fn new(game: GameId, banker: PlayerId, bankroll: u64) -> Self {
-        Self {
-            game,
-            rules: TableRules::default(),
-            banker,
-            bankroll,
-            commit_timeout: 10_000,
-            reveal_timeout: 10_000,
-        }
-    }
-}
-
-/// Why a message or action was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SessionError {
-    /// The message belongs to another game.
-    #[error("message for another game")]
-    WrongGame,
-    /// The bytes or signature are bad.
-    #[error("invalid message: {0}")]
-    Invalid(#[from] MessageError),
-    /// A sequence number already seen from this sender (duplicate or replay).
-    #[error("replayed message: seq {seq}, expected {expected}")]
-    Replayed {
-        /// The message's sequence number.
-        seq: u64,
-        /// The next one expected from that sender.
-        expected: u64,
-    },
-    /// Too far ahead of the next expected message, or the buffer is full.
-    #[error("message too far ahead (seq {seq}, expected {expected})")]
-    TooFarAhead {
-        /// The message's sequence number.
-        seq: u64,
-        /// The next one expected from that sender.
-        expected: u64,
-    },
-    /// The message is for a round that is over.
-    #[error("message for round {round}, but round {current} is under way")]
-    StaleRound {
-        /// The message's round.
-        round: u64,
-        /// The current round.
-        current: u64,
-    },
-    /// The sender takes no part in this game.
-    #[error("sender is not at this table")]
-    NotParticipant,
-    /// Betting is closed for this round (a commitment is already in).
-    #[error("betting is closed for this round")]
-    BettingClosed,
-    /// Only the shooter may start the roll.
-    #[error("only the shooter may start the roll")]
-    NotShooter,
-    /// A commitment outside the commit phase.
-    #[error("not accepting commitments now")]
-    NotCommitting,
-    /// A second commitment from the same participant.
-    #[error("already committed this round")]
-    AlreadyCommitted,
-    /// A reveal outside the reveal phase, or from a non-committer.
-    #[error("not accepting reveals now")]
-    NotRevealing,
-    /// A second reveal from the same participant.
-    #[error("already revealed this round")]
-    AlreadyRevealed,
-    /// The table refused the action.
-    #[error(transparent)]
-    Table(#[from] TableError),
-    /// The table has closed.
-    #[error("the table is closed")]
-    Closed,
-    /// This session only observes; it has no key to act with.
-    #[error("this session observes only")]
-    ObserverOnly,
-}
-
-/// Why a participant forfeited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForfeitReason {
-    /// No commitment before the deadline.
-    NoCommit,
-    /// No reveal before the deadline.
-    NoReveal,
-    /// A reveal that does not match the commitment.
-    WrongReveal,
-}
-
-/// Everything about one roll, enough to re-check it from scratch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RollRecord {
-    /// The round.
-    pub round: u64,
-    /// Each participant's commitment.
-    pub commits: Vec<(PlayerId, Digest32)>,
-    /// The reveals the dice came from.
-    pub reveals: Vec<(PlayerId, Secret)>,
-    /// Who forfeited during this roll.
-    pub forfeited: Vec<(PlayerId, ForfeitReason)>,
-    /// The table hash all participants committed to.
-    pub table_hash: Digest32,
-    /// The dice.
-    pub roll: Roll,
-    /// What the roll did.
-    pub settlement: Settlement,
-    /// The state hash after settlement.
-    pub state_hash: Digest32,
-}
-
-impl RollRecord {
-    /// Re-checks the roll: every reveal matches its commitment and the dice
-    /// follow from the reveals.
-    pub fn verify(&self, game: &GameId) -> bool {
-        let commits: BTreeMap<_, _> = self.commits.iter().copied().collect();
-        self.reveals
-            .iter()
-            .all(|(p, s)| commits.get(p) == Some(&fair::commitment(game, self.round, p, s)))
-            && fair::roll_from_reveals(game, self.round, self.reveals.iter().map(|(p, s)| (p, s)))
-                == self.roll
-    }
-}
-
-/// Something that happened at the table, for the user interface.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A player sat down.
-    Sat {
-        /// Who.
-        player: PlayerId,
-        /// With how many chips.
-        buy_in: u64,
-    },
-    /// A player bought more chips.
-    BoughtIn {
-        /// Who.
-        player: PlayerId,
-        /// How many.
-        amount: u64,
-    },
-    /// A bet was placed.
-    BetPlaced {
-        /// Whose.
-        player: PlayerId,
-        /// Which.
-        kind: BetKind,
-        /// Chips added.
-        stake: u64,
-    },
-    /// A bet was taken down.
-    BetTakenDown {
-        /// Whose.
-        player: PlayerId,
-        /// Which.
-        kind: BetKind,
-        /// Chips returned.
-        stake: u64,
-    },
-    /// A player left with its balance.
-    Left {
-        /// Who.
-        player: PlayerId,
-        /// Chips taken away.
-        balance: u64,
-    },
-    /// The shooter started the roll; betting is closed.
-    BettingClosed {
-        /// The round.
-        round: u64,
-        /// The hash of the table as this peer sees it.
-        table_hash: Digest32,
-    },
-    /// A participant committed.
-    Committed {
-        /// Who.
-        player: PlayerId,
-    },
-    /// A participant revealed.
-    Revealed {
-        /// Who.
-        player: PlayerId,
-    },
-    /// A participant broke the protocol, lost its bets and left.
-    Forfeited {
-        /// Who.
-        player: PlayerId,
-        /// Why.
-        reason: ForfeitReason,
-    },
-    /// The dice are in and the table settled.
-    Rolled(Box<RollRecord>),
-    /// Peers disagreed on the table; the round was called off and every
-    /// bet of it undone.
-    RoundAborted {
-        /// The round called off.
-        round: u64,
-        /// Every other participant's commitment named one table, and not
-        /// this peer's: this peer alone saw a different table (it missed
-        /// or invented something the others signed).
-        alone: bool,
-        /// The table hash this peer held.
-        table_hash: Digest32,
-        /// The table hash each commitment named (signed by its sender).
-        named: Vec<(PlayerId, Digest32)>,
-    },
-    /// The banker defaulted; every bet was paid and the table closed.
-    TableClosed {
-        /// The bets paid out.
-        paid: Vec<BetResult>,
-    },
-    /// A buffered message was refused when its turn came.
-    Rejected {
-        /// Its sender.
-        sender: PlayerId,
-        /// Why.
-        error: SessionError,
-    },
-}
-
-/// Whether every commitment in `named` but those of `excluding` names one
-/// table hash, and not `mine` (and there is at least one such).
-pub fn named_against(
-    named: &[(PlayerId, Digest32)],
-    mine: &Digest32,
-    excluding: &[PlayerId],
-) -> bool {
-    let mut others = named
-        .iter()
-        .filter(|(p, _)| !excluding.contains(p))
-        .map(|(_, hash)| hash);
-    others
-        .next()
-        .is_some_and(|first| first != mine && others.all(|h| h == first))
-}
-
-/// One entry of a game's transcript: enough to replay it (see
-/// [`crate::verify`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant)] // nearly every entry is a message: boxing would only add allocations
-pub enum TranscriptEntry {
-    /// A message processed in its turn, and whether it was accepted.
-    Message {
-        /// When.
-        at: Millis,
-        /// The message.
-        message: SignedMessage,
-        /// Whether it was accepted.
-        accepted: bool,
-    },
-    /// A deadline that passed and changed the game.
-    Timeout {
-        /// When.
-        at: Millis,
-    },
-}
+/// The most table actions of one sender that may wait for a cut (more
+/// wait, unprocessed, in the early buffer until a roll takes some).
+pub const MAX_HELD: usize = 256;
+/// The most senders not seated at the round's start whose actions may
+/// wait for a cut (newcomers sitting down); more wait in the early buffer
+/// unless a cut names them.
+pub const MAX_NEWCOMERS: usize = 32;
 
 /// An action a participant takes itself (see [`Session::perform`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -418,10 +123,20 @@ struct Local {
     next_seq: u64,
 }
 
+/// The table a cut produces, before it is adopted.
+struct Closing {
+    table: Table,
+    events: Vec<Event>,
+    solvent: bool,
+}
+
 /// One game, as one peer (or an observer) sees it.
 pub struct Session {
     config: GameConfig,
+    /// During betting, the round's start plus every held action (what the
+    /// players see); during a roll, the table rolled on.
     table: Table,
+    /// The agreed table when the round opened.
     round_start: Table,
     round: u64,
     stage: Stage,
@@ -431,8 +146,10 @@ pub struct Session {
     reveals: BTreeMap<PlayerId, Secret>,
     forfeited: Vec<(PlayerId, ForfeitReason)>,
     expected: BTreeMap<PlayerId, u64>,
-    pending: BTreeMap<(PlayerId, u64), (u64, SignedMessage)>,
-    arrivals: u64,
+    early: Early,
+    held: Held,
+    /// The actions this round's cut took.
+    in_roll: Vec<SignedMessage>,
     local: Option<Local>,
     outbox: VecDeque<SignedMessage>,
     events: VecDeque<Event>,
@@ -445,6 +162,10 @@ pub struct Session {
 /// Senders whose decompressed keys a session keeps; beyond that, keys are
 /// decompressed per message (a flood of strangers cannot grow the cache).
 pub const MAX_KEYS: usize = 64;
+
+fn is_table_action(action: &Action) -> bool {
+    !matches!(action, Action::Commit { .. } | Action::Reveal { .. })
+}
 
 impl Session {
     /// A session for a participant holding `key`. `entropy` must be secret
@@ -477,8 +198,9 @@ impl Session {
             reveals: BTreeMap::new(),
             forfeited: Vec::new(),
             expected: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            arrivals: 0,
+            early: Early::default(),
+            held: Held::default(),
+            in_roll: Vec::new(),
             local: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -493,7 +215,8 @@ impl Session {
         &self.config
     }
 
-    /// The table as this peer sees it.
+    /// The table as this peer sees it: while betting is open, including
+    /// every action not yet in a roll; during a roll, the table rolled on.
     pub fn table(&self) -> &Table {
         &self.table
     }
@@ -518,6 +241,11 @@ impl Session {
         self.stage == Stage::Closed
     }
 
+    /// How many of `player`'s table actions wait for a roll to take them.
+    pub fn held_count(&self, player: &PlayerId) -> usize {
+        self.held.count(player)
+    }
+
     /// Every roll so far.
     pub fn history(&self) -> &[RollRecord] {
         &self.history
@@ -531,12 +259,18 @@ impl Session {
     /// The hash of the whole current state. Equal on every peer that
     /// processed the same messages.
     pub fn state_hash(&self) -> Digest32 {
-        self.hash(b"bitcraps/state/v1")
+        let mut h = Sha256::new();
+        h.update(self.hash_table(b"bitcraps/state/v2", &self.round_start));
+        for m in self.held.iter().chain(&self.in_roll) {
+            h.update(m.signature);
+        }
+        h.update(self.hash_table(b"bitcraps/state/v2", &self.table));
+        h.finalize().into()
     }
 
-    fn hash(&self, domain: &[u8]) -> Digest32 {
+    fn hash_table(&self, domain: &[u8], table: &Table) -> Digest32 {
         let mut bytes = Vec::with_capacity(256);
-        self.table.encode(&mut bytes);
+        table.encode(&mut bytes);
         let mut h = Sha256::new();
         h.update(domain);
         h.update(self.config.game);
@@ -565,7 +299,8 @@ impl Session {
 
     // ----- local actions -------------------------------------------------
 
-    /// Performs one of this peer's own actions.
+    /// Performs one of this peer's own actions. A table action taken
+    /// while the dice are rolling waits for the next round.
     pub fn perform(&mut self, now: Millis, action: LocalAction) -> Result<(), SessionError> {
         match action {
             LocalAction::Sit { buy_in } => self.sit(now, buy_in),
@@ -607,29 +342,39 @@ impl Session {
         self.act(now, Action::Leave)
     }
 
-    /// Starts the roll (shooter only): commits, which closes betting.
+    /// Starts the roll (shooter only): commits with the cut of everything
+    /// this peer holds, which closes betting.
     pub fn roll(&mut self, now: Millis) -> Result<(), SessionError> {
-        let local = self.local.as_ref().ok_or(SessionError::ObserverOnly)?;
+        if self.local.is_none() {
+            return Err(SessionError::ObserverOnly);
+        }
         if self.stage != Stage::Betting {
             return Err(SessionError::BettingClosed);
         }
-        if self.table.shooter() != Some(local.id) {
+        let start = &self.round_start;
+        let cut = self
+            .held
+            .cut(|p| start.is_seated(p) || *p == self.config.banker);
+        let closing = self.closing(&cut);
+        if closing.table.shooter() != self.local_id() {
             return Err(SessionError::NotShooter);
         }
-        let action = self.local_commit()?;
+        let action = self.local_commit(Some((cut, &closing.table)))?;
         self.act(now, action)
     }
 
-    fn local_commit(&self) -> Result<Action, SessionError> {
+    /// Our commitment; the shooter's carries its cut and the table it makes.
+    fn local_commit(&self, close: Option<(Cut, &Table)>) -> Result<Action, SessionError> {
         let local = self.local.as_ref().ok_or(SessionError::ObserverOnly)?;
         let secret = fair::derive_secret(&local.entropy, &self.config.game, self.round);
-        let table_hash = match self.stage {
-            Stage::Betting => self.hash(b"bitcraps/table/v1"),
-            _ => self.table_hash,
+        let (table_hash, close) = match close {
+            Some((cut, table)) => (self.hash_table(b"bitcraps/table/v1", table), Some(cut)),
+            None => (self.table_hash, None),
         };
         Ok(Action::Commit {
             commitment: fair::commitment(&self.config.game, self.round, &local.id, &secret),
             table_hash,
+            close,
         })
     }
 
@@ -642,40 +387,51 @@ impl Session {
         result
     }
 
-    /// Signs, checks, applies and queues one local message; nothing more.
+    /// Checks, signs, applies and queues one local message; nothing more.
     fn send_local(&mut self, now: Millis, action: Action) -> Result<(), SessionError> {
         if self.stage == Stage::Closed {
             return Err(SessionError::Closed);
         }
         let local = self.local.as_ref().ok_or(SessionError::ObserverOnly)?;
-        let signed = Message {
+        let message = Message {
             game: self.config.game,
             round: self.round,
             seq: local.next_seq,
             action,
-        }
-        .sign(&local.key);
-        // Check first (on a copy of the table), so a refused action consumes
-        // no sequence number and nothing is sent.
-        self.precheck(&signed)?;
+        };
+        // Checked before signing, so a refused action consumes no sequence
+        // number and nothing is sent.
+        self.precheck(local.id, &message)?;
+        let signed = message.sign(&local.key);
         if let Some(local) = self.local.as_mut() {
             local.next_seq += 1;
         }
-        self.outbox.push_back(signed);
+        self.outbox.push_back(signed.clone());
         self.process(now, signed)
     }
 
-    fn precheck(&self, signed: &SignedMessage) -> Result<(), SessionError> {
-        self.check_stage(signed)?;
-        if !matches!(
-            signed.message.action,
-            Action::Commit { .. } | Action::Reveal { .. }
-        ) {
-            apply_to_table(
-                &mut self.table.clone(),
-                &signed.sender,
-                signed.message.action,
-            )?;
+    /// Whether our own message would be accepted. A table action is
+    /// checked against the table this peer shows while betting is open; one
+    /// taken during a roll is judged when its round's betting closes.
+    fn precheck(&self, me: PlayerId, message: &Message) -> Result<(), SessionError> {
+        self.check_stage(&me, message)?;
+        match &message.action {
+            // (A closing commitment is checked by `roll`, on its cut's table.)
+            action if is_table_action(action) => {
+                if self.held.count(&me) >= MAX_HELD {
+                    return Err(SessionError::TooManyWaiting);
+                }
+                if self.stage == Stage::Betting {
+                    let mut table = self.table.clone();
+                    apply_to_table(&mut table, &me, action)?;
+                    if table.shortfall() > 0 {
+                        return Err(SessionError::Table(TableError::BankerCannotCover {
+                            available: self.table.spare(),
+                        }));
+                    }
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -702,16 +458,11 @@ impl Session {
             return Err(SessionError::Replayed { seq, expected });
         }
         if seq > expected || !self.is_due(&signed) {
-            if seq - expected >= MAX_AHEAD || self.pending.len() >= MAX_PENDING {
-                return Err(SessionError::TooFarAhead { seq, expected });
-            }
-            if self.pending.contains_key(&(signed.sender, seq)) {
-                return Err(SessionError::Replayed { seq, expected });
-            }
-            self.arrivals += 1;
-            self.pending
-                .insert((signed.sender, seq), (self.arrivals, signed));
-            return Ok(());
+            return match self.early.hold(signed, expected) {
+                Ok(()) => Ok(()),
+                Err(Full::TooFar) => Err(SessionError::TooFarAhead { seq, expected }),
+                Err(Full::Duplicate) => Err(SessionError::Replayed { seq, expected }),
+            };
         }
         // Our own earlier messages coming back (a reload rebuilding its
         // state from the relay's replay): never reuse their numbers.
@@ -724,21 +475,61 @@ impl Session {
     }
 
     /// Whether an in-sequence message can be processed now, or must wait:
-    /// for a later round, or for a phase this peer has not reached yet
+    /// for a later round, for a phase this peer has not reached yet
     /// (another peer may have seen every commitment and revealed before
-    /// the last commitment reached us).
+    /// the last commitment reached us), for the actions a cut names, or for
+    /// room among the held actions.
     fn is_due(&self, signed: &SignedMessage) -> bool {
-        if signed.message.round > self.round {
+        let message = &signed.message;
+        if message.round > self.round {
             return false;
         }
-        if signed.message.round < self.round {
+        if is_table_action(&message.action) {
+            let held = self.held.count(&signed.sender);
+            let newcomer = held == 0
+                && !self.round_start.is_seated(&signed.sender)
+                && signed.sender != self.config.banker;
+            return held < MAX_HELD
+                && (!newcomer
+                    || self.newcomers() < MAX_NEWCOMERS
+                    || self.awaited_by_a_cut(&signed.sender));
+        }
+        if message.round < self.round {
             return true; // processed now, and refused as stale
         }
-        match (signed.message.action, self.stage) {
-            (Action::Commit { .. }, Stage::Betting) => self.table.shooter() == Some(signed.sender),
+        match (&message.action, self.stage) {
+            (
+                Action::Commit {
+                    close: Some(cut), ..
+                },
+                Stage::Betting,
+            ) => cut
+                .entries()
+                .iter()
+                .all(|(sender, last)| self.expected_seq(sender) > *last),
+            (Action::Commit { close: None, .. }, Stage::Betting) => false,
             (Action::Reveal { .. }, Stage::Betting | Stage::Committing { .. }) => false,
             _ => true,
         }
+    }
+
+    /// Senders with held actions who were not seated when the round opened.
+    fn newcomers(&self) -> usize {
+        self.held
+            .counts()
+            .filter(|(p, _)| !self.round_start.is_seated(p) && *p != self.config.banker)
+            .count()
+    }
+
+    /// Whether a closing commitment of this round, waiting for its turn,
+    /// names `sender` (its actions must then be taken in, whatever the cap).
+    fn awaited_by_a_cut(&self, sender: &PlayerId) -> bool {
+        self.early.messages().any(|m| match &m.message.action {
+            Action::Commit {
+                close: Some(cut), ..
+            } => m.message.round == self.round && cut.last_of(sender).is_some(),
+            _ => false,
+        })
     }
 
     /// Verifies a message's signature with the sender's cached key. Only
@@ -766,7 +557,7 @@ impl Session {
 
     /// How many early messages wait for their turn.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.early.len()
     }
 
     /// Takes every step the game allows now: our own commitment or reveal
@@ -792,7 +583,7 @@ impl Session {
         match self.stage {
             Stage::Committing { .. } => {
                 if local.is_some_and(|id| !self.commits.contains_key(&id)) {
-                    if let Ok(action) = self.local_commit() {
+                    if let Ok(action) = self.local_commit(None) {
                         // Our commitment in the commit phase cannot be refused.
                         let _ = self.send_local(now, action);
                     }
@@ -825,22 +616,20 @@ impl Session {
     /// Processes the earliest-arrived buffered message whose turn has come.
     fn process_buffered(&mut self, now: Millis) -> bool {
         let ready = self
-            .pending
-            .iter()
-            .filter(|(&(sender, seq), (_, m))| seq == self.expected_seq(&sender) && self.is_due(m))
-            .min_by_key(|(_, (arrival, _))| *arrival)
-            .map(|(key, _)| *key);
-        let Some((_, signed)) = ready.and_then(|key| self.pending.remove(&key)) else {
+            .early
+            .by_arrival()
+            .filter(|(_, m)| m.message.seq == self.expected_seq(&m.sender) && self.is_due(m))
+            .min_by_key(|(arrival, _)| *arrival)
+            .map(|(_, m)| (m.sender, m.message.seq));
+        let Some(signed) = ready.and_then(|key| self.early.remove(&key)) else {
             return false;
         };
+        let sender = signed.sender;
         if let Err(error) = self.process(now, signed) {
-            self.events.push_back(Event::Rejected {
-                sender: signed.sender,
-                error,
-            });
+            self.events.push_back(Event::Rejected { sender, error });
         }
         if self.stage == Stage::Closed {
-            self.pending.clear();
+            self.early.clear();
         }
         true
     }
@@ -853,38 +642,37 @@ impl Session {
         let entry = self.transcript.len();
         self.transcript.push(TranscriptEntry::Message {
             at: now,
-            message: signed,
+            message: signed.clone(),
             accepted: false,
         });
-        let result = self.apply(now, &signed);
+        let result = self.apply(now, signed);
         if let Some(TranscriptEntry::Message { accepted, .. }) = self.transcript.get_mut(entry) {
             *accepted = result.is_ok();
         }
         result
     }
 
-    fn check_stage(&self, signed: &SignedMessage) -> Result<(), SessionError> {
-        let round = signed.message.round;
+    fn check_stage(&self, sender: &PlayerId, message: &Message) -> Result<(), SessionError> {
+        if self.stage == Stage::Closed {
+            return Err(SessionError::Closed);
+        }
+        if is_table_action(&message.action) {
+            // Judged when a cut takes it in; never refused for its timing.
+            return Ok(());
+        }
+        let round = message.round;
         if round < self.round {
             return Err(SessionError::StaleRound {
                 round,
                 current: self.round,
             });
         }
-        let sender = &signed.sender;
         let seated = self.table.is_seated(sender) || *sender == self.config.banker;
-        match signed.message.action {
-            Action::Sit { .. } => {}
-            _ if !seated => return Err(SessionError::NotParticipant),
-            _ => {}
-        }
-        match (signed.message.action, self.stage) {
-            (Action::Commit { .. }, Stage::Betting) => {
-                if self.table.shooter() != Some(*sender) {
-                    return Err(SessionError::NotShooter);
-                }
-            }
-            (Action::Commit { .. }, Stage::Committing { .. }) => {
+        match (&message.action, self.stage) {
+            // The shooter is checked on the table its cut makes.
+            (Action::Commit { close: Some(_), .. }, Stage::Betting) => {}
+            (_, _) if !seated => return Err(SessionError::NotParticipant),
+            (Action::Commit { close: None, .. }, Stage::Committing { .. }) => {
                 if !self.roll_participants.contains(sender) {
                     return Err(SessionError::NotParticipant);
                 }
@@ -892,6 +680,7 @@ impl Session {
                     return Err(SessionError::AlreadyCommitted);
                 }
             }
+            (Action::Commit { close: Some(_), .. }, _) => return Err(SessionError::BettingClosed),
             (Action::Commit { .. }, _) => return Err(SessionError::NotCommitting),
             (Action::Reveal { .. }, Stage::Revealing { .. }) => {
                 if !self.commits.contains_key(sender) || !self.roll_participants.contains(sender) {
@@ -902,47 +691,113 @@ impl Session {
                 }
             }
             (Action::Reveal { .. }, _) => return Err(SessionError::NotRevealing),
-            (_, Stage::Betting) => {}
-            (_, Stage::Closed) => return Err(SessionError::Closed),
-            (_, _) => return Err(SessionError::BettingClosed),
+            _ => {}
         }
         Ok(())
     }
 
-    fn apply(&mut self, now: Millis, signed: &SignedMessage) -> Result<(), SessionError> {
-        self.check_stage(signed)?;
+    fn apply(&mut self, now: Millis, signed: SignedMessage) -> Result<(), SessionError> {
+        self.check_stage(&signed.sender, &signed.message)?;
         let sender = signed.sender;
-        match signed.message.action {
+        match &signed.message.action {
             Action::Commit {
                 commitment,
                 table_hash,
+                close,
             } => {
-                if self.stage == Stage::Betting {
-                    self.close_betting(now);
+                if let Some(cut) = close {
+                    self.close_betting(now, sender, cut)?;
                 }
-                self.commits.insert(sender, (commitment, table_hash));
+                self.commits.insert(sender, (*commitment, *table_hash));
                 self.events.push_back(Event::Committed { player: sender });
             }
             Action::Reveal { secret } => {
                 let committed = self.commits.get(&sender).map(|c| c.0);
                 let round = self.round;
-                if committed != Some(fair::commitment(&self.config.game, round, &sender, &secret)) {
+                if committed != Some(fair::commitment(&self.config.game, round, &sender, secret)) {
                     self.forfeit(sender, ForfeitReason::WrongReveal);
                 } else {
-                    self.reveals.insert(sender, secret);
+                    self.reveals.insert(sender, *secret);
                     self.events.push_back(Event::Revealed { player: sender });
                 }
             }
-            action => {
-                let event = apply_to_table(&mut self.table, &sender, action)?;
-                self.events.push_back(event);
+            _ => {
+                if self.stage == Stage::Betting {
+                    // Shown at once; judged for good when a cut takes it.
+                    let _ = apply_to_table(&mut self.table, &sender, &signed.message.action);
+                } else {
+                    self.events.push_back(Event::HeldOver {
+                        player: sender,
+                        count: self.held.count(&sender) + 1,
+                    });
+                }
+                self.held.push(signed);
             }
         }
         Ok(())
     }
 
-    fn close_betting(&mut self, now: Millis) {
-        self.table_hash = self.hash(b"bitcraps/table/v1");
+    /// The table `cut` makes: the round's start, then every held action the
+    /// cut includes (senders in key order), then the banker's coverage.
+    fn closing(&self, cut: &Cut) -> Closing {
+        let mut table = self.round_start.clone();
+        let mut events = Vec::new();
+        for m in self.held.included(cut) {
+            events.push(
+                apply_to_table(&mut table, &m.sender, &m.message.action).unwrap_or_else(|error| {
+                    Event::Rejected {
+                        sender: m.sender,
+                        error,
+                    }
+                }),
+            );
+        }
+        let solvent = match table.cover() {
+            Ok(returned) => {
+                events.extend(returned.into_iter().map(|r| Event::BetReturned {
+                    player: r.player,
+                    kind: r.kind,
+                    stake: r.stake,
+                }));
+                true
+            }
+            Err(_) => false,
+        };
+        Closing {
+            table,
+            events,
+            solvent,
+        }
+    }
+
+    /// The shooter's commitment: adopt the table its cut makes, and open
+    /// the commit phase on it.
+    fn close_betting(
+        &mut self,
+        now: Millis,
+        sender: PlayerId,
+        cut: &Cut,
+    ) -> Result<(), SessionError> {
+        let closing = self.closing(cut);
+        if closing.table.shooter() != Some(sender) {
+            return Err(SessionError::NotShooter);
+        }
+        self.in_roll = self.held.take(cut);
+        self.table = closing.table;
+        self.events.extend(closing.events);
+        for (player, count) in self.held.counts() {
+            self.events.push_back(Event::HeldOver { player, count });
+        }
+        if !closing.solvent {
+            let paid = self.table.return_all_stakes();
+            self.stage = Stage::Closed;
+            self.events.push_back(Event::TableClosed {
+                reason: CloseReason::BankrollExhausted,
+                paid,
+            });
+            return Ok(());
+        }
+        self.table_hash = self.hash_table(b"bitcraps/table/v1", &self.table);
         self.roll_participants = self.table.participants().into_iter().collect();
         self.stage = Stage::Committing {
             deadline: now.saturating_add(self.config.commit_timeout),
@@ -951,6 +806,7 @@ impl Session {
             round: self.round,
             table_hash: self.table_hash,
         });
+        Ok(())
     }
 
     fn all_committed(&self) -> bool {
@@ -972,7 +828,8 @@ impl Session {
             .all(|(_, hash)| *hash == self.table_hash)
     }
 
-    /// The peers saw different tables: undo the round.
+    /// The peers hold different tables: call the round off and undo its
+    /// actions (putting them back would only make the same tables again).
     fn abort_round(&mut self) {
         let round = self.round;
         let named: Vec<(PlayerId, Digest32)> = self
@@ -983,6 +840,7 @@ impl Session {
         let me = self.local.as_ref().map(|l| l.id);
         let alone = named_against(&named, &self.table_hash, me.as_slice());
         let table_hash = self.table_hash;
+        self.in_roll.clear();
         self.table = self.round_start.clone();
         self.next_round();
         self.events.push_back(Event::RoundAborted {
@@ -1011,7 +869,10 @@ impl Session {
         if player == self.config.banker {
             let paid = self.table.banker_default();
             self.stage = Stage::Closed;
-            self.events.push_back(Event::TableClosed { paid });
+            self.events.push_back(Event::TableClosed {
+                reason: CloseReason::BankerDefaulted,
+                paid,
+            });
         } else {
             let _ = self.table.forfeit(&player);
         }
@@ -1023,11 +884,15 @@ impl Session {
         let settlement = match self.table.settle(roll) {
             Ok(s) => s,
             Err(_) => {
-                // Only a chip overflow can fail here; no peer can continue
-                // such a table, so it closes with every bet paid back.
+                // Coverage was checked before the roll, so only a chip
+                // overflow can fail here; settlement changed nothing, and no
+                // peer can continue such a table: it closes, every bet paid.
                 let paid = self.table.banker_default();
                 self.stage = Stage::Closed;
-                self.events.push_back(Event::TableClosed { paid });
+                self.events.push_back(Event::TableClosed {
+                    reason: CloseReason::BankerDefaulted,
+                    paid,
+                });
                 return;
             }
         };
@@ -1041,6 +906,7 @@ impl Session {
             settlement,
             state_hash: [0; 32],
         };
+        self.in_roll.clear();
         self.next_round();
         let mut record = record;
         record.state_hash = self.state_hash();
@@ -1048,10 +914,15 @@ impl Session {
         self.events.push_back(Event::Rolled(Box::new(record)));
     }
 
+    /// Opens the next round on the table as it stands, and shows every
+    /// held action on it.
     fn next_round(&mut self) {
         self.round += 1;
         self.stage = Stage::Betting;
         self.round_start = self.table.clone();
+        for m in self.held.iter() {
+            let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
+        }
         self.commits.clear();
         self.reveals.clear();
         self.roll_participants.clear();
@@ -1108,10 +979,10 @@ impl Session {
 fn apply_to_table(
     table: &mut Table,
     sender: &PlayerId,
-    action: Action,
+    action: &Action,
 ) -> Result<Event, SessionError> {
     let player = *sender;
-    Ok(match action {
+    Ok(match *action {
         Action::Sit { buy_in } => {
             table.sit(player, buy_in)?;
             Event::Sat { player, buy_in }

@@ -1,0 +1,221 @@
+//! What a session reports: events for the user interface, the record of
+//! every roll, and the transcript entries a game can be replayed from.
+
+use std::collections::BTreeMap;
+
+use crate::craps::{BetKind, BetResult, PlayerId, Settlement};
+use crate::dice::Roll;
+use crate::fair::{self, Digest32, GameId, Secret};
+use crate::message::SignedMessage;
+use crate::session::{Millis, SessionError};
+
+/// Why a participant forfeited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForfeitReason {
+    /// No commitment before the deadline.
+    NoCommit,
+    /// No reveal before the deadline.
+    NoReveal,
+    /// A reveal that does not match the commitment.
+    WrongReveal,
+}
+
+/// Why a table closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The banker did not commit or reveal in time, or revealed wrongly:
+    /// every bet was paid at its best.
+    BankerDefaulted,
+    /// The bankroll could not pay the worst next roll of the contract bets
+    /// in action: no roll, every stake returned.
+    BankrollExhausted,
+}
+
+/// Everything about one roll, enough to re-check it from scratch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollRecord {
+    /// The round.
+    pub round: u64,
+    /// Each participant's commitment.
+    pub commits: Vec<(PlayerId, Digest32)>,
+    /// The reveals the dice came from.
+    pub reveals: Vec<(PlayerId, Secret)>,
+    /// Who forfeited during this roll.
+    pub forfeited: Vec<(PlayerId, ForfeitReason)>,
+    /// The table hash all participants committed to.
+    pub table_hash: Digest32,
+    /// The dice.
+    pub roll: Roll,
+    /// What the roll did.
+    pub settlement: Settlement,
+    /// The state hash after settlement.
+    pub state_hash: Digest32,
+}
+
+impl RollRecord {
+    /// Re-checks the roll: every reveal matches its commitment and the dice
+    /// follow from the reveals.
+    pub fn verify(&self, game: &GameId) -> bool {
+        let commits: BTreeMap<_, _> = self.commits.iter().copied().collect();
+        self.reveals
+            .iter()
+            .all(|(p, s)| commits.get(p) == Some(&fair::commitment(game, self.round, p, s)))
+            && fair::roll_from_reveals(game, self.round, self.reveals.iter().map(|(p, s)| (p, s)))
+                == self.roll
+    }
+}
+
+/// Something that happened at the table, for the user interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A player sat down.
+    Sat {
+        /// Who.
+        player: PlayerId,
+        /// With how many chips.
+        buy_in: u64,
+    },
+    /// A player bought more chips.
+    BoughtIn {
+        /// Who.
+        player: PlayerId,
+        /// How many.
+        amount: u64,
+    },
+    /// A bet was placed.
+    BetPlaced {
+        /// Whose.
+        player: PlayerId,
+        /// Which.
+        kind: BetKind,
+        /// Chips added.
+        stake: u64,
+    },
+    /// A bet was taken down.
+    BetTakenDown {
+        /// Whose.
+        player: PlayerId,
+        /// Which.
+        kind: BetKind,
+        /// Chips returned.
+        stake: u64,
+    },
+    /// A player left with its balance.
+    Left {
+        /// Who.
+        player: PlayerId,
+        /// Chips taken away.
+        balance: u64,
+    },
+    /// The shooter started the roll; betting is closed.
+    BettingClosed {
+        /// The round.
+        round: u64,
+        /// The hash of the table as this peer sees it.
+        table_hash: Digest32,
+    },
+    /// A participant committed.
+    Committed {
+        /// Who.
+        player: PlayerId,
+    },
+    /// A participant revealed.
+    Revealed {
+        /// Who.
+        player: PlayerId,
+    },
+    /// A participant broke the protocol, lost its bets and left.
+    Forfeited {
+        /// Who.
+        player: PlayerId,
+        /// Why.
+        reason: ForfeitReason,
+    },
+    /// The dice are in and the table settled.
+    Rolled(Box<RollRecord>),
+    /// Peers disagreed on the table; the round was called off and every
+    /// bet of it undone.
+    RoundAborted {
+        /// The round called off.
+        round: u64,
+        /// Every other participant's commitment named one table, and not
+        /// this peer's: this peer alone saw a different table (it missed
+        /// or invented something the others signed).
+        alone: bool,
+        /// The table hash this peer held.
+        table_hash: Digest32,
+        /// The table hash each commitment named (signed by its sender).
+        named: Vec<(PlayerId, Digest32)>,
+    },
+    /// Table actions that reached this peer after the shooter's cut (or
+    /// during the roll) wait for the next round: they are neither lost
+    /// nor refused, and apply when the next roll's betting closes.
+    HeldOver {
+        /// Whose.
+        player: PlayerId,
+        /// How many of its actions wait.
+        count: usize,
+    },
+    /// A bet the banker's bankroll could no longer cover on the next roll
+    /// was taken down and its stake returned (see [`crate::craps::cover`]).
+    BetReturned {
+        /// Whose.
+        player: PlayerId,
+        /// Which.
+        kind: BetKind,
+        /// Chips returned to its balance.
+        stake: u64,
+    },
+    /// The table closed.
+    TableClosed {
+        /// Why.
+        reason: CloseReason,
+        /// What happened to every bet on the table: paid at its best when
+        /// the banker defaulted, pushed when the bankroll ran dry.
+        paid: Vec<BetResult>,
+    },
+    /// A buffered message was refused when its turn came.
+    Rejected {
+        /// Its sender.
+        sender: PlayerId,
+        /// Why.
+        error: SessionError,
+    },
+}
+
+/// Whether every commitment in `named` but those of `excluding` names one
+/// table hash, and not `mine` (and there is at least one such).
+pub fn named_against(
+    named: &[(PlayerId, Digest32)],
+    mine: &Digest32,
+    excluding: &[PlayerId],
+) -> bool {
+    let mut others = named
+        .iter()
+        .filter(|(p, _)| !excluding.contains(p))
+        .map(|(_, hash)| hash);
+    others
+        .next()
+        .is_some_and(|first| first != mine && others.all(|h| h == first))
+}
+
+/// One entry of a game's transcript: enough to replay it (see
+/// [`crate::verify`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // nearly every entry is a message: boxing would only add allocations
+pub enum TranscriptEntry {
+    /// A message processed in its turn, and whether it was accepted.
+    Message {
+        /// When.
+        at: Millis,
+        /// The message.
+        message: SignedMessage,
+        /// Whether it was accepted.
+        accepted: bool,
+    },
+    /// A deadline that passed and changed the game.
+    Timeout {
+        /// When.
+        at: Millis,
+    },
+}
