@@ -127,6 +127,11 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('heldOver', (e) => {
       if (e.detail.table === this.table && e.detail.player === this.peer.me) this.say('The dice were already rolling: your bet is on the next roll.');
     });
+    this.peer.addEventListener('dicePassed', (e) => {
+      if (e.detail.table !== this.table) return;
+      const who = (id) => (id === this.peer.me ? 'you' : short(id));
+      this.say(`The shooter did not roll in time: the dice pass from ${who(e.detail.from)} to ${who(e.detail.to)}.`);
+    });
     this.peer.addEventListener('betReturned', (e) => {
       if (e.detail.table !== this.table) return;
       const whose = e.detail.player === this.peer.me ? 'Your' : `${short(e.detail.player)}'s`;

@@ -47,7 +47,8 @@ export const newTableId = () => randomHex(16);
  * `rolled`, `forfeited`, `roundAborted`, `tableClosed` (`reason`:
  * `bankerDefaulted` or `bankrollExhausted`), `heldOver` (actions that came
  * after betting closed wait for the next roll), `betReturned` (a bet the
- * house could no longer cover came down), `rejected`,
+ * house could no longer cover came down), `dicePassed` (`from`, `to`: the
+ * shooter did not roll in time), `rejected`,
  * `relayError`, `noTable` (nobody announced the table: no such table, or
  * it has closed), `houseGone` / `houseBack` (the house left the table /
  * came back), `relayRestarted` (the relay lost its rooms; everything was

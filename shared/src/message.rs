@@ -18,12 +18,15 @@
 //!         | 5 Leave
 //!         | 6 Commit   commitment[32] table_hash[32] close
 //!         | 7 Reveal   secret[32]
+//!         | 8 Roll                  (the shooter asks the banker to close betting)
+//!         | 9 PassDice              (the banker passes the dice of an idle shooter)
 //! kind    = code u8 | a u8 | b u8   (see `BetKind` codes in this module)
 //! close   = 0                                   (a participant's commitment)
 //!         | 1 count u8 (sender[32] seq u64)*    (the shooter's, closing betting)
 //! ```
 //!
-//! The shooter's commitment closes betting and names the round's *cut*:
+//! The banker's commitment closes betting (when the shooter asks, with
+//! `Roll`) and names the round's *cut*:
 //! for each sender (in key order, at most [`MAX_CUT`]), the last of its
 //! sequence numbers whose table actions this roll is on. Every peer applies
 //! exactly those, waiting for any it has not received; later ones wait for
@@ -106,7 +109,7 @@ pub enum Action {
         commitment: Digest32,
         /// Hash of the table (bets, balances) the sender agrees to roll on.
         table_hash: Digest32,
-        /// The shooter's commitment closes betting with its cut; every
+        /// The banker's commitment closes betting with its cut; every
         /// other participant's has none.
         close: Option<Cut>,
     },
@@ -115,6 +118,10 @@ pub enum Action {
         /// The secret committed to.
         secret: Secret,
     },
+    /// The shooter asks the banker to close betting and roll.
+    Roll,
+    /// The banker passes the dice of a shooter who did not roll in time.
+    PassDice,
 }
 
 /// A message before signing.
@@ -295,6 +302,8 @@ impl Message {
                 out.push(7);
                 out.extend_from_slice(secret);
             }
+            Action::Roll => out.push(8),
+            Action::PassDice => out.push(9),
         }
     }
 
@@ -341,6 +350,8 @@ impl Message {
                 },
             },
             7 => Action::Reveal { secret: r.array()? },
+            8 => Action::Roll,
+            9 => Action::PassDice,
             other => return Err(MessageError::UnknownAction(other)),
         };
         Ok((
@@ -391,11 +402,13 @@ impl SignedMessage {
             .map_err(|_| MessageError::BadSignature)
     }
 
-    /// The priority its frame travels with: commitments and reveals are
+    /// The priority its frame travels with: the protocol's steps are
     /// consensus-critical; everything else is normal game traffic.
     pub fn priority(&self) -> Priority {
         match self.message.action {
-            Action::Commit { .. } | Action::Reveal { .. } => Priority::Critical,
+            Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::PassDice => {
+                Priority::Critical
+            }
             _ => Priority::Normal,
         }
     }
@@ -518,6 +531,8 @@ mod tests {
                 close: Cut::new(vec![([9; 32], 7), ([2; 32], 1)]),
             },
             Action::Reveal { secret: [6; 32] },
+            Action::Roll,
+            Action::PassDice,
         ]
     }
 

@@ -362,30 +362,15 @@ fn the_roll_waits_for_the_deadline_and_a_silent_player_forfeits() {
     assert_eq!(banker.table().shooter(), alice.local_id());
     let (roller, other) = (&mut alice, &mut banker);
     roller.roll(10).unwrap();
-    while let Some(m) = roller.poll_transmit() {
-        other.handle_message(10, m).unwrap();
-    }
-    while let Some(m) = other.poll_transmit() {
-        roller.handle_message(10, m).unwrap();
-    }
-    assert_eq!(roller.poll_timeout(), Some(10 + config().commit_timeout));
-    assert!(roller.history().is_empty());
+    // The shooter asks, the banker closes betting, both commit.
+    pump(&mut [roller, other], 10);
+    assert_eq!(alice.poll_timeout(), Some(10 + config().commit_timeout));
+    assert!(alice.history().is_empty());
     for s in [&mut banker, &mut alice] {
         s.handle_timeout(10 + config().commit_timeout);
     }
     // Both reveal now, and the roll completes without Bob.
-    let mut moved = true;
-    while moved {
-        moved = false;
-        while let Some(m) = alice.poll_transmit() {
-            banker.handle_message(20_000, m).unwrap();
-            moved = true;
-        }
-        while let Some(m) = banker.poll_transmit() {
-            alice.handle_message(20_000, m).unwrap();
-            moved = true;
-        }
-    }
+    pump(&mut [&mut alice, &mut banker], 20_000);
     assert_eq!(alice.history().len(), 1);
     assert_eq!(alice.state_hash(), banker.state_hash());
     let bob_id = bob.verifying_key().to_bytes();
@@ -408,4 +393,56 @@ fn a_table_configuration_round_trips_and_rejects_junk() {
     let mut bad_field = bytes.clone();
     bad_field[16 + 16 + 4] = 7; // field pays 7:1 on 12
     assert!(GameConfig::decode(&bad_field).is_err());
+}
+
+#[test]
+fn a_shooter_who_does_not_roll_in_time_loses_the_dice_on_every_peer() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    shooter.roll(0).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 0);
+    assert_eq!(banker.history().len(), 1);
+    let (was, next) = (shooter.local_id().unwrap(), other.local_id().unwrap());
+    if banker.table().shooter() != Some(was) {
+        return; // a seven-out passed the dice already (not with these keys)
+    }
+    // Nobody but the banker keeps a shooter deadline.
+    assert_eq!(shooter.poll_timeout(), None);
+    let at = banker
+        .poll_timeout()
+        .expect("the banker's shooter deadline");
+    assert_eq!(at, config().shooter_timeout);
+    banker.handle_timeout(at - 1);
+    assert!(banker.poll_transmit().is_none(), "not before the deadline");
+    banker.handle_timeout(at);
+    let pass = banker.poll_transmit().expect("the dice pass");
+    assert_eq!(pass.message.action, Action::PassDice);
+    // The old shooter asks to roll at the same moment: the requests cross.
+    shooter.roll(at).unwrap();
+    let late = shooter.poll_transmit().unwrap();
+    for s in [&mut shooter, &mut other] {
+        s.handle_message(at, pass.clone()).unwrap();
+    }
+    banker.handle_message(at, late.clone()).unwrap();
+    other.handle_message(at, late).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], at);
+    for s in [&mut banker, &mut shooter, &mut other] {
+        assert_eq!(s.table().shooter(), Some(next));
+        assert!(s.is_betting(), "the late request rolled nothing");
+        assert!(events(s).contains(&Event::DicePassed {
+            from: was,
+            to: next
+        }));
+    }
+    assert_eq!(banker.state_hash(), other.state_hash());
+    // Only the banker passes the dice; a player's PassDice is refused.
+    let forged = msg(&key(9), 1, 2, Action::PassDice);
+    assert_eq!(
+        banker.handle_message(at, forged),
+        Err(SessionError::NotBanker)
+    );
+    // The new shooter rolls.
+    other.roll(at + 1).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], at + 1);
+    assert_eq!(banker.history().len(), 2);
+    assert_eq!(banker.state_hash(), shooter.state_hash());
 }

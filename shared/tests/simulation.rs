@@ -366,3 +366,22 @@ fn a_sender_that_signs_two_versions_of_one_message_gets_the_round_called_off() {
     assert!(aborted, "every peer called round {round} off");
     assert_agreement(&net, &[0, 1, 2]);
 }
+
+#[test]
+fn zz_debug_crash() {
+    let mut net = Net::new(3, 12);
+    assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 4));
+    assert!(net.run_until(1_000, |n| !n.peers[1].session.is_betting()));
+    net.peers[1].alive = false;
+    let crashed = net.peers[1].id();
+    let ok = net.run_until(1_000_000, |n| n.rolls(0) >= 20);
+    for (i, p) in net.peers.iter().enumerate() {
+        let s = &p.session;
+        eprintln!("peer {i}: round {} betting {} closed {} pending {} rolls {} shooter {:?} me {:?} crashed {:?} seats {}", s.round(), s.is_betting(), s.is_closed(), s.pending(), s.history().len(), s.table().shooter().map(|x| x[0]), s.local_id().map(|x| x[0]), crashed[0], s.table().seats().len());
+        eprintln!(
+            "  rejected {:?}",
+            p.rejected.iter().rev().take(3).collect::<Vec<_>>()
+        );
+    }
+    assert!(ok);
+}

@@ -222,6 +222,12 @@ pub enum JsEvent {
         player: String,
         count: usize,
     },
+    /// The shooter did not roll in time: the house passed the dice.
+    DicePassed {
+        table: String,
+        from: String,
+        to: String,
+    },
     /// A bet the house could no longer cover was taken down and returned.
     BetReturned {
         table: String,
@@ -370,6 +376,11 @@ fn game_event(table: String, event: Event) -> JsEvent {
                 CloseReason::BankrollExhausted => "bankrollExhausted",
             },
             paid: paid.iter().map(ResultJson::from).collect(),
+        },
+        Event::DicePassed { from, to } => JsEvent::DicePassed {
+            table,
+            from: hex(&from),
+            to: hex(&to),
         },
         Event::HeldOver { player, count } => JsEvent::HeldOver {
             table,

@@ -513,6 +513,17 @@ impl Table {
         results
     }
 
+    /// The dice pass to the next seat (the shooter did not roll in time).
+    pub fn pass_dice(&mut self) {
+        let next = self
+            .shooter()
+            .and_then(|s| self.seats.iter().position(|x| x.player == s))
+            .and_then(|index| self.next_seat_after(index));
+        if next.is_some() {
+            self.shooter = next;
+        }
+    }
+
     fn remove_seat(&mut self, player: &PlayerId) -> Result<u64, TableError> {
         let index = self
             .seats

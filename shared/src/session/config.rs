@@ -20,6 +20,10 @@ pub struct GameConfig {
     pub commit_timeout: Millis,
     /// How long participants have to reveal once all have committed.
     pub reveal_timeout: Millis,
+    /// How long a shooter may keep the dice without rolling once two or
+    /// more players are seated; then the banker passes them on (0: no
+    /// limit).
+    pub shooter_timeout: Millis,
 }
 
 /// Why bytes are not a game configuration.
@@ -28,12 +32,12 @@ pub struct GameConfig {
 pub struct ConfigError;
 
 /// Length of an encoded [`GameConfig`].
-pub const CONFIG_LEN: usize = 16 + 23 + 32 + 8 + 8 + 8;
+pub const CONFIG_LEN: usize = 16 + 23 + 32 + 8 + 8 + 8 + 8;
 
 impl GameConfig {
     /// The configuration's bytes (the payload of a `Table` frame):
     /// `game[16] rules[23] banker[32] bankroll u64 commit_timeout u64
-    /// reveal_timeout u64`.
+    /// reveal_timeout u64 shooter_timeout u64`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(CONFIG_LEN);
         out.extend_from_slice(&self.game);
@@ -42,6 +46,7 @@ impl GameConfig {
         out.extend_from_slice(&self.bankroll.to_be_bytes());
         out.extend_from_slice(&self.commit_timeout.to_be_bytes());
         out.extend_from_slice(&self.reveal_timeout.to_be_bytes());
+        out.extend_from_slice(&self.shooter_timeout.to_be_bytes());
         out
     }
 
@@ -67,10 +72,12 @@ impl GameConfig {
             bankroll: u64_at(71),
             commit_timeout: u64_at(79),
             reveal_timeout: u64_at(87),
+            shooter_timeout: u64_at(95),
         })
     }
 
-    /// A game with default rules and 10-second deadlines.
+    /// A game with default rules, 10-second deadlines and 30 seconds for
+    /// a shooter to roll.
     pub fn new(game: GameId, banker: PlayerId, bankroll: u64) -> Self {
         Self {
             game,
@@ -79,6 +86,7 @@ impl GameConfig {
             bankroll,
             commit_timeout: 10_000,
             reveal_timeout: 10_000,
+            shooter_timeout: 30_000,
         }
     }
 }

@@ -67,6 +67,12 @@ pub enum SessionError {
     /// waiting for the next roll.
     #[error("too many of your actions are waiting for the roll")]
     TooManyWaiting,
+    /// Only the banker closes betting and passes the dice.
+    #[error("only the banker may do that")]
+    NotBanker,
+    /// Nobody is seated: there is nothing to roll.
+    #[error("nobody is seated")]
+    NobodySeated,
     /// This session only observes; it has no key to act with.
     #[error("this session observes only")]
     ObserverOnly,

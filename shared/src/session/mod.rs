@@ -121,6 +121,8 @@ struct Local {
     id: PlayerId,
     entropy: [u8; 32],
     next_seq: u64,
+    /// The last round this peer asked to roll in.
+    asked_to_roll: u64,
 }
 
 /// The table a cut produces, before it is adopted.
@@ -150,6 +152,11 @@ pub struct Session {
     held: Held,
     /// The actions this round's cut took.
     in_roll: Vec<SignedMessage>,
+    /// (Banker) the shooter asked to roll this round.
+    roll_requested: bool,
+    /// (Banker) since when the current shooter has had the dice with
+    /// another player seated.
+    shooter_since: Millis,
     local: Option<Local>,
     outbox: VecDeque<SignedMessage>,
     events: VecDeque<Event>,
@@ -164,7 +171,10 @@ pub struct Session {
 pub const MAX_KEYS: usize = 64;
 
 fn is_table_action(action: &Action) -> bool {
-    !matches!(action, Action::Commit { .. } | Action::Reveal { .. })
+    !matches!(
+        action,
+        Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::PassDice
+    )
 }
 
 impl Session {
@@ -179,6 +189,7 @@ impl Session {
             id,
             entropy,
             next_seq: 1,
+            asked_to_roll: 0,
         });
         session
     }
@@ -201,6 +212,8 @@ impl Session {
             early: Early::default(),
             held: Held::default(),
             in_roll: Vec::new(),
+            roll_requested: false,
+            shooter_since: 0,
             local: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -256,16 +269,17 @@ impl Session {
         &self.transcript
     }
 
-    /// The hash of the whole current state. Equal on every peer that
-    /// processed the same messages.
+    /// The hash of the agreed state: the round and its table (while
+    /// betting is open, the table at the round's start; during a roll, the
+    /// table rolled on). Equal on every peer that processed the same cuts;
+    /// actions no cut has taken yet are not part of it (when they reached
+    /// each peer differs).
     pub fn state_hash(&self) -> Digest32 {
-        let mut h = Sha256::new();
-        h.update(self.hash_table(b"bitcraps/state/v2", &self.round_start));
-        for m in self.held.iter().chain(&self.in_roll) {
-            h.update(m.signature);
-        }
-        h.update(self.hash_table(b"bitcraps/state/v2", &self.table));
-        h.finalize().into()
+        let agreed = match self.stage {
+            Stage::Betting => &self.round_start,
+            _ => &self.table,
+        };
+        self.hash_table(b"bitcraps/state/v2", agreed)
     }
 
     fn hash_table(&self, domain: &[u8], table: &Table) -> Digest32 {
@@ -293,8 +307,18 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Millis> {
         match self.stage {
             Stage::Committing { deadline } | Stage::Revealing { deadline } => Some(deadline),
-            Stage::Betting | Stage::Closed => None,
+            Stage::Betting => self.pass_dice_at(),
+            Stage::Closed => None,
         }
+    }
+
+    /// (Banker) when the dice pass on if the shooter has not asked to roll:
+    /// only with two or more players seated, and a shooter deadline set.
+    fn pass_dice_at(&self) -> Option<Millis> {
+        let timeout = self.config.shooter_timeout;
+        let waiting = self.is_banker() && !self.roll_requested && timeout > 0;
+        (waiting && self.round_start.seats().len() >= 2)
+            .then(|| self.shooter_since.saturating_add(timeout))
     }
 
     // ----- local actions -------------------------------------------------
@@ -342,28 +366,48 @@ impl Session {
         self.act(now, Action::Leave)
     }
 
-    /// Starts the roll (shooter only): commits with the cut of everything
-    /// this peer holds, which closes betting.
+    /// Starts the roll (shooter only): asks the banker to close betting.
+    /// Asking again in the same round sends nothing.
     pub fn roll(&mut self, now: Millis) -> Result<(), SessionError> {
-        if self.local.is_none() {
-            return Err(SessionError::ObserverOnly);
+        let local = self.local.as_ref().ok_or(SessionError::ObserverOnly)?;
+        if local.asked_to_roll == self.round && self.stage == Stage::Betting {
+            return Ok(());
         }
         if self.stage != Stage::Betting {
             return Err(SessionError::BettingClosed);
         }
+        if self.table.shooter() != self.local_id() {
+            return Err(SessionError::NotShooter);
+        }
+        let round = self.round;
+        if let Some(local) = self.local.as_mut() {
+            local.asked_to_roll = round;
+        }
+        self.act(now, Action::Roll)
+    }
+
+    /// Whether this peer is the banker.
+    fn is_banker(&self) -> bool {
+        self.local_id() == Some(self.config.banker)
+    }
+
+    /// (Banker) closes betting: commits with the cut of everything held.
+    fn close_as_banker(&mut self, now: Millis) {
         let start = &self.round_start;
         let cut = self
             .held
             .cut(|p| start.is_seated(p) || *p == self.config.banker);
         let closing = self.closing(&cut);
-        if closing.table.shooter() != self.local_id() {
-            return Err(SessionError::NotShooter);
+        if closing.table.seats().is_empty() {
+            return;
         }
-        let action = self.local_commit(Some((cut, &closing.table)))?;
-        self.act(now, action)
+        if let Ok(action) = self.local_commit(Some((cut, &closing.table))) {
+            let _ = self.send_local(now, action);
+        }
     }
 
-    /// Our commitment; the shooter's carries its cut and the table it makes.
+    /// Our commitment; the banker's closing one carries its cut and the
+    /// table it makes.
     fn local_commit(&self, close: Option<(Cut, &Table)>) -> Result<Action, SessionError> {
         let local = self.local.as_ref().ok_or(SessionError::ObserverOnly)?;
         let secret = fair::derive_secret(&local.entropy, &self.config.game, self.round);
@@ -604,10 +648,15 @@ impl Session {
                     return true;
                 }
                 if self.all_revealed() {
-                    self.finish_roll();
+                    self.finish_roll(now);
                     return true;
                 }
                 false
+            }
+            Stage::Betting if self.roll_requested && self.is_banker() => {
+                self.roll_requested = false;
+                self.close_as_banker(now);
+                true
             }
             Stage::Betting | Stage::Closed => false,
         }
@@ -661,6 +710,9 @@ impl Session {
             return Ok(());
         }
         let round = message.round;
+        if message.action == Action::Roll {
+            return Ok(()); // a request: only the banker acts on it, if it is current
+        }
         if round < self.round {
             return Err(SessionError::StaleRound {
                 round,
@@ -668,9 +720,15 @@ impl Session {
             });
         }
         let seated = self.table.is_seated(sender) || *sender == self.config.banker;
+        let banker = *sender == self.config.banker;
         match (&message.action, self.stage) {
-            // The shooter is checked on the table its cut makes.
-            (Action::Commit { close: Some(_), .. }, Stage::Betting) => {}
+            // A request only the banker acts on.
+            (Action::Roll, _) => {}
+            (Action::Commit { close: Some(_), .. } | Action::PassDice, _) if !banker => {
+                return Err(SessionError::NotBanker)
+            }
+            (Action::Commit { close: Some(_), .. } | Action::PassDice, Stage::Betting) => {}
+            (Action::PassDice, _) => return Err(SessionError::BettingClosed),
             (_, _) if !seated => return Err(SessionError::NotParticipant),
             (Action::Commit { close: None, .. }, Stage::Committing { .. }) => {
                 if !self.roll_participants.contains(sender) {
@@ -710,6 +768,22 @@ impl Session {
                 }
                 self.commits.insert(sender, (*commitment, *table_hash));
                 self.events.push_back(Event::Committed { player: sender });
+            }
+            Action::Roll => {
+                let current = signed.message.round == self.round && self.stage == Stage::Betting;
+                if current && self.is_banker() && self.table.shooter() == Some(sender) {
+                    self.roll_requested = true;
+                }
+            }
+            Action::PassDice => {
+                let from = self.round_start.shooter();
+                self.round_start.pass_dice();
+                self.table.pass_dice();
+                self.roll_requested = false;
+                self.shooter_since = now;
+                if let (Some(from), Some(to)) = (from, self.round_start.shooter()) {
+                    self.events.push_back(Event::DicePassed { from, to });
+                }
             }
             Action::Reveal { secret } => {
                 let committed = self.commits.get(&sender).map(|c| c.0);
@@ -778,9 +852,10 @@ impl Session {
         sender: PlayerId,
         cut: &Cut,
     ) -> Result<(), SessionError> {
+        let _ = sender;
         let closing = self.closing(cut);
-        if closing.table.shooter() != Some(sender) {
-            return Err(SessionError::NotShooter);
+        if closing.table.seats().is_empty() {
+            return Err(SessionError::NobodySeated);
         }
         self.in_roll = self.held.take(cut);
         self.table = closing.table;
@@ -830,7 +905,7 @@ impl Session {
 
     /// The peers hold different tables: call the round off and undo its
     /// actions (putting them back would only make the same tables again).
-    fn abort_round(&mut self) {
+    fn abort_round(&mut self, now: Millis) {
         let round = self.round;
         let named: Vec<(PlayerId, Digest32)> = self
             .commits
@@ -843,6 +918,7 @@ impl Session {
         self.in_roll.clear();
         self.table = self.round_start.clone();
         self.next_round();
+        self.shooter_since = now;
         self.events.push_back(Event::RoundAborted {
             round,
             alone,
@@ -854,7 +930,7 @@ impl Session {
     /// All commitments are in (or the deadline passed): agree or abort.
     fn finish_commits(&mut self, now: Millis) {
         if !self.commits_agree() {
-            self.abort_round();
+            self.abort_round(now);
             return;
         }
         self.stage = Stage::Revealing {
@@ -878,7 +954,7 @@ impl Session {
         }
     }
 
-    fn finish_roll(&mut self) {
+    fn finish_roll(&mut self, now: Millis) {
         let game = self.config.game;
         let roll = fair::roll_from_reveals(&game, self.round, self.reveals.iter());
         let settlement = match self.table.settle(roll) {
@@ -908,6 +984,7 @@ impl Session {
         };
         self.in_roll.clear();
         self.next_round();
+        self.shooter_since = now;
         let mut record = record;
         record.state_hash = self.state_hash();
         self.history.push(record.clone());
@@ -919,6 +996,7 @@ impl Session {
     fn next_round(&mut self) {
         self.round += 1;
         self.stage = Stage::Betting;
+        self.roll_requested = false;
         self.round_start = self.table.clone();
         for m in self.held.iter() {
             let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
@@ -931,9 +1009,18 @@ impl Session {
 
     /// Applies deadlines that have passed.
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.stage == Stage::Betting {
+            if self.pass_dice_at().is_some_and(|at| now >= at) {
+                // Our own message: in everyone's order like any other.
+                self.shooter_since = now;
+                let _ = self.send_local(now, Action::PassDice);
+                self.move_on(now);
+            }
+            return;
+        }
         let fired = match self.stage {
             Stage::Committing { deadline } if now >= deadline && !self.commits_agree() => {
-                self.abort_round();
+                self.abort_round(now);
                 true
             }
             Stage::Committing { deadline } if now >= deadline => {
@@ -962,7 +1049,7 @@ impl Session {
                     self.forfeit(player, ForfeitReason::NoReveal);
                 }
                 if self.stage != Stage::Closed {
-                    self.finish_roll();
+                    self.finish_roll(now);
                 }
                 true
             }
@@ -1013,6 +1100,8 @@ fn apply_to_table(
         }
         // Commit and reveal are protocol steps handled by the session,
         // never table actions.
-        Action::Commit { .. } | Action::Reveal { .. } => return Err(SessionError::NotCommitting),
+        Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::PassDice => {
+            return Err(SessionError::NotCommitting)
+        }
     })
 }

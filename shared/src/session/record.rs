@@ -114,6 +114,13 @@ pub enum Event {
         /// The hash of the table as this peer sees it.
         table_hash: Digest32,
     },
+    /// The shooter did not roll in time: the banker passed the dice.
+    DicePassed {
+        /// The shooter who had them.
+        from: PlayerId,
+        /// The one who has them now.
+        to: PlayerId,
+    },
     /// A participant committed.
     Committed {
         /// Who.

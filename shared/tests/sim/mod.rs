@@ -72,6 +72,14 @@ pub struct Net {
     /// Whether shooters keep rolling.
     pub rolling: bool,
     pub config: GameConfig,
+    /// Per mille: the chance, at every moment something happens, that a
+    /// seated player bets again whatever the phase (so bets cross the
+    /// shooter's commitment and the roll).
+    pub crossing: u64,
+    /// Bets are staked 1..=`max_units` times their stake unit.
+    pub max_units: u64,
+    /// Extra random delay before each shooter rolls (0..this).
+    pub roll_jitter: Millis,
 }
 
 pub const GAME: GameId = [0x6A; 16];
@@ -107,11 +115,16 @@ impl Net {
     /// A banker (key 1) and `players` players (keys 2..), every one
     /// seated with `buy_in` chips at time 0.
     pub fn new(players: u8, seed: u64) -> Self {
+        Self::with_bankroll(players, seed, 100_000_000)
+    }
+
+    /// Like [`Net::new`], with the banker's bankroll.
+    pub fn with_bankroll(players: u8, seed: u64, bankroll: u64) -> Self {
         let banker = key(1);
         let config = GameConfig {
             commit_timeout: 500,
             reveal_timeout: 500,
-            ..GameConfig::new(GAME, banker.verifying_key().to_bytes(), 100_000_000)
+            ..GameConfig::new(GAME, banker.verifying_key().to_bytes(), bankroll)
         };
         let mut rng = Rng::new(seed);
         let mut peers = Vec::new();
@@ -140,6 +153,9 @@ impl Net {
             roll_delay: 50,
             rolling: true,
             config,
+            crossing: 0,
+            max_units: 5,
+            roll_jitter: 0,
         };
         for i in 1..net.peers.len() {
             net.peers[i].session.sit(0, 1_000_000).expect("sit");
@@ -188,18 +204,30 @@ impl Net {
         self.in_flight.insert((at, tie), (to, message));
     }
 
-    /// Lets honest behaviour happen: bet when a round opens, roll later.
+    /// Lets honest behaviour happen: bet when a round opens, roll later,
+    /// and (with `crossing`) bet again at any moment.
     fn behave(&mut self) {
         let now = self.now;
         for i in 0..self.peers.len() {
             let peer = &mut self.peers[i];
+            if self.crossing > 0
+                && peer.alive
+                && peer.bets
+                && !peer.session.is_closed()
+                && self.rng.below(1000) < self.crossing
+            {
+                let kind = BET_MENU[self.rng.below(BET_MENU.len() as u64) as usize];
+                let unit = kind.stake_unit(peer.session.table().rules());
+                let stake = unit * (1 + self.rng.below(self.max_units));
+                let _ = peer.session.place_bet(now, kind, stake);
+            }
             if !peer.alive || !peer.session.is_betting() || peer.session.is_closed() {
                 continue;
             }
             let round = peer.session.round();
             if peer.bet_round != round {
                 peer.bet_round = round;
-                peer.round_opened = now;
+                peer.round_opened = now + self.rng.below(self.roll_jitter.max(1));
                 let Some(me) = peer.session.local_id() else {
                     continue;
                 };
@@ -207,7 +235,7 @@ impl Net {
                     for _ in 0..1 + self.rng.below(3) {
                         let kind = BET_MENU[self.rng.below(BET_MENU.len() as u64) as usize];
                         let unit = kind.stake_unit(peer.session.table().rules());
-                        let stake = unit * (1 + self.rng.below(5));
+                        let stake = unit * (1 + self.rng.below(self.max_units));
                         // Refused bets (wrong phase, no line bet) are not sent.
                         let _ = peer.session.place_bet(now, kind, stake);
                     }
@@ -288,11 +316,13 @@ impl Net {
         done(self)
     }
 
-    /// Stops rolling and delivers everything still in flight.
+    /// Stops rolling and delivers everything still in flight (also what
+    /// the last moment sent, such as the banker passing idle dice).
     pub fn settle(&mut self) {
         self.rolling = false;
         let end = self.now + 10_000;
         while self.now < end && self.step() {}
+        while !self.in_flight.is_empty() && self.step() {}
     }
 
     /// Rolls seen by peer `i`.

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The agreement simulation, long: games of 4-8 peers with bets crossing the
+# roll, a small bankroll against standing bets, a noisy player and a flood
+# of strangers, until ROUNDS rounds in all (default 10,000). Prints what
+# happened, by kind; fails on any divergence, call-off or lost chip.
+#
+#   scripts/long-sim.sh [ROUNDS]
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+BITCRAPS_SIM_ROUNDS="${1:-10000}" cargo test --release -p bitcraps-shared --test agreement -- --nocapture
