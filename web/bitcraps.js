@@ -189,12 +189,14 @@ export class BitCrapsClient extends EventTarget {
     for (const peer of this.peers.values()) peer.pc.close();
   }
 
-  /** A frame from the relay, or (`fromPeer`) from a data channel. */
-  receive(bytes, fromPeer = false) {
+  /** A frame from the relay, or (`fromPeer`: that peer's id) from its data channel. */
+  receive(bytes, fromPeer = null) {
     let events;
     try {
-      const handle = fromPeer ? this.client.handleChannelFrame : this.client.handleFrame;
-      events = JSON.parse(handle.call(this.client, bytes, this.now()));
+      const json = fromPeer
+        ? this.client.handleChannelFrame(fromPeer, bytes, this.now())
+        : this.client.handleFrame(bytes, this.now());
+      events = JSON.parse(json);
     } catch (error) {
       events = [{ type: 'rejected', reason: String(error) }];
     }
@@ -373,7 +375,7 @@ export class BitCrapsClient extends EventTarget {
     channel.onopen = () => this.setPeerState(id, 'open');
     channel.onclose = () => this.setPeerState(id, 'closed');
     channel.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), true);
+      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), id);
     };
   }
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::{Bytes, BytesMut};
 use shared::codec::{control, encode_unsigned, stamp_seq, FrameHeader, FrameRef};
 use shared::craps::BetKind;
-use shared::peer::{Destination, Peer, PeerEvent};
+use shared::peer::{Destination, Peer, PeerError, PeerEvent};
 use shared::session::{Event, GameConfig, LocalAction};
 use shared::wire::{error, FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
 use shared::SigningKey;
@@ -455,7 +455,11 @@ impl World {
                 ready.into_iter().map(|(_, f)| f).collect()
             };
             for f in due {
-                self.players[i].peer.handle_channel_frame(now, &f).unwrap();
+                let from = sender_of(&f);
+                self.players[i]
+                    .peer
+                    .handle_channel_frame(now, &from, &f)
+                    .unwrap();
             }
             if self.players[i]
                 .peer
@@ -511,9 +515,10 @@ impl World {
                 }
                 let direct = std::mem::take(&mut self.players[i].direct);
                 for (_, f) in direct {
+                    let from = sender_of(&f);
                     self.players[i]
                         .peer
-                        .handle_channel_frame(self.now, &f)
+                        .handle_channel_frame(self.now, &from, &f)
                         .unwrap();
                 }
                 self.players[i].peer.handle_timeout(self.now);
@@ -640,11 +645,23 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
     // make it count as delivered, nor move where the resume starts.
     let mut forged = BytesMut::from(&bet.frame[..]);
     stamp_seq(&mut forged, u64::MAX).unwrap();
-    world.players[2]
-        .peer
-        .handle_channel_frame(world.now, &forged)
-        .unwrap();
+    let other = world.players[1].peer.id();
+    assert!(matches!(
+        world.players[2]
+            .peer
+            .handle_channel_frame(world.now, &other, &forged),
+        Err(PeerError::ForeignChannelFrame)
+    ));
     assert_eq!(world.players[2].peer.waiting(&ROOM), 1);
+    // Nor can a channel carry relay frames (a forged roster, an error) or
+    // another player's game frames.
+    let roster = relay_frame(FrameKind::Roster, 0, &control::encode_roster(&[other], 1));
+    assert!(matches!(
+        world.players[2]
+            .peer
+            .handle_channel_frame(world.now, &other, &roster),
+        Err(PeerError::ForeignChannelFrame)
+    ));
     world.players[2].direct.clear();
     for p in &mut world.players {
         p.direct.clear();
@@ -975,6 +992,11 @@ fn a_full_room_is_tried_again_and_a_seat_taken_by_another_tab_is_not() {
         });
         assert_eq!(retried, again, "code {code}");
     }
+}
+
+/// The signer of a frame (the data channel it travels on is its sender's).
+fn sender_of(frame: &[u8]) -> PeerId {
+    FrameRef::parse(frame, MAX_FRAME_LEN).unwrap().header.sender
 }
 
 #[test]

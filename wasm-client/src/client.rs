@@ -158,11 +158,18 @@ impl Client {
         Ok(events)
     }
 
-    /// Handles one frame from another peer's data channel (game frames
-    /// only); returns the events it caused (a JSON array).
+    /// Handles one frame from the data channel of peer `from` (hex):
+    /// only game frames that peer signed; returns the events it caused (a
+    /// JSON array).
     #[wasm_bindgen(js_name = handleChannelFrame)]
-    pub fn handle_channel_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, JsError> {
-        let handled = self.peer.handle_channel_frame(now as u64, bytes);
+    pub fn handle_channel_frame(
+        &mut self,
+        from: &str,
+        bytes: &[u8],
+        now: f64,
+    ) -> Result<String, JsError> {
+        let from = peer_of(from)?;
+        let handled = self.peer.handle_channel_frame(now as u64, &from, bytes);
         let events = self.take_events();
         handled.map_err(refused)?;
         Ok(events)

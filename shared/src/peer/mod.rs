@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! connection_opened()                     a new relay connection (or none)
-//! handle_frame(now, bytes)                from the relay or a data channel
+//! handle_frame(now, bytes)                from the relay
+//! handle_channel_frame(now, from, bytes)  from peer `from`'s data channel
 //! handle_timeout(now)
 //! poll_transmit() -> Option<Transmit>     frame, table, where it goes
 //! poll_event()    -> Option<PeerEvent>
@@ -121,6 +122,10 @@ pub enum PeerError {
     /// A control payload that does not decode.
     #[error(transparent)]
     Control(#[from] control::ControlError),
+    /// A data channel carried something other than a game frame signed by
+    /// the channel's own peer (relay frames, another sender's frames).
+    #[error("a data channel carries only its own peer's game frames")]
+    ForeignChannelFrame,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,13 +448,20 @@ impl Peer {
         Ok(())
     }
 
-    /// Handles one frame from another peer's data channel: game frames
-    /// only, taken as unstamped (a channel's frames say nothing about
-    /// what the relay has: no acknowledgement, no sequence bookkeeping).
-    pub fn handle_channel_frame(&mut self, now: Millis, bytes: &[u8]) -> Result<(), PeerError> {
+    /// Handles one frame from peer `from`'s data channel: only game frames
+    /// that `from` signed (anything else is refused: relay frames cannot
+    /// be injected, nor a third player's frames relayed), taken as
+    /// unstamped (a channel's frames say nothing about what the relay has:
+    /// no acknowledgement, no sequence bookkeeping).
+    pub fn handle_channel_frame(
+        &mut self,
+        now: Millis,
+        from: &PeerId,
+        bytes: &[u8],
+    ) -> Result<(), PeerError> {
         let frame = FrameRef::parse(bytes, MAX_FRAME_LEN)?;
-        if frame.header.kind != FrameKind::Game || frame.header.sender == self.id {
-            return Ok(());
+        if frame.header.kind != FrameKind::Game || frame.header.sender != *from {
+            return Err(PeerError::ForeignChannelFrame);
         }
         let room_id = frame.header.room;
         // While catching up, the relay's copy comes after the snapshot.
