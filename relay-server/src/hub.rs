@@ -28,7 +28,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
 use shared::codec::{control, encode_unsigned, stamp_seq, FrameHeader};
-use shared::manager::ConsensusGameManager;
+use shared::manager::{ConsensusGameManager, ManagerError};
 use shared::message::SignedMessage;
 use shared::session::GameConfig;
 use shared::wire::{error, FrameKind, PeerId, Priority, RoomId};
@@ -536,7 +536,11 @@ impl Hub {
         Ok(())
     }
 
-    /// Validation mode: checks a game frame with the engine.
+    /// Validation mode: checks a game frame with the engine. A frame the
+    /// game refused in its turn (its sequence number used up: a stale
+    /// commitment, a player passing the dice) is still relayed, so the
+    /// peers, who judge it alike, are never left waiting for that number;
+    /// it counts as refused in the validator's figures.
     pub fn validate_game(&self, frame: &shared::codec::FrameRef<'_>) -> Result<(), Refusal> {
         let Some(validator) = &self.validator else {
             return Ok(());
@@ -545,10 +549,11 @@ impl Hub {
             |why: String| Refusal::new(error::INVALID_GAME_FRAME, "invalid_game_frame", why);
         let message = SignedMessage::from_frame(frame).map_err(|e| invalid(e.to_string()))?;
         let now = self.started.elapsed().as_millis() as u64;
-        validator
-            .handle_message(now, message)
-            .map(|_| ())
-            .map_err(|e| invalid(e.to_string()))
+        match validator.handle_message(now, message) {
+            Ok(_) => Ok(()),
+            Err(ManagerError::Session(e)) if e.used_its_turn() => Ok(()),
+            Err(e) => Err(invalid(e.to_string())),
+        }
     }
 
     /// Validation mode: applies passed game deadlines.

@@ -88,9 +88,35 @@ async fn invalid_game_frames_are_dropped_before_fan_out() {
     let got = banker.recv_kind(FrameKind::Game).await;
     let (message, _) = Message::decode(&got.payload).unwrap();
     assert_eq!(message.seq, 3);
+    // A frame the game refuses in its turn (a player passing the dice) uses
+    // up its number: it is relayed all the same, and so is the next one,
+    // or every peer would wait for that number forever.
+    let pass = Message {
+        game,
+        round: 1,
+        seq: 4,
+        action: Action::PassDice,
+    }
+    .sign(&key(2));
+    player.send_raw(pass.to_frame()).await;
+    let got = banker.recv_kind(FrameKind::Game).await;
+    assert_eq!(Message::decode(&got.payload).unwrap().0.seq, 4);
+    let after = Message {
+        game,
+        round: 1,
+        seq: 5,
+        action: Action::BuyIn { amount: 1 },
+    }
+    .sign(&key(2));
+    player.send_raw(after.to_frame()).await;
+    let got = banker.recv_kind(FrameKind::Game).await;
+    assert_eq!(Message::decode(&got.payload).unwrap().0.seq, 5);
     let stats = relay.relay.hub().validator().unwrap().publish_stats();
     assert_eq!(stats.games, 1);
-    assert!(stats.messages_rejected >= 1);
+    assert!(
+        stats.messages_rejected >= 2,
+        "the forgery and the refused pass"
+    );
     // When the room empties, the relay follows its game no longer (tables
     // opened and abandoned must not pile up in memory).
     banker.send(FrameKind::Leave, game, None, &[]).await;

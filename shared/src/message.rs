@@ -186,69 +186,9 @@ pub enum MessageError {
     Frame(#[from] FrameError),
 }
 
-fn kind_code(kind: BetKind) -> [u8; 3] {
-    let p = |x: Option<u8>| x.unwrap_or(0);
-    match kind {
-        BetKind::PassLine => [1, 0, 0],
-        BetKind::DontPass => [2, 0, 0],
-        BetKind::Come { point } => [3, p(point), 0],
-        BetKind::DontCome { point } => [4, p(point), 0],
-        BetKind::PassOdds => [5, 0, 0],
-        BetKind::DontPassOdds => [6, 0, 0],
-        BetKind::ComeOdds { point } => [7, point, 0],
-        BetKind::DontComeOdds { point } => [8, point, 0],
-        BetKind::Place(n) => [9, n, 0],
-        BetKind::Buy(n) => [10, n, 0],
-        BetKind::Lay(n) => [11, n, 0],
-        BetKind::Field => [12, 0, 0],
-        BetKind::Big6 => [13, 0, 0],
-        BetKind::Big8 => [14, 0, 0],
-        BetKind::Hard(n) => [15, n, 0],
-        BetKind::AnySeven => [16, 0, 0],
-        BetKind::AnyCraps => [17, 0, 0],
-        BetKind::Aces => [18, 0, 0],
-        BetKind::AceDeuce => [19, 0, 0],
-        BetKind::Yo => [20, 0, 0],
-        BetKind::Boxcars => [21, 0, 0],
-        BetKind::Horn => [22, 0, 0],
-        BetKind::CAndE => [23, 0, 0],
-        BetKind::Hop(a, b) => [24, a, b],
-    }
-}
-
-fn kind_from_code([code, a, b]: [u8; 3]) -> Result<BetKind, MessageError> {
-    let opt = |x: u8| (x != 0).then_some(x);
-    let kind = match code {
-        1 => BetKind::PassLine,
-        2 => BetKind::DontPass,
-        3 => BetKind::Come { point: opt(a) },
-        4 => BetKind::DontCome { point: opt(a) },
-        5 => BetKind::PassOdds,
-        6 => BetKind::DontPassOdds,
-        7 => BetKind::ComeOdds { point: a },
-        8 => BetKind::DontComeOdds { point: a },
-        9 => BetKind::Place(a),
-        10 => BetKind::Buy(a),
-        11 => BetKind::Lay(a),
-        12 => BetKind::Field,
-        13 => BetKind::Big6,
-        14 => BetKind::Big8,
-        15 => BetKind::Hard(a),
-        16 => BetKind::AnySeven,
-        17 => BetKind::AnyCraps,
-        18 => BetKind::Aces,
-        19 => BetKind::AceDeuce,
-        20 => BetKind::Yo,
-        21 => BetKind::Boxcars,
-        22 => BetKind::Horn,
-        23 => BetKind::CAndE,
-        24 => BetKind::Hop(a, b),
-        other => return Err(MessageError::BadBetKind(other)),
-    };
-    if kind_code(kind) != [code, a, b] || !kind.is_well_formed() {
-        return Err(MessageError::BadBetKind(code));
-    }
-    Ok(kind)
+/// The bet three wire bytes name.
+fn bet_kind(bytes: [u8; 3]) -> Result<BetKind, MessageError> {
+    BetKind::from_code(bytes).ok_or(MessageError::BadBetKind(bytes[0]))
 }
 
 impl Message {
@@ -269,12 +209,12 @@ impl Message {
             }
             Action::Bet { kind, stake } => {
                 out.push(3);
-                out.extend_from_slice(&kind_code(*kind));
+                out.extend_from_slice(&kind.code());
                 out.extend_from_slice(&stake.to_be_bytes());
             }
             Action::TakeDown { kind } => {
                 out.push(4);
-                out.extend_from_slice(&kind_code(*kind));
+                out.extend_from_slice(&kind.code());
             }
             Action::Leave => out.push(5),
             Action::Commit {
@@ -322,11 +262,11 @@ impl Message {
             1 => Action::Sit { buy_in: r.u64()? },
             2 => Action::BuyIn { amount: r.u64()? },
             3 => Action::Bet {
-                kind: kind_from_code(r.array::<3>()?)?,
+                kind: bet_kind(r.array::<3>()?)?,
                 stake: r.u64()?,
             },
             4 => Action::TakeDown {
-                kind: kind_from_code(r.array::<3>()?)?,
+                kind: bet_kind(r.array::<3>()?)?,
             },
             5 => Action::Leave,
             6 => Action::Commit {

@@ -446,3 +446,33 @@ fn a_shooter_who_does_not_roll_in_time_loses_the_dice_on_every_peer() {
     assert_eq!(banker.history().len(), 2);
     assert_eq!(banker.state_hash(), shooter.state_hash());
 }
+
+#[test]
+fn a_flood_of_strangers_cannot_crowd_out_a_players_early_messages() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    shooter.roll(0).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 0);
+    // 40 throwaway keys, each sending 63 messages "ahead" of a gap.
+    let mut refused = 0;
+    for n in 0..40u8 {
+        for seq in 2..65 {
+            let junk = msg(&key(100 + n), seq, 2, Action::BuyIn { amount: 1 });
+            refused += usize::from(banker.handle_message(0, junk).is_err());
+        }
+    }
+    assert!(banker.pending() <= shared::session::MAX_STRANGERS_PENDING);
+    assert!(refused >= 40 * 63 - shared::session::MAX_STRANGERS_PENDING);
+    // A seated player's messages, the second before the first, still wait
+    // for their turn and apply.
+    other.buy_in(1, 5).unwrap();
+    other.buy_in(1, 7).unwrap();
+    let first = other.poll_transmit().unwrap();
+    let second = other.poll_transmit().unwrap();
+    banker.handle_message(1, second).unwrap();
+    banker.handle_message(1, first).unwrap();
+    assert_eq!(banker.held_count(&other.local_id().unwrap()), 2);
+    assert_eq!(
+        banker.table().balance(&other.local_id().unwrap()),
+        other.table().balance(&other.local_id().unwrap())
+    );
+}

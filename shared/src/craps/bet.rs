@@ -121,7 +121,7 @@ fn true_odds(number: u8) -> Ratio {
 }
 
 /// True odds of a 7 against a number, as a lay payout: 1:2, 2:3 or 5:6.
-fn lay_odds(number: u8) -> Ratio {
+pub(crate) fn lay_odds(number: u8) -> Ratio {
     match number {
         4 | 10 => r(1, 2),
         5 | 9 => r(2, 3),
@@ -151,6 +151,70 @@ impl BetKind {
             BetKind::Hop(a, b) => (1..=6).contains(&a) && (1..=6).contains(&b) && a <= b,
             _ => true,
         }
+    }
+
+    /// The bet's three wire bytes: `code a b` (see `crate::message`).
+    pub fn code(self) -> [u8; 3] {
+        let p = |x: Option<u8>| x.unwrap_or(0);
+        match self {
+            BetKind::PassLine => [1, 0, 0],
+            BetKind::DontPass => [2, 0, 0],
+            BetKind::Come { point } => [3, p(point), 0],
+            BetKind::DontCome { point } => [4, p(point), 0],
+            BetKind::PassOdds => [5, 0, 0],
+            BetKind::DontPassOdds => [6, 0, 0],
+            BetKind::ComeOdds { point } => [7, point, 0],
+            BetKind::DontComeOdds { point } => [8, point, 0],
+            BetKind::Place(n) => [9, n, 0],
+            BetKind::Buy(n) => [10, n, 0],
+            BetKind::Lay(n) => [11, n, 0],
+            BetKind::Field => [12, 0, 0],
+            BetKind::Big6 => [13, 0, 0],
+            BetKind::Big8 => [14, 0, 0],
+            BetKind::Hard(n) => [15, n, 0],
+            BetKind::AnySeven => [16, 0, 0],
+            BetKind::AnyCraps => [17, 0, 0],
+            BetKind::Aces => [18, 0, 0],
+            BetKind::AceDeuce => [19, 0, 0],
+            BetKind::Yo => [20, 0, 0],
+            BetKind::Boxcars => [21, 0, 0],
+            BetKind::Horn => [22, 0, 0],
+            BetKind::CAndE => [23, 0, 0],
+            BetKind::Hop(a, b) => [24, a, b],
+        }
+    }
+
+    /// The bet three wire bytes name, if they name one.
+    pub fn from_code([code, a, b]: [u8; 3]) -> Option<BetKind> {
+        let opt = |x: u8| (x != 0).then_some(x);
+        let kind = match code {
+            1 => BetKind::PassLine,
+            2 => BetKind::DontPass,
+            3 => BetKind::Come { point: opt(a) },
+            4 => BetKind::DontCome { point: opt(a) },
+            5 => BetKind::PassOdds,
+            6 => BetKind::DontPassOdds,
+            7 => BetKind::ComeOdds { point: a },
+            8 => BetKind::DontComeOdds { point: a },
+            9 => BetKind::Place(a),
+            10 => BetKind::Buy(a),
+            11 => BetKind::Lay(a),
+            12 => BetKind::Field,
+            13 => BetKind::Big6,
+            14 => BetKind::Big8,
+            15 => BetKind::Hard(a),
+            16 => BetKind::AnySeven,
+            17 => BetKind::AnyCraps,
+            18 => BetKind::Aces,
+            19 => BetKind::AceDeuce,
+            20 => BetKind::Yo,
+            21 => BetKind::Boxcars,
+            22 => BetKind::Horn,
+            23 => BetKind::CAndE,
+            24 => BetKind::Hop(a, b),
+            _ => return None,
+        };
+        (kind.code() == [code, a, b] && kind.is_well_formed()).then_some(kind)
     }
 
     /// The best win per chip of stake this bet can have (after any
@@ -190,8 +254,23 @@ impl BetKind {
         }
     }
 
+    /// The stake unit of this bet with `point` on: odds behind the pass
+    /// line or don't pass pay by the point (a 5-chip line on 4 may take 15
+    /// in odds), so theirs is that of the same odds behind a come bet on
+    /// that number; every other bet's is [`BetKind::stake_unit`].
+    pub fn stake_unit_on(self, point: Option<u8>, rules: &TableRules) -> u64 {
+        match (self, point) {
+            (BetKind::PassOdds, Some(point)) => BetKind::ComeOdds { point }.stake_unit(rules),
+            (BetKind::DontPassOdds, Some(point)) => {
+                BetKind::DontComeOdds { point }.stake_unit(rules)
+            }
+            _ => self.stake_unit(rules),
+        }
+    }
+
     /// The smallest stake unit for which every payout and commission of this
-    /// bet is a whole number of chips: stakes must be multiples of it.
+    /// bet is a whole number of chips in any phase: stakes must be
+    /// multiples of it (see also [`BetKind::stake_unit_on`]).
     ///
     /// Deriving it walks every roll in every phase (2-33 µs); every bet
     /// check needs it, so it is derived once per bet and rules and kept.
@@ -389,8 +468,9 @@ fn seven_before_number(total: u8, number: u8, profit: Ratio, stays: bool) -> Out
 
 /// What `roll`, thrown in `phase`, does to a bet of `kind`.
 ///
-/// Place, buy, lay, hardway and come-odds bets are off on the come-out roll
-/// (the usual default); everything else always works.
+/// Place, buy, hardway and come-odds bets are off on the come-out roll
+/// (the usual default); lay bets and don't-come odds always work, as most
+/// casinos play them; everything else always works.
 pub fn resolve(kind: BetKind, phase: Phase, roll: Roll, rules: &TableRules) -> Outcome {
     let total = roll.total();
     let come_out = phase == Phase::ComeOut;
@@ -444,17 +524,13 @@ pub fn resolve(kind: BetKind, phase: Phase, roll: Roll, rules: &TableRules) -> O
                 outcome
             }
         }
+        // Working on the come-out too, as most casinos play them.
         BetKind::DontComeOdds { point } => {
-            let outcome = seven_before_number(total, point, lay_odds(point), false);
-            if come_out && outcome != Outcome::NoAction {
-                Outcome::Push
-            } else {
-                outcome
-            }
+            seven_before_number(total, point, lay_odds(point), false)
         }
         BetKind::Place(n) if !come_out => number_before_seven(total, n, place_odds(n), true),
         BetKind::Buy(n) if !come_out => number_before_seven(total, n, buy_profit(n, rules), true),
-        BetKind::Lay(n) if !come_out => seven_before_number(total, n, lay_profit(n, rules), true),
+        BetKind::Lay(n) => seven_before_number(total, n, lay_profit(n, rules), true),
         BetKind::Hard(n) if !come_out => {
             if total == n && roll.is_hard() {
                 let pays = if matches!(n, 4 | 10) { 7 } else { 9 };
@@ -465,9 +541,7 @@ pub fn resolve(kind: BetKind, phase: Phase, roll: Roll, rules: &TableRules) -> O
                 Outcome::NoAction
             }
         }
-        BetKind::Place(_) | BetKind::Buy(_) | BetKind::Lay(_) | BetKind::Hard(_) => {
-            Outcome::NoAction
-        }
+        BetKind::Place(_) | BetKind::Buy(_) | BetKind::Hard(_) => Outcome::NoAction,
         BetKind::Field => match total {
             3 | 4 | 9 | 10 | 11 => win(Ratio::ONE),
             2 => win(Ratio::int(2)),

@@ -9,13 +9,15 @@ pub struct OddsLimit {
     pub on_5_9: u8,
     /// Maximum take odds when the point is 6 or 8.
     pub on_6_8: u8,
-    /// Maximum lay odds behind don't pass / don't come, on every number.
+    /// The most lay odds behind don't pass / don't come may win, as a
+    /// multiple of the line bet (6: lay up to 12x on 4 and 10, 9x on 5
+    /// and 9, 7.2x on 6 and 8).
     pub lay: u8,
 }
 
 impl OddsLimit {
     /// The common "3-4-5x" table: the odds win at most 6x the line bet on
-    /// every number, and the don't side may lay 6x.
+    /// every number, on either side.
     pub const THREE_FOUR_FIVE: OddsLimit = OddsLimit {
         on_4_10: 3,
         on_5_9: 4,

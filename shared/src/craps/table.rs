@@ -358,7 +358,7 @@ impl Table {
         if stake == 0 {
             return Err(TableError::ZeroAmount);
         }
-        let unit = kind.stake_unit(&self.rules);
+        let unit = kind.stake_unit_on(self.phase.point(), &self.rules);
         if stake % unit != 0 {
             return Err(TableError::NotMultiple { unit });
         }
@@ -397,20 +397,26 @@ impl Table {
         };
         let odds = self.rules.odds;
         let multiple = |stake: u64, times: u8| stake.saturating_mul(u64::from(times));
+        // Lay odds are limited by what they win: at most `odds.lay` times
+        // the line bet (the usual "6x win": lay 12x on 4, 9x on 5, 7.2x on 6).
+        let lay = |stake: u64, point: u8| {
+            let pays = crate::craps::bet::lay_odds(point);
+            let most = i128::from(stake.saturating_mul(u64::from(odds.lay)));
+            u64::try_from(most * pays.denom() / pays.numer()).unwrap_or(u64::MAX)
+        };
         Ok(match (kind, self.phase.point()) {
             (BetKind::PassOdds, Some(p)) => {
                 multiple(line(BetKind::PassLine, "pass line")?, odds.take_for(p))
             }
-            (BetKind::DontPassOdds, _) => {
-                multiple(line(BetKind::DontPass, "don't pass")?, odds.lay)
-            }
+            (BetKind::DontPassOdds, Some(p)) => lay(line(BetKind::DontPass, "don't pass")?, p),
+            (BetKind::DontPassOdds, None) => multiple(line(BetKind::DontPass, "don't pass")?, 0),
             (BetKind::ComeOdds { point }, _) => multiple(
                 line(BetKind::Come { point: Some(point) }, "come")?,
                 odds.take_for(point),
             ),
-            (BetKind::DontComeOdds { point }, _) => multiple(
+            (BetKind::DontComeOdds { point }, _) => lay(
                 line(BetKind::DontCome { point: Some(point) }, "don't come")?,
-                odds.lay,
+                point,
             ),
             _ => self.rules.max_bet,
         })
@@ -678,8 +684,7 @@ impl Table {
         out.extend_from_slice(&(self.bets.len() as u32).to_be_bytes());
         for ((player, kind), stake) in &self.bets {
             out.extend_from_slice(player);
-            out.extend_from_slice(kind.name().as_bytes());
-            out.push(0);
+            out.extend_from_slice(&kind.code());
             out.extend_from_slice(&stake.to_be_bytes());
         }
         out.extend_from_slice(&(self.departed.len() as u32).to_be_bytes());
@@ -791,6 +796,83 @@ mod tests {
             Err(TableError::NotRemovable("pass".into()))
         );
         assert_eq!(t.leave(&ALICE), Err(TableError::BetsOnTable));
+    }
+
+    #[test]
+    fn odds_take_their_unit_from_the_point_and_lay_odds_are_limited_by_the_win() {
+        let mut t = table();
+        t.place_bet(&ALICE, BetKind::PassLine, 5).unwrap();
+        t.place_bet(&BOB, BetKind::DontPass, 10).unwrap();
+        t.settle(roll(1, 3)).unwrap(); // point 4
+                                       // 3x on the 4, whole chips at 2:1: 15 behind a 5-chip line.
+        t.place_bet(&ALICE, BetKind::PassOdds, 15).unwrap();
+        // Lay odds win at most 6x the line: 120 on the 4 wins 60.
+        assert_eq!(
+            t.place_bet(&BOB, BetKind::DontPassOdds, 122),
+            Err(TableError::AboveMaximum {
+                stake: 122,
+                max: 120
+            })
+        );
+        t.place_bet(&BOB, BetKind::DontPassOdds, 120).unwrap();
+        let s = t.settle(roll(3, 4)).unwrap(); // seven out
+        let paid = |who, kind| {
+            s.results
+                .iter()
+                .find(|r| r.player == who && r.kind == kind)
+                .map(|r| r.paid)
+        };
+        assert_eq!(paid(BOB, BetKind::DontPassOdds), Some(120 + 60));
+        assert_eq!(paid(ALICE, BetKind::PassOdds), Some(0));
+        // On the 6, odds pay 6:5: stakes in fives; lay 5:6: 10 on the line
+        // may lay 72 (wins 60).
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        t.place_bet(&BOB, BetKind::DontPass, 10).unwrap();
+        t.settle(roll(3, 3)).unwrap();
+        assert_eq!(
+            t.place_bet(&ALICE, BetKind::PassOdds, 24),
+            Err(TableError::NotMultiple { unit: 5 })
+        );
+        t.place_bet(&ALICE, BetKind::PassOdds, 50).unwrap();
+        assert_eq!(
+            t.place_bet(&BOB, BetKind::DontPassOdds, 78),
+            Err(TableError::AboveMaximum { stake: 78, max: 72 })
+        );
+        t.place_bet(&BOB, BetKind::DontPassOdds, 72).unwrap();
+        assert_eq!(t.total_chips(), t.bought_in());
+    }
+
+    #[test]
+    fn lay_bets_and_dont_come_odds_work_on_the_come_out() {
+        let rules = TableRules::default();
+        let seven = roll(3, 4);
+        assert!(matches!(
+            resolve(BetKind::Lay(4), Phase::ComeOut, seven, &rules),
+            Outcome::Win { .. }
+        ));
+        assert!(matches!(
+            resolve(
+                BetKind::DontComeOdds { point: 4 },
+                Phase::ComeOut,
+                seven,
+                &rules
+            ),
+            Outcome::Win { .. }
+        ));
+        // Place and come odds stay off on the come-out.
+        assert_eq!(
+            resolve(BetKind::Place(4), Phase::ComeOut, seven, &rules),
+            Outcome::NoAction
+        );
+        assert_eq!(
+            resolve(
+                BetKind::ComeOdds { point: 4 },
+                Phase::ComeOut,
+                seven,
+                &rules
+            ),
+            Outcome::Push
+        );
     }
 
     #[test]

@@ -77,3 +77,25 @@ pub enum SessionError {
     #[error("this session observes only")]
     ObserverOnly,
 }
+
+impl SessionError {
+    /// Whether the message was refused in its turn, by the game's rules,
+    /// after its sequence number was used up: every peer that processes it
+    /// judges it the same way, and its sender's later messages follow it.
+    /// (The others refuse a message before it takes a number: a bad
+    /// signature, a replay, another game.) A relay that validates must
+    /// pass such a message on, or the peers would wait for that number
+    /// forever.
+    pub fn used_its_turn(&self) -> bool {
+        !matches!(
+            self,
+            SessionError::WrongGame
+                | SessionError::Invalid(_)
+                | SessionError::Replayed { .. }
+                | SessionError::TooFarAhead { .. }
+                | SessionError::Closed
+                | SessionError::ObserverOnly
+                | SessionError::TooManyWaiting
+        )
+    }
+}

@@ -59,7 +59,7 @@ use crate::fair::{self, Digest32, Secret};
 use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
 
 pub use config::{ConfigError, GameConfig, CONFIG_LEN};
-pub use early::{MAX_AHEAD, MAX_PENDING};
+pub use early::{MAX_AHEAD, MAX_PENDING, MAX_STRANGERS_PENDING, MAX_STRANGER_AHEAD};
 pub use error::SessionError;
 pub use record::{named_against, CloseReason, Event, ForfeitReason, RollRecord, TranscriptEntry};
 
@@ -502,7 +502,11 @@ impl Session {
             return Err(SessionError::Replayed { seq, expected });
         }
         if seq > expected || !self.is_due(&signed) {
-            return match self.early.hold(signed, expected) {
+            let sender = &signed.sender;
+            let stranger = *sender != self.config.banker
+                && !self.round_start.is_seated(sender)
+                && !self.table.is_seated(sender);
+            return match self.early.hold(signed, expected, stranger) {
                 Ok(()) => Ok(()),
                 Err(Full::TooFar) => Err(SessionError::TooFarAhead { seq, expected }),
                 Err(Full::Duplicate) => Err(SessionError::Replayed { seq, expected }),
