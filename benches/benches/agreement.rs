@@ -20,6 +20,15 @@ const BETS: [BetKind; 5] = [
     BetKind::Hop(2, 5),
 ];
 
+/// The bets each player places before a roll (5-chip stakes).
+const HELD: [BetKind; 5] = [
+    BetKind::Field,
+    BetKind::Hard(8),
+    BetKind::Big8,
+    BetKind::AnySeven,
+    BetKind::Yo,
+];
+
 fn player(n: u8) -> PlayerId {
     [n; 32]
 }
@@ -99,13 +108,7 @@ fn main() {
         b.iter(|| {
             let mut t = black_box(&seated).clone();
             for n in 1..=8 {
-                for kind in [
-                    BetKind::Field,
-                    BetKind::Hard(8),
-                    BetKind::Big8,
-                    BetKind::AnySeven,
-                    BetKind::Yo,
-                ] {
+                for kind in HELD {
                     let _ = t.place_bet(&player(n), kind, 5);
                 }
             }
@@ -130,13 +133,7 @@ fn main() {
             sessions,
             |mut all| {
                 for s in &mut all[1..] {
-                    for kind in [
-                        BetKind::Field,
-                        BetKind::Hard(8),
-                        BetKind::Big8,
-                        BetKind::AnySeven,
-                        BetKind::Yo,
-                    ] {
+                    for kind in HELD {
                         let _ = s.place_bet(0, kind, 5);
                     }
                 }
