@@ -2,7 +2,7 @@
 
 use shared::craps::{BetKind, TableError};
 use shared::message::{Action, Message, MessageError};
-use shared::session::{Event, GameConfig, Session, SessionError, MAX_AHEAD, MAX_NEWCOMERS};
+use shared::session::{Event, GameConfig, Session, SessionError, MAX_AHEAD};
 use shared::SigningKey;
 
 const GAME: [u8; 16] = [5; 16];
@@ -72,8 +72,6 @@ fn strangers_beyond_the_key_cache_are_still_verified() {
     for n in 10..10 + strangers {
         s.handle_message(0, msg(&key(n), 1, 1, Action::Sit { buy_in: 10 }))
             .unwrap();
-        // (Past MAX_NEWCOMERS, a newcomer's messages wait for a roll to
-        // seat the first ones: they are checked all the same.)
         let mut forged = msg(&key(n), 2, 1, Action::Leave);
         forged.message.action = Action::BuyIn { amount: 1 };
         assert_eq!(
@@ -81,8 +79,7 @@ fn strangers_beyond_the_key_cache_are_still_verified() {
             Err(SessionError::Invalid(MessageError::BadSignature))
         );
     }
-    assert_eq!(s.table().seats().len(), MAX_NEWCOMERS);
-    assert_eq!(s.pending(), strangers as usize - MAX_NEWCOMERS);
+    assert_eq!(s.table().seats().len(), strangers as usize);
 }
 
 #[test]
@@ -475,4 +472,77 @@ fn a_flood_of_strangers_cannot_crowd_out_a_players_early_messages() {
         banker.table().balance(&other.local_id().unwrap()),
         other.table().balance(&other.local_id().unwrap())
     );
+}
+
+#[test]
+fn a_line_bet_the_bank_cannot_pay_is_refused_and_the_table_plays_on() {
+    let small = GameConfig::new(GAME, key(1).verifying_key().to_bytes(), 50);
+    let mut banker = Session::new(small, key(1), [1; 32]);
+    let mut alice = Session::new(small, key(2), [2; 32]);
+    let mut carol = Session::new(small, key(3), [3; 32]);
+    for s in [&mut alice, &mut carol] {
+        s.sit(0, 1_000).unwrap();
+    }
+    pump(&mut [&mut banker, &mut alice, &mut carol], 0);
+    // Each player's page sees only its own bet against the bankroll: both
+    // 30-chip pass line bets pass their own check, together they are more
+    // than the bank can pay on a 7.
+    alice.place_bet(1, BetKind::PassLine, 30).unwrap();
+    carol.place_bet(1, BetKind::PassLine, 30).unwrap();
+    let (a, c) = (
+        alice.poll_transmit().unwrap(),
+        carol.poll_transmit().unwrap(),
+    );
+    banker.handle_message(1, a.clone()).unwrap();
+    banker.handle_message(1, c.clone()).unwrap();
+    alice.handle_message(1, c).unwrap();
+    carol.handle_message(1, a).unwrap();
+    let shooter = if alice.table().shooter() == alice.local_id() {
+        &mut alice
+    } else {
+        &mut carol
+    };
+    shooter.roll(2).unwrap();
+    pump(&mut [&mut banker, &mut alice, &mut carol], 2);
+    assert!(!banker.is_closed(), "the table plays on");
+    assert_eq!(banker.history().len(), 1);
+    let refused = events(&mut banker)
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Rejected {
+                    error: SessionError::Table(TableError::BankerCannotCover { .. }),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(refused, 1, "the later of the two (in key order) is refused");
+    assert_eq!(banker.state_hash(), alice.state_hash());
+    assert_eq!(banker.state_hash(), carol.state_hash());
+    let t = banker.table();
+    assert_eq!(t.total_chips(), t.bought_in());
+}
+
+#[test]
+fn a_roll_asked_for_before_the_banker_knows_its_sender_shoots_is_granted() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    // The shooter leaves; the next player sees it first and asks to roll;
+    // the banker gets the request before the leave.
+    shooter.leave(0).unwrap();
+    let leave = shooter.poll_transmit().unwrap();
+    other.handle_message(1, leave.clone()).unwrap();
+    assert_eq!(other.table().shooter(), other.local_id());
+    other.roll(2).unwrap();
+    let ask = other.poll_transmit().unwrap();
+    banker.handle_message(3, ask.clone()).unwrap();
+    assert!(banker.is_betting());
+    banker.handle_message(4, leave).unwrap();
+    // The banker closes betting as soon as the leave makes the asker the shooter.
+    assert!(!banker.is_betting());
+    shooter.handle_message(4, ask).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 5);
+    assert_eq!(banker.history().len(), 1);
+    assert_eq!(banker.state_hash(), other.state_hash());
 }

@@ -3,10 +3,12 @@
 //! not reached yet. Bounded per sender and in total; the earliest-arrived
 //! message whose turn has come is taken first.
 //!
-//! Senders with no seat (strangers, throwaway keys) share a small part of
-//! the buffer, a few messages each, so a flood of them can never fill the
-//! room the table's own players need: a player's early message is refused
-//! only for its own distance ahead, never because of someone else's.
+//! Senders with no seat in the agreed table (strangers, throwaway keys,
+//! players whose seat no roll has taken in yet) share a small part of the
+//! buffer, a few messages each, so a flood of them can never fill the room
+//! the table's own players need: a player's early message is refused only
+//! for its own distance ahead, never because of someone else's. A sender's
+//! next message in sequence is never refused.
 
 use std::collections::BTreeMap;
 
@@ -54,13 +56,20 @@ impl Early {
             return Err(Full::Duplicate);
         }
         let players = self.waiting.len() - self.strangers;
-        let room = if stranger {
+        // A sender's next message (in sequence, waiting only for a phase
+        // this peer has not reached) always waits: refusing it would lose
+        // it, and there is at most one per sender.
+        let room = if seq == expected {
+            true
+        } else if stranger {
             let mine = self
                 .waiting
                 .range((signed.sender, 0)..=(signed.sender, u64::MAX))
                 .count();
             mine < MAX_STRANGER_AHEAD && self.strangers < MAX_STRANGERS_PENDING
         } else {
+            // Players' early messages are bounded per sender (MAX_AHEAD);
+            // the total only guards memory against a table of thousands.
             players < MAX_PENDING
         };
         if seq - expected >= MAX_AHEAD || !room {
@@ -82,11 +91,6 @@ impl Early {
         let (_, stranger, m) = self.waiting.remove(key)?;
         self.strangers -= usize::from(stranger);
         Some(m)
-    }
-
-    /// The waiting messages, in (sender, seq) order.
-    pub(crate) fn messages(&self) -> impl Iterator<Item = &SignedMessage> {
-        self.waiting.values().map(|(_, _, m)| m)
     }
 
     /// How many wait.

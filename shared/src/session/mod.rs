@@ -72,10 +72,6 @@ pub type Millis = u64;
 /// The most table actions of one sender that may wait for a cut (more
 /// wait, unprocessed, in the early buffer until a roll takes some).
 pub const MAX_HELD: usize = 256;
-/// The most senders not seated at the round's start whose actions may
-/// wait for a cut (newcomers sitting down); more wait in the early buffer
-/// unless a cut names them.
-pub const MAX_NEWCOMERS: usize = 32;
 
 /// An action a participant takes itself (see [`Session::perform`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,8 +148,10 @@ pub struct Session {
     held: Held,
     /// The actions this round's cut took.
     in_roll: Vec<SignedMessage>,
-    /// (Banker) the shooter asked to roll this round.
-    roll_requested: bool,
+    /// (Banker) who asked to roll this round: the request is granted as
+    /// soon as one of them is the shooter on this peer's table (a request
+    /// may arrive before the action that made its sender the shooter).
+    roll_requests: BTreeSet<PlayerId>,
     /// (Banker) since when the current shooter has had the dice with
     /// another player seated.
     shooter_since: Millis,
@@ -212,7 +210,7 @@ impl Session {
             early: Early::default(),
             held: Held::default(),
             in_roll: Vec::new(),
-            roll_requested: false,
+            roll_requests: BTreeSet::new(),
             shooter_since: 0,
             local: None,
             outbox: VecDeque::new(),
@@ -316,7 +314,7 @@ impl Session {
     /// only with two or more players seated, and a shooter deadline set.
     fn pass_dice_at(&self) -> Option<Millis> {
         let timeout = self.config.shooter_timeout;
-        let waiting = self.is_banker() && !self.roll_requested && timeout > 0;
+        let waiting = self.is_banker() && !self.roll_asked() && timeout > 0;
         (waiting && self.round_start.seats().len() >= 2)
             .then(|| self.shooter_since.saturating_add(timeout))
     }
@@ -384,6 +382,13 @@ impl Session {
             local.asked_to_roll = round;
         }
         self.act(now, Action::Roll)
+    }
+
+    /// (Banker) whether the shooter on this peer's table has asked to roll.
+    fn roll_asked(&self) -> bool {
+        self.table
+            .shooter()
+            .is_some_and(|s| self.roll_requests.contains(&s))
     }
 
     /// Whether this peer is the banker.
@@ -502,10 +507,10 @@ impl Session {
             return Err(SessionError::Replayed { seq, expected });
         }
         if seq > expected || !self.is_due(&signed) {
+            // Only players seated in the agreed table count as players (a
+            // tentative seat costs nothing to take).
             let sender = &signed.sender;
-            let stranger = *sender != self.config.banker
-                && !self.round_start.is_seated(sender)
-                && !self.table.is_seated(sender);
+            let stranger = *sender != self.config.banker && !self.round_start.is_seated(sender);
             return match self.early.hold(signed, expected, stranger) {
                 Ok(()) => Ok(()),
                 Err(Full::TooFar) => Err(SessionError::TooFarAhead { seq, expected }),
@@ -533,14 +538,10 @@ impl Session {
             return false;
         }
         if is_table_action(&message.action) {
-            let held = self.held.count(&signed.sender);
-            let newcomer = held == 0
-                && !self.round_start.is_seated(&signed.sender)
-                && signed.sender != self.config.banker;
-            return held < MAX_HELD
-                && (!newcomer
-                    || self.newcomers() < MAX_NEWCOMERS
-                    || self.awaited_by_a_cut(&signed.sender));
+            // Only this sender's own count: whether a message is due never
+            // depends on other senders or on what waits in the buffer, so a
+            // replay of the transcript decides exactly as the game did.
+            return self.held.count(&signed.sender) < MAX_HELD;
         }
         if message.round < self.round {
             return true; // processed now, and refused as stale
@@ -559,25 +560,6 @@ impl Session {
             (Action::Reveal { .. }, Stage::Betting | Stage::Committing { .. }) => false,
             _ => true,
         }
-    }
-
-    /// Senders with held actions who were not seated when the round opened.
-    fn newcomers(&self) -> usize {
-        self.held
-            .counts()
-            .filter(|(p, _)| !self.round_start.is_seated(p) && *p != self.config.banker)
-            .count()
-    }
-
-    /// Whether a closing commitment of this round, waiting for its turn,
-    /// names `sender` (its actions must then be taken in, whatever the cap).
-    fn awaited_by_a_cut(&self, sender: &PlayerId) -> bool {
-        self.early.messages().any(|m| match &m.message.action {
-            Action::Commit {
-                close: Some(cut), ..
-            } => m.message.round == self.round && cut.last_of(sender).is_some(),
-            _ => false,
-        })
     }
 
     /// Verifies a message's signature with the sender's cached key. Only
@@ -657,8 +639,8 @@ impl Session {
                 }
                 false
             }
-            Stage::Betting if self.roll_requested && self.is_banker() => {
-                self.roll_requested = false;
+            Stage::Betting if self.is_banker() && self.roll_asked() => {
+                self.roll_requests.clear();
                 self.close_as_banker(now);
                 true
             }
@@ -775,15 +757,15 @@ impl Session {
             }
             Action::Roll => {
                 let current = signed.message.round == self.round && self.stage == Stage::Betting;
-                if current && self.is_banker() && self.table.shooter() == Some(sender) {
-                    self.roll_requested = true;
+                if current && self.is_banker() && self.table.is_seated(&sender) {
+                    self.roll_requests.insert(sender);
                 }
             }
             Action::PassDice => {
                 let from = self.round_start.shooter();
                 self.round_start.pass_dice();
                 self.table.pass_dice();
-                self.roll_requested = false;
+                self.roll_requests.clear();
                 self.shooter_since = now;
                 if let (Some(from), Some(to)) = (from, self.round_start.shooter()) {
                     self.events.push_back(Event::DicePassed { from, to });
@@ -816,35 +798,59 @@ impl Session {
     }
 
     /// The table `cut` makes: the round's start, then every held action the
-    /// cut includes (senders in key order), then the banker's coverage.
+    /// cut includes (senders in key order), then the banker's coverage. A
+    /// contract bet (pass line, come) of this cut that the bankroll cannot
+    /// pay is refused, the last first, rather than close the table; only
+    /// the contract bets of earlier rounds can do that.
     fn closing(&self, cut: &Cut) -> Closing {
-        let mut table = self.round_start.clone();
-        let mut events = Vec::new();
-        for m in self.held.included(cut) {
-            events.push(
-                apply_to_table(&mut table, &m.sender, &m.message.action).unwrap_or_else(|error| {
-                    Event::Rejected {
-                        sender: m.sender,
-                        error,
-                    }
-                }),
-            );
-        }
-        let solvent = match table.cover() {
-            Ok(returned) => {
-                events.extend(returned.into_iter().map(|r| Event::BetReturned {
-                    player: r.player,
-                    kind: r.kind,
-                    stake: r.stake,
+        let included: Vec<&SignedMessage> = self.held.included(cut).collect();
+        let contract = |m: &SignedMessage| matches!(m.message.action, Action::Bet { kind, .. } if !kind.is_removable());
+        let mut refused: Vec<usize> = Vec::new();
+        loop {
+            let mut table = self.round_start.clone();
+            let mut events = Vec::new();
+            for (i, m) in included.iter().enumerate() {
+                let result = if refused.contains(&i) {
+                    Err(SessionError::Table(TableError::BankerCannotCover {
+                        available: table.spare(),
+                    }))
+                } else {
+                    apply_to_table(&mut table, &m.sender, &m.message.action)
+                };
+                events.push(result.unwrap_or_else(|error| Event::Rejected {
+                    sender: m.sender,
+                    error,
                 }));
-                true
             }
-            Err(_) => false,
-        };
-        Closing {
-            table,
-            events,
-            solvent,
+            match table.cover() {
+                Ok(returned) => {
+                    events.extend(returned.into_iter().map(|r| Event::BetReturned {
+                        player: r.player,
+                        kind: r.kind,
+                        stake: r.stake,
+                    }));
+                    return Closing {
+                        table,
+                        events,
+                        solvent: true,
+                    };
+                }
+                Err(_) => {
+                    let last = (0..included.len())
+                        .rev()
+                        .find(|i| !refused.contains(i) && contract(included[*i]));
+                    match last {
+                        Some(i) => refused.push(i),
+                        None => {
+                            return Closing {
+                                table,
+                                events,
+                                solvent: false,
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -1000,7 +1006,7 @@ impl Session {
     fn next_round(&mut self) {
         self.round += 1;
         self.stage = Stage::Betting;
-        self.roll_requested = false;
+        self.roll_requests.clear();
         self.round_start = self.table.clone();
         for m in self.held.iter() {
             let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
