@@ -106,6 +106,16 @@ fn play_one(seed: u64, rounds: u64, counts: &mut Counts) {
     for &i in &honest {
         let s = &net.peers[i].session;
         let (mine, theirs) = (s.history(), first.history());
+        if mine.len() != theirs.len() {
+            for (j, p) in net.peers.iter().enumerate() {
+                let t = &p.session;
+                eprintln!(
+                    "peer {j}: round {} betting {} closed {} pending {} rolls {} seated {} last rejected {:?}",
+                    t.round(), t.is_betting(), t.is_closed(), t.pending(), t.history().len(),
+                    t.table().seats().len(), p.rejected.iter().rev().take(3).collect::<Vec<_>>()
+                );
+            }
+        }
         assert_eq!(mine.len(), theirs.len(), "seed {seed}: peer {i} rolls");
         if let Some(k) = (0..mine.len()).find(|&k| mine[k] != theirs[k]) {
             panic!(
@@ -175,6 +185,15 @@ fn play_one(seed: u64, rounds: u64, counts: &mut Counts) {
     }
     counts.rounds_with_held_over += round_held.len() as u64;
     counts.rounds_with_bets_returned += round_returned.len() as u64;
+}
+
+#[test]
+fn zz_seed() {
+    let Ok(seed) = std::env::var("BITCRAPS_SIM_SEED") else {
+        return;
+    };
+    let mut counts = Counts::default();
+    play_one(seed.parse().unwrap(), 400, &mut counts);
 }
 
 #[test]

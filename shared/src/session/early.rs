@@ -3,12 +3,13 @@
 //! not reached yet. Bounded per sender and in total; the earliest-arrived
 //! message whose turn has come is taken first.
 //!
-//! Senders with no seat in the agreed table (strangers, throwaway keys,
-//! players whose seat no roll has taken in yet) share a small part of the
-//! buffer, a few messages each, so a flood of them can never fill the room
-//! the table's own players need: a player's early message is refused only
-//! for its own distance ahead, never because of someone else's. A sender's
-//! next message in sequence is never refused.
+//! Senders with no seat (strangers, throwaway keys) share a small part of
+//! the buffer, a few messages each; players who sat down this round (no
+//! roll has taken their seat in yet) share a larger part; so a flood of
+//! either can never take the room the table's own players need: a
+//! player's early message is refused only for its own distance ahead,
+//! never because of someone else's. A sender's next message in sequence
+//! is never refused.
 
 use std::collections::BTreeMap;
 
@@ -17,20 +18,33 @@ use crate::message::SignedMessage;
 
 /// The most messages one sender may be ahead of the next expected one.
 pub const MAX_AHEAD: u64 = 64;
-/// The most early messages a session buffers in total.
-pub const MAX_PENDING: usize = 1024;
 /// The most early messages of one sender with no seat.
 pub const MAX_STRANGER_AHEAD: usize = 4;
 /// The most early messages of all senders with no seat together.
 pub const MAX_STRANGERS_PENDING: usize = 128;
+/// The most early messages of all senders whose seat no roll has taken in
+/// yet (they sat down this round) together.
+pub const MAX_SEATING_PENDING: usize = 512;
+
+/// Who an early message's sender is, for its share of the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// The banker or a player seated in the agreed table.
+    Player,
+    /// Seated on this peer's table, but by an action no roll took in yet.
+    Seating,
+    /// No seat at all.
+    Stranger,
+}
 
 /// The buffer of early messages, keyed by (sender, seq).
 #[derive(Default)]
 pub(crate) struct Early {
-    waiting: BTreeMap<(PlayerId, u64), (u64, bool, SignedMessage)>,
+    waiting: BTreeMap<(PlayerId, u64), (u64, Standing, SignedMessage)>,
     arrivals: u64,
-    /// How many of `waiting` are strangers' (the `bool` of each entry).
+    /// How many of `waiting` are strangers' and seating players'.
     strangers: usize,
+    seating: usize,
 }
 
 /// Why an early message cannot wait.
@@ -43,41 +57,41 @@ pub(crate) enum Full {
 
 impl Early {
     /// Keeps `signed` (whose next expected sequence number is `expected`)
-    /// until its turn; `stranger`: its sender has no seat.
+    /// until its turn.
     pub(crate) fn hold(
         &mut self,
         signed: SignedMessage,
         expected: u64,
-        stranger: bool,
+        standing: Standing,
     ) -> Result<(), Full> {
         let seq = signed.message.seq;
         let key = (signed.sender, seq);
         if self.waiting.contains_key(&key) {
             return Err(Full::Duplicate);
         }
-        let players = self.waiting.len() - self.strangers;
         // A sender's next message (in sequence, waiting only for a phase
         // this peer has not reached) always waits: refusing it would lose
-        // it, and there is at most one per sender.
-        let room = if seq == expected {
-            true
-        } else if stranger {
-            let mine = self
-                .waiting
-                .range((signed.sender, 0)..=(signed.sender, u64::MAX))
-                .count();
-            mine < MAX_STRANGER_AHEAD && self.strangers < MAX_STRANGERS_PENDING
-        } else {
-            // Players' early messages are bounded per sender (MAX_AHEAD);
-            // the total only guards memory against a table of thousands.
-            players < MAX_PENDING
-        };
+        // it, and there is at most one per sender. Players' early messages
+        // are bounded per sender only (MAX_AHEAD): nobody else's can crowd
+        // them out.
+        let room = seq == expected
+            || match standing {
+                Standing::Player => true,
+                Standing::Seating => self.seating < MAX_SEATING_PENDING,
+                Standing::Stranger => {
+                    let mine = self
+                        .waiting
+                        .range((signed.sender, 0)..=(signed.sender, u64::MAX))
+                        .count();
+                    mine < MAX_STRANGER_AHEAD && self.strangers < MAX_STRANGERS_PENDING
+                }
+            };
         if seq - expected >= MAX_AHEAD || !room {
             return Err(Full::TooFar);
         }
         self.arrivals += 1;
-        self.strangers += usize::from(stranger);
-        self.waiting.insert(key, (self.arrivals, stranger, signed));
+        self.count(standing, true);
+        self.waiting.insert(key, (self.arrivals, standing, signed));
         Ok(())
     }
 
@@ -88,8 +102,8 @@ impl Early {
 
     /// Takes the waiting message of `key` (sender, seq).
     pub(crate) fn remove(&mut self, key: &(PlayerId, u64)) -> Option<SignedMessage> {
-        let (_, stranger, m) = self.waiting.remove(key)?;
-        self.strangers -= usize::from(stranger);
+        let (_, standing, m) = self.waiting.remove(key)?;
+        self.count(standing, false);
         Some(m)
     }
 
@@ -102,5 +116,19 @@ impl Early {
     pub(crate) fn clear(&mut self) {
         self.waiting.clear();
         self.strangers = 0;
+        self.seating = 0;
+    }
+
+    fn count(&mut self, standing: Standing, added: bool) {
+        let counter = match standing {
+            Standing::Player => return,
+            Standing::Seating => &mut self.seating,
+            Standing::Stranger => &mut self.strangers,
+        };
+        if added {
+            *counter += 1;
+        } else {
+            *counter -= 1;
+        }
     }
 }

@@ -59,11 +59,11 @@ use crate::fair::{self, Digest32, Secret};
 use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
 
 pub use config::{ConfigError, GameConfig, CONFIG_LEN};
-pub use early::{MAX_AHEAD, MAX_PENDING, MAX_STRANGERS_PENDING, MAX_STRANGER_AHEAD};
+pub use early::{MAX_AHEAD, MAX_SEATING_PENDING, MAX_STRANGERS_PENDING, MAX_STRANGER_AHEAD};
 pub use error::SessionError;
 pub use record::{named_against, CloseReason, Event, ForfeitReason, RollRecord, TranscriptEntry};
 
-use early::{Early, Full};
+use early::{Early, Full, Standing};
 use held::Held;
 
 /// Milliseconds on the caller's monotonic clock.
@@ -507,11 +507,17 @@ impl Session {
             return Err(SessionError::Replayed { seq, expected });
         }
         if seq > expected || !self.is_due(&signed) {
-            // Only players seated in the agreed table count as players (a
-            // tentative seat costs nothing to take).
+            // A seat no roll has taken in yet costs nothing to take: it
+            // gets a share of its own.
             let sender = &signed.sender;
-            let stranger = *sender != self.config.banker && !self.round_start.is_seated(sender);
-            return match self.early.hold(signed, expected, stranger) {
+            let standing = if *sender == self.config.banker || self.round_start.is_seated(sender) {
+                Standing::Player
+            } else if self.table.is_seated(sender) {
+                Standing::Seating
+            } else {
+                Standing::Stranger
+            };
+            return match self.early.hold(signed, expected, standing) {
                 Ok(()) => Ok(()),
                 Err(Full::TooFar) => Err(SessionError::TooFarAhead { seq, expected }),
                 Err(Full::Duplicate) => Err(SessionError::Replayed { seq, expected }),
