@@ -756,7 +756,7 @@ impl Session {
                 close,
             } => {
                 if let Some(cut) = close {
-                    self.close_betting(now, sender, cut)?;
+                    self.close_betting(now, cut)?;
                 }
                 self.commits.insert(sender, (*commitment, *table_hash));
                 self.events.push_back(Event::Committed { player: sender });
@@ -860,15 +860,9 @@ impl Session {
         }
     }
 
-    /// The shooter's commitment: adopt the table its cut makes, and open
-    /// the commit phase on it.
-    fn close_betting(
-        &mut self,
-        now: Millis,
-        sender: PlayerId,
-        cut: &Cut,
-    ) -> Result<(), SessionError> {
-        let _ = sender;
+    /// The banker's closing commitment: adopt the table its cut makes, and
+    /// open the commit phase on it.
+    fn close_betting(&mut self, now: Millis, cut: &Cut) -> Result<(), SessionError> {
         let closing = self.closing(cut);
         if closing.table.seats().is_empty() {
             return Err(SessionError::NobodySeated);
