@@ -52,16 +52,15 @@ fn table() -> Table {
     t
 }
 
+/// Plays the relay: every message to every session, the sender too.
 fn pump(sessions: &mut [Session]) {
     loop {
         let mut moved = false;
         for i in 0..sessions.len() {
             while let Some(m) = sessions[i].poll_transmit() {
                 moved = true;
-                for (j, other) in sessions.iter_mut().enumerate() {
-                    if j != i {
-                        let _ = other.handle_message(0, m.clone());
-                    }
+                for s in sessions.iter_mut() {
+                    let _ = s.handle_relayed(0, m.clone(), 0);
                 }
             }
         }

@@ -496,10 +496,12 @@ impl Conn<'_> {
             }
             // Only members' frames reach the validator.
             _ if !self.rooms.contains_key(&room) => Err(Refusal::not_in_room()),
-            FrameKind::Game => self.hub.validate_game(&frame).and_then(|()| {
-                self.hub
-                    .broadcast(conn, peer, room, header.priority, bytes.clone())
-            }),
+            FrameKind::Game => {
+                let hub = &self.hub;
+                hub.broadcast_checked(conn, peer, room, header.priority, bytes.clone(), |time| {
+                    hub.validate_game(&frame, time)
+                })
+            }
             FrameKind::Table => self
                 .hub
                 .announce_table(peer, room, frame.payload)

@@ -323,8 +323,8 @@ async fn websocket(
 
 /// Serves `relay` on `listener` until `shutdown` fires: then stops
 /// accepting, closes every WebSocket with 1001 (going away) and waits for
-/// open requests to finish. Runs the once-a-second housekeeping (stats
-/// snapshot, validation deadlines) meanwhile.
+/// open requests to finish. Runs the once-a-second housekeeping (the
+/// stats snapshot) meanwhile.
 pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::io::Result<()> {
     let housekeeping = {
         let relay = relay.clone();
@@ -334,10 +334,7 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
             tokio::pin!(stop);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => {
-                        relay.hub.tick_validator();
-                        relay.publish_stats();
-                    }
+                    _ = tick.tick() => relay.publish_stats(),
                     () = &mut stop => break,
                 }
             }

@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
-use shared::codec::{control, encode_unsigned, stamp_seq, FrameHeader};
+use shared::codec::{control, encode_unsigned, stamp, FrameHeader};
 use shared::manager::{ConsensusGameManager, ManagerError};
 use shared::message::SignedMessage;
 use shared::session::GameConfig;
@@ -51,6 +51,9 @@ struct Room {
     members: HashMap<PeerId, Member>,
     /// The sequence number the next stamped frame gets.
     next_seq: u64,
+    /// The relay time of the last stamped frame (ms since the Unix epoch;
+    /// a room's times never go back, even if the system clock does).
+    last_time: u64,
     /// The last stamped frames, oldest first.
     replay: VecDeque<(u64, Bytes)>,
     /// Bytes in `replay`.
@@ -389,20 +392,31 @@ impl Hub {
         }
     }
 
-    /// Stamps `frame` with the room's next sequence number, keeps it for
-    /// replay and queues it for every member but its `sender` (and for the
-    /// sender too when it asked for its echo).
+    /// The relay time the room's next stamped frame gets.
+    fn next_time(room: &Room) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        now.max(room.last_time)
+    }
+
+    /// Stamps `frame` with the room's next sequence number and the relay
+    /// time `time` (from [`Hub::next_time`]), keeps it for replay and
+    /// queues it for every member but its `sender` (and for the sender too
+    /// when it asked for its echo).
     fn stamp_and_fan_out(
         &self,
         room: &mut Room,
         sender: &PeerId,
         priority: Priority,
         frame: Bytes,
+        time: u64,
     ) {
         let seq = room.next_seq;
         room.next_seq += 1;
+        room.last_time = time;
         let mut stamped = BytesMut::from(&frame[..]);
-        let _ = stamp_seq(&mut stamped, seq);
+        let _ = stamp(&mut stamped, seq, time);
         let frame = stamped.freeze();
         room.replay_bytes += frame.len();
         room.replay.push_back((seq, frame.clone()));
@@ -482,9 +496,27 @@ impl Hub {
         priority: Priority,
         frame: Bytes,
     ) -> Result<(), Refusal> {
+        self.broadcast_checked(conn, peer, room_id, priority, frame, |_| Ok(()))
+    }
+
+    /// Like [`Hub::broadcast`], if `check`, given the relay time the frame
+    /// is about to get, lets it through (the validator judges a game frame
+    /// on the very time its peers will).
+    pub fn broadcast_checked(
+        &self,
+        conn: u64,
+        peer: PeerId,
+        room_id: RoomId,
+        priority: Priority,
+        frame: Bytes,
+        check: impl FnOnce(u64) -> Result<(), Refusal>,
+    ) -> Result<(), Refusal> {
         self.as_member(conn, &peer, &room_id, |r| {
-            self.stamp_and_fan_out(r, &peer, priority, frame);
-        })
+            let time = Self::next_time(r);
+            check(time)?;
+            self.stamp_and_fan_out(r, &peer, priority, frame, time);
+            Ok(())
+        })?
     }
 
     /// A client frame for one peer of the room (signaling, direct).
@@ -536,30 +568,33 @@ impl Hub {
         Ok(())
     }
 
-    /// Validation mode: checks a game frame with the engine. A frame the
-    /// game refused in its turn (its sequence number used up: a stale
-    /// commitment, a player passing the dice) is still relayed, so the
-    /// peers, who judge it alike, are never left waiting for that number;
-    /// it counts as refused in the validator's figures.
-    pub fn validate_game(&self, frame: &shared::codec::FrameRef<'_>) -> Result<(), Refusal> {
+    /// Validation mode: checks a game frame with the engine, as stamped at
+    /// relay time `time` (the game's deadlines are judged on it, as every
+    /// peer does). A frame the game refused in its turn (its sequence
+    /// number used up: a stale commitment, a player passing the dice) is
+    /// still relayed, so the peers, who judge it alike, are never left
+    /// waiting for that number; it counts as refused in the validator's
+    /// figures.
+    pub fn validate_game(
+        &self,
+        frame: &shared::codec::FrameRef<'_>,
+        time: u64,
+    ) -> Result<(), Refusal> {
         let Some(validator) = &self.validator else {
             return Ok(());
         };
         let invalid =
             |why: String| Refusal::new(error::INVALID_GAME_FRAME, "invalid_game_frame", why);
+        if frame.header.priority != Priority::Critical {
+            // Every peer ignores it: it might have been reordered or dropped.
+            return Err(invalid("game frames travel at critical priority".into()));
+        }
         let message = SignedMessage::from_frame(frame).map_err(|e| invalid(e.to_string()))?;
         let now = self.started.elapsed().as_millis() as u64;
-        match validator.handle_message(now, message) {
+        match validator.handle_message(now, message, Some(time)) {
             Ok(_) => Ok(()),
             Err(ManagerError::Session(e)) if e.used_its_turn() => Ok(()),
             Err(e) => Err(invalid(e.to_string())),
-        }
-    }
-
-    /// Validation mode: applies passed game deadlines.
-    pub fn tick_validator(&self) {
-        if let Some(validator) = &self.validator {
-            validator.handle_timeouts(self.started.elapsed().as_millis() as u64);
         }
     }
 }

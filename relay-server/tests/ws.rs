@@ -428,9 +428,23 @@ async fn a_sender_that_asks_for_its_echo_gets_its_room_frames_back_stamped() {
     );
     assert_eq!(echo.seq, got.seq, "the echo carries the room's stamp");
     assert!(echo.seq > 0);
+    // The stamp carries the relay's time (ms since the Unix epoch): one
+    // clock for every peer of the room, never going back.
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert_eq!(echo.time, got.time, "one time for every copy");
+    assert!(
+        echo.time <= wall && echo.time + 10_000 > wall,
+        "{} vs {wall}",
+        echo.time
+    );
     // Without the flag, nothing comes back: a's next frame is b's.
     b.send(FrameKind::Game, ROOM, None, b"from b").await;
-    assert_eq!(a.recv_kind(FrameKind::Game).await.payload, b"from b");
+    let next = a.recv_kind(FrameKind::Game).await;
+    assert_eq!(next.payload, b"from b");
+    assert!(next.time >= echo.time);
     a.send(FrameKind::Presence, ROOM, None, b"hello").await;
     let next = b.recv().await.unwrap();
     assert_eq!(next.kind, FrameKind::Presence, "no echo unasked: {next:?}");

@@ -247,15 +247,20 @@ impl<S: SessionStore> ConsensusGameManager<S> {
         self.sessions.read(game, Session::state_hash)
     }
 
-    /// Routes a message to its game.
+    /// Routes a message to its game: `relayed_at` is the relay time
+    /// stamped on it (`None`: straight from its sender).
     pub fn handle_message(
         &self,
         now: Millis,
         message: SignedMessage,
+        relayed_at: Option<Millis>,
     ) -> Result<Output, ManagerError> {
         let game = message.message.game;
         let result = self.sessions.write(&game, |session| {
-            let result = session.handle_message(now, message);
+            let result = match relayed_at {
+                Some(at) => session.handle_relayed(now, message, at),
+                None => session.handle_message(now, message),
+            };
             (result, drain(session))
         });
         let Some((result, out)) = result else {

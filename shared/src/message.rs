@@ -20,6 +20,7 @@
 //!         | 7 Reveal   secret[32]
 //!         | 8 Roll                  (the shooter asks the banker to close betting)
 //!         | 9 PassDice              (the banker passes the dice of an idle shooter)
+//!         | 10 Tick                 (asks the relay's clock: ends a phase whose deadline passed)
 //! kind    = code u8 | a u8 | b u8   (see `BetKind` codes in this module)
 //! close   = 0                                   (a participant's commitment)
 //!         | 1 count u8 (sender[32] seq u64)*    (the shooter's, closing betting)
@@ -122,6 +123,35 @@ pub enum Action {
     Roll,
     /// The banker passes the dice of a shooter who did not roll in time.
     PassDice,
+    /// Carries the relay's time to every peer when a phase's deadline has
+    /// passed on the sender's clock and nothing else is under way (the
+    /// deadline is judged on the time the relay stamps on it).
+    Tick,
+}
+
+impl Action {
+    /// Whether this is a timed step of the protocol (a commitment, a
+    /// reveal, a tick): judged on the relay's clock, so it counts only as
+    /// the relay stamped it, never as a data channel carried it.
+    pub fn is_timed(&self) -> bool {
+        matches!(
+            self,
+            Action::Commit { .. } | Action::Reveal { .. } | Action::Tick
+        )
+    }
+
+    /// Whether this is a table action (sit, buy in, bet, take down,
+    /// leave), judged when a roll's cut takes it in.
+    pub fn is_table_action(&self) -> bool {
+        !matches!(
+            self,
+            Action::Commit { .. }
+                | Action::Reveal { .. }
+                | Action::Roll
+                | Action::PassDice
+                | Action::Tick
+        )
+    }
 }
 
 /// A message before signing.
@@ -244,6 +274,7 @@ impl Message {
             }
             Action::Roll => out.push(8),
             Action::PassDice => out.push(9),
+            Action::Tick => out.push(10),
         }
     }
 
@@ -292,6 +323,7 @@ impl Message {
             7 => Action::Reveal { secret: r.array()? },
             8 => Action::Roll,
             9 => Action::PassDice,
+            10 => Action::Tick,
             other => return Err(MessageError::UnknownAction(other)),
         };
         Ok((
@@ -342,15 +374,12 @@ impl SignedMessage {
             .map_err(|_| MessageError::BadSignature)
     }
 
-    /// The priority its frame travels with: the protocol's steps are
-    /// consensus-critical; everything else is normal game traffic.
+    /// The priority its frame travels with: every game frame is critical,
+    /// so the relay's outboxes never reorder one game frame past another
+    /// (deadlines are judged on the relay's order and clock) and never
+    /// drop one (peers refuse game frames of any other priority).
     pub fn priority(&self) -> Priority {
-        match self.message.action {
-            Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::PassDice => {
-                Priority::Critical
-            }
-            _ => Priority::Normal,
-        }
+        Priority::Critical
     }
 
     /// Appends the message as a signed `Game` frame to `out`.
@@ -473,6 +502,7 @@ mod tests {
             Action::Reveal { secret: [6; 32] },
             Action::Roll,
             Action::PassDice,
+            Action::Tick,
         ]
     }
 
@@ -490,12 +520,10 @@ mod tests {
     }
 
     #[test]
-    fn commits_and_reveals_travel_as_critical() {
-        assert_eq!(
-            sample(Action::Reveal { secret: [1; 32] }).priority(),
-            Priority::Critical
-        );
-        assert_eq!(sample(Action::Leave).priority(), Priority::Normal);
+    fn every_game_frame_travels_as_critical() {
+        for action in every_action() {
+            assert_eq!(sample(action).priority(), Priority::Critical);
+        }
     }
 
     #[test]
@@ -506,7 +534,7 @@ mod tests {
         });
         let mut bytes = signed.to_frame().to_vec();
         // The payload starts after the 66-byte header.
-        let last_stake_byte = 66 + 1 + 16 + 8 + 8 + 1 + 3 + 7;
+        let last_stake_byte = crate::codec::frame::FIXED_HEADER_LEN + 1 + 16 + 8 + 8 + 1 + 3 + 7;
         bytes[last_stake_byte] ^= 1;
         let forged = SignedMessage::from_frame_bytes(&bytes).unwrap();
         assert_eq!(forged.verify(), Err(MessageError::BadSignature));
@@ -519,11 +547,12 @@ mod tests {
             Err(MessageError::BadKey)
         );
         assert_eq!(signed.verify_with(&key(1).verifying_key()), Ok(()));
-        // The relay's stamp (sequence number) is outside the signature.
+        // The relay's stamp (sequence number, time) is outside the signature.
         let mut stamped = signed.to_frame().to_vec();
-        crate::codec::stamp_seq(&mut stamped, 99).unwrap();
+        crate::codec::stamp(&mut stamped, 99, 1_700_000_000_000).unwrap();
         let frame = FrameRef::parse(&stamped, 1024).unwrap();
         assert_eq!(frame.header.seq, 99);
+        assert_eq!(frame.header.time, 1_700_000_000_000);
         SignedMessage::from_frame(&frame).unwrap().verify().unwrap();
     }
 

@@ -1,8 +1,8 @@
 //! Re-verifying a whole game from its transcript, trusting nobody.
 //!
 //! A transcript is every message a peer processed, in its order, with the
-//! times and whether each was accepted, plus the deadlines that fired (see
-//! [`TranscriptEntry`]). [`verify`] replays it through a fresh observer:
+//! relay time stamped on it and whether it was accepted (see
+//! [`TranscriptEntry`]; deadlines are judged on those relay times). [`verify`] replays it through a fresh observer:
 //! every signature is checked again, every rule applied again, every roll
 //! recomputed from its reveals; it fails on the first entry whose result
 //! differs from the record.
@@ -48,17 +48,15 @@ pub struct Verified {
 pub fn verify(config: GameConfig, transcript: &[TranscriptEntry]) -> Result<Verified, VerifyError> {
     let mut observer = Session::observer(config);
     for (index, entry) in transcript.iter().enumerate() {
-        match entry {
-            TranscriptEntry::Message {
-                at,
-                message,
-                accepted,
-            } => match (observer.handle_message(*at, message.clone()), accepted) {
-                (Ok(()), true) | (Err(_), false) => {}
-                (Err(error), true) => return Err(VerifyError::WronglyAccepted { index, error }),
-                (Ok(()), false) => return Err(VerifyError::WronglyRefused { index }),
-            },
-            TranscriptEntry::Timeout { at } => observer.handle_timeout(*at),
+        let message = entry.message.clone();
+        let result = match entry.relayed_at {
+            Some(at) => observer.handle_relayed(0, message, at),
+            None => observer.handle_message(0, message),
+        };
+        match (result, entry.accepted) {
+            (Ok(()), true) | (Err(_), false) => {}
+            (Err(error), true) => return Err(VerifyError::WronglyAccepted { index, error }),
+            (Ok(()), false) => return Err(VerifyError::WronglyRefused { index }),
         }
     }
     let game = config.game;

@@ -10,8 +10,7 @@ use bytes::{Bytes, BytesMut};
 use shared::codec::control::{self, ControlError, Join};
 use shared::codec::frame::{FIXED_HEADER_LEN, SIGNATURE_LEN};
 use shared::codec::{
-    encode_signed, encode_unsigned, stamp_seq, EncodeError, Frame, FrameError, FrameHeader,
-    FrameRef,
+    encode_signed, encode_unsigned, stamp, EncodeError, Frame, FrameError, FrameHeader, FrameRef,
 };
 use shared::wire::{FrameKind, Priority, MAX_FRAME_LEN};
 use shared::SigningKey;
@@ -99,9 +98,10 @@ fn decoding_shares_the_buffer_instead_of_copying() {
 #[test]
 fn the_relay_stamp_does_not_break_the_signature() {
     let mut bytes = signed(FrameKind::Game, None, b"m").to_vec();
-    stamp_seq(&mut bytes, 0xDEAD_BEEF).unwrap();
+    stamp(&mut bytes, 0xDEAD_BEEF, 1_764_000_000_123).unwrap();
     let frame = FrameRef::parse(&bytes, MAX_FRAME_LEN).unwrap();
     assert_eq!(frame.header.seq, 0xDEAD_BEEF);
+    assert_eq!(frame.header.time, 1_764_000_000_123);
     frame.verify().unwrap();
     // The priority is outside the signature too.
     bytes[4] = Priority::Low as u8;
@@ -109,7 +109,7 @@ fn the_relay_stamp_does_not_break_the_signature() {
         .unwrap()
         .verify()
         .unwrap();
-    assert_eq!(stamp_seq(&mut [0u8; 10], 1), None);
+    assert_eq!(stamp(&mut [0u8; 10], 1, 1), None);
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
-use shared::codec::{control, encode_unsigned, stamp_seq, FrameHeader, FrameRef};
+use shared::codec::{control, encode_unsigned, stamp, FrameHeader, FrameRef};
 use shared::craps::BetKind;
 use shared::peer::{Destination, Peer, PeerError, PeerEvent};
 use shared::session::{Event, GameConfig, LocalAction};
@@ -299,7 +299,7 @@ impl World {
                 let seq = self.relay.next_seq;
                 self.relay.next_seq += 1;
                 let mut stamped = BytesMut::from(&bytes[..]);
-                stamp_seq(&mut stamped, seq).unwrap();
+                stamp(&mut stamped, seq, self.now).unwrap();
                 let stamped = stamped.freeze();
                 self.relay.log.push((seq, stamped.clone()));
                 if self.relay.log.len() > self.relay.window {
@@ -644,7 +644,7 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
     // A peer that sends it back over a data channel, "stamped", does not
     // make it count as delivered, nor move where the resume starts.
     let mut forged = BytesMut::from(&bet.frame[..]);
-    stamp_seq(&mut forged, u64::MAX).unwrap();
+    stamp(&mut forged, u64::MAX, u64::MAX).unwrap();
     let other = world.players[1].peer.id();
     assert!(matches!(
         world.players[2]
@@ -869,7 +869,7 @@ mod forged {
         let mut world = World::new(5, 3);
         rolls_until(&mut world, 12, false);
         world.settle();
-        let snapshot = world.players[1].peer.snapshot(&ROOM, world.now).unwrap();
+        let snapshot = world.players[1].peer.snapshot(&ROOM).unwrap();
         (world, snapshot)
     }
 

@@ -1,8 +1,10 @@
 //! The session's input checks, one typed error at a time.
 
 use shared::craps::{BetKind, TableError};
-use shared::message::{Action, Message, MessageError};
-use shared::session::{Event, GameConfig, Session, SessionError, MAX_AHEAD};
+use shared::message::{Action, Message, MessageError, SignedMessage};
+use shared::session::{
+    Event, ForfeitReason, GameConfig, Session, SessionError, MAX_AHEAD, TICK_GRACE,
+};
 use shared::SigningKey;
 
 const GAME: [u8; 16] = [5; 16];
@@ -125,23 +127,34 @@ fn duplicates_and_far_future_messages_are_refused() {
     assert_eq!(s.table().bets().get(&(me, BetKind::Field)), Some(&12));
 }
 
-/// Delivers every queued message to every other session until all is quiet.
+/// Plays the relay until all is quiet: every queued message goes to every
+/// session, its sender too, stamped with relay time `now`.
 fn pump(sessions: &mut [&mut Session], now: u64) {
+    let clocks = vec![now; sessions.len()];
+    pump_with_clocks(sessions, &clocks, now);
+}
+
+/// Like [`pump`], each session reading its own clock (`clocks[i]`) while
+/// the relay stamps `at`.
+fn pump_with_clocks(sessions: &mut [&mut Session], clocks: &[u64], at: u64) {
     loop {
         let mut moved = false;
         for i in 0..sessions.len() {
             while let Some(m) = sessions[i].poll_transmit() {
                 moved = true;
-                for (j, other) in sessions.iter_mut().enumerate() {
-                    if j != i {
-                        let _ = other.handle_message(now, m.clone());
-                    }
-                }
+                relay(sessions, clocks, &m, at);
             }
         }
         if !moved {
             return;
         }
+    }
+}
+
+/// The relay carries `m`, stamped at relay time `at`, to every session.
+fn relay(sessions: &mut [&mut Session], clocks: &[u64], m: &SignedMessage, at: u64) {
+    for (s, now) in sessions.iter_mut().zip(clocks) {
+        let _ = s.handle_relayed(*now, m.clone(), at);
     }
 }
 
@@ -198,8 +211,8 @@ fn held_actions_are_judged_when_a_cut_takes_them_with_typed_errors() {
         },
     );
     for s in [&mut banker, &mut shooter, &mut other] {
-        s.handle_message(0, stranger.clone()).unwrap();
-        s.handle_message(0, too_big.clone()).unwrap();
+        s.handle_relayed(0, stranger.clone(), 0).unwrap();
+        s.handle_relayed(0, too_big.clone(), 0).unwrap();
         assert!(s.table().bets().is_empty());
     }
     // A commitment for a round that is over is refused at once.
@@ -214,7 +227,12 @@ fn held_actions_are_judged_when_a_cut_takes_them_with_typed_errors() {
         },
     );
     assert_eq!(
-        banker.handle_message(0, stale),
+        banker.handle_message(0, stale.clone()),
+        Err(SessionError::NotRelayed),
+        "a commitment counts only as the relay stamped it"
+    );
+    assert_eq!(
+        banker.handle_relayed(0, stale, 0),
         Err(SessionError::StaleRound {
             round: 0,
             current: 1
@@ -244,20 +262,24 @@ fn held_actions_are_judged_when_a_cut_takes_them_with_typed_errors() {
 fn a_bet_that_crosses_the_roll_waits_for_the_next_round() {
     let (mut banker, mut shooter, mut other) = table_of_three();
     let other_id = other.local_id().unwrap();
-    // The other player bets while the shooter rolls: the shooter's cut has
-    // not seen the bet, the other player sees the cut after its bet, the
-    // banker sees the cut first and the bet during the roll.
+    // The other player bets while the shooter rolls: the bet reaches the
+    // banker straight (a data channel) before the roll request does, but
+    // the relay carries it only after the banker's closing commitment, so
+    // the banker's cut (what the relay has carried) leaves it out; the
+    // shooter sees it only during the roll.
     other.place_bet(100, BetKind::Field, 10).unwrap();
     let bet = other.poll_transmit().unwrap();
     shooter.roll(100).unwrap();
-    let close = shooter.poll_transmit().unwrap();
-    for s in [&mut banker, &mut other] {
-        s.handle_message(101, close.clone()).unwrap();
+    let ask = shooter.poll_transmit().unwrap();
+    banker.handle_message(101, bet.clone()).unwrap();
+    banker.handle_message(101, ask.clone()).unwrap();
+    let close = banker.poll_transmit().expect("the banker closes betting");
+    for (m, at) in [(close, 102), (bet, 103), (ask, 104)] {
+        for s in [&mut banker, &mut shooter, &mut other] {
+            let _ = s.handle_relayed(at, m.clone(), at);
+        }
     }
-    for s in [&mut shooter, &mut banker] {
-        s.handle_message(102, bet.clone()).unwrap();
-    }
-    pump(&mut [&mut banker, &mut shooter, &mut other], 103);
+    pump(&mut [&mut banker, &mut shooter, &mut other], 105);
     let mut seen = Vec::new();
     for s in [&mut banker, &mut shooter, &mut other] {
         assert_eq!(s.history().len(), 1, "the roll completed");
@@ -332,51 +354,202 @@ fn local_actions_that_are_refused_send_nothing() {
 }
 
 #[test]
-fn the_roll_waits_for_the_deadline_and_a_silent_player_forfeits() {
+fn deadlines_are_judged_on_the_relays_clock_alike_whatever_the_peers_clocks_say() {
+    // The banker's clock is the relay's; Alice's is 1,000,000 ms ahead;
+    // Bob is scripted by hand. Nothing but the relay's stamps decides.
     let mut banker = Session::new(config(), key(1), [1; 32]);
     let mut alice = Session::new(config(), key(2), [2; 32]);
     let bob = key(3);
-    // Bob sits and bets, then goes silent.
-    let bob_sit = msg(&bob, 1, 1, Action::Sit { buy_in: 100 });
-    let bob_bet = msg(
-        &bob,
-        2,
+    let bob_id = bob.verifying_key().to_bytes();
+    let ahead = 1_000_000;
+    let clocks = |relay: u64| [relay, relay + ahead];
+    let timeout = config().commit_timeout;
+    let bob_says = |seq, round, action| msg(&bob, seq, round, action);
+    alice.sit(ahead, 100).unwrap();
+    for m in [
+        bob_says(1, 1, Action::Sit { buy_in: 100 }),
+        bob_says(
+            2,
+            1,
+            Action::Bet {
+                kind: BetKind::Field,
+                stake: 10,
+            },
+        ),
+    ] {
+        relay(&mut [&mut banker, &mut alice], &clocks(0), &m, 0);
+    }
+    pump_with_clocks(&mut [&mut banker, &mut alice], &clocks(0), 0);
+    // Seats sort by key, and Alice's key sorts before Bob's: she shoots.
+    assert_eq!(banker.table().shooter(), alice.local_id());
+    alice.roll(10 + ahead).unwrap();
+    // The banker closes betting at relay time 10; both commit.
+    pump_with_clocks(&mut [&mut banker, &mut alice], &clocks(10), 10);
+    for s in [&banker, &alice] {
+        assert_eq!(
+            s.deadline(),
+            Some(10 + timeout),
+            "one deadline, in relay time"
+        );
+    }
+    // Each peer asks for the relay's time a little after the deadline on
+    // its own clock.
+    assert_eq!(banker.poll_timeout(), Some(10 + timeout + TICK_GRACE));
+    assert_eq!(
+        alice.poll_timeout(),
+        Some(10 + ahead + timeout + TICK_GRACE)
+    );
+    // Bob commits exactly at the deadline: in time, on both.
+    let commitment = shared::fair::commitment(&GAME, 1, &bob_id, &[7; 32]);
+    let table_hash =
+        match banker
+            .transcript()
+            .iter()
+            .rev()
+            .find_map(|e| match e.message.message.action {
+                Action::Commit { table_hash, .. } => Some(table_hash),
+                _ => None,
+            }) {
+            Some(hash) => hash,
+            None => panic!("the banker committed"),
+        };
+    let bob_commit = bob_says(
+        3,
         1,
-        Action::Bet {
-            kind: BetKind::Field,
-            stake: 10,
+        Action::Commit {
+            commitment,
+            table_hash,
+            close: None,
         },
     );
-    alice.sit(0, 100).unwrap();
-    let alice_sit = alice.poll_transmit().unwrap();
-    for s in [&mut banker, &mut alice] {
-        s.handle_message(0, bob_sit.clone()).unwrap();
-        s.handle_message(0, bob_bet.clone()).unwrap();
+    assert_eq!(
+        banker.handle_message(10 + timeout, bob_commit.clone()),
+        Err(SessionError::NotRelayed)
+    );
+    relay(
+        &mut [&mut banker, &mut alice],
+        &clocks(10 + timeout),
+        &bob_commit,
+        10 + timeout,
+    );
+    // The reveals open at the last commitment's relay time; Alice and the
+    // banker reveal; Bob does not.
+    pump_with_clocks(
+        &mut [&mut banker, &mut alice],
+        &clocks(10 + timeout),
+        10 + timeout,
+    );
+    let reveal_deadline = 10 + timeout + config().reveal_timeout;
+    for s in [&banker, &alice] {
+        assert_eq!(s.deadline(), Some(reveal_deadline));
     }
-    banker.handle_message(0, alice_sit).unwrap();
-    // Seats sort by key, and Alice's key sorts before Bob's: she shoots.
-    assert_eq!(alice.table().shooter(), alice.local_id());
-    assert_eq!(banker.table().shooter(), alice.local_id());
-    let (roller, other) = (&mut alice, &mut banker);
-    roller.roll(10).unwrap();
-    // The shooter asks, the banker closes betting, both commit.
-    pump(&mut [roller, other], 10);
-    assert_eq!(alice.poll_timeout(), Some(10 + config().commit_timeout));
-    assert!(alice.history().is_empty());
-    for s in [&mut banker, &mut alice] {
-        s.handle_timeout(10 + config().commit_timeout);
+    // Alice's clock runs far ahead: her tick goes at once, but the relay
+    // stamps it at the deadline itself, which is still in time: nothing
+    // changes, and she asks again later.
+    let her_clock = 20 + timeout + ahead;
+    alice.handle_timeout(her_clock + config().reveal_timeout + TICK_GRACE);
+    let tick = alice.poll_transmit().expect("a tick");
+    assert_eq!(tick.message.action, Action::Tick);
+    relay(
+        &mut [&mut banker, &mut alice],
+        &clocks(reveal_deadline),
+        &tick,
+        reveal_deadline,
+    );
+    for s in [&banker, &alice] {
+        assert!(s.history().is_empty(), "not past the deadline yet");
     }
-    // Both reveal now, and the roll completes without Bob.
-    pump(&mut [&mut alice, &mut banker], 20_000);
-    assert_eq!(alice.history().len(), 1);
+    assert!(alice
+        .poll_timeout()
+        .is_some_and(|t| t > her_clock + config().reveal_timeout));
+    // The banker's tick, stamped 1 ms later, ends the phase on both.
+    banker.handle_timeout(reveal_deadline + TICK_GRACE);
+    let tick = banker.poll_transmit().expect("a tick");
+    relay(
+        &mut [&mut banker, &mut alice],
+        &clocks(reveal_deadline + 1),
+        &tick,
+        reveal_deadline + 1,
+    );
+    pump_with_clocks(
+        &mut [&mut banker, &mut alice],
+        &clocks(reveal_deadline + 1),
+        reveal_deadline + 1,
+    );
+    for s in [&banker, &alice] {
+        assert_eq!(s.history().len(), 1, "the roll completed without Bob");
+        assert_eq!(
+            s.history()[0].forfeited,
+            vec![(bob_id, ForfeitReason::NoReveal)]
+        );
+        assert_eq!(s.table().departed().get(&bob_id), Some(&90));
+    }
     assert_eq!(alice.state_hash(), banker.state_hash());
-    let bob_id = bob.verifying_key().to_bytes();
-    assert_eq!(alice.table().departed().get(&bob_id), Some(&90));
-    let mut forfeited = false;
-    while let Some(e) = alice.poll_event() {
-        forfeited |= matches!(e, Event::Forfeited { player, .. } if player == bob_id);
+    // Bob's reveal, one step too late, is refused alike.
+    let late = bob_says(4, 1, Action::Reveal { secret: [7; 32] });
+    for s in [&mut banker, &mut alice] {
+        assert!(s
+            .handle_relayed(0, late.clone(), reveal_deadline + 2)
+            .is_err());
     }
-    assert!(forfeited);
+    assert_eq!(alice.state_hash(), banker.state_hash());
+    // Both transcripts replay to the same verdicts.
+    for s in [&banker, &alice] {
+        let verified = shared::verify::verify(config(), s.transcript()).unwrap();
+        assert_eq!(verified.state_hash, s.state_hash());
+    }
+}
+
+#[test]
+fn a_commitment_past_the_deadline_forfeits_on_every_peer_alike() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    let other_id = other.local_id().unwrap();
+    shooter.roll(10).unwrap();
+    // The relay stamps the request and the banker's close at 10.
+    pump(&mut [&mut banker, &mut shooter], 10);
+    // The other player's peer gets it all late, and commits: the relay
+    // stamps its commitment after the deadline (its link was slow).
+    let timeout = config().commit_timeout;
+    for e in banker.transcript().to_vec() {
+        let _ = other.handle_relayed(10 + timeout, e.message, e.relayed_at.unwrap_or(0));
+    }
+    let late = std::iter::from_fn(|| other.poll_transmit())
+        .find(|m| matches!(m.message.action, Action::Commit { .. }))
+        .expect("a commitment");
+    // Meanwhile the banker's tick, stamped 1 ms past the deadline, came first.
+    banker.handle_timeout(10 + timeout + TICK_GRACE);
+    let tick = banker.poll_transmit().expect("a tick");
+    let clocks = [10 + timeout + TICK_GRACE; 3];
+    relay(
+        &mut [&mut banker, &mut shooter, &mut other],
+        &clocks,
+        &tick,
+        11 + timeout,
+    );
+    relay(
+        &mut [&mut banker, &mut shooter, &mut other],
+        &clocks,
+        &late,
+        12 + timeout,
+    );
+    pump_with_clocks(
+        &mut [&mut banker, &mut shooter, &mut other],
+        &clocks,
+        13 + timeout,
+    );
+    for s in [&banker, &shooter, &other] {
+        assert_eq!(s.history().len(), 1);
+        assert_eq!(
+            s.history()[0].forfeited,
+            vec![(other_id, ForfeitReason::NoCommit)]
+        );
+    }
+    assert_eq!(banker.state_hash(), shooter.state_hash());
+    assert_eq!(
+        banker.state_hash(),
+        other.state_hash(),
+        "the late peer agrees it was late"
+    );
 }
 
 #[test]
@@ -495,8 +668,12 @@ fn a_line_bet_the_bank_cannot_pay_is_refused_and_the_table_plays_on() {
     );
     banker.handle_message(1, a.clone()).unwrap();
     banker.handle_message(1, c.clone()).unwrap();
-    alice.handle_message(1, c).unwrap();
-    carol.handle_message(1, a).unwrap();
+    alice.handle_message(1, c.clone()).unwrap();
+    carol.handle_message(1, a.clone()).unwrap();
+    // (The relay's copies follow the data channels'.)
+    for m in [a, c] {
+        relay(&mut [&mut banker, &mut alice, &mut carol], &[1; 3], &m, 1);
+    }
     let shooter = if alice.table().shooter() == alice.local_id() {
         &mut alice
     } else {
@@ -537,11 +714,19 @@ fn a_roll_asked_for_before_the_banker_knows_its_sender_shoots_is_granted() {
     other.roll(2).unwrap();
     let ask = other.poll_transmit().unwrap();
     banker.handle_message(3, ask.clone()).unwrap();
-    assert!(banker.is_betting());
-    banker.handle_message(4, leave).unwrap();
-    // The banker closes betting as soon as the leave makes the asker the shooter.
+    assert!(banker.poll_transmit().is_none(), "not the shooter yet");
+    banker.handle_relayed(4, leave.clone(), 4).unwrap();
+    // The banker closes betting as soon as the leave makes the asker the
+    // shooter (its closing commitment counts as the relay stamps it).
+    let close = banker.poll_transmit().expect("the banker closes betting");
+    assert!(matches!(
+        close.message.action,
+        Action::Commit { close: Some(_), .. }
+    ));
+    for m in [leave, ask, close] {
+        relay(&mut [&mut banker, &mut shooter, &mut other], &[5; 3], &m, 5);
+    }
     assert!(!banker.is_betting());
-    shooter.handle_message(4, ask).unwrap();
     pump(&mut [&mut banker, &mut shooter, &mut other], 5);
     assert_eq!(banker.history().len(), 1);
     assert_eq!(banker.state_hash(), other.state_hash());

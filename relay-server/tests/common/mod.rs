@@ -111,6 +111,8 @@ pub struct Client {
 pub struct Got {
     pub kind: FrameKind,
     pub seq: u64,
+    /// The relay time stamped on it (0 if not stamped).
+    pub time: u64,
     pub room: RoomId,
     pub sender: PeerId,
     pub payload: Vec<u8>,
@@ -193,6 +195,7 @@ impl Client {
                     return Some(Got {
                         kind: f.header.kind,
                         seq: f.header.seq,
+                        time: f.header.time,
                         room: f.header.room,
                         sender: f.header.sender,
                         payload: f.payload.to_vec(),

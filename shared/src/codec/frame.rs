@@ -3,23 +3,27 @@
 //! ```text
 //! offset size field
 //!  0      2   magic "BC"
-//!  2      1   version (1)
+//!  2      1   version (2)
 //!  3      1   kind            (wire::FrameKind)
 //!  4      1   priority        (0 critical, 1 normal, 2 low)
 //!  5      1   flags           bit 0: target present, bit 1: signed; others 0
 //!  6     16   room
 //! 22     32   sender          (ed25519 public key; zeros from the relay)
 //! 54      8   sequence        (per room, stamped by the relay; 0 from clients)
-//! 62      4   payload length  (u32)
-//! 66     32   target          (only if flag bit 0)
+//! 62      8   relay time      (ms since the Unix epoch when the relay stamped
+//!                              it, never decreasing in a room; 0 from clients)
+//! 70      4   payload length  (u32)
+//! 74     32   target          (only if flag bit 0)
 //!  …      n   payload
 //!  …     64   signature       (only if flag bit 1)
 //! ```
 //!
 //! All integers are big-endian. The signature is ed25519 over
 //! `"bitcraps/frame/v1" | kind | room | target (or 32 zeros) | payload`:
-//! priority, flags and the sequence number stay outside it, so the relay
-//! can re-prioritise and stamp a frame without breaking it. A game frame's
+//! priority, flags, the sequence number and the relay time stay outside
+//! it, so the relay can re-prioritise and stamp a frame without breaking
+//! it. The relay time is the one clock every peer of a room shares: the
+//! game's deadlines are judged on it ([`crate::session`]). A game frame's
 //! payload is an engine message and its signature *is* the message's
 //! signature ([`crate::message`]): a signed frame is a transcript entry.
 //!
@@ -35,13 +39,16 @@ use crate::wire::{FrameKind, PeerId, Priority, RoomId, MAX_FRAME_LEN};
 /// The two magic bytes every frame starts with.
 pub const MAGIC: [u8; 2] = *b"BC";
 /// The frame format version.
-pub const FRAME_VERSION: u8 = 1;
+pub const FRAME_VERSION: u8 = 2;
 /// Length of the fixed part of the header.
-pub const FIXED_HEADER_LEN: usize = 66;
+pub const FIXED_HEADER_LEN: usize = 74;
 /// Length of a signature.
 pub const SIGNATURE_LEN: usize = 64;
-/// Offset of the sequence number (for [`stamp_seq`]).
+/// Offset of the sequence number (for [`stamp`]).
 pub const SEQ_OFFSET: usize = 54;
+/// Offset of the relay time (for [`stamp`]).
+pub const TIME_OFFSET: usize = 62;
+const LEN_OFFSET: usize = 70;
 
 const FLAG_TARGET: u8 = 0b01;
 const FLAG_SIGNED: u8 = 0b10;
@@ -115,6 +122,9 @@ pub struct FrameHeader {
     pub sender: PeerId,
     /// The room sequence number the relay stamped (0 before).
     pub seq: u64,
+    /// The relay's time when it stamped the frame, in milliseconds since
+    /// the Unix epoch (0 before).
+    pub time: u64,
     /// The one peer it is for, if any.
     pub target: Option<PeerId>,
 }
@@ -128,6 +138,7 @@ impl FrameHeader {
             room,
             sender,
             seq: 0,
+            time: 0,
             target: None,
         }
     }
@@ -182,7 +193,8 @@ impl FrameHeader {
         let room: RoomId = take(buf, 6);
         let sender: PeerId = take(buf, 22);
         let seq = u64::from_be_bytes(take(buf, SEQ_OFFSET));
-        let payload_len = u32::from_be_bytes(take(buf, 62)) as usize;
+        let time = u64::from_be_bytes(take(buf, TIME_OFFSET));
+        let payload_len = u32::from_be_bytes(take(buf, LEN_OFFSET)) as usize;
         let header_len = FIXED_HEADER_LEN + if has_target { 32 } else { 0 };
         if buf.len() < header_len {
             return Err(FrameError::Truncated {
@@ -203,6 +215,7 @@ impl FrameHeader {
                 room,
                 sender,
                 seq,
+                time,
                 target,
             },
             total,
@@ -225,6 +238,7 @@ impl FrameHeader {
         out.put_slice(&self.room);
         out.put_slice(&self.sender);
         out.put_u64(self.seq);
+        out.put_u64(self.time);
         out.put_u32(payload_len);
         if let Some(target) = &self.target {
             out.put_slice(target);
@@ -336,12 +350,13 @@ pub fn encode_unsigned(
     Ok(())
 }
 
-/// Overwrites the sequence number of an encoded frame in place (the
-/// relay's stamp; outside the signed bytes). `None` if `frame` is too short.
-pub fn stamp_seq(frame: &mut [u8], seq: u64) -> Option<()> {
+/// Overwrites the sequence number and the relay time of an encoded frame
+/// in place (the relay's stamp; outside the signed bytes). `None` if
+/// `frame` is too short.
+pub fn stamp(frame: &mut [u8], seq: u64, time: u64) -> Option<()> {
     frame
-        .get_mut(SEQ_OFFSET..SEQ_OFFSET + 8)?
-        .copy_from_slice(&seq.to_be_bytes());
+        .get_mut(SEQ_OFFSET..LEN_OFFSET)?
+        .copy_from_slice(&[seq.to_be_bytes(), time.to_be_bytes()].concat());
     Some(())
 }
 

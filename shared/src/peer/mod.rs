@@ -49,7 +49,7 @@ pub use event::{Destination, PeerEvent, SignalKind, Transmit};
 use crate::codec::{control, EncodeError, FrameError, FrameRef};
 use crate::message::SignedMessage;
 use crate::session::{Event, GameConfig, LocalAction, Millis, Session, SessionError};
-use crate::wire::{error, FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
+use crate::wire::{error, FrameKind, PeerId, Priority, RoomId, MAX_FRAME_LEN};
 use crate::SigningKey;
 use outgoing::Outgoing;
 
@@ -123,9 +123,13 @@ pub enum PeerError {
     #[error(transparent)]
     Control(#[from] control::ControlError),
     /// A data channel carried something other than a game frame signed by
-    /// the channel's own peer (relay frames, another sender's frames).
-    #[error("a data channel carries only its own peer's game frames")]
+    /// the channel's own peer (relay frames, another sender's frames), or
+    /// a timed step (which counts only as the relay stamped it).
+    #[error("a data channel carries only its own peer's table actions and requests")]
     ForeignChannelFrame,
+    /// A relayed game frame at a priority other than critical.
+    #[error("game frames travel at critical priority")]
+    NotCritical,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,10 +173,6 @@ struct Room {
     serve_at: Millis,
     /// Per sender, the highest message number the relay delivered here.
     relayed: BTreeMap<PeerId, u64>,
-    /// Added to this peer's clock for the game's session: a game taken
-    /// from a player whose clock is further along keeps that player's
-    /// times (its deadlines and records stay as they were).
-    offset: Millis,
 }
 
 impl Room {
@@ -256,7 +256,6 @@ impl Peer {
             asks: Default::default(),
             serve_at: 0,
             relayed: BTreeMap::new(),
-            offset: 0,
         };
         if let Some(config) = house {
             if let Ok(frame) = handshake::signed_frame(
@@ -316,7 +315,7 @@ impl Peer {
     ) -> Result<(), PeerError> {
         let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
         let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
-        session.perform(now.saturating_add(room.offset), action)?;
+        session.perform(now, action)?;
         self.drain(now, room_id);
         Ok(())
     }
@@ -419,10 +418,18 @@ impl Peer {
             }
             FrameKind::Table => self.on_table(room_id, &frame, bytes),
             FrameKind::Game => {
+                // Game frames travel at critical priority, so no outbox
+                // reorders or drops one: one of another priority might
+                // reach some peers and not others, or late; every peer
+                // ignores it alike.
+                if frame.header.priority != Priority::Critical {
+                    return Err(PeerError::NotCritical);
+                }
                 let message = SignedMessage::from_frame(&frame)
                     .map_err(|_| PeerError::Frame(FrameError::BadSignature))?;
                 if !self.hold_or_sync(now, room_id, seq, &message, bytes) {
-                    self.on_game(now, room_id, message);
+                    let relayed_at = (seq > 0).then_some(frame.header.time);
+                    self.on_game(now, room_id, message, relayed_at);
                 }
             }
             FrameKind::Direct => {
@@ -452,7 +459,9 @@ impl Peer {
     /// that `from` signed (anything else is refused: relay frames cannot
     /// be injected, nor a third player's frames relayed), taken as
     /// unstamped (a channel's frames say nothing about what the relay has:
-    /// no acknowledgement, no sequence bookkeeping).
+    /// no acknowledgement, no sequence bookkeeping). Timed steps
+    /// (commitments, reveals, ticks) count only as the relay stamped them;
+    /// a channel's copy is refused.
     pub fn handle_channel_frame(
         &mut self,
         now: Millis,
@@ -470,7 +479,10 @@ impl Peer {
         }
         let message = SignedMessage::from_frame(&frame)
             .map_err(|_| PeerError::Frame(FrameError::BadSignature))?;
-        self.on_game(now, room_id, message);
+        if message.message.action.is_timed() {
+            return Err(PeerError::ForeignChannelFrame);
+        }
+        self.on_game(now, room_id, message, None);
         Ok(())
     }
 
@@ -663,16 +675,25 @@ impl Peer {
         self.check_house(room_id, self.id);
     }
 
-    fn on_game(&mut self, now: Millis, room_id: RoomId, message: SignedMessage) {
+    fn on_game(
+        &mut self,
+        now: Millis,
+        room_id: RoomId,
+        message: SignedMessage,
+        relayed_at: Option<Millis>,
+    ) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
-        let offset = room.offset;
         let Some(session) = room.session.as_mut() else {
             return;
         };
         let sender = message.sender;
-        match session.handle_message(now.saturating_add(offset), message) {
+        let result = match relayed_at {
+            Some(at) => session.handle_relayed(now, message, at),
+            None => session.handle_message(now, message),
+        };
+        match result {
             // The same frame by the relay and a data channel, or our own
             // frame's echo.
             Ok(()) | Err(SessionError::Replayed { .. }) => {}
@@ -701,6 +722,13 @@ impl Peer {
         while let Some(message) = session.poll_transmit() {
             let frame: Bytes = message.to_frame();
             room.outgoing.push(frame.clone());
+            // Timed steps count only as the relay stamps them: a channel's
+            // copy would only show a reveal sooner than the relay's order.
+            let to = match message.message.action.is_timed() {
+                true if to == Destination::Peers => continue,
+                true => Destination::Relay,
+                false => to,
+            };
             self.transmits.push_back(Transmit {
                 room: room_id,
                 to,
@@ -862,7 +890,7 @@ impl Peer {
         let Some(to) = room.asks.pop_first() else {
             return;
         };
-        let snapshot = sync::encode(now.saturating_add(room.offset), table, session);
+        let snapshot = sync::encode(table, session);
         room.serve_at = now + (snapshot.len() as u64 * 1_000 / SNAPSHOT_BYTES_PER_SEC).max(100);
         let parts = sync::chunks(&snapshot);
         if parts.len() > sync::MAX_CHUNKS {
@@ -904,7 +932,6 @@ impl Peer {
                 let config = *restored.session.config();
                 let rolls = restored.session.history().len();
                 room.session = Some(restored.session);
-                room.offset = restored.offset;
                 room.table_frame = Some(restored.table);
                 room.table_due = None;
                 if opened {
@@ -983,7 +1010,7 @@ impl Peer {
                 self.events.push_back(PeerEvent::NoTable { room: room_id });
             }
             if let Some(session) = room.session.as_mut() {
-                session.handle_timeout(now.saturating_add(room.offset));
+                session.handle_timeout(now);
             }
             self.drain(now, room_id);
             self.serve(now, room_id);
@@ -1009,10 +1036,7 @@ impl Peer {
             .values()
             .flat_map(|r| {
                 [
-                    r.session
-                        .as_ref()
-                        .and_then(Session::poll_timeout)
-                        .map(|t| t.saturating_sub(r.offset)),
+                    r.session.as_ref().and_then(Session::poll_timeout),
                     r.table_due,
                     r.retry_at,
                     r.syncing.as_ref().map(|s| s.due).filter(|d| *d > 0),
@@ -1053,13 +1077,9 @@ impl Peer {
 
     /// A snapshot of a table's game as this peer would give it (see
     /// [`sync`]), once the table has opened.
-    pub fn snapshot(&self, room: &RoomId, now: Millis) -> Option<Vec<u8>> {
+    pub fn snapshot(&self, room: &RoomId) -> Option<Vec<u8>> {
         let r = self.rooms.get(room)?;
-        Some(sync::encode(
-            now,
-            r.table_frame.as_ref()?,
-            r.session.as_ref()?,
-        ))
+        Some(sync::encode(r.table_frame.as_ref()?, r.session.as_ref()?))
     }
 
     /// The tables this peer is at.

@@ -3,18 +3,19 @@
 //! participant for a snapshot of the game and checks it before using it.
 //!
 //! A snapshot is the game's transcript: the house's signed `Table` frame
-//! and every signed message the giver processed, in its order, with the
-//! deadlines that fired. The receiver replays it through a fresh session,
+//! and every signed message the giver processed, in its order, each with
+//! the relay time stamped on it (deadlines are judged on those, so a
+//! replay reaches the same verdicts at the same messages). The receiver replays it through a fresh session,
 //! which checks every signature and every rule again, so nothing in it can
-//! be forged; what a giver could still do is leave messages out or invent
-//! deadlines. That shows: a gap in a sender's numbering leaves messages
+//! be forged; what a giver could still do is leave messages out or change
+//! their relay times. That shows: a gap in a sender's numbering leaves messages
 //! waiting at the end of the replay ("incomplete"), and a left-out or
 //! invented event changes the table, so a later round whose commitments
 //! (signed by every participant) all name one table hash, not the
 //! replayed one, is called off in the replay ("does not match what the
 //! players signed"; the giver's own commitments and the receiver's count
 //! for nothing here, only the other players' do); so does a replay that never reaches a round whose messages
-//! the players signed (a table "closed" by an invented deadline). Any
+//! the players signed (a table "closed" by a forged relay time). Any
 //! of these refuses the snapshot; the peer asks another
 //! participant. A stale snapshot (a true prefix) is caught up by the
 //! relay's replay, or, if that has a gap too, refused the same way.
@@ -23,18 +24,12 @@
 //! Direct frame payload:  kind u8 | ...
 //!   1 request            (empty)
 //!   2 chunk              index u16 | count u16 | bytes   (a snapshot's part)
-//! snapshot:  version u8 (1) | sent_at u64 | table_len u32 | Table frame
-//!            | entries u32 | entry*
-//! entry:     0 | at u64 | len u16 | signed game frame    (a message)
-//!            1 | at u64                                  (a deadline fired)
+//! snapshot:  version u8 (2) | table_len u32 | Table frame | entries u32 | entry*
+//! entry:     0 | len u16 | signed game frame              (straight from its sender)
+//!            1 | relay time u64 | len u16 | signed game frame   (as the relay stamped it)
 //! ```
 //!
-//! Times are the giver's clock. The receiver moves them onto its own
-//! clock (by the difference to `sent_at`) so that deadlines under way fall
-//! due at about the same moment on both; when its clock is behind the
-//! giver's (a page just loaded), it keeps the giver's times and runs the
-//! game's session that much ahead of its own clock instead ([`Restored`]'s
-//! `offset`), so no time is cut off at zero.
+//! No entry depends on the giver's clock: relay times are the relay's.
 
 use bytes::Bytes;
 
@@ -52,10 +47,7 @@ pub const CHUNK: u8 = 2;
 pub const CHUNK_BYTES: usize = 60_000;
 /// The most chunks a snapshot may have (3.8 MB).
 pub const MAX_CHUNKS: usize = 64;
-const VERSION: u8 = 1;
-/// How far a giver's clock may be ahead of the receiver's (30 days): a
-/// browser's clock starts at the page load, a relay's at its start.
-pub const MAX_CLOCK_LEAD: Millis = 30 * 86_400_000;
+const VERSION: u8 = 2;
 
 /// Why a snapshot is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,28 +69,29 @@ pub enum SyncError {
 
 /// Encodes a session's game as a snapshot (`table` is the house's signed
 /// `Table` frame).
-pub fn encode(now: Millis, table: &[u8], session: &Session) -> Vec<u8> {
+pub fn encode(table: &[u8], session: &Session) -> Vec<u8> {
     let transcript = session.transcript();
     let mut out = Vec::with_capacity(table.len() + 200 * transcript.len() + 32);
     out.push(VERSION);
-    out.extend_from_slice(&now.to_be_bytes());
     out.extend_from_slice(&(table.len() as u32).to_be_bytes());
     out.extend_from_slice(table);
     out.extend_from_slice(&(transcript.len() as u32).to_be_bytes());
-    for entry in transcript {
-        match entry {
-            TranscriptEntry::Message { at, message, .. } => {
-                let frame = message.to_frame();
-                out.push(0);
-                out.extend_from_slice(&at.to_be_bytes());
-                out.extend_from_slice(&(frame.len() as u16).to_be_bytes());
-                out.extend_from_slice(&frame);
-            }
-            TranscriptEntry::Timeout { at } => {
+    for TranscriptEntry {
+        relayed_at,
+        message,
+        ..
+    } in transcript
+    {
+        let frame = message.to_frame();
+        match relayed_at {
+            None => out.push(0),
+            Some(at) => {
                 out.push(1);
                 out.extend_from_slice(&at.to_be_bytes());
             }
         }
+        out.extend_from_slice(&(frame.len() as u16).to_be_bytes());
+        out.extend_from_slice(&frame);
     }
     out
 }
@@ -199,8 +192,6 @@ pub struct Restored {
     pub session: Session,
     /// The house's announcement.
     pub table: Bytes,
-    /// What to add to the receiver's clock for this session.
-    pub offset: Millis,
 }
 
 /// Replays a snapshot from `giver` for `room` as the peer holding `key`
@@ -222,14 +213,6 @@ pub fn restore(
     if r.u8()? != VERSION {
         return Err(SyncError::Malformed("unknown version"));
     }
-    let sent_at = r.u64()?;
-    if sent_at > now.saturating_add(MAX_CLOCK_LEAD) {
-        return Err(SyncError::Malformed(
-            "the giver's clock is implausibly far ahead",
-        ));
-    }
-    let (ahead, offset) = (now.saturating_sub(sent_at), sent_at.saturating_sub(now));
-    let shift = |at: Millis| at.saturating_add(ahead);
     let table_len = r.u32()? as usize;
     let table = r.take(table_len)?;
     let frame = FrameRef::parse(table, MAX_FRAME_LEN).map_err(|_| SyncError::WrongTable)?;
@@ -246,20 +229,21 @@ pub fn restore(
     let mut max_round = 0;
     let count = r.u32()?;
     for _ in 0..count {
-        match r.u8()? {
-            0 => {
-                let at = shift(r.u64()?);
-                let len = usize::from(r.u16()?);
-                let message = SignedMessage::from_frame_bytes(r.take(len)?)
-                    .map_err(|_| SyncError::Malformed("a message does not decode"))?;
-                max_round = max_round.max(message.message.round);
-                // Refusals are part of the game (the giver refused them
-                // too); a forged signature is refused here.
-                let _ = session.handle_message(at, message);
-            }
-            1 => session.handle_timeout(shift(r.u64()?)),
+        let relayed_at = match r.u8()? {
+            0 => None,
+            1 => Some(r.u64()?),
             _ => return Err(SyncError::Malformed("unknown entry")),
-        }
+        };
+        let len = usize::from(r.u16()?);
+        let message = SignedMessage::from_frame_bytes(r.take(len)?)
+            .map_err(|_| SyncError::Malformed("a message does not decode"))?;
+        max_round = max_round.max(message.message.round);
+        // Refusals are part of the game (the giver refused them too); a
+        // forged signature is refused here.
+        let _ = match relayed_at {
+            Some(at) => session.handle_relayed(now, message, at),
+            None => session.handle_message(now, message),
+        };
         if let Some(round) = contradicted(&mut session, &excluding) {
             return Err(SyncError::Contradicted(round));
         }
@@ -279,7 +263,6 @@ pub fn restore(
     Ok(Restored {
         session,
         table: Bytes::copy_from_slice(table),
-        offset,
     })
 }
 

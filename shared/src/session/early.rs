@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::craps::PlayerId;
 use crate::message::SignedMessage;
+use crate::session::Millis;
 
 /// The most messages one sender may be ahead of the next expected one.
 pub const MAX_AHEAD: u64 = 64;
@@ -40,11 +41,20 @@ pub(crate) enum Standing {
 /// The buffer of early messages, keyed by (sender, seq).
 #[derive(Default)]
 pub(crate) struct Early {
-    waiting: BTreeMap<(PlayerId, u64), (u64, Standing, SignedMessage)>,
+    waiting: BTreeMap<(PlayerId, u64), Waiting>,
     arrivals: u64,
     /// How many of `waiting` are strangers' and seating players'.
     strangers: usize,
     seating: usize,
+}
+
+/// One early message: when it arrived (its number), its sender's share,
+/// the message and the relay time stamped on it (if it came that way).
+struct Waiting {
+    arrival: u64,
+    standing: Standing,
+    signed: SignedMessage,
+    relayed_at: Option<Millis>,
 }
 
 /// Why an early message cannot wait.
@@ -57,16 +67,24 @@ pub(crate) enum Full {
 
 impl Early {
     /// Keeps `signed` (whose next expected sequence number is `expected`)
-    /// until its turn.
+    /// until its turn. The relay's copy of a message that waits as a data
+    /// channel brought it takes its place, with the relay's time.
     pub(crate) fn hold(
         &mut self,
         signed: SignedMessage,
+        relayed_at: Option<Millis>,
         expected: u64,
         standing: Standing,
     ) -> Result<(), Full> {
         let seq = signed.message.seq;
         let key = (signed.sender, seq);
-        if self.waiting.contains_key(&key) {
+        if let Some(waiting) = self.waiting.get_mut(&key) {
+            // The relay's copy is the one every peer gets (should its
+            // sender have signed another straight to this peer).
+            if waiting.relayed_at.is_none() && relayed_at.is_some() {
+                waiting.signed = signed;
+                waiting.relayed_at = relayed_at;
+            }
             return Err(Full::Duplicate);
         }
         // A sender's next message (in sequence, waiting only for a phase
@@ -91,20 +109,35 @@ impl Early {
         }
         self.arrivals += 1;
         self.count(standing, true);
-        self.waiting.insert(key, (self.arrivals, standing, signed));
+        self.waiting.insert(
+            key,
+            Waiting {
+                arrival: self.arrivals,
+                standing,
+                signed,
+                relayed_at,
+            },
+        );
         Ok(())
     }
 
-    /// Every waiting message with its arrival number (lower: earlier).
-    pub(crate) fn by_arrival(&self) -> impl Iterator<Item = (u64, &SignedMessage)> {
-        self.waiting.values().map(|(arrival, _, m)| (*arrival, m))
+    /// Every waiting message with its arrival number (lower: earlier) and
+    /// relay time.
+    pub(crate) fn by_arrival(&self) -> impl Iterator<Item = (u64, &SignedMessage, Option<Millis>)> {
+        self.waiting
+            .values()
+            .map(|w| (w.arrival, &w.signed, w.relayed_at))
     }
 
-    /// Takes the waiting message of `key` (sender, seq).
-    pub(crate) fn remove(&mut self, key: &(PlayerId, u64)) -> Option<SignedMessage> {
-        let (_, standing, m) = self.waiting.remove(key)?;
-        self.count(standing, false);
-        Some(m)
+    /// Takes the waiting message of `key` (sender, seq), with its relay
+    /// time.
+    pub(crate) fn remove(
+        &mut self,
+        key: &(PlayerId, u64),
+    ) -> Option<(SignedMessage, Option<Millis>)> {
+        let w = self.waiting.remove(key)?;
+        self.count(w.standing, false);
+        Some((w.signed, w.relayed_at))
     }
 
     /// How many wait.

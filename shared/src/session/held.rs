@@ -7,21 +7,49 @@
 //! per sender, which of them the roll is on, and the rest stay here for the
 //! next round. Per sender they are in sequence order; across senders they
 //! are applied in key order, so the table a cut produces does not depend
-//! on the order messages arrived in.
+//! on the order messages arrived in. The banker's cut takes only actions
+//! the relay has carried (a data channel may bring one sooner, but only
+//! the relay's copy is sure to reach every peer, before the cut does).
 
 use std::collections::BTreeMap;
 
 use crate::craps::PlayerId;
 use crate::message::{Cut, SignedMessage};
 
-/// The held actions, per sender in sequence order (no empty entries).
+/// The held actions, per sender in sequence order (no empty entries),
+/// each with whether the relay's copy has been seen.
 #[derive(Default, Clone)]
-pub(crate) struct Held(BTreeMap<PlayerId, Vec<SignedMessage>>);
+pub(crate) struct Held(BTreeMap<PlayerId, Vec<(SignedMessage, bool)>>);
 
 impl Held {
     /// Adds a sender's next action.
-    pub(crate) fn push(&mut self, signed: SignedMessage) {
-        self.0.entry(signed.sender).or_default().push(signed);
+    pub(crate) fn push(&mut self, signed: SignedMessage, relayed: bool) {
+        self.0
+            .entry(signed.sender)
+            .or_default()
+            .push((signed, relayed));
+    }
+
+    /// The relay's copy of a held action has come. If it differs from the
+    /// one held under its number (its sender signed two versions and sent
+    /// this peer the other one straight), the relay's replaces it: that is
+    /// the one every peer gets. Returns whether it did.
+    pub(crate) fn relayed(&mut self, signed: &SignedMessage) -> bool {
+        let Some(list) = self.0.get_mut(&signed.sender) else {
+            return false;
+        };
+        let Some((m, relayed)) = list
+            .iter_mut()
+            .find(|(m, _)| m.message.seq == signed.message.seq)
+        else {
+            return false;
+        };
+        let replaced = m != signed && !*relayed;
+        if replaced {
+            *m = signed.clone();
+        }
+        *relayed = true;
+        replaced
     }
 
     /// How many of `sender`'s actions are held.
@@ -31,7 +59,7 @@ impl Held {
 
     /// Every held action, senders in key order, each in sequence order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &SignedMessage> {
-        self.0.values().flatten()
+        self.0.values().flatten().map(|(m, _)| m)
     }
 
     /// The held actions `cut` includes, in the order they apply.
@@ -41,6 +69,7 @@ impl Held {
                 .get(sender)
                 .into_iter()
                 .flatten()
+                .map(|(m, _)| m)
                 .take_while(move |m| m.message.seq <= *last)
         })
     }
@@ -50,8 +79,8 @@ impl Held {
         let mut taken = Vec::new();
         for (sender, last) in cut.entries() {
             if let Some(list) = self.0.get_mut(sender) {
-                let n = list.partition_point(|m| m.message.seq <= *last);
-                taken.extend(list.drain(..n));
+                let n = list.partition_point(|(m, _)| m.message.seq <= *last);
+                taken.extend(list.drain(..n).map(|(m, _)| m));
                 if list.is_empty() {
                     self.0.remove(sender);
                 }
@@ -60,12 +89,16 @@ impl Held {
         taken
     }
 
-    /// The cut the shooter names: every sender's held actions, seated
-    /// players first (so at most [`crate::message::MAX_CUT`] senders, the
-    /// rest by key order, wait for a later round).
+    /// The cut the banker names: every sender's held actions up to the
+    /// first the relay has not carried yet, seated players first (so at
+    /// most [`crate::message::MAX_CUT`] senders, the rest by key order,
+    /// wait for a later round).
     pub(crate) fn cut(&self, seated: impl Fn(&PlayerId) -> bool) -> Cut {
-        let last = |(sender, list): (&PlayerId, &Vec<SignedMessage>)| {
-            list.last().map(|m| (*sender, m.message.seq))
+        let last = |(sender, list): (&PlayerId, &Vec<(SignedMessage, bool)>)| {
+            list.iter()
+                .take_while(|(_, relayed)| *relayed)
+                .last()
+                .map(|(m, _)| (*sender, m.message.seq))
         };
         let entries = self
             .0

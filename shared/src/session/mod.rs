@@ -2,7 +2,8 @@
 //! messages to send, events to show and the next deadline come out.
 //!
 //! ```text
-//! handle_message(now, signed) -> Result<(), SessionError>
+//! handle_relayed(now, signed, at) -> Result<(), SessionError>  (stamped by the relay at `at`)
+//! handle_message(now, signed) -> Result<(), SessionError>      (straight from its sender)
 //! handle_timeout(now)
 //! poll_transmit() -> Option<SignedMessage>     (sign once, send to every peer)
 //! poll_event()    -> Option<Event>
@@ -25,12 +26,26 @@
 //! from all reveals (see [`crate::fair`]), the table settles, and every
 //! peer holds the same state hash.
 //!
-//! Deadlines, judged on the local clock: a participant that has not
-//! committed `commit_timeout` after betting closed, or not revealed
-//! `reveal_timeout` after the reveals opened (or revealed a secret that does
-//! not match its commitment), forfeits its bets to the banker and leaves;
-//! the roll is then decided by the remaining reveals. A banker that does so
-//! pays every bet on the table at its best and the table closes. If the
+//! **Deadlines have one verdict**, judged on one clock: the relay's. The
+//! relay stamps every frame of a room with its sequence number and its
+//! time, in one order, and delivers game frames to every peer in that
+//! order (they all travel at critical priority). Commitments, reveals and
+//! ticks ([`Action::is_timed`]) count only as the relay stamped them; a
+//! data channel carries table actions only. The commit phase opens at the
+//! relay time of the banker's closing commitment and ends
+//! `commit_timeout` later; the reveal phase opens at the relay time of the
+//! last commitment (or at the commit deadline) and ends `reveal_timeout`
+//! later. A step stamped at or before its deadline is in time; the first
+//! stamped message after a deadline ends the phase, on every peer at the
+//! same message of the same order, whatever the peers' own clocks say.
+//! When nothing else is under way, a peer whose own clock says the
+//! deadline has passed sends a [`Action::Tick`] to have the relay's time
+//! read out. A participant that has not committed in time, or not revealed
+//! in time (or revealed a secret that does not match its commitment),
+//! forfeits its bets to the banker and leaves; the roll is then decided by
+//! the remaining reveals. A banker that does so pays every bet on the
+//! table at its best and the table closes. A peer's own timed steps count
+//! when they come back from the relay, like everyone's. If the
 //! commitments name different table hashes, peers hold different tables
 //! (a sender signed two different messages with one sequence number, or a
 //! peer is faulty): the round is called off, its actions are undone, and
@@ -41,7 +56,9 @@
 //! buffer), round, phase and seat. The session never panics on input.
 //!
 //! It deliberately does no I/O and reads no clock: the caller passes `now`
-//! in milliseconds on any monotonic clock.
+//! in milliseconds on any monotonic clock (used only for when to send: a
+//! tick, the banker passing idle dice), and the relay's time with every
+//! relayed message.
 
 mod config;
 mod early;
@@ -72,6 +89,10 @@ pub type Millis = u64;
 /// The most table actions of one sender that may wait for a cut (more
 /// wait, unprocessed, in the early buffer until a roll takes some).
 pub const MAX_HELD: usize = 256;
+
+/// How long after a phase's deadline, on this peer's clock, it asks for
+/// the relay's time with a [`Action::Tick`] if the phase is still open.
+pub const TICK_GRACE: Millis = 250;
 
 /// An action a participant takes itself (see [`Session::perform`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,11 +125,12 @@ pub enum LocalAction {
     Roll,
 }
 
+/// Where the round is; a phase's times are the relay's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Betting,
-    Committing { deadline: Millis },
-    Revealing { deadline: Millis },
+    Committing { opened: Millis },
+    Revealing { opened: Millis },
     Closed,
 }
 
@@ -119,6 +141,11 @@ struct Local {
     next_seq: u64,
     /// The last round this peer asked to roll in.
     asked_to_roll: u64,
+    /// Own messages signed and sent but not processed yet, in sequence
+    /// order: a timed step waits for the relay's copy (its stamp decides
+    /// whether it was in time, as for everyone), and what follows it
+    /// waits behind it.
+    unconfirmed: VecDeque<SignedMessage>,
 }
 
 /// The table a cut produces, before it is adopted.
@@ -138,6 +165,13 @@ pub struct Session {
     round_start: Table,
     round: u64,
     stage: Stage,
+    /// The relay's time of the latest relayed message processed.
+    clock: Millis,
+    /// The relay's time of the latest commitment accepted this round.
+    last_commit_at: Millis,
+    /// When (on this peer's clock) to send a tick if the phase is still
+    /// open.
+    tick_at: Option<Millis>,
     table_hash: Digest32,
     roll_participants: BTreeSet<PlayerId>,
     commits: BTreeMap<PlayerId, (Digest32, Digest32)>,
@@ -168,13 +202,6 @@ pub struct Session {
 /// decompressed per message (a flood of strangers cannot grow the cache).
 pub const MAX_KEYS: usize = 64;
 
-fn is_table_action(action: &Action) -> bool {
-    !matches!(
-        action,
-        Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::PassDice
-    )
-}
-
 impl Session {
     /// A session for a participant holding `key`. `entropy` must be secret
     /// and random (the browser's `crypto.getRandomValues`, the OS RNG):
@@ -188,6 +215,7 @@ impl Session {
             entropy,
             next_seq: 1,
             asked_to_roll: 0,
+            unconfirmed: VecDeque::new(),
         });
         session
     }
@@ -201,6 +229,9 @@ impl Session {
             table,
             round: 1,
             stage: Stage::Betting,
+            clock: 0,
+            last_commit_at: 0,
+            tick_at: None,
             table_hash: [0; 32],
             roll_participants: BTreeSet::new(),
             commits: BTreeMap::new(),
@@ -301,20 +332,46 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// When [`Session::handle_timeout`] should next be called.
+    /// When [`Session::handle_timeout`] should next be called (this peer's
+    /// clock).
     pub fn poll_timeout(&self) -> Option<Millis> {
         match self.stage {
-            Stage::Committing { deadline } | Stage::Revealing { deadline } => Some(deadline),
+            Stage::Committing { .. } | Stage::Revealing { .. } => self.tick_at,
             Stage::Betting => self.pass_dice_at(),
             Stage::Closed => None,
         }
+    }
+
+    /// The relay time at which the current phase ends, if one is open.
+    pub fn deadline(&self) -> Option<Millis> {
+        match self.stage {
+            Stage::Committing { opened } => Some(opened.saturating_add(self.config.commit_timeout)),
+            Stage::Revealing { opened } => Some(opened.saturating_add(self.config.reveal_timeout)),
+            Stage::Betting | Stage::Closed => None,
+        }
+    }
+
+    /// The relay's time of the latest relayed message processed.
+    pub fn relay_clock(&self) -> Millis {
+        self.clock
+    }
+
+    /// Whether one of this peer's own messages of this round, sent but not
+    /// yet back from the relay, is such an action.
+    fn in_flight(&self, kind: impl Fn(&Action) -> bool) -> bool {
+        self.local.as_ref().is_some_and(|l| {
+            l.unconfirmed
+                .iter()
+                .any(|m| m.message.round == self.round && kind(&m.message.action))
+        })
     }
 
     /// (Banker) when the dice pass on if the shooter has not asked to roll:
     /// only with two or more players seated, and a shooter deadline set.
     fn pass_dice_at(&self) -> Option<Millis> {
         let timeout = self.config.shooter_timeout;
-        let waiting = self.is_banker() && !self.roll_asked() && timeout > 0;
+        let closing = self.in_flight(|a| matches!(a, Action::Commit { close: Some(_), .. }));
+        let waiting = self.is_banker() && !self.roll_asked() && !closing && timeout > 0;
         (waiting && self.round_start.seats().len() >= 2)
             .then(|| self.shooter_since.saturating_add(timeout))
     }
@@ -437,6 +494,8 @@ impl Session {
     }
 
     /// Checks, signs, applies and queues one local message; nothing more.
+    /// A timed step (and anything after it) is applied when the relay's
+    /// copy comes back.
     fn send_local(&mut self, now: Millis, action: Action) -> Result<(), SessionError> {
         if self.stage == Stage::Closed {
             return Err(SessionError::Closed);
@@ -452,11 +511,41 @@ impl Session {
         // number and nothing is sent.
         self.precheck(local.id, &message)?;
         let signed = message.sign(&local.key);
+        self.outbox.push_back(signed.clone());
         if let Some(local) = self.local.as_mut() {
             local.next_seq += 1;
+            if signed.message.action.is_timed() || !local.unconfirmed.is_empty() {
+                local.unconfirmed.push_back(signed);
+                return Ok(());
+            }
         }
-        self.outbox.push_back(signed.clone());
-        self.process(now, signed)
+        self.process(now, signed, None)
+    }
+
+    /// Processes this peer's own messages that waited behind a timed step
+    /// (up to the next timed one, which waits for the relay's copy).
+    fn release_own(&mut self, now: Millis) {
+        let Some(me) = self.local_id() else {
+            return;
+        };
+        let mut expected = self.expected_seq(&me);
+        while let Some(m) = self.local.as_mut().and_then(|l| {
+            let untimed = l
+                .unconfirmed
+                .front()
+                .is_some_and(|m| !m.message.action.is_timed() && m.message.seq == expected);
+            if untimed {
+                l.unconfirmed.pop_front()
+            } else {
+                None
+            }
+        }) {
+            let sender = m.sender;
+            expected += 1;
+            if let Err(error) = self.process(now, m, None) {
+                self.events.push_back(Event::Rejected { sender, error });
+            }
+        }
     }
 
     /// Whether our own message would be accepted. A table action is
@@ -466,7 +555,7 @@ impl Session {
         self.check_stage(&me, message)?;
         match &message.action {
             // (A closing commitment is checked by `roll`, on its cut's table.)
-            action if is_table_action(action) => {
+            action if action.is_table_action() => {
                 if self.held.count(&me) >= MAX_HELD {
                     return Err(SessionError::TooManyWaiting);
                 }
@@ -487,12 +576,35 @@ impl Session {
 
     // ----- network input -------------------------------------------------
 
-    /// Handles a message from the network. Early messages wait in a bounded
-    /// buffer until their turn; an error refers to this message only.
+    /// Handles a message that came straight from its sender (a data
+    /// channel): only table actions, the shooter's roll request and the
+    /// banker's passing the dice count this way; timed steps are refused
+    /// ([`SessionError::NotRelayed`]) until the relay's copy comes.
     pub fn handle_message(
         &mut self,
         now: Millis,
         signed: SignedMessage,
+    ) -> Result<(), SessionError> {
+        self.receive(now, signed, None)
+    }
+
+    /// Handles a message the relay stamped at relay time `at` (its
+    /// frame's time). Early messages wait in a bounded buffer until their
+    /// turn; an error refers to this message only.
+    pub fn handle_relayed(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        at: Millis,
+    ) -> Result<(), SessionError> {
+        self.receive(now, signed, Some(at))
+    }
+
+    fn receive(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        relayed_at: Option<Millis>,
     ) -> Result<(), SessionError> {
         if self.stage == Stage::Closed {
             return Err(SessionError::Closed);
@@ -501,9 +613,29 @@ impl Session {
             return Err(SessionError::WrongGame);
         }
         self.check_signature(&signed)?;
+        if signed.message.action.is_timed() && relayed_at.is_none() {
+            return Err(SessionError::NotRelayed);
+        }
+        // Our own message back from the relay: its turn, if it was the
+        // first we had not processed.
+        if let Some(local) = self.local.as_mut().filter(|l| l.id == signed.sender) {
+            if let Some(at) = local.unconfirmed.iter().position(|m| *m == signed) {
+                if at > 0 {
+                    return Ok(()); // (the relay keeps a sender's order)
+                }
+                local.unconfirmed.pop_front();
+                let result = self.process(now, signed, relayed_at);
+                self.release_own(now);
+                self.move_on(now);
+                return result;
+            }
+        }
         let expected = self.expected_seq(&signed.sender);
         let seq = signed.message.seq;
         if seq < expected {
+            if relayed_at.is_some() && self.held.relayed(&signed) && self.stage == Stage::Betting {
+                self.show_held();
+            }
             return Err(SessionError::Replayed { seq, expected });
         }
         if seq > expected || !self.is_due(&signed) {
@@ -517,18 +649,23 @@ impl Session {
             } else {
                 Standing::Stranger
             };
-            return match self.early.hold(signed, expected, standing) {
+            return match self.early.hold(signed, relayed_at, expected, standing) {
                 Ok(()) => Ok(()),
                 Err(Full::TooFar) => Err(SessionError::TooFarAhead { seq, expected }),
                 Err(Full::Duplicate) => Err(SessionError::Replayed { seq, expected }),
             };
         }
         // Our own earlier messages coming back (a reload rebuilding its
-        // state from the relay's replay): never reuse their numbers.
-        if let Some(local) = self.local.as_mut().filter(|l| l.id == signed.sender) {
+        // state from the relay's replay): never reuse their numbers; and
+        // what the relay carried under a number is what counts under it,
+        // whatever this session signed (a tampered copy, say).
+        let own = self.local.as_mut().filter(|l| l.id == signed.sender);
+        if let Some(local) = own {
             local.next_seq = local.next_seq.max(seq + 1);
+            local.unconfirmed.retain(|m| m.message.seq > seq);
         }
-        let result = self.process(now, signed);
+        let result = self.process(now, signed, relayed_at);
+        self.release_own(now);
         self.move_on(now);
         result
     }
@@ -543,7 +680,7 @@ impl Session {
         if message.round > self.round {
             return false;
         }
-        if is_table_action(&message.action) {
+        if message.action.is_table_action() {
             // Only this sender's own count: whether a message is due never
             // depends on other senders or on what waits in the buffer, so a
             // replay of the transcript decides exactly as the game did.
@@ -618,7 +755,8 @@ impl Session {
             .filter(|id| self.roll_participants.contains(id));
         match self.stage {
             Stage::Committing { .. } => {
-                if local.is_some_and(|id| !self.commits.contains_key(&id)) {
+                let sent = self.in_flight(|a| matches!(a, Action::Commit { .. }));
+                if local.is_some_and(|id| !self.commits.contains_key(&id)) && !sent {
                     if let Ok(action) = self.local_commit(None) {
                         // Our commitment in the commit phase cannot be refused.
                         let _ = self.send_local(now, action);
@@ -626,13 +764,14 @@ impl Session {
                     return true;
                 }
                 if self.all_committed() {
-                    self.finish_commits(now);
+                    self.finish_commits(now, self.last_commit_at);
                     return true;
                 }
                 false
             }
             Stage::Revealing { .. } => {
-                if local.is_some_and(|id| !self.reveals.contains_key(&id)) {
+                let sent = self.in_flight(|a| matches!(a, Action::Reveal { .. }));
+                if local.is_some_and(|id| !self.reveals.contains_key(&id)) && !sent {
                     if let Some(l) = self.local.as_ref() {
                         let secret = fair::derive_secret(&l.entropy, &self.config.game, self.round);
                         let _ = self.send_local(now, Action::Reveal { secret });
@@ -645,7 +784,11 @@ impl Session {
                 }
                 false
             }
-            Stage::Betting if self.is_banker() && self.roll_asked() => {
+            Stage::Betting
+                if self.is_banker()
+                    && self.roll_asked()
+                    && !self.in_flight(|a| matches!(a, Action::Commit { .. })) =>
+            {
                 self.roll_requests.clear();
                 self.close_as_banker(now);
                 true
@@ -659,14 +802,14 @@ impl Session {
         let ready = self
             .early
             .by_arrival()
-            .filter(|(_, m)| m.message.seq == self.expected_seq(&m.sender) && self.is_due(m))
-            .min_by_key(|(arrival, _)| *arrival)
-            .map(|(_, m)| (m.sender, m.message.seq));
-        let Some(signed) = ready.and_then(|key| self.early.remove(&key)) else {
+            .filter(|(_, m, _)| m.message.seq == self.expected_seq(&m.sender) && self.is_due(m))
+            .min_by_key(|(arrival, _, _)| *arrival)
+            .map(|(_, m, _)| (m.sender, m.message.seq));
+        let Some((signed, relayed_at)) = ready.and_then(|key| self.early.remove(&key)) else {
             return false;
         };
         let sender = signed.sender;
-        if let Err(error) = self.process(now, signed) {
+        if let Err(error) = self.process(now, signed, relayed_at) {
             self.events.push_back(Event::Rejected { sender, error });
         }
         if self.stage == Stage::Closed {
@@ -675,20 +818,31 @@ impl Session {
         true
     }
 
-    /// A message in its turn: consume its sequence number, check and apply.
-    fn process(&mut self, now: Millis, signed: SignedMessage) -> Result<(), SessionError> {
+    /// A message in its turn: consume its sequence number, read the
+    /// relay's time off it (ending a phase whose deadline it is past),
+    /// check and apply.
+    fn process(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        relayed_at: Option<Millis>,
+    ) -> Result<(), SessionError> {
         self.expected.insert(signed.sender, signed.message.seq + 1);
+        if let Some(at) = relayed_at {
+            self.clock = self.clock.max(at);
+            self.expire(now);
+        }
         // Recorded before applying: applying may produce further messages,
         // which must follow this one in the transcript.
         let entry = self.transcript.len();
-        self.transcript.push(TranscriptEntry::Message {
-            at: now,
+        self.transcript.push(TranscriptEntry {
+            relayed_at,
             message: signed.clone(),
             accepted: false,
         });
-        let result = self.apply(now, signed);
-        if let Some(TranscriptEntry::Message { accepted, .. }) = self.transcript.get_mut(entry) {
-            *accepted = result.is_ok();
+        let result = self.apply(now, signed, relayed_at);
+        if let Some(e) = self.transcript.get_mut(entry) {
+            e.accepted = result.is_ok();
         }
         result
     }
@@ -697,13 +851,15 @@ impl Session {
         if self.stage == Stage::Closed {
             return Err(SessionError::Closed);
         }
-        if is_table_action(&message.action) {
+        if message.action.is_table_action() {
             // Judged when a cut takes it in; never refused for its timing.
             return Ok(());
         }
         let round = message.round;
-        if message.action == Action::Roll {
-            return Ok(()); // a request: only the banker acts on it, if it is current
+        if matches!(message.action, Action::Roll | Action::Tick) {
+            // A request only the banker acts on, if it is current; the
+            // relay's time, which anyone may ask for.
+            return Ok(());
         }
         if round < self.round {
             return Err(SessionError::StaleRound {
@@ -746,18 +902,27 @@ impl Session {
         Ok(())
     }
 
-    fn apply(&mut self, now: Millis, signed: SignedMessage) -> Result<(), SessionError> {
+    fn apply(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        relayed_at: Option<Millis>,
+    ) -> Result<(), SessionError> {
         self.check_stage(&signed.sender, &signed.message)?;
         let sender = signed.sender;
         match &signed.message.action {
+            Action::Tick => {}
             Action::Commit {
                 commitment,
                 table_hash,
                 close,
             } => {
+                // (Timed: only relayed ones get here.)
+                let at = relayed_at.unwrap_or(self.clock);
                 if let Some(cut) = close {
-                    self.close_betting(now, cut)?;
+                    self.close_betting(now, at, cut)?;
                 }
+                self.last_commit_at = self.last_commit_at.max(at);
                 self.commits.insert(sender, (*commitment, *table_hash));
                 self.events.push_back(Event::Committed { player: sender });
             }
@@ -797,7 +962,7 @@ impl Session {
                         count: self.held.count(&sender) + 1,
                     });
                 }
-                self.held.push(signed);
+                self.held.push(signed, relayed_at.is_some());
             }
         }
         Ok(())
@@ -860,9 +1025,14 @@ impl Session {
         }
     }
 
-    /// The banker's closing commitment: adopt the table its cut makes, and
-    /// open the commit phase on it.
-    fn close_betting(&mut self, now: Millis, cut: &Cut) -> Result<(), SessionError> {
+    /// The banker's closing commitment, stamped at relay time `opened`:
+    /// adopt the table its cut makes, and open the commit phase on it.
+    fn close_betting(
+        &mut self,
+        now: Millis,
+        opened: Millis,
+        cut: &Cut,
+    ) -> Result<(), SessionError> {
         let closing = self.closing(cut);
         if closing.table.seats().is_empty() {
             return Err(SessionError::NobodySeated);
@@ -884,9 +1054,9 @@ impl Session {
         }
         self.table_hash = self.hash_table(b"bitcraps/table/v1", &self.table);
         self.roll_participants = self.table.participants().into_iter().collect();
-        self.stage = Stage::Committing {
-            deadline: now.saturating_add(self.config.commit_timeout),
-        };
+        self.stage = Stage::Committing { opened };
+        self.last_commit_at = opened;
+        self.schedule_tick(now, self.config.commit_timeout);
         self.events.push_back(Event::BettingClosed {
             round: self.round,
             table_hash: self.table_hash,
@@ -938,14 +1108,66 @@ impl Session {
     }
 
     /// All commitments are in (or the deadline passed): agree or abort.
-    fn finish_commits(&mut self, now: Millis) {
+    /// The reveals open at relay time `opened`.
+    fn finish_commits(&mut self, now: Millis, opened: Millis) {
         if !self.commits_agree() {
             self.abort_round(now);
             return;
         }
-        self.stage = Stage::Revealing {
-            deadline: now.saturating_add(self.config.reveal_timeout),
-        };
+        self.stage = Stage::Revealing { opened };
+        self.schedule_tick(now, self.config.reveal_timeout);
+    }
+
+    /// A phase of `timeout` opened (this peer learnt it at `now`): if it is
+    /// still open a little after that on this peer's clock, ask for the
+    /// relay's time.
+    fn schedule_tick(&mut self, now: Millis, timeout: Millis) {
+        self.tick_at = self
+            .local
+            .is_some()
+            .then(|| now.saturating_add(timeout).saturating_add(TICK_GRACE));
+    }
+
+    /// Ends every phase whose deadline the relay's clock has passed: who
+    /// has not committed (or revealed) by then forfeits.
+    fn expire(&mut self, now: Millis) {
+        loop {
+            let Some(deadline) = self.deadline().filter(|d| self.clock > *d) else {
+                return;
+            };
+            match self.stage {
+                Stage::Committing { .. } if !self.commits_agree() => self.abort_round(now),
+                Stage::Committing { .. } => {
+                    let late: Vec<_> = self
+                        .roll_participants
+                        .iter()
+                        .filter(|p| !self.commits.contains_key(*p))
+                        .copied()
+                        .collect();
+                    for player in late {
+                        self.forfeit(player, ForfeitReason::NoCommit);
+                    }
+                    if self.stage != Stage::Closed {
+                        self.finish_commits(now, deadline);
+                    }
+                }
+                Stage::Revealing { .. } => {
+                    let late: Vec<_> = self
+                        .roll_participants
+                        .iter()
+                        .filter(|p| !self.reveals.contains_key(*p))
+                        .copied()
+                        .collect();
+                    for player in late {
+                        self.forfeit(player, ForfeitReason::NoReveal);
+                    }
+                    if self.stage != Stage::Closed {
+                        self.finish_roll(now);
+                    }
+                }
+                Stage::Betting | Stage::Closed => return,
+            }
+        }
     }
 
     fn forfeit(&mut self, player: PlayerId, reason: ForfeitReason) {
@@ -1006,68 +1228,49 @@ impl Session {
     fn next_round(&mut self) {
         self.round += 1;
         self.stage = Stage::Betting;
+        self.tick_at = None;
         self.roll_requests.clear();
         self.round_start = self.table.clone();
-        for m in self.held.iter() {
-            let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
-        }
+        self.show_held();
         self.commits.clear();
         self.reveals.clear();
         self.roll_participants.clear();
         self.forfeited.clear();
     }
 
-    /// Applies deadlines that have passed.
-    pub fn handle_timeout(&mut self, now: Millis) {
-        if self.stage == Stage::Betting {
-            if self.pass_dice_at().is_some_and(|at| now >= at) {
-                // Our own message: in everyone's order like any other.
-                self.shooter_since = now;
-                let _ = self.send_local(now, Action::PassDice);
-                self.move_on(now);
-            }
-            return;
+    /// The tentative table: the round's start with every held action.
+    fn show_held(&mut self) {
+        self.table = self.round_start.clone();
+        for m in self.held.iter() {
+            let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
         }
-        let fired = match self.stage {
-            Stage::Committing { deadline } if now >= deadline && !self.commits_agree() => {
-                self.abort_round(now);
-                true
+    }
+
+    /// Acts on this peer's clock: the banker passes the dice of an idle
+    /// shooter; a peer whose clock says a phase's deadline has passed asks
+    /// for the relay's time (the verdict is the relay clock's, see the
+    /// module's header).
+    pub fn handle_timeout(&mut self, now: Millis) {
+        match self.stage {
+            Stage::Betting => {
+                if self.pass_dice_at().is_some_and(|at| now >= at) {
+                    // Our own message: in everyone's order like any other.
+                    self.shooter_since = now;
+                    let _ = self.send_local(now, Action::PassDice);
+                    self.move_on(now);
+                }
             }
-            Stage::Committing { deadline } if now >= deadline => {
-                let late: Vec<_> = self
-                    .roll_participants
-                    .iter()
-                    .filter(|p| !self.commits.contains_key(*p))
-                    .copied()
-                    .collect();
-                for player in late {
-                    self.forfeit(player, ForfeitReason::NoCommit);
+            Stage::Committing { .. } | Stage::Revealing { .. } => {
+                if self.tick_at.is_some_and(|at| now >= at) {
+                    // Again if the relay's time is not past the deadline
+                    // yet (this clock runs fast).
+                    let timeout = self.config.commit_timeout.min(self.config.reveal_timeout);
+                    self.tick_at = Some(now.saturating_add((timeout / 4).max(TICK_GRACE)));
+                    let _ = self.send_local(now, Action::Tick);
+                    self.move_on(now);
                 }
-                if self.stage != Stage::Closed {
-                    self.finish_commits(now);
-                }
-                true
             }
-            Stage::Revealing { deadline } if now >= deadline => {
-                let late: Vec<_> = self
-                    .roll_participants
-                    .iter()
-                    .filter(|p| !self.reveals.contains_key(*p))
-                    .copied()
-                    .collect();
-                for player in late {
-                    self.forfeit(player, ForfeitReason::NoReveal);
-                }
-                if self.stage != Stage::Closed {
-                    self.finish_roll(now);
-                }
-                true
-            }
-            _ => false,
-        };
-        if fired {
-            self.transcript.push(TranscriptEntry::Timeout { at: now });
-            self.move_on(now);
+            Stage::Closed => {}
         }
     }
 }
@@ -1110,8 +1313,10 @@ fn apply_to_table(
         }
         // Commit and reveal are protocol steps handled by the session,
         // never table actions.
-        Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::PassDice => {
-            return Err(SessionError::NotCommitting)
-        }
+        Action::Commit { .. }
+        | Action::Reveal { .. }
+        | Action::Roll
+        | Action::PassDice
+        | Action::Tick => return Err(SessionError::NotCommitting),
     })
 }

@@ -206,23 +206,18 @@ pub fn named_against(
         .is_some_and(|first| first != mine && others.all(|h| h == first))
 }
 
-/// One entry of a game's transcript: enough to replay it (see
-/// [`crate::verify`]).
+/// One entry of a game's transcript, a message processed in its turn:
+/// enough to replay the game (see [`crate::verify`]). Deadlines need no
+/// entries of their own: they are judged on the relay times the entries
+/// carry, so a replay reaches every verdict the game did, at the same
+/// message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant)] // nearly every entry is a message: boxing would only add allocations
-pub enum TranscriptEntry {
-    /// A message processed in its turn, and whether it was accepted.
-    Message {
-        /// When.
-        at: Millis,
-        /// The message.
-        message: SignedMessage,
-        /// Whether it was accepted.
-        accepted: bool,
-    },
-    /// A deadline that passed and changed the game.
-    Timeout {
-        /// When.
-        at: Millis,
-    },
+pub struct TranscriptEntry {
+    /// The relay's time stamped on it (`None`: it came straight from its
+    /// sender, over a data channel or as this peer's own action).
+    pub relayed_at: Option<Millis>,
+    /// The message.
+    pub message: SignedMessage,
+    /// Whether it was accepted.
+    pub accepted: bool,
 }

@@ -1,9 +1,13 @@
 //! A deterministic network of simulated peers for the engine's tests.
 //!
-//! Every peer runs a real `Session`; messages travel through an in-memory
-//! network with a random delay each (so they arrive shuffled, even from one
-//! sender), under simulated time. Tampering hooks let a test turn a peer
-//! into a cheater.
+//! Every peer runs a real `Session`; messages travel as they do in the
+//! product: to a relay over an ordered link (a random delay each, never
+//! overtaking), which stamps them with its time and its order and sends
+//! each to every peer, the sender too, over an ordered link of its own;
+//! and table actions also straight to every other peer, as over a data
+//! channel (a random delay each, so they arrive shuffled, even from one
+//! sender). Every peer has its own clock, which may be offset and run fast
+//! or slow. Tampering hooks let a test turn a peer into a cheater.
 
 #![allow(dead_code)] // each test file uses part of the harness
 
@@ -13,7 +17,7 @@ use ed25519_dalek::SigningKey;
 use shared::craps::{BetKind, PlayerId};
 use shared::fair::GameId;
 use shared::message::SignedMessage;
-use shared::session::{Event, GameConfig, Millis, Session};
+use shared::session::{Event, GameConfig, Millis, Session, SessionError};
 
 /// A small deterministic PRNG (xorshift64*), so runs repeat exactly.
 pub struct Rng(u64);
@@ -60,11 +64,50 @@ impl Peer {
     }
 }
 
+/// Where a message in flight is going.
+#[derive(Debug, Clone, Copy)]
+enum Hop {
+    /// To the relay (from a peer, or from outside the table).
+    Relay,
+    /// To a peer: from the relay with its stamp, or straight from a peer.
+    Peer {
+        to: usize,
+        relayed_at: Option<Millis>,
+    },
+}
+
+/// A peer's clock: `offset + now * rate / 1000` in simulated time `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub offset: Millis,
+    /// Per mille of real time (1000: on time; 1500: half as fast again).
+    pub rate: u64,
+}
+
+impl Clock {
+    fn at(&self, now: Millis) -> Millis {
+        self.offset + now * self.rate / 1000
+    }
+
+    /// The first simulated moment at which this clock shows `local`.
+    fn when(&self, local: Millis) -> Millis {
+        (local.saturating_sub(self.offset) * 1000).div_ceil(self.rate)
+    }
+}
+
 pub struct Net {
     pub now: Millis,
     pub peers: Vec<Peer>,
-    /// (deliver at, tie-break, to, message)
-    in_flight: BTreeMap<(Millis, u64), (usize, SignedMessage)>,
+    /// (deliver at, tie-break) -> (where, message)
+    in_flight: BTreeMap<(Millis, u64), (Hop, SignedMessage)>,
+    /// Per peer: when its link to the relay, and the relay's link to it,
+    /// are free (ordered links: nothing overtakes).
+    uplink: Vec<Millis>,
+    downlink: Vec<Millis>,
+    /// Each peer's clock.
+    pub clocks: Vec<Clock>,
+    /// Whether table actions also go straight to the other peers.
+    pub channels: bool,
     pub rng: Rng,
     pub max_delay: Millis,
     /// Delay between a round opening and the shooter rolling.
@@ -144,10 +187,21 @@ impl Net {
                 alive: true,
             });
         }
+        let count = peers.len();
         let mut net = Self {
             now: 0,
             peers,
             in_flight: BTreeMap::new(),
+            uplink: vec![0; count],
+            downlink: vec![0; count],
+            clocks: vec![
+                Clock {
+                    offset: 0,
+                    rate: 1000
+                };
+                count
+            ],
+            channels: true,
             rng,
             max_delay: 10,
             roll_delay: 50,
@@ -187,28 +241,76 @@ impl Net {
         }
     }
 
-    /// Sends `message` from peer `from` to every other peer, each copy
-    /// with its own random delay.
-    pub fn broadcast(&mut self, from: usize, message: SignedMessage) {
-        for to in 0..self.peers.len() {
-            if to != from {
-                self.send(to, message.clone());
-            }
-        }
+    /// Peer `i`'s clock now.
+    pub fn local(&self, i: usize) -> Millis {
+        self.clocks[i].at(self.now)
     }
 
-    /// Sends one copy to one peer.
+    /// Sends `message` from peer `from` through the relay, and a table
+    /// action (or request) also straight to every other peer.
+    pub fn broadcast(&mut self, from: usize, message: SignedMessage) {
+        if self.channels && !message.message.action.is_timed() {
+            for to in 0..self.peers.len() {
+                if to != from {
+                    self.send(to, message.clone());
+                }
+            }
+        }
+        self.through_relay(from, message);
+    }
+
+    /// Sends `message` from peer `from` through the relay only.
+    pub fn through_relay(&mut self, from: usize, message: SignedMessage) {
+        let at = self.delay().max(self.uplink[from]);
+        self.uplink[from] = at;
+        self.queue(at, Hop::Relay, message);
+    }
+
+    /// Sends one copy straight to one peer (as a data channel would).
     pub fn send(&mut self, to: usize, message: SignedMessage) {
-        let at = self.now + 1 + self.rng.below(self.max_delay);
+        let at = self.delay();
+        self.queue(
+            at,
+            Hop::Peer {
+                to,
+                relayed_at: None,
+            },
+            message,
+        );
+    }
+
+    fn delay(&mut self) -> Millis {
+        self.now + 1 + self.rng.below(self.max_delay)
+    }
+
+    fn queue(&mut self, at: Millis, hop: Hop, message: SignedMessage) {
         let tie = self.rng.next();
-        self.in_flight.insert((at, tie), (to, message));
+        self.in_flight.insert((at, tie), (hop, message));
+    }
+
+    /// The relay: stamps `message` with its time and order, and sends it
+    /// to every peer, the sender too.
+    fn relay(&mut self, message: SignedMessage) {
+        let stamp = self.now;
+        for to in 0..self.peers.len() {
+            let at = self.delay().max(self.downlink[to]);
+            self.downlink[to] = at;
+            self.queue(
+                at,
+                Hop::Peer {
+                    to,
+                    relayed_at: Some(stamp),
+                },
+                message.clone(),
+            );
+        }
     }
 
     /// Lets honest behaviour happen: bet when a round opens, roll later,
     /// and (with `crossing`) bet again at any moment.
     fn behave(&mut self) {
-        let now = self.now;
         for i in 0..self.peers.len() {
+            let now = self.local(i);
             let peer = &mut self.peers[i];
             if self.crossing > 0
                 && peer.alive
@@ -259,14 +361,16 @@ impl Net {
         let timeout = self
             .peers
             .iter()
-            .filter(|p| p.alive)
-            .filter_map(|p| p.session.poll_timeout())
+            .zip(&self.clocks)
+            .filter(|(p, _)| p.alive)
+            .filter_map(|(p, c)| p.session.poll_timeout().map(|t| c.when(t).max(self.now)))
             .min();
         let roll = self
             .peers
             .iter()
-            .filter(|p| p.alive && self.rolling && p.session.is_betting())
-            .map(|p| p.round_opened + self.roll_delay)
+            .zip(&self.clocks)
+            .filter(|(p, _)| p.alive && self.rolling && p.session.is_betting())
+            .map(|(p, c)| c.when(p.round_opened + self.roll_delay))
             .filter(|&t| t > self.now)
             .min();
         [delivery, timeout, roll].into_iter().flatten().min()
@@ -284,18 +388,33 @@ impl Net {
             if entry.key().0 > self.now {
                 break;
             }
-            let (to, message) = entry.remove();
+            let (hop, message) = entry.remove();
+            let (to, relayed_at) = match hop {
+                Hop::Relay => {
+                    self.relay(message);
+                    continue;
+                }
+                Hop::Peer { to, relayed_at } => (to, relayed_at),
+            };
+            let now = self.local(to);
             let peer = &mut self.peers[to];
             if !peer.alive {
                 continue;
             }
-            if let Err(error) = peer.session.handle_message(self.now, message) {
-                peer.rejected.push(error);
+            let result = match relayed_at {
+                Some(at) => peer.session.handle_relayed(now, message, at),
+                None => peer.session.handle_message(now, message),
+            };
+            match result {
+                // A data channel's copy and the relay's; our own echo.
+                Ok(()) | Err(SessionError::Replayed { .. }) => {}
+                Err(error) => peer.rejected.push(error),
             }
         }
-        for peer in &mut self.peers {
-            if peer.alive {
-                peer.session.handle_timeout(self.now);
+        for i in 0..self.peers.len() {
+            let now = self.local(i);
+            if self.peers[i].alive {
+                self.peers[i].session.handle_timeout(now);
             }
         }
         self.collect();
@@ -330,9 +449,9 @@ impl Net {
         self.peers[i].session.history().len()
     }
 
+    /// Has the relay carry `message` from someone outside the table.
     pub fn inject(&mut self, message: SignedMessage) {
-        for to in 0..self.peers.len() {
-            self.send(to, message.clone());
-        }
+        let at = self.delay();
+        self.queue(at, Hop::Relay, message);
     }
 }
