@@ -2,6 +2,7 @@
 
 mod common;
 
+use bytes::BytesMut;
 use std::time::Duration;
 
 use common::{key, start, Client, ROOM};
@@ -448,6 +449,37 @@ async fn a_sender_that_asks_for_its_echo_gets_its_room_frames_back_stamped() {
     a.send(FrameKind::Presence, ROOM, None, b"hello").await;
     let next = b.recv().await.unwrap();
     assert_eq!(next.kind, FrameKind::Presence, "no echo unasked: {next:?}");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn a_frame_given_again_after_a_restart_keeps_its_relay_time_but_never_a_future_one() {
+    let relay = start(&[]).await;
+    let mut a = Client::connect(&relay.ws(), key(1)).await;
+    a.join_and_roster(ROOM).await;
+    let mut b = Client::connect(&relay.ws(), key(2)).await;
+    b.join_and_roster(ROOM).await;
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Stamped by an earlier relay, a minute ago: kept.
+    let mut old = BytesMut::from(&a.frame(FrameKind::Game, ROOM, None, b"old")[..]);
+    shared::codec::stamp(&mut old, 41, wall - 60_000).unwrap();
+    a.send_raw(old.freeze()).await;
+    let got = b.recv_kind(FrameKind::Game).await;
+    assert_eq!(got.time, wall - 60_000);
+    assert!(got.seq != 41, "the sequence number is the room's own");
+    // A time in the future is not the relay's: now instead.
+    let mut ahead = BytesMut::from(&a.frame(FrameKind::Game, ROOM, None, b"ahead")[..]);
+    shared::codec::stamp(&mut ahead, 0, wall + 3_600_000).unwrap();
+    a.send_raw(ahead.freeze()).await;
+    let got = b.recv_kind(FrameKind::Game).await;
+    assert!(
+        got.time >= wall && got.time < wall + 60_000,
+        "{} vs {wall}",
+        got.time
+    );
     relay.stop().await;
 }
 

@@ -42,4 +42,4 @@ pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Version of the wire protocol spoken between peers and the relay.
 ///
 /// Peers with different protocol versions cannot share a table.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;

@@ -165,7 +165,7 @@ fn bad_header_bytes_give_their_own_errors() {
 fn oversized_frames_are_refused_before_reading_them() {
     // A header declaring a 4 GiB payload: refused from the header alone.
     let mut bytes = signed(FrameKind::Game, None, b"x").to_vec();
-    bytes[62..66].copy_from_slice(&u32::MAX.to_be_bytes());
+    bytes[70..74].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(matches!(
         FrameRef::parse(&bytes, MAX_FRAME_LEN),
         Err(FrameError::TooLarge {

@@ -8,7 +8,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use shared::craps::{house_edge_percent, BetKind, Table, TableRules, PUBLISHED_EDGES};
-use shared::session::{GameConfig, Session};
+use shared::session::{GameConfig, Session, SessionError};
 use shared::{Roll, SigningKey};
 #[test]
 fn every_published_house_edge_is_reproduced() {
@@ -63,16 +63,23 @@ fn a_signed_round_between_two_sessions() {
     player.sit(0, 500).unwrap();
     player.place_bet(0, BetKind::PassLine, 10).unwrap();
     player.roll(0).unwrap();
+    // The relay: each message to both, the sender's own copy too (its
+    // timed steps count as they come back; the rest it already has).
     let mut moved = true;
     while moved {
         moved = false;
-        while let Some(m) = player.poll_transmit() {
-            banker.handle_message(0, m).unwrap();
+        for from in 0..2 {
+            let sender = if from == 0 { &mut player } else { &mut banker };
+            let Some(m) = sender.poll_transmit() else {
+                continue;
+            };
             moved = true;
-        }
-        while let Some(m) = banker.poll_transmit() {
-            player.handle_message(0, m).unwrap();
-            moved = true;
+            for s in [&mut player, &mut banker] {
+                match s.handle_relayed(0, m.clone(), 0) {
+                    Ok(()) | Err(SessionError::Replayed { .. }) => {}
+                    Err(e) => panic!("refused: {e}"),
+                }
+            }
         }
     }
     assert_eq!(player.history().len(), 1);

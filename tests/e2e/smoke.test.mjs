@@ -17,7 +17,7 @@ test('the page shows the version computed by the wasm client', async () => {
   await page.goto(env.relay.url);
   await page.locator('#engine-status', { hasText: 'ready' }).waitFor({ timeout: 15_000 });
   assert.equal(await page.locator('#client-version').textContent(), VERSION);
-  assert.equal(await page.locator('#protocol-version').textContent(), '1');
+  assert.equal(await page.locator('#protocol-version').textContent(), '2');
   assert.deepEqual(errors, []);
 });
 
