@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The agreement simulation, long: games of 4-8 peers with bets crossing the
-# roll, a small bankroll against standing bets, a noisy player and a flood
-# of strangers, until ROUNDS rounds in all (default 10,000). Prints what
+# roll, a small bankroll against standing bets, a noisy player, a flood of
+# strangers, skewed clocks and a player whose link stalls around the
+# deadlines, until ROUNDS rounds in all (default 10,000). Prints what
 # happened, by kind; fails on any divergence, call-off or lost chip.
 #
 #   scripts/long-sim.sh [ROUNDS]

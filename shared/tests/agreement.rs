@@ -2,9 +2,12 @@
 //! bets that cross the shooter's commitment and the roll, a banker whose
 //! small bankroll faces standing bets that keep winning, a player whose
 //! every message is duplicated and forged, and strangers flooding the table
-//! with bets they have no seat for. After every roll every honest peer
-//! holds the same record; no round is called off; chips are conserved;
-//! every transcript verifies.
+//! with bets they have no seat for, every peer's clock offset and running
+//! up to a quarter fast or slow, and one player whose link to the relay
+//! sometimes stalls for about a deadline, so that its commitment or reveal
+//! reaches the relay just before, at or just after it. After every roll
+//! every peer (the late one too) holds the same record; no round is
+//! called off; chips are conserved; every transcript verifies.
 //!
 //! `npm test` runs `BITCRAPS_SIM_ROUNDS` (default 1,500) rounds in all;
 //! `scripts/long-sim.sh` runs 10,000 or more.
@@ -13,7 +16,7 @@ mod sim;
 
 use shared::craps::BetKind;
 use shared::message::{Action, Message};
-use shared::session::{CloseReason, Event};
+use shared::session::{CloseReason, Event, ForfeitReason};
 use shared::verify::verify;
 use sim::{key, Net, GAME};
 
@@ -28,6 +31,10 @@ struct Counts {
     refused_at_the_cut: u64,
     bankrolls_exhausted: u64,
     called_off: u64,
+    /// Times the laggard's link stalled around a deadline, and the rolls
+    /// it was late for (forfeited on every peer alike, itself included).
+    stalls: u64,
+    late_forfeits: u64,
 }
 
 fn rounds_wanted() -> u64 {
@@ -46,6 +53,19 @@ fn play_one(seed: u64, rounds: u64, counts: &mut Counts) {
     net.crossing = 15;
     net.max_units = 25;
     net.roll_jitter = 60;
+    // Every peer's clock is its own: offset, and up to a quarter fast or
+    // slow (two clocks differ by up to half a deadline over one).
+    for i in 0..net.clocks.len() {
+        net.clocks[i] = sim::Clock {
+            offset: net.rng.below(1_000_000_000),
+            rate: 750 + net.rng.below(501),
+        };
+    }
+    // The last player's link to the relay sometimes stalls for about a
+    // deadline (500 ms): its commitment or reveal reaches the relay just
+    // before, at, or just after the deadline.
+    let laggard = net.peers.len() - 1;
+    net.lag = Some((laggard, 3, 300, 700));
     // A player whose messages all arrive twice, with a forged copy of each
     // bet (a bigger stake under the same signature).
     let noisy = 2;
@@ -159,6 +179,13 @@ fn play_one(seed: u64, rounds: u64, counts: &mut Counts) {
     }
     counts.games += 1;
     counts.rounds += first.history().len() as u64;
+    counts.stalls += net.lags;
+    counts.late_forfeits += first
+        .history()
+        .iter()
+        .flat_map(|r| &r.forfeited)
+        .filter(|(_, why)| matches!(why, ForfeitReason::NoCommit | ForfeitReason::NoReveal))
+        .count() as u64;
     let events = &net.peers[0].events;
     let mut round_held = std::collections::BTreeSet::new();
     let mut round_returned = std::collections::BTreeSet::new();
@@ -213,4 +240,5 @@ fn peers_agree_on_every_roll_with_bets_crossing_and_a_small_bankroll() {
     );
     assert!(counts.bets_returned > 0, "{counts:?}");
     assert!(counts.refused_at_the_cut > 0, "{counts:?}");
+    assert!(counts.late_forfeits > 0, "a deadline passed: {counts:?}");
 }

@@ -108,6 +108,11 @@ pub struct Net {
     pub clocks: Vec<Clock>,
     /// Whether table actions also go straight to the other peers.
     pub channels: bool,
+    /// A peer whose link to the relay sometimes stalls: (peer, chance per
+    /// mille per message, least and most extra delay).
+    pub lag: Option<(usize, u64, Millis, Millis)>,
+    /// How many times that link stalled.
+    pub lags: u64,
     pub rng: Rng,
     pub max_delay: Millis,
     /// Delay between a round opening and the shooter rolling.
@@ -202,6 +207,8 @@ impl Net {
                 count
             ],
             channels: true,
+            lag: None,
+            lags: 0,
             rng,
             max_delay: 10,
             roll_delay: 50,
@@ -261,7 +268,14 @@ impl Net {
 
     /// Sends `message` from peer `from` through the relay only.
     pub fn through_relay(&mut self, from: usize, message: SignedMessage) {
-        let at = self.delay().max(self.uplink[from]);
+        let mut at = self.delay().max(self.uplink[from]);
+        if let Some((peer, chance, least, most)) = self.lag {
+            if peer == from && self.rng.below(1000) < chance {
+                // (What follows on that link waits behind it.)
+                self.lags += 1;
+                at += least + self.rng.below(most - least + 1);
+            }
+        }
         self.uplink[from] = at;
         self.queue(at, Hop::Relay, message);
     }
