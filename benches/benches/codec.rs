@@ -183,5 +183,30 @@ fn main() {
         b.iter(|| black_box(postcard::from_bytes::<BetFrame>(black_box(&postcard_bytes)).unwrap()))
     });
     group.finish();
+
+    // The relay's stamp on every room frame: the sequence number alone (as
+    // in frame format 1) against format 2's sequence number and time (the
+    // system clock read, never before the room's last, both written), on a
+    // copy of the frame as the relay makes it.
+    let mut group = c.benchmark_group("relay_stamp/bet");
+    group.bench_function("sequence_only", |b| {
+        b.iter(|| {
+            let mut f = BytesMut::from(&encoded[..]);
+            f[54..62].copy_from_slice(&black_box(7u64).to_be_bytes());
+            f
+        })
+    });
+    group.bench_function("sequence_and_relay_time", |b| {
+        b.iter(|| {
+            let time = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+                .max(black_box(1_764_000_000_000));
+            let mut f = BytesMut::from(&encoded[..]);
+            shared::codec::stamp(&mut f, black_box(7), time);
+            f
+        })
+    });
+    group.finish();
     c.final_summary();
 }

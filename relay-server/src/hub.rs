@@ -392,22 +392,14 @@ impl Hub {
         }
     }
 
-    /// The relay time the room's next stamped frame gets: now (never
-    /// before the room's last), or the time the frame already carries if
-    /// it has one that is not in the future: a client gives a relay that
-    /// restarted the frames it had stamped before, and the game judged
-    /// them at those times. (A sender can only date its own frame back,
-    /// never past a deadline that a frame before it already passed: the
-    /// game ends a phase at the first frame past its deadline.)
-    fn next_time(room: &Room, frame: &[u8]) -> u64 {
+    /// The relay time the room's next stamped frame gets: now, never
+    /// before the room's last (whatever time a client wrote in its frame:
+    /// the game's deadlines are judged on this clock alone).
+    fn next_time(room: &Room) -> u64 {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-            .max(room.last_time);
-        match FrameHeader::peek(frame) {
-            Ok((header, _)) if header.time > 0 && header.time <= now => header.time,
-            _ => now,
-        }
+            .map_or(0, |d| d.as_millis() as u64);
+        now.max(room.last_time)
     }
 
     /// Stamps `frame` with the room's next sequence number and the relay
@@ -424,7 +416,7 @@ impl Hub {
     ) {
         let seq = room.next_seq;
         room.next_seq += 1;
-        room.last_time = room.last_time.max(time);
+        room.last_time = time;
         let mut stamped = BytesMut::from(&frame[..]);
         let _ = stamp(&mut stamped, seq, time);
         let frame = stamped.freeze();
@@ -522,7 +514,7 @@ impl Hub {
         check: impl FnOnce(u64) -> Result<(), Refusal>,
     ) -> Result<(), Refusal> {
         self.as_member(conn, &peer, &room_id, |r| {
-            let time = Self::next_time(r, &frame);
+            let time = Self::next_time(r);
             check(time)?;
             self.stamp_and_fan_out(r, &peer, priority, frame, time);
             Ok(())

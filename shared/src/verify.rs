@@ -48,12 +48,7 @@ pub struct Verified {
 pub fn verify(config: GameConfig, transcript: &[TranscriptEntry]) -> Result<Verified, VerifyError> {
     let mut observer = Session::observer(config);
     for (index, entry) in transcript.iter().enumerate() {
-        let message = entry.message.clone();
-        let result = match entry.relayed_at {
-            Some(at) => observer.handle_relayed(0, message, at),
-            None => observer.handle_message(0, message),
-        };
-        match (result, entry.accepted) {
+        match (observer.replay(0, entry), entry.accepted) {
             (Ok(()), true) | (Err(_), false) => {}
             (Err(error), true) => return Err(VerifyError::WronglyAccepted { index, error }),
             (Ok(()), false) => return Err(VerifyError::WronglyRefused { index }),

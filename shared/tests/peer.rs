@@ -298,14 +298,8 @@ impl World {
             FrameKind::Game | FrameKind::Table if member => {
                 let seq = self.relay.next_seq;
                 self.relay.next_seq += 1;
-                // As the relay does: a frame given again after a restart
-                // keeps the time it was stamped at.
-                let time = match frame.header.time {
-                    t if t > 0 && t <= self.now => t,
-                    _ => self.now,
-                };
                 let mut stamped = BytesMut::from(&bytes[..]);
-                stamp(&mut stamped, seq, time).unwrap();
+                stamp(&mut stamped, seq, self.now).unwrap();
                 let stamped = stamped.freeze();
                 self.relay.log.push((seq, stamped.clone()));
                 if self.relay.log.len() > self.relay.window {

@@ -32,11 +32,11 @@ fn messages_for_another_game_or_with_bad_signatures_are_refused() {
     let mut s = Session::observer(config());
     let mut other = msg(&key(2), 1, 1, Action::Sit { buy_in: 10 });
     other.message.game = [6; 16];
-    assert_eq!(s.handle_message(0, other), Err(SessionError::WrongGame));
+    assert_eq!(s.handle_relayed(0, other, 0), Err(SessionError::WrongGame));
     let mut forged = msg(&key(2), 1, 1, Action::Sit { buy_in: 10 });
     forged.message.action = Action::Sit { buy_in: 10_000 };
     assert_eq!(
-        s.handle_message(0, forged),
+        s.handle_relayed(0, forged, 0),
         Err(SessionError::Invalid(MessageError::BadSignature))
     );
     assert!(s.table().seats().is_empty());
@@ -47,22 +47,22 @@ fn a_known_sender_still_gets_every_signature_checked() {
     // The second message from a sender verifies with its cached key: a
     // forgery under that key is refused all the same.
     let mut s = Session::observer(config());
-    s.handle_message(0, msg(&key(2), 1, 1, Action::Sit { buy_in: 100 }))
+    s.handle_relayed(0, msg(&key(2), 1, 1, Action::Sit { buy_in: 100 }), 0)
         .unwrap();
     let mut forged = msg(&key(2), 2, 1, Action::BuyIn { amount: 5 });
     forged.message.action = Action::BuyIn { amount: 5_000 };
     assert_eq!(
-        s.handle_message(0, forged),
+        s.handle_relayed(0, forged, 0),
         Err(SessionError::Invalid(MessageError::BadSignature))
     );
     // Signed by another key under the known sender's name: refused.
     let mut impostor = msg(&key(3), 2, 1, Action::BuyIn { amount: 5 });
     impostor.sender = key(2).verifying_key().to_bytes();
     assert_eq!(
-        s.handle_message(0, impostor),
+        s.handle_relayed(0, impostor, 0),
         Err(SessionError::Invalid(MessageError::BadSignature))
     );
-    s.handle_message(0, msg(&key(2), 2, 1, Action::BuyIn { amount: 5 }))
+    s.handle_relayed(0, msg(&key(2), 2, 1, Action::BuyIn { amount: 5 }), 0)
         .unwrap();
     assert_eq!(s.table().seats().len(), 1);
 }
@@ -72,12 +72,12 @@ fn strangers_beyond_the_key_cache_are_still_verified() {
     let mut s = Session::observer(config());
     let strangers = shared::session::MAX_KEYS as u8 + 8;
     for n in 10..10 + strangers {
-        s.handle_message(0, msg(&key(n), 1, 1, Action::Sit { buy_in: 10 }))
+        s.handle_relayed(0, msg(&key(n), 1, 1, Action::Sit { buy_in: 10 }), 0)
             .unwrap();
         let mut forged = msg(&key(n), 2, 1, Action::Leave);
         forged.message.action = Action::BuyIn { amount: 1 };
         assert_eq!(
-            s.handle_message(0, forged),
+            s.handle_relayed(0, forged, 0),
             Err(SessionError::Invalid(MessageError::BadSignature))
         );
     }
@@ -88,9 +88,9 @@ fn strangers_beyond_the_key_cache_are_still_verified() {
 fn duplicates_and_far_future_messages_are_refused() {
     let mut s = Session::observer(config());
     let sit = msg(&key(2), 1, 1, Action::Sit { buy_in: 100 });
-    s.handle_message(0, sit.clone()).unwrap();
+    s.handle_relayed(0, sit.clone(), 0).unwrap();
     assert_eq!(
-        s.handle_message(0, sit),
+        s.handle_relayed(0, sit, 0),
         Err(SessionError::Replayed {
             seq: 1,
             expected: 2
@@ -98,7 +98,7 @@ fn duplicates_and_far_future_messages_are_refused() {
     );
     let far = msg(&key(2), 2 + MAX_AHEAD, 1, Action::Leave);
     assert!(matches!(
-        s.handle_message(0, far),
+        s.handle_relayed(0, far, 0),
         Err(SessionError::TooFarAhead { .. })
     ));
     // An early message waits for the gap to fill, then applies.
@@ -113,16 +113,16 @@ fn duplicates_and_far_future_messages_are_refused() {
             },
         )
     };
-    s.handle_message(0, bet(3, 7)).unwrap();
+    s.handle_relayed(0, bet(3, 7), 0).unwrap();
     assert!(s.table().bets().is_empty());
     assert_eq!(
-        s.handle_message(0, bet(3, 7)),
+        s.handle_relayed(0, bet(3, 7), 0),
         Err(SessionError::Replayed {
             seq: 3,
             expected: 2
         })
     );
-    s.handle_message(0, bet(2, 5)).unwrap();
+    s.handle_relayed(0, bet(2, 5), 0).unwrap();
     let me = key(2).verifying_key().to_bytes();
     assert_eq!(s.table().bets().get(&(me, BetKind::Field)), Some(&12));
 }
@@ -259,20 +259,75 @@ fn held_actions_are_judged_when_a_cut_takes_them_with_typed_errors() {
 }
 
 #[test]
+fn a_data_channel_copy_only_shows_until_the_relays_copy_counts() {
+    let (mut banker, _shooter, other) = table_of_three();
+    let other_id = other.local_id().unwrap();
+    let other_key = [key(2), key(3)]
+        .into_iter()
+        .find(|k| k.verifying_key().to_bytes() == other_id)
+        .unwrap();
+    let seq = banker.next_seq_from(&other_id);
+    let bet = |stake| {
+        msg(
+            &other_key,
+            seq,
+            1,
+            Action::Bet {
+                kind: BetKind::Field,
+                stake,
+            },
+        )
+    };
+    // Straight from the player: shown at once, but it takes no number.
+    banker.handle_message(0, bet(7)).unwrap();
+    assert_eq!(
+        banker.table().bets().get(&(other_id, BetKind::Field)),
+        Some(&7)
+    );
+    assert_eq!(banker.next_seq_from(&other_id), seq);
+    let commit = msg(
+        &other_key,
+        seq,
+        1,
+        Action::Commit {
+            commitment: [0; 32],
+            table_hash: [0; 32],
+            close: None,
+        },
+    );
+    assert_eq!(
+        banker.handle_message(0, commit),
+        Err(SessionError::NotRelayed)
+    );
+    // The relay carries another version under that number: it is the one
+    // that counts (every peer gets it), and the shown one is gone.
+    banker.handle_relayed(1, bet(5), 1).unwrap();
+    assert_eq!(
+        banker.table().bets().get(&(other_id, BetKind::Field)),
+        Some(&5)
+    );
+    assert_eq!(banker.next_seq_from(&other_id), seq + 1);
+    assert!(matches!(
+        banker.handle_message(2, bet(7)),
+        Err(SessionError::Replayed { .. })
+    ));
+}
+
+#[test]
 fn a_bet_that_crosses_the_roll_waits_for_the_next_round() {
     let (mut banker, mut shooter, mut other) = table_of_three();
     let other_id = other.local_id().unwrap();
-    // The other player bets while the shooter rolls: the bet reaches the
-    // banker straight (a data channel) before the roll request does, but
-    // the relay carries it only after the banker's closing commitment, so
-    // the banker's cut (what the relay has carried) leaves it out; the
-    // shooter sees it only during the roll.
+    // The other player bets while the shooter rolls: the bet shows at the
+    // banker straight away (a data channel), but the relay carries it only
+    // after the banker's closing commitment, so the banker's cut (what the
+    // relay has carried) leaves it out; the shooter sees it only during
+    // the roll.
     other.place_bet(100, BetKind::Field, 10).unwrap();
     let bet = other.poll_transmit().unwrap();
     shooter.roll(100).unwrap();
     let ask = shooter.poll_transmit().unwrap();
     banker.handle_message(101, bet.clone()).unwrap();
-    banker.handle_message(101, ask.clone()).unwrap();
+    banker.handle_relayed(101, ask.clone(), 101).unwrap();
     let close = banker.poll_transmit().expect("the banker closes betting");
     for (m, at) in [(close, 102), (bet, 103), (ask, 104)] {
         for s in [&mut banker, &mut shooter, &mut other] {
@@ -590,10 +645,10 @@ fn a_shooter_who_does_not_roll_in_time_loses_the_dice_on_every_peer() {
     shooter.roll(at).unwrap();
     let late = shooter.poll_transmit().unwrap();
     for s in [&mut shooter, &mut other] {
-        s.handle_message(at, pass.clone()).unwrap();
+        s.handle_relayed(at, pass.clone(), at).unwrap();
     }
-    banker.handle_message(at, late.clone()).unwrap();
-    other.handle_message(at, late).unwrap();
+    banker.handle_relayed(at, late.clone(), at).unwrap();
+    other.handle_relayed(at, late, at).unwrap();
     pump(&mut [&mut banker, &mut shooter, &mut other], at);
     for s in [&mut banker, &mut shooter, &mut other] {
         assert_eq!(s.table().shooter(), Some(next));
@@ -607,7 +662,7 @@ fn a_shooter_who_does_not_roll_in_time_loses_the_dice_on_every_peer() {
     // Only the banker passes the dice; a player's PassDice is refused.
     let forged = msg(&key(9), 1, 2, Action::PassDice);
     assert_eq!(
-        banker.handle_message(at, forged),
+        banker.handle_relayed(at, forged, at),
         Err(SessionError::NotBanker)
     );
     // The new shooter rolls.
@@ -627,7 +682,7 @@ fn a_flood_of_strangers_cannot_crowd_out_a_players_early_messages() {
     for n in 0..40u8 {
         for seq in 2..65 {
             let junk = msg(&key(100 + n), seq, 2, Action::BuyIn { amount: 1 });
-            refused += usize::from(banker.handle_message(0, junk).is_err());
+            refused += usize::from(banker.handle_relayed(0, junk, 0).is_err());
         }
     }
     assert!(banker.pending() <= shared::session::MAX_STRANGERS_PENDING);
@@ -638,8 +693,8 @@ fn a_flood_of_strangers_cannot_crowd_out_a_players_early_messages() {
     other.buy_in(1, 7).unwrap();
     let first = other.poll_transmit().unwrap();
     let second = other.poll_transmit().unwrap();
-    banker.handle_message(1, second).unwrap();
-    banker.handle_message(1, first).unwrap();
+    banker.handle_relayed(1, second, 1).unwrap();
+    banker.handle_relayed(1, first, 1).unwrap();
     assert_eq!(banker.held_count(&other.local_id().unwrap()), 2);
     assert_eq!(
         banker.table().balance(&other.local_id().unwrap()),
@@ -713,7 +768,7 @@ fn a_roll_asked_for_before_the_banker_knows_its_sender_shoots_is_granted() {
     assert_eq!(other.table().shooter(), other.local_id());
     other.roll(2).unwrap();
     let ask = other.poll_transmit().unwrap();
-    banker.handle_message(3, ask.clone()).unwrap();
+    banker.handle_relayed(3, ask.clone(), 3).unwrap();
     assert!(banker.poll_transmit().is_none(), "not the shooter yet");
     banker.handle_relayed(4, leave.clone(), 4).unwrap();
     // The banker closes betting as soon as the leave makes the asker the

@@ -188,7 +188,7 @@ fn forged_replayed_and_duplicated_messages_are_refused() {
     let old = net.peers[0].session.transcript()[0].message.clone();
     let before = net.peers[1].session.state_hash();
     assert!(matches!(
-        net.peers[1].session.handle_message(net.now, old),
+        net.peers[1].session.handle_relayed(net.now, old, net.now),
         Err(SessionError::Replayed { .. })
     ));
     assert_eq!(net.peers[1].session.state_hash(), before);
@@ -328,10 +328,10 @@ fn bets_held_back_past_the_shooters_cut_wait_for_the_next_round() {
 #[test]
 fn a_sender_that_signs_two_versions_of_one_message_cannot_split_the_table() {
     // Equivocation: one sequence number, one bet through the relay and to
-    // one peer straight, another bet straight to the other peer. The
-    // relay's version is the one every peer gets: the peer that saw the
-    // other one first takes the relay's instead, nobody's table differs,
-    // and no round is called off.
+    // one peer straight, another bet straight to the other peer. A data
+    // channel's copy only shows until the relay's comes, and the relay's
+    // version is the one every peer counts: nobody's table differs, and no
+    // round is called off.
     let mut net = Net::new(2, 14);
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 2));
     let shooter = net.peers[0].session.table().shooter().unwrap();
@@ -363,7 +363,7 @@ fn a_sender_that_signs_two_versions_of_one_message_cannot_split_the_table() {
     let now = net.now;
     net.peers[liar]
         .session
-        .handle_message(now, a.clone())
+        .handle_relayed(now, a.clone(), now)
         .unwrap();
     net.send(3 - liar, b);
     net.send(0, a.clone());

@@ -11,7 +11,8 @@
 //! 22     32   sender          (ed25519 public key; zeros from the relay)
 //! 54      8   sequence        (per room, stamped by the relay; 0 from clients)
 //! 62      8   relay time      (ms since the Unix epoch when the relay stamped
-//!                              it, never decreasing in a room; 0 from clients)
+//!                              it, never decreasing in a room; 0 from clients,
+//!                              and the relay replaces whatever a client wrote)
 //! 70      4   payload length  (u32)
 //! 74     32   target          (only if flag bit 0)
 //!  …      n   payload

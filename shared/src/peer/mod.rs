@@ -459,9 +459,10 @@ impl Peer {
     /// that `from` signed (anything else is refused: relay frames cannot
     /// be injected, nor a third player's frames relayed), taken as
     /// unstamped (a channel's frames say nothing about what the relay has:
-    /// no acknowledgement, no sequence bookkeeping). Timed steps
-    /// (commitments, reveals, ticks) count only as the relay stamped them;
-    /// a channel's copy is refused.
+    /// no acknowledgement, no sequence bookkeeping). Only table actions:
+    /// they show at once and count as the relay's copy comes; anything
+    /// else counts only as the relay carried it, and a channel's copy is
+    /// refused.
     pub fn handle_channel_frame(
         &mut self,
         now: Millis,
@@ -479,10 +480,20 @@ impl Peer {
         }
         let message = SignedMessage::from_frame(&frame)
             .map_err(|_| PeerError::Frame(FrameError::BadSignature))?;
-        if message.message.action.is_timed() {
+        if !message.message.action.is_table_action() {
             return Err(PeerError::ForeignChannelFrame);
         }
-        self.on_game(now, room_id, message, None);
+        // Shown at once; it counts as the relay's copy comes. A refusal
+        // here (a stranger's, too far ahead) is the relay copy's to report.
+        if let Some(session) = self
+            .rooms
+            .get_mut(&room_id)
+            .and_then(|r| r.session.as_mut())
+        {
+            if session.handle_message(now, message).is_ok() {
+                self.drain(now, room_id);
+            }
+        }
         Ok(())
     }
 
@@ -722,12 +733,13 @@ impl Peer {
         while let Some(message) = session.poll_transmit() {
             let frame: Bytes = message.to_frame();
             room.outgoing.push(frame.clone());
-            // Timed steps count only as the relay stamps them: a channel's
-            // copy would only show a reveal sooner than the relay's order.
-            let to = match message.message.action.is_timed() {
-                true if to == Destination::Peers => continue,
-                true => Destination::Relay,
-                false => to,
+            // Data channels carry table actions only, which show sooner
+            // there; everything counts as the relay carries it (commitments
+            // and reveals are judged on its order and clock).
+            let to = match message.message.action.is_table_action() {
+                false if to == Destination::Peers => continue,
+                false => Destination::Relay,
+                true => to,
             };
             self.transmits.push_back(Transmit {
                 room: room_id,

@@ -1,8 +1,8 @@
 //! A peer's own frames for one room, until the relay has them: kept in
 //! order while disconnected, re-sent after a resume, acknowledged by the
 //! relay's echo (the frame coming back stamped), and the newest few kept
-//! after that, as stamped, so that a room the relay lost (a restart) can
-//! be given them again with the relay times the game judged them at.
+//! after that so that a room the relay lost (a restart) can be given them
+//! again.
 
 use std::collections::VecDeque;
 
@@ -50,10 +50,8 @@ impl Outgoing {
         let Some(at) = self.unacked.iter().position(|f| signature(f) == sig) else {
             return false;
         };
-        if self.unacked.remove(at).is_some() {
-            // Kept as the relay stamped it: given again to a relay that
-            // lost the room, it keeps the time the game judged it at.
-            self.acked.push_back(Bytes::copy_from_slice(stamped));
+        if let Some(frame) = self.unacked.remove(at) {
+            self.acked.push_back(frame);
             if self.acked.len() > RETAINED {
                 self.acked.pop_front();
             }

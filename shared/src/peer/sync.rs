@@ -240,10 +240,12 @@ pub fn restore(
         max_round = max_round.max(message.message.round);
         // Refusals are part of the game (the giver refused them too); a
         // forged signature is refused here.
-        let _ = match relayed_at {
-            Some(at) => session.handle_relayed(now, message, at),
-            None => session.handle_message(now, message),
+        let entry = TranscriptEntry {
+            relayed_at,
+            message,
+            accepted: true,
         };
+        let _ = session.replay(now, &entry);
         if let Some(round) = contradicted(&mut session, &excluding) {
             return Err(SyncError::Contradicted(round));
         }

@@ -67,8 +67,7 @@ pub(crate) enum Full {
 
 impl Early {
     /// Keeps `signed` (whose next expected sequence number is `expected`)
-    /// until its turn. The relay's copy of a message that waits as a data
-    /// channel brought it takes its place, with the relay's time.
+    /// until its turn, with the relay time stamped on it.
     pub(crate) fn hold(
         &mut self,
         signed: SignedMessage,
@@ -78,13 +77,7 @@ impl Early {
     ) -> Result<(), Full> {
         let seq = signed.message.seq;
         let key = (signed.sender, seq);
-        if let Some(waiting) = self.waiting.get_mut(&key) {
-            // The relay's copy is the one every peer gets (should its
-            // sender have signed another straight to this peer).
-            if waiting.relayed_at.is_none() && relayed_at.is_some() {
-                waiting.signed = signed;
-                waiting.relayed_at = relayed_at;
-            }
+        if self.waiting.contains_key(&key) {
             return Err(Full::Duplicate);
         }
         // A sender's next message (in sequence, waiting only for a phase

@@ -7,9 +7,10 @@
 //! per sender, which of them the roll is on, and the rest stay here for the
 //! next round. Per sender they are in sequence order; across senders they
 //! are applied in key order, so the table a cut produces does not depend
-//! on the order messages arrived in. The banker's cut takes only actions
-//! the relay has carried (a data channel may bring one sooner, but only
-//! the relay's copy is sure to reach every peer, before the cut does).
+//! on the order messages arrived in. Every peer holds the relay's copies,
+//! and its own actions as it made them; the banker's cut takes only what
+//! the relay has carried (its own too), which is sure to reach every peer
+//! before the cut does.
 
 use std::collections::BTreeMap;
 
@@ -30,26 +31,24 @@ impl Held {
             .push((signed, relayed));
     }
 
-    /// The relay's copy of a held action has come. If it differs from the
-    /// one held under its number (its sender signed two versions and sent
-    /// this peer the other one straight), the relay's replaces it: that is
-    /// the one every peer gets. Returns whether it did.
-    pub(crate) fn relayed(&mut self, signed: &SignedMessage) -> bool {
-        let Some(list) = self.0.get_mut(&signed.sender) else {
-            return false;
-        };
-        let Some((m, relayed)) = list
-            .iter_mut()
-            .find(|(m, _)| m.message.seq == signed.message.seq)
-        else {
-            return false;
-        };
-        let replaced = m != signed && !*relayed;
-        if replaced {
-            *m = signed.clone();
+    /// The relay's copy of a held action (this peer's own, processed when
+    /// it was made) has come.
+    pub(crate) fn relayed(&mut self, signed: &SignedMessage) {
+        if let Some(list) = self.0.get_mut(&signed.sender) {
+            for (m, relayed) in list.iter_mut() {
+                if m == signed {
+                    *relayed = true;
+                }
+            }
         }
-        *relayed = true;
-        replaced
+    }
+
+    /// Whether one of `sender`'s held actions sits it down.
+    pub(crate) fn sits(&self, sender: &PlayerId) -> bool {
+        self.0.get(sender).is_some_and(|list| {
+            list.iter()
+                .any(|(m, _)| matches!(m.message.action, crate::message::Action::Sit { .. }))
+        })
     }
 
     /// How many of `sender`'s actions are held.

@@ -94,6 +94,10 @@ pub const MAX_HELD: usize = 256;
 /// the relay's time with a [`Action::Tick`] if the phase is still open.
 pub const TICK_GRACE: Millis = 250;
 
+/// The most table actions of one sender shown ahead of the relay's copy
+/// (see [`Session::handle_message`]).
+pub const MAX_PREVIEWS: usize = 32;
+
 /// An action a participant takes itself (see [`Session::perform`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalAction {
@@ -180,6 +184,10 @@ pub struct Session {
     expected: BTreeMap<PlayerId, u64>,
     early: Early,
     held: Held,
+    /// Table actions a data channel brought before the relay did, keyed
+    /// (sender, seq): shown on the tentative table, never processed (the
+    /// relay's copy is, in the relay's order, on every peer alike).
+    previews: BTreeMap<(PlayerId, u64), SignedMessage>,
     /// The actions this round's cut took.
     in_roll: Vec<SignedMessage>,
     /// (Banker) who asked to roll this round: the request is granted as
@@ -240,6 +248,7 @@ impl Session {
             expected: BTreeMap::new(),
             early: Early::default(),
             held: Held::default(),
+            previews: BTreeMap::new(),
             in_roll: Vec::new(),
             roll_requests: BTreeSet::new(),
             shooter_since: 0,
@@ -577,15 +586,46 @@ impl Session {
     // ----- network input -------------------------------------------------
 
     /// Handles a message that came straight from its sender (a data
-    /// channel): only table actions, the shooter's roll request and the
-    /// banker's passing the dice count this way; timed steps are refused
+    /// channel): a seated player's table action shows on the tentative
+    /// table at once, but counts only as the relay's copy comes (it takes
+    /// no sequence number, so a sender cannot give peers different
+    /// versions of one). Anything else is refused
     /// ([`SessionError::NotRelayed`]) until the relay's copy comes.
     pub fn handle_message(
         &mut self,
-        now: Millis,
+        _now: Millis,
         signed: SignedMessage,
     ) -> Result<(), SessionError> {
-        self.receive(now, signed, None)
+        if self.stage == Stage::Closed {
+            return Err(SessionError::Closed);
+        }
+        if signed.message.game != self.config.game {
+            return Err(SessionError::WrongGame);
+        }
+        self.check_signature(&signed)?;
+        let sender = signed.sender;
+        let (seq, expected) = (signed.message.seq, self.expected_seq(&sender));
+        if !signed.message.action.is_table_action() || self.local_id() == Some(sender) {
+            return Err(SessionError::NotRelayed);
+        }
+        if seq < expected {
+            return Err(SessionError::Replayed { seq, expected });
+        }
+        if !self.table.is_seated(&sender) && !matches!(signed.message.action, Action::Sit { .. }) {
+            return Err(SessionError::NotParticipant);
+        }
+        let mine = self
+            .previews
+            .range((sender, 0)..=(sender, u64::MAX))
+            .count();
+        if mine >= MAX_PREVIEWS || seq - expected >= MAX_AHEAD {
+            return Err(SessionError::TooFarAhead { seq, expected });
+        }
+        self.previews.insert((sender, seq), signed);
+        if self.stage == Stage::Betting {
+            self.show_held();
+        }
+        Ok(())
     }
 
     /// Handles a message the relay stamped at relay time `at` (its
@@ -598,6 +638,13 @@ impl Session {
         at: Millis,
     ) -> Result<(), SessionError> {
         self.receive(now, signed, Some(at))
+    }
+
+    /// Replays one transcript entry of this game (another peer's, or a
+    /// snapshot's): its message in its turn, as its peer processed it
+    /// (relayed at its time, or straight, as that peer's own).
+    pub fn replay(&mut self, now: Millis, entry: &TranscriptEntry) -> Result<(), SessionError> {
+        self.receive(now, entry.message.clone(), entry.relayed_at)
     }
 
     fn receive(
@@ -613,9 +660,6 @@ impl Session {
             return Err(SessionError::WrongGame);
         }
         self.check_signature(&signed)?;
-        if signed.message.action.is_timed() && relayed_at.is_none() {
-            return Err(SessionError::NotRelayed);
-        }
         // Our own message back from the relay: its turn, if it was the
         // first we had not processed.
         if let Some(local) = self.local.as_mut().filter(|l| l.id == signed.sender) {
@@ -633,8 +677,9 @@ impl Session {
         let expected = self.expected_seq(&signed.sender);
         let seq = signed.message.seq;
         if seq < expected {
-            if relayed_at.is_some() && self.held.relayed(&signed) && self.stage == Stage::Betting {
-                self.show_held();
+            // (Our own table action, back from the relay.)
+            if relayed_at.is_some() {
+                self.held.relayed(&signed);
             }
             return Err(SessionError::Replayed { seq, expected });
         }
@@ -644,7 +689,7 @@ impl Session {
             let sender = &signed.sender;
             let standing = if *sender == self.config.banker || self.round_start.is_seated(sender) {
                 Standing::Player
-            } else if self.table.is_seated(sender) {
+            } else if self.held.sits(sender) {
                 Standing::Seating
             } else {
                 Standing::Stranger
@@ -726,6 +771,12 @@ impl Session {
     /// The sequence number the next message from `sender` must have.
     pub fn next_seq_from(&self, sender: &PlayerId) -> u64 {
         self.expected_seq(sender)
+    }
+
+    /// How many of this peer's own messages wait for the relay's copy
+    /// before they count (a timed step, and what it sent after it).
+    pub fn unconfirmed(&self) -> usize {
+        self.local.as_ref().map_or(0, |l| l.unconfirmed.len())
     }
 
     /// How many early messages wait for their turn.
@@ -828,6 +879,14 @@ impl Session {
         relayed_at: Option<Millis>,
     ) -> Result<(), SessionError> {
         self.expected.insert(signed.sender, signed.message.seq + 1);
+        let sender = signed.sender;
+        let previewed = self
+            .previews
+            .range((sender, 0)..=(sender, signed.message.seq))
+            .count()
+            > 0;
+        self.previews
+            .retain(|(p, seq), _| *p != sender || *seq > signed.message.seq);
         if let Some(at) = relayed_at {
             self.clock = self.clock.max(at);
             self.expire(now);
@@ -843,6 +902,10 @@ impl Session {
         let result = self.apply(now, signed, relayed_at);
         if let Some(e) = self.transcript.get_mut(entry) {
             e.accepted = result.is_ok();
+        }
+        if previewed && self.stage == Stage::Betting {
+            // It showed already as its preview: show the table afresh.
+            self.show_held();
         }
         result
     }
@@ -1238,10 +1301,11 @@ impl Session {
         self.forfeited.clear();
     }
 
-    /// The tentative table: the round's start with every held action.
+    /// The tentative table: the round's start with every held action,
+    /// then every preview.
     fn show_held(&mut self) {
         self.table = self.round_start.clone();
-        for m in self.held.iter() {
+        for m in self.held.iter().chain(self.previews.values()) {
             let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
         }
     }
@@ -1263,11 +1327,14 @@ impl Session {
             Stage::Committing { .. } | Stage::Revealing { .. } => {
                 if self.tick_at.is_some_and(|at| now >= at) {
                     // Again if the relay's time is not past the deadline
-                    // yet (this clock runs fast).
+                    // yet (this clock runs fast); one at a time (none
+                    // piles up while the relay is out of reach).
                     let timeout = self.config.commit_timeout.min(self.config.reveal_timeout);
                     self.tick_at = Some(now.saturating_add((timeout / 4).max(TICK_GRACE)));
-                    let _ = self.send_local(now, Action::Tick);
-                    self.move_on(now);
+                    if !self.in_flight(|a| *a == Action::Tick) {
+                        let _ = self.send_local(now, Action::Tick);
+                        self.move_on(now);
+                    }
                 }
             }
             Stage::Closed => {}

@@ -6,7 +6,7 @@
 //! each to every peer, the sender too, over an ordered link of its own;
 //! and table actions also straight to every other peer, as over a data
 //! channel (a random delay each, so they arrive shuffled, even from one
-//! sender). Every peer has its own clock, which may be offset and run fast
+//! sender), where they only show until the relay's copy comes. Every peer has its own clock, which may be offset and run fast
 //! or slow. Tampering hooks let a test turn a peer into a cheater.
 
 #![allow(dead_code)] // each test file uses part of the harness
@@ -256,7 +256,7 @@ impl Net {
     /// Sends `message` from peer `from` through the relay, and a table
     /// action (or request) also straight to every other peer.
     pub fn broadcast(&mut self, from: usize, message: SignedMessage) {
-        if self.channels && !message.message.action.is_timed() {
+        if self.channels && message.message.action.is_table_action() {
             for to in 0..self.peers.len() {
                 if to != from {
                     self.send(to, message.clone());
@@ -415,12 +415,14 @@ impl Net {
             if !peer.alive {
                 continue;
             }
-            let result = match relayed_at {
-                Some(at) => peer.session.handle_relayed(now, message, at),
-                None => peer.session.handle_message(now, message),
+            let Some(at) = relayed_at else {
+                // A data channel's copy only shows until the relay's comes
+                // (which reports any refusal).
+                let _ = peer.session.handle_message(now, message);
+                continue;
             };
-            match result {
-                // A data channel's copy and the relay's; our own echo.
+            match peer.session.handle_relayed(now, message, at) {
+                // Our own echo.
                 Ok(()) | Err(SessionError::Replayed { .. }) => {}
                 Err(error) => peer.rejected.push(error),
             }
