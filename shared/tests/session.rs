@@ -314,6 +314,22 @@ fn a_data_channel_copy_only_shows_until_the_relays_copy_counts() {
 }
 
 #[test]
+fn a_session_rebuilt_without_its_own_last_messages_never_reuses_their_numbers() {
+    let (mut banker, mut shooter, _other) = table_of_three();
+    let me = shooter.local_id().unwrap();
+    let next = shooter.next_seq_from(&me);
+    // Sent before the rebuild, not yet back from the relay: two bets.
+    shooter.own_sent_through(0, next + 1);
+    shooter.place_bet(1, BetKind::Field, 5).unwrap();
+    let bet = shooter.poll_transmit().unwrap();
+    assert_eq!(bet.message.seq, next + 2);
+    // The relay carries the one numbered next first: the new bet waits
+    // for both, and nothing is refused for its number.
+    let _ = banker.handle_relayed(1, bet, 1);
+    assert_eq!(banker.pending(), 1, "waits for the two sent before");
+}
+
+#[test]
 fn a_bet_that_crosses_the_roll_waits_for_the_next_round() {
     let (mut banker, mut shooter, mut other) = table_of_three();
     let other_id = other.local_id().unwrap();

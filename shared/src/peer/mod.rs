@@ -943,7 +943,22 @@ impl Peer {
                 let opened = room.session.is_none();
                 let config = *restored.session.config();
                 let rolls = restored.session.history().len();
-                room.session = Some(restored.session);
+                let mut session = restored.session;
+                // Our own frames the relay may not have carried yet (the
+                // snapshot cannot hold them): the replay must not sign
+                // other messages under their numbers.
+                let me = self.id;
+                let sent = room
+                    .outgoing
+                    .unacked()
+                    .filter_map(|f| SignedMessage::from_frame_bytes(f).ok())
+                    .filter(|m| m.sender == me)
+                    .map(|m| m.message.seq)
+                    .max();
+                if let Some(seq) = sent {
+                    session.own_sent_through(now, seq);
+                }
+                room.session = Some(session);
                 room.table_frame = Some(restored.table);
                 room.table_due = None;
                 if opened {

@@ -773,6 +773,23 @@ impl Session {
         self.expected_seq(sender)
     }
 
+    /// This peer's own messages up to number `seq` are out already (sent
+    /// before this session was rebuilt from a snapshot, which could not
+    /// hold them): drops whatever the rebuild signed under those numbers
+    /// and never signs another; the relay's copies of the sent ones count
+    /// as they come.
+    pub fn own_sent_through(&mut self, now: Millis, seq: u64) {
+        let Some(local) = self.local.as_mut() else {
+            return;
+        };
+        let me = local.id;
+        local.next_seq = local.next_seq.max(seq + 1);
+        local.unconfirmed.retain(|m| m.message.seq > seq);
+        self.outbox
+            .retain(|m| m.sender != me || m.message.seq > seq);
+        self.move_on(now);
+    }
+
     /// How many of this peer's own messages wait for the relay's copy
     /// before they count (a timed step, and what it sent after it).
     pub fn unconfirmed(&self) -> usize {
