@@ -1218,35 +1218,38 @@ impl Session {
             match self.stage {
                 Stage::Committing { .. } if !self.commits_agree() => self.abort_round(now),
                 Stage::Committing { .. } => {
-                    let late: Vec<_> = self
-                        .roll_participants
-                        .iter()
-                        .filter(|p| !self.commits.contains_key(*p))
-                        .copied()
-                        .collect();
-                    for player in late {
-                        self.forfeit(player, ForfeitReason::NoCommit);
-                    }
+                    let missing = |s: &Self, p: &PlayerId| !s.commits.contains_key(p);
+                    self.forfeit_missing(missing, ForfeitReason::NoCommit);
                     if self.stage != Stage::Closed {
                         self.finish_commits(now, deadline);
                     }
                 }
                 Stage::Revealing { .. } => {
-                    let late: Vec<_> = self
-                        .roll_participants
-                        .iter()
-                        .filter(|p| !self.reveals.contains_key(*p))
-                        .copied()
-                        .collect();
-                    for player in late {
-                        self.forfeit(player, ForfeitReason::NoReveal);
-                    }
+                    let missing = |s: &Self, p: &PlayerId| !s.reveals.contains_key(p);
+                    self.forfeit_missing(missing, ForfeitReason::NoReveal);
                     if self.stage != Stage::Closed {
                         self.finish_roll(now);
                     }
                 }
                 Stage::Betting | Stage::Closed => return,
             }
+        }
+    }
+
+    /// Every participant whose step is `missing` forfeits for `reason`.
+    fn forfeit_missing(
+        &mut self,
+        missing: impl Fn(&Self, &PlayerId) -> bool,
+        reason: ForfeitReason,
+    ) {
+        let late: Vec<PlayerId> = self
+            .roll_participants
+            .iter()
+            .filter(|p| missing(self, p))
+            .copied()
+            .collect();
+        for player in late {
+            self.forfeit(player, reason);
         }
     }
 
