@@ -121,9 +121,10 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${short(e.detail.player)}: ${e.detail.reason}`));
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
     this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
-    this.peer.addEventListener('tableClosed', (e) => this.say(e.detail.reason === 'bankrollExhausted'
-      ? "The house's bankroll can no longer cover the bets in action: every stake was returned and the table closed."
-      : 'The house defaulted: every bet was paid and the table closed.'));
+    this.peer.addEventListener('tableClosed', (e) => this.say({
+      bankrollExhausted: "The house's bankroll can no longer cover the bets in action: every stake was returned and the table closed.",
+      houseGone: 'The house did not start the roll in time (it has gone): every stake was returned and the table closed.',
+    }[e.detail.reason] ?? 'The house defaulted: every bet was paid and the table closed.'));
     this.peer.addEventListener('heldOver', (e) => {
       if (e.detail.table === this.table && e.detail.player === this.peer.me) this.say('The dice were already rolling: your bet is on the next roll.');
     });

@@ -45,7 +45,7 @@ export const newTableId = () => randomHex(16);
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
  * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
  * `rolled`, `forfeited`, `roundAborted`, `tableClosed` (`reason`:
- * `bankerDefaulted` or `bankrollExhausted`), `heldOver` (actions that came
+ * `bankerDefaulted`, `bankrollExhausted` or `houseGone`), `heldOver` (actions that came
  * after betting closed wait for the next roll), `betReturned` (a bet the
  * house could no longer cover came down), `dicePassed` (`from`, `to`: the
  * shooter did not roll in time), `rejected`,

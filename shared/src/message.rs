@@ -131,12 +131,13 @@ pub enum Action {
 
 impl Action {
     /// Whether this is a timed step of the protocol (a commitment, a
-    /// reveal, a tick): judged on the relay's clock, so it counts only as
+    /// reveal, a roll request, which starts the banker's deadline to close
+    /// betting, a tick): judged on the relay's clock, so it counts only as
     /// the relay stamped it, never as a data channel carried it.
     pub fn is_timed(&self) -> bool {
         matches!(
             self,
-            Action::Commit { .. } | Action::Reveal { .. } | Action::Tick
+            Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::Tick
         )
     }
 

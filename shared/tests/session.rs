@@ -259,6 +259,75 @@ fn held_actions_are_judged_when_a_cut_takes_them_with_typed_errors() {
 }
 
 #[test]
+fn a_house_gone_during_betting_closes_the_table_with_every_stake_returned_alike() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    // A first roll, with bets that stay up (place 6) on the table.
+    for s in [&mut shooter, &mut other] {
+        s.place_bet(1, BetKind::Place(6), 12).unwrap();
+    }
+    pump(&mut [&mut banker, &mut shooter, &mut other], 1);
+    shooter.roll(2).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 2);
+    assert_eq!(banker.history().len(), 1);
+    let (mut shooter, mut other) = if shooter.table().shooter() == shooter.local_id() {
+        (shooter, other)
+    } else {
+        (other, shooter) // a seven-out passed the dice
+    };
+    let standing = shooter.table().bets().values().sum::<u64>();
+    let bought = shooter.table().bought_in();
+    // The house is gone: the shooter asks, nobody closes betting.
+    shooter.roll(10).unwrap();
+    let ask = shooter.poll_transmit().unwrap();
+    let timeout = config().commit_timeout;
+    for s in [&mut shooter, &mut other] {
+        s.handle_relayed(10, ask.clone(), 10).unwrap();
+        assert_eq!(
+            s.deadline(),
+            Some(10 + timeout),
+            "the house's deadline to close"
+        );
+    }
+    // Each player's clock says the deadline passed: its tick, stamped
+    // exactly at the deadline, changes nothing; 1 ms later it closes the
+    // table on both.
+    other.handle_timeout(10 + timeout + TICK_GRACE);
+    let tick = other.poll_transmit().expect("a tick");
+    relay(
+        &mut [&mut shooter, &mut other],
+        &[0; 2],
+        &tick,
+        10 + timeout,
+    );
+    assert!(!shooter.is_closed());
+    shooter.handle_timeout(10 + timeout + TICK_GRACE);
+    let tick = shooter.poll_transmit().expect("a tick");
+    relay(
+        &mut [&mut shooter, &mut other],
+        &[0; 2],
+        &tick,
+        11 + timeout,
+    );
+    for s in [&mut shooter, &mut other] {
+        assert!(s.is_closed());
+        let closed = events(s).into_iter().find_map(|e| match e {
+            Event::TableClosed { reason, paid } => Some((reason, paid)),
+            _ => None,
+        });
+        let (reason, paid) = closed.expect("the table closed");
+        assert_eq!(reason, shared::session::CloseReason::HouseGone);
+        assert_eq!(
+            paid.iter().map(|r| r.paid).sum::<u64>(),
+            standing,
+            "every stake back"
+        );
+        assert!(s.table().bets().is_empty());
+        assert_eq!(s.table().total_chips(), bought, "chips conserved");
+    }
+    assert_eq!(shooter.state_hash(), other.state_hash());
+}
+
+#[test]
 fn a_data_channel_copy_only_shows_until_the_relays_copy_counts() {
     let (mut banker, _shooter, other) = table_of_three();
     let other_id = other.local_id().unwrap();
@@ -663,8 +732,9 @@ fn a_shooter_who_does_not_roll_in_time_loses_the_dice_on_every_peer() {
     for s in [&mut shooter, &mut other] {
         s.handle_relayed(at, pass.clone(), at).unwrap();
     }
-    banker.handle_relayed(at, late.clone(), at).unwrap();
-    other.handle_relayed(at, late, at).unwrap();
+    for s in [&mut banker, &mut shooter, &mut other] {
+        s.handle_relayed(at, late.clone(), at).unwrap();
+    }
     pump(&mut [&mut banker, &mut shooter, &mut other], at);
     for s in [&mut banker, &mut shooter, &mut other] {
         assert_eq!(s.table().shooter(), Some(next));

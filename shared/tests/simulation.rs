@@ -259,6 +259,30 @@ fn bets_after_betting_closes_or_above_the_balance_are_refused() {
 }
 
 #[test]
+fn a_house_that_crashes_while_betting_is_open_closes_the_table_with_every_stake_returned() {
+    let mut net = Net::new(3, 15);
+    assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 6));
+    // The house crashes as a round opens; the players bet, the shooter asks.
+    assert!(net.run_until(1_000, |n| n.peers[0].session.is_betting()));
+    net.peers[0].alive = false;
+    assert!(net.run_until(100_000, |n| n.peers[1..]
+        .iter()
+        .all(|p| p.session.is_closed())));
+    net.settle();
+    assert_agreement(&net, &[1, 2, 3]);
+    for p in &net.peers[1..] {
+        assert!(p.events.iter().any(|e| matches!(
+            e,
+            Event::TableClosed {
+                reason: shared::session::CloseReason::HouseGone,
+                ..
+            }
+        )));
+        assert!(p.session.table().bets().is_empty(), "every stake returned");
+    }
+}
+
+#[test]
 fn a_crashed_peer_forfeits_and_the_table_plays_on() {
     let mut net = Net::new(3, 12);
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 4));

@@ -374,6 +374,7 @@ fn game_event(table: String, event: Event) -> JsEvent {
             reason: match reason {
                 CloseReason::BankerDefaulted => "bankerDefaulted",
                 CloseReason::BankrollExhausted => "bankrollExhausted",
+                CloseReason::HouseGone => "houseGone",
             },
             paid: paid.iter().map(ResultJson::from).collect(),
         },

@@ -29,9 +29,10 @@
 //! **Deadlines have one verdict**, judged on one clock: the relay's. The
 //! relay stamps every frame of a room with its sequence number and its
 //! time, in one order, and delivers game frames to every peer in that
-//! order (they all travel at critical priority). Commitments, reveals and
-//! ticks ([`Action::is_timed`]) count only as the relay stamped them; a
-//! data channel carries table actions only. The commit phase opens at the
+//! order (they all travel at critical priority). Commitments, reveals,
+//! roll requests and ticks ([`Action::is_timed`]) count only as the relay
+//! stamped them; a data channel carries table actions only, which show
+//! until the relay's copy counts. The commit phase opens at the
 //! relay time of the banker's closing commitment and ends
 //! `commit_timeout` later; the reveal phase opens at the relay time of the
 //! last commitment (or at the commit deadline) and ends `reveal_timeout`
@@ -45,11 +46,13 @@
 //! forfeits its bets to the banker and leaves; the roll is then decided by
 //! the remaining reveals. A banker that does so pays every bet on the
 //! table at its best and the table closes. A peer's own timed steps count
-//! when they come back from the relay, like everyone's. If the
-//! commitments name different table hashes, peers hold different tables
-//! (a sender signed two different messages with one sequence number, or a
-//! peer is faulty): the round is called off, its actions are undone, and
-//! betting reopens.
+//! when they come back from the relay, like everyone's. Once the agreed
+//! shooter has asked to roll, the banker must close betting within
+//! `commit_timeout` (relay time) or the house is gone: the table closes
+//! with every stake returned. If the commitments name different table
+//! hashes, a peer is faulty (only the relay's copies count, so a sender
+//! cannot give peers different versions of a message): the round is
+//! called off, its actions are undone, and betting reopens.
 //!
 //! Every message is checked: game, signature, sender's sequence number
 //! (duplicates and replays are refused; early ones wait in a bounded
@@ -176,6 +179,9 @@ pub struct Session {
     /// When (on this peer's clock) to send a tick if the phase is still
     /// open.
     tick_at: Option<Millis>,
+    /// The relay time at which the agreed shooter asked to roll this
+    /// round: the banker must close betting within `commit_timeout`.
+    roll_asked_at: Option<Millis>,
     table_hash: Digest32,
     roll_participants: BTreeSet<PlayerId>,
     commits: BTreeMap<PlayerId, (Digest32, Digest32)>,
@@ -240,6 +246,7 @@ impl Session {
             clock: 0,
             last_commit_at: 0,
             tick_at: None,
+            roll_asked_at: None,
             table_hash: [0; 32],
             roll_participants: BTreeSet::new(),
             commits: BTreeMap::new(),
@@ -346,17 +353,24 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Millis> {
         match self.stage {
             Stage::Committing { .. } | Stage::Revealing { .. } => self.tick_at,
-            Stage::Betting => self.pass_dice_at(),
+            Stage::Betting => [self.pass_dice_at(), self.tick_at]
+                .into_iter()
+                .flatten()
+                .min(),
             Stage::Closed => None,
         }
     }
 
-    /// The relay time at which the current phase ends, if one is open.
+    /// The relay time at which the current phase ends, if one is under
+    /// way (while betting: the banker's deadline to close, once the shooter
+    /// asked).
     pub fn deadline(&self) -> Option<Millis> {
+        let timeout = self.config.commit_timeout;
         match self.stage {
-            Stage::Committing { opened } => Some(opened.saturating_add(self.config.commit_timeout)),
+            Stage::Committing { opened } => Some(opened.saturating_add(timeout)),
             Stage::Revealing { opened } => Some(opened.saturating_add(self.config.reveal_timeout)),
-            Stage::Betting | Stage::Closed => None,
+            Stage::Betting => self.roll_asked_at.map(|at| at.saturating_add(timeout)),
+            Stage::Closed => None,
         }
     }
 
@@ -450,11 +464,14 @@ impl Session {
         self.act(now, Action::Roll)
     }
 
-    /// (Banker) whether the shooter on this peer's table has asked to roll.
+    /// (Banker) whether the shooter has asked to roll: the agreed one, or
+    /// the one on this peer's table (a request may come before the action
+    /// that made its sender the shooter).
     fn roll_asked(&self) -> bool {
-        self.table
-            .shooter()
-            .is_some_and(|s| self.roll_requests.contains(&s))
+        [self.table.shooter(), self.round_start.shooter()]
+            .into_iter()
+            .flatten()
+            .any(|s| self.roll_requests.contains(&s))
     }
 
     /// Whether this peer is the banker.
@@ -1011,12 +1028,23 @@ impl Session {
                 if current && self.is_banker() && self.table.is_seated(&sender) {
                     self.roll_requests.insert(sender);
                 }
+                // The agreed shooter asked: the banker must close betting
+                // within the commit deadline, or the house is gone.
+                let agreed = self.round_start.shooter() == Some(sender);
+                if let Some(at) = relayed_at.filter(|_| current && agreed) {
+                    if self.roll_asked_at.is_none() {
+                        self.roll_asked_at = Some(at);
+                        self.schedule_tick(now, self.config.commit_timeout);
+                    }
+                }
             }
             Action::PassDice => {
                 let from = self.round_start.shooter();
                 self.round_start.pass_dice();
                 self.table.pass_dice();
                 self.roll_requests.clear();
+                self.roll_asked_at = None;
+                self.tick_at = None;
                 self.shooter_since = now;
                 if let (Some(from), Some(to)) = (from, self.round_start.shooter()) {
                     self.events.push_back(Event::DicePassed { from, to });
@@ -1134,6 +1162,7 @@ impl Session {
         }
         self.table_hash = self.hash_table(b"bitcraps/table/v1", &self.table);
         self.roll_participants = self.table.participants().into_iter().collect();
+        self.roll_asked_at = None;
         self.stage = Stage::Committing { opened };
         self.last_commit_at = opened;
         self.schedule_tick(now, self.config.commit_timeout);
@@ -1231,9 +1260,27 @@ impl Session {
                         self.finish_roll(now);
                     }
                 }
-                Stage::Betting | Stage::Closed => return,
+                Stage::Betting => {
+                    self.house_gone();
+                    return;
+                }
+                Stage::Closed => return,
             }
         }
+    }
+
+    /// The shooter asked and the banker did not close betting in time: no
+    /// roll; the table closes with every stake on the agreed table
+    /// returned (actions no cut took never staked anything).
+    fn house_gone(&mut self) {
+        self.table = self.round_start.clone();
+        let paid = self.table.return_all_stakes();
+        self.stage = Stage::Closed;
+        self.tick_at = None;
+        self.events.push_back(Event::TableClosed {
+            reason: CloseReason::HouseGone,
+            paid,
+        });
     }
 
     /// Every participant whose step is `missing` forfeits for `reason`.
@@ -1312,6 +1359,7 @@ impl Session {
         self.round += 1;
         self.stage = Stage::Betting;
         self.tick_at = None;
+        self.roll_asked_at = None;
         self.roll_requests.clear();
         self.round_start = self.table.clone();
         self.show_held();
@@ -1335,16 +1383,16 @@ impl Session {
     /// for the relay's time (the verdict is the relay clock's, see the
     /// module's header).
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.stage == Stage::Betting && self.pass_dice_at().is_some_and(|at| now >= at) {
+            // Our own message: in everyone's order like any other.
+            self.shooter_since = now;
+            let _ = self.send_local(now, Action::PassDice);
+            self.move_on(now);
+        }
         match self.stage {
-            Stage::Betting => {
-                if self.pass_dice_at().is_some_and(|at| now >= at) {
-                    // Our own message: in everyone's order like any other.
-                    self.shooter_since = now;
-                    let _ = self.send_local(now, Action::PassDice);
-                    self.move_on(now);
-                }
-            }
-            Stage::Committing { .. } | Stage::Revealing { .. } => {
+            Stage::Closed => {}
+            _ if self.deadline().is_none() => {}
+            _ => {
                 if self.tick_at.is_some_and(|at| now >= at) {
                     // Again if the relay's time is not past the deadline
                     // yet (this clock runs fast); one at a time (none
@@ -1357,7 +1405,6 @@ impl Session {
                     }
                 }
             }
-            Stage::Closed => {}
         }
     }
 }

@@ -29,6 +29,10 @@ pub enum CloseReason {
     /// The bankroll could not pay the worst next roll of the contract bets
     /// in action: no roll, every stake returned.
     BankrollExhausted,
+    /// The shooter asked to roll and the banker did not close betting
+    /// within the commit deadline (relay time): the house is gone; no
+    /// roll, every stake returned.
+    HouseGone,
 }
 
 /// Everything about one roll, enough to re-check it from scratch.
