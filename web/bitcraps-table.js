@@ -133,6 +133,13 @@ export class BitCrapsTable extends HTMLElement {
       const who = (id) => (id === this.peer.me ? 'you' : short(id));
       this.say(`The shooter did not roll in time: the dice pass from ${who(e.detail.from)} to ${who(e.detail.to)}.`);
     });
+    this.peer.addEventListener('satOut', (e) => {
+      if (e.detail.table === this.table) {
+        this.say(e.detail.player === this.peer.me
+          ? 'Your page saw a different table from the house: it sits this roll out and catches up.'
+          : `${short(e.detail.player)} saw a different table and sits this roll out.`);
+      }
+    });
     this.peer.addEventListener('betReturned', (e) => {
       if (e.detail.table !== this.table) return;
       const whose = e.detail.player === this.peer.me ? 'Your' : `${short(e.detail.player)}'s`;

@@ -46,7 +46,9 @@ export const newTableId = () => randomHex(16);
  * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
  * `rolled`, `forfeited`, `roundAborted`, `tableClosed` (`reason`:
  * `bankerDefaulted`, `bankrollExhausted` or `houseGone`), `heldOver` (actions that came
- * after betting closed wait for the next roll), `betReturned` (a bet the
+ * after betting closed wait for the next roll), `satOut` (a participant
+ * committed to another table than the house's: it sits the roll out),
+ * `betReturned` (a bet the
  * house could no longer cover came down), `dicePassed` (`from`, `to`: the
  * shooter did not roll in time), `rejected`,
  * `relayError`, `noTable` (nobody announced the table: no such table, or

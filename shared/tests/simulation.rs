@@ -259,6 +259,54 @@ fn bets_after_betting_closes_or_above_the_balance_are_refused() {
 }
 
 #[test]
+fn a_participant_that_commits_to_another_table_sits_the_roll_out_and_calls_nothing_off() {
+    // A faulty (or lying) player: every commitment it signs names a table
+    // hash of its own. Before, each one called the round off for everyone.
+    let mut net = Net::new(3, 16);
+    assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 3));
+    net.peers[3].tamper = Some(Box::new(|m, key| match m.message.action {
+        Action::Commit {
+            commitment,
+            close: None,
+            ..
+        } => vec![Message {
+            action: Action::Commit {
+                commitment,
+                table_hash: [0xAB; 32],
+                close: None,
+            },
+            ..m.message
+        }
+        .sign(key)],
+        _ => vec![m],
+    }));
+    let faulty = net.peers[3].id();
+    let before = net.rolls(0);
+    assert!(net.run_until(1_000_000, |n| n.rolls(0) >= before + 20));
+    net.settle();
+    assert_agreement(&net, &[0, 1, 2, 3]);
+    for p in &net.peers {
+        assert!(
+            !p.events
+                .iter()
+                .any(|e| matches!(e, Event::RoundAborted { .. })),
+            "nobody called a round off"
+        );
+        let sat_out = p
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::SatOut { player, named, .. } if *player == faulty && *named == [0xAB; 32]))
+            .count();
+        assert!(sat_out >= 20, "it sat out every roll since: {sat_out}");
+    }
+    // The rolls went on without its reveals, its bets settling with them.
+    let s = &net.peers[0].session;
+    assert!(s.history()[before..]
+        .iter()
+        .all(|r| r.reveals.iter().all(|(p, _)| *p != faulty) && r.verify(&GAME)));
+}
+
+#[test]
 fn a_house_that_crashes_while_betting_is_open_closes_the_table_with_every_stake_returned() {
     let mut net = Net::new(3, 15);
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 6));

@@ -235,6 +235,9 @@ pub enum JsEvent {
         bet: String,
         stake: u64,
     },
+    /// A participant's commitment named another table than the house's:
+    /// it sits this roll out (its bets settle with it).
+    SatOut { table: String, player: String },
     /// A peer's message was refused.
     Rejected {
         table: String,
@@ -397,6 +400,10 @@ fn game_event(table: String, event: Event) -> JsEvent {
             player: hex(&player),
             bet: kind.name(),
             stake,
+        },
+        Event::SatOut { player, .. } => JsEvent::SatOut {
+            table,
+            player: hex(&player),
         },
         Event::Rejected { sender, error } => JsEvent::Rejected {
             table,

@@ -1185,11 +1185,12 @@ impl Session {
             .all(|p| self.reveals.contains_key(p))
     }
 
-    /// Whether every commitment so far names this peer's table hash.
-    fn commits_agree(&self) -> bool {
+    /// Whether the banker's closing commitment names this peer's table
+    /// hash (the table its cut makes here).
+    fn agrees_with_banker(&self) -> bool {
         self.commits
-            .values()
-            .all(|(_, hash)| *hash == self.table_hash)
+            .get(&self.config.banker)
+            .is_some_and(|(_, hash)| *hash == self.table_hash)
     }
 
     /// The peers hold different tables: call the round off and undo its
@@ -1216,12 +1217,32 @@ impl Session {
         });
     }
 
-    /// All commitments are in (or the deadline passed): agree or abort.
-    /// The reveals open at relay time `opened`.
+    /// All commitments are in (or the deadline passed). This peer holds
+    /// the banker's table: whoever committed to another sits the roll
+    /// out, and the others reveal at relay time `opened`. It does not (it
+    /// missed something, or the banker is faulty): the round is called off
+    /// here, and if every other participant named one table, this peer
+    /// was alone and takes the game from a player.
     fn finish_commits(&mut self, now: Millis, opened: Millis) {
-        if !self.commits_agree() {
+        if !self.agrees_with_banker() {
             self.abort_round(now);
             return;
+        }
+        let table_hash = self.table_hash;
+        let dissent: Vec<(PlayerId, Digest32)> = self
+            .commits
+            .iter()
+            .filter(|(_, (_, hash))| *hash != table_hash)
+            .map(|(p, (_, hash))| (*p, *hash))
+            .collect();
+        for (player, named) in dissent {
+            self.commits.remove(&player);
+            self.roll_participants.remove(&player);
+            self.events.push_back(Event::SatOut {
+                player,
+                named,
+                table_hash,
+            });
         }
         self.stage = Stage::Revealing { opened };
         self.schedule_tick(now, self.config.reveal_timeout);
@@ -1245,7 +1266,7 @@ impl Session {
                 return;
             };
             match self.stage {
-                Stage::Committing { .. } if !self.commits_agree() => self.abort_round(now),
+                Stage::Committing { .. } if !self.agrees_with_banker() => self.abort_round(now),
                 Stage::Committing { .. } => {
                     let missing = |s: &Self, p: &PlayerId| !s.commits.contains_key(p);
                     self.forfeit_missing(missing, ForfeitReason::NoCommit);

@@ -177,6 +177,18 @@ pub enum Event {
         /// Chips returned to its balance.
         stake: u64,
     },
+    /// A participant's commitment named another table than the banker's
+    /// closing one (it is faulty, or missed something): it takes no part
+    /// in this roll (its bets stay on the table and settle with it), and
+    /// the round goes on for the others.
+    SatOut {
+        /// Who.
+        player: PlayerId,
+        /// The table hash its commitment named.
+        named: Digest32,
+        /// The table hash of the banker's cut (this peer's too).
+        table_hash: Digest32,
+    },
     /// The table closed.
     TableClosed {
         /// Why.
