@@ -136,7 +136,7 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('satOut', (e) => {
       if (e.detail.table === this.table) {
         this.say(e.detail.player === this.peer.me
-          ? 'Your page saw a different table from the house: it sits this roll out and catches up.'
+          ? 'Your commitment named a different table from the house: your page sits this roll out.'
           : `${short(e.detail.player)} saw a different table and sits this roll out.`);
       }
     });

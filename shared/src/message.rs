@@ -130,15 +130,14 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether this is a timed step of the protocol (a commitment, a
-    /// reveal, a roll request, which starts the banker's deadline to close
-    /// betting, a tick): judged on the relay's clock, so it counts only as
-    /// the relay stamped it, never as a data channel carried it.
+    /// Whether this is a step of the protocol judged on the relay's clock
+    /// (a commitment, a reveal, a roll request, which starts the banker's
+    /// deadline to close betting, the banker's passing the dice, which
+    /// cancels it, a tick): it counts only as the relay stamped it, never
+    /// as a data channel carried it, and its sender's own copy counts when
+    /// it comes back from the relay.
     pub fn is_timed(&self) -> bool {
-        matches!(
-            self,
-            Action::Commit { .. } | Action::Reveal { .. } | Action::Roll | Action::Tick
-        )
+        !self.is_table_action()
     }
 
     /// Whether this is a table action (sit, buy in, bet, take down,

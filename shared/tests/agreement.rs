@@ -35,6 +35,10 @@ struct Counts {
     /// it was late for (forfeited on every peer alike, itself included).
     stalls: u64,
     late_forfeits: u64,
+    /// Tables closed because the house seemed gone (it never is here) and
+    /// participants who sat a roll out (their table differed): both 0.
+    houses_gone: u64,
+    sat_out: u64,
 }
 
 fn rounds_wanted() -> u64 {
@@ -207,6 +211,11 @@ fn play_one(seed: u64, rounds: u64, counts: &mut Counts) {
                 ..
             } => counts.bankrolls_exhausted += 1,
             Event::RoundAborted { .. } => counts.called_off += 1,
+            Event::TableClosed {
+                reason: CloseReason::HouseGone,
+                ..
+            } => counts.houses_gone += 1,
+            Event::SatOut { .. } => counts.sat_out += 1,
             _ => {}
         }
     }
@@ -234,6 +243,8 @@ fn peers_agree_on_every_roll_with_bets_crossing_and_a_small_bankroll() {
     }
     eprintln!("agreement: {counts:?}");
     assert_eq!(counts.called_off, 0, "no round called off");
+    assert_eq!(counts.houses_gone, 0, "the house never seemed gone");
+    assert_eq!(counts.sat_out, 0, "no honest peer sat a roll out");
     assert!(
         counts.rounds_with_held_over > counts.rounds / 10,
         "{counts:?}"

@@ -328,6 +328,37 @@ fn a_house_gone_during_betting_closes_the_table_with_every_stake_returned_alike(
 }
 
 #[test]
+fn the_agreed_shooters_request_is_honoured_even_when_its_leave_already_shows() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    let first = shooter.roll(1);
+    assert!(first.is_ok());
+    pump(&mut [&mut banker, &mut shooter, &mut other], 1);
+    let (mut shooter, _other) = if shooter.table().shooter() == shooter.local_id() {
+        (shooter, other)
+    } else {
+        (other, shooter)
+    };
+    // The shooter asks, then leaves; its leave reaches the house over a
+    // data channel before the relay's copy of the request.
+    shooter.roll(5).unwrap();
+    let ask = shooter.poll_transmit().unwrap();
+    shooter.handle_relayed(5, ask.clone(), 5).unwrap();
+    shooter.leave(6).unwrap();
+    let leave = shooter.poll_transmit().unwrap();
+    banker.handle_message(6, leave).unwrap();
+    assert!(
+        !banker.table().is_seated(&shooter.local_id().unwrap()),
+        "the leave shows"
+    );
+    banker.handle_relayed(7, ask, 7).unwrap();
+    let close = banker.poll_transmit().expect("the house closes betting");
+    assert!(matches!(
+        close.message.action,
+        Action::Commit { close: Some(_), .. }
+    ));
+}
+
+#[test]
 fn a_data_channel_copy_only_shows_until_the_relays_copy_counts() {
     let (mut banker, _shooter, other) = table_of_three();
     let other_id = other.local_id().unwrap();
@@ -729,7 +760,7 @@ fn a_shooter_who_does_not_roll_in_time_loses_the_dice_on_every_peer() {
     // The old shooter asks to roll at the same moment: the requests cross.
     shooter.roll(at).unwrap();
     let late = shooter.poll_transmit().unwrap();
-    for s in [&mut shooter, &mut other] {
+    for s in [&mut banker, &mut shooter, &mut other] {
         s.handle_relayed(at, pass.clone(), at).unwrap();
     }
     for s in [&mut banker, &mut shooter, &mut other] {

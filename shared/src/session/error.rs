@@ -73,11 +73,11 @@ pub enum SessionError {
     /// Nobody is seated: there is nothing to roll.
     #[error("nobody is seated")]
     NobodySeated,
-    /// A commitment, reveal, roll request or tick that did not come
+    /// A commitment, reveal, roll request, passed dice or tick that did not come
     /// through the relay:
     /// timed steps count only with the relay's stamp (its order and clock
     /// are what every peer judges deadlines on).
-    #[error("commitments, reveals, roll requests and ticks count only as the relay stamped them")]
+    #[error("commitments, reveals, roll requests, passed dice and ticks count only as the relay stamped them")]
     NotRelayed,
     /// This session only observes; it has no key to act with.
     #[error("this session observes only")]

@@ -30,7 +30,7 @@
 //! relay stamps every frame of a room with its sequence number and its
 //! time, in one order, and delivers game frames to every peer in that
 //! order (they all travel at critical priority). Commitments, reveals,
-//! roll requests and ticks ([`Action::is_timed`]) count only as the relay
+//! roll requests, passed dice and ticks ([`Action::is_timed`]) count only as the relay
 //! stamped them; a data channel carries table actions only, which show
 //! until the relay's copy counts. The commit phase opens at the
 //! relay time of the banker's closing commitment and ends
@@ -678,13 +678,10 @@ impl Session {
         }
         self.check_signature(&signed)?;
         // Our own message back from the relay: its turn, if it was the
-        // first we had not processed.
+        // first we had not processed (else it waits for its turn like any
+        // early message).
         if let Some(local) = self.local.as_mut().filter(|l| l.id == signed.sender) {
-            if let Some(at) = local.unconfirmed.iter().position(|m| *m == signed) {
-                if at > 0 {
-                    return Ok(()); // (the relay keeps a sender's order)
-                }
-                local.unconfirmed.pop_front();
+            if local.unconfirmed.front() == Some(&signed) {
                 let result = self.process(now, signed, relayed_at);
                 self.release_own(now);
                 self.move_on(now);
@@ -724,7 +721,6 @@ impl Session {
         let own = self.local.as_mut().filter(|l| l.id == signed.sender);
         if let Some(local) = own {
             local.next_seq = local.next_seq.max(seq + 1);
-            local.unconfirmed.retain(|m| m.message.seq > seq);
         }
         let result = self.process(now, signed, relayed_at);
         self.release_own(now);
@@ -897,6 +893,9 @@ impl Session {
         if let Err(error) = self.process(now, signed, relayed_at) {
             self.events.push_back(Event::Rejected { sender, error });
         }
+        if self.local_id() == Some(sender) {
+            self.release_own(now);
+        }
         if self.stage == Stage::Closed {
             self.early.clear();
         }
@@ -914,6 +913,12 @@ impl Session {
     ) -> Result<(), SessionError> {
         self.expected.insert(signed.sender, signed.message.seq + 1);
         let sender = signed.sender;
+        // Ours: what the relay carried under this number is what counts.
+        if let Some(local) = self.local.as_mut().filter(|l| l.id == sender) {
+            local
+                .unconfirmed
+                .retain(|m| m.message.seq > signed.message.seq);
+        }
         let previewed = self
             .previews
             .range((sender, 0)..=(sender, signed.message.seq))
@@ -1025,17 +1030,18 @@ impl Session {
             }
             Action::Roll => {
                 let current = signed.message.round == self.round && self.stage == Stage::Betting;
-                if current && self.is_banker() && self.table.is_seated(&sender) {
+                // The agreed shooter asked: the banker must close betting
+                // within the commit deadline, or the house is gone. It
+                // counts from when this round's order reached it (a
+                // request signed early waits for its round).
+                let agreed = self.round_start.shooter() == Some(sender);
+                let seated = self.table.is_seated(&sender);
+                if current && self.is_banker() && (seated || agreed) {
                     self.roll_requests.insert(sender);
                 }
-                // The agreed shooter asked: the banker must close betting
-                // within the commit deadline, or the house is gone.
-                let agreed = self.round_start.shooter() == Some(sender);
-                if let Some(at) = relayed_at.filter(|_| current && agreed) {
-                    if self.roll_asked_at.is_none() {
-                        self.roll_asked_at = Some(at);
-                        self.schedule_tick(now, self.config.commit_timeout);
-                    }
+                if current && agreed && self.roll_asked_at.is_none() {
+                    self.roll_asked_at = Some(self.clock);
+                    self.schedule_tick(now, self.config.commit_timeout);
                 }
             }
             Action::PassDice => {
@@ -1188,9 +1194,25 @@ impl Session {
     /// Whether the banker's closing commitment names this peer's table
     /// hash (the table its cut makes here).
     fn agrees_with_banker(&self) -> bool {
-        self.commits
-            .get(&self.config.banker)
-            .is_some_and(|(_, hash)| *hash == self.table_hash)
+        self.banker_hash() == Some(self.table_hash)
+    }
+
+    fn banker_hash(&self) -> Option<Digest32> {
+        self.commits.get(&self.config.banker).map(|(_, hash)| *hash)
+    }
+
+    /// Whether players committed and none named the banker's table: the
+    /// banker's is the odd one, and the round is called off on every peer
+    /// (decided by the commitments alone, so alike everywhere).
+    fn banker_alone(&self) -> bool {
+        let banker = self.config.banker;
+        let mut players = self.commits.iter().filter(|(p, _)| **p != banker);
+        let first = players.next();
+        first.is_some()
+            && first
+                .into_iter()
+                .chain(players)
+                .all(|(_, (_, hash))| Some(*hash) != self.banker_hash())
     }
 
     /// The peers hold different tables: call the round off and undo its
@@ -1203,7 +1225,16 @@ impl Session {
             .map(|(p, (_, hash))| (*p, *hash))
             .collect();
         let me = self.local.as_ref().map(|l| l.id);
-        let alone = named_against(&named, &self.table_hash, me.as_slice());
+        // Alone: every other participant named one table and not this
+        // peer's, or this peer's differs from the banker's and another
+        // player named the banker's (a third, garbage, hash cannot keep an
+        // honest peer that missed something from catching up).
+        let banker = self.config.banker;
+        let backed = named
+            .iter()
+            .any(|(p, hash)| *p != banker && Some(*p) != me && Some(*hash) == self.banker_hash());
+        let alone = named_against(&named, &self.table_hash, me.as_slice())
+            || (backed && !self.agrees_with_banker());
         let table_hash = self.table_hash;
         self.in_roll.clear();
         self.table = self.round_start.clone();
@@ -1224,7 +1255,7 @@ impl Session {
     /// here, and if every other participant named one table, this peer
     /// was alone and takes the game from a player.
     fn finish_commits(&mut self, now: Millis, opened: Millis) {
-        if !self.agrees_with_banker() {
+        if !self.agrees_with_banker() || self.banker_alone() {
             self.abort_round(now);
             return;
         }
@@ -1266,7 +1297,9 @@ impl Session {
                 return;
             };
             match self.stage {
-                Stage::Committing { .. } if !self.agrees_with_banker() => self.abort_round(now),
+                Stage::Committing { .. } if !self.agrees_with_banker() || self.banker_alone() => {
+                    self.abort_round(now)
+                }
                 Stage::Committing { .. } => {
                     let missing = |s: &Self, p: &PlayerId| !s.commits.contains_key(p);
                     self.forfeit_missing(missing, ForfeitReason::NoCommit);

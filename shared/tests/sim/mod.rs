@@ -268,7 +268,8 @@ impl Net {
 
     /// Sends `message` from peer `from` through the relay only.
     pub fn through_relay(&mut self, from: usize, message: SignedMessage) {
-        let mut at = self.delay().max(self.uplink[from]);
+        // (An ordered link: nothing overtakes, nothing arrives together.)
+        let mut at = self.delay().max(self.uplink[from] + 1);
         if let Some((peer, chance, least, most)) = self.lag {
             if peer == from && self.rng.below(1000) < chance {
                 // (What follows on that link waits behind it.)
@@ -307,7 +308,7 @@ impl Net {
     fn relay(&mut self, message: SignedMessage) {
         let stamp = self.now;
         for to in 0..self.peers.len() {
-            let at = self.delay().max(self.downlink[to]);
+            let at = self.delay().max(self.downlink[to] + 1);
             self.downlink[to] = at;
             self.queue(
                 at,
