@@ -613,13 +613,7 @@ impl Session {
         _now: Millis,
         signed: SignedMessage,
     ) -> Result<(), SessionError> {
-        if self.stage == Stage::Closed {
-            return Err(SessionError::Closed);
-        }
-        if signed.message.game != self.config.game {
-            return Err(SessionError::WrongGame);
-        }
-        self.check_signature(&signed)?;
+        self.admit(&signed)?;
         let sender = signed.sender;
         let (seq, expected) = (signed.message.seq, self.expected_seq(&sender));
         if !signed.message.action.is_table_action() || self.local_id() == Some(sender) {
@@ -670,13 +664,7 @@ impl Session {
         signed: SignedMessage,
         relayed_at: Option<Millis>,
     ) -> Result<(), SessionError> {
-        if self.stage == Stage::Closed {
-            return Err(SessionError::Closed);
-        }
-        if signed.message.game != self.config.game {
-            return Err(SessionError::WrongGame);
-        }
-        self.check_signature(&signed)?;
+        self.admit(&signed)?;
         // Our own message back from the relay: its turn, if it was the
         // first we had not processed (else it waits for its turn like any
         // early message).
@@ -761,6 +749,18 @@ impl Session {
             (Action::Reveal { .. }, Stage::Betting | Stage::Committing { .. }) => false,
             _ => true,
         }
+    }
+
+    /// What every message must pass, whichever way it came: an open
+    /// table, this game, its sender's signature.
+    fn admit(&mut self, signed: &SignedMessage) -> Result<(), SessionError> {
+        if self.stage == Stage::Closed {
+            return Err(SessionError::Closed);
+        }
+        if signed.message.game != self.config.game {
+            return Err(SessionError::WrongGame);
+        }
+        Ok(self.check_signature(signed)?)
     }
 
     /// Verifies a message's signature with the sender's cached key. Only
