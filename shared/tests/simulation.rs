@@ -30,6 +30,18 @@ fn assert_agreement(net: &Net, honest: &[usize]) {
     }
 }
 
+/// No peer called a round off.
+fn assert_nothing_called_off(net: &Net) {
+    for (i, p) in net.peers.iter().enumerate() {
+        assert!(
+            !p.events
+                .iter()
+                .any(|e| matches!(e, Event::RoundAborted { .. })),
+            "peer {i} called a round off"
+        );
+    }
+}
+
 #[test]
 fn honest_peers_agree_over_a_thousand_rolls() {
     let mut net = Net::new(3, 1);
@@ -285,13 +297,8 @@ fn a_participant_that_commits_to_another_table_sits_the_roll_out_and_calls_nothi
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= before + 20));
     net.settle();
     assert_agreement(&net, &[0, 1, 2, 3]);
+    assert_nothing_called_off(&net);
     for p in &net.peers {
-        assert!(
-            !p.events
-                .iter()
-                .any(|e| matches!(e, Event::RoundAborted { .. })),
-            "nobody called a round off"
-        );
         let sat_out = p
             .events
             .iter()
@@ -376,14 +383,7 @@ fn bets_held_back_past_the_shooters_cut_wait_for_the_next_round() {
     }
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 10));
     net.settle();
-    for p in &net.peers {
-        assert!(
-            !p.events
-                .iter()
-                .any(|e| matches!(e, Event::RoundAborted { .. })),
-            "nobody called a round off"
-        );
-    }
+    assert_nothing_called_off(&net);
     let id = net.peers[other].id();
     for p in &net.peers {
         assert!(
@@ -442,13 +442,8 @@ fn a_sender_that_signs_two_versions_of_one_message_cannot_split_the_table() {
     net.through_relay(liar, a);
     assert!(net.run_until(1_000_000, |n| n.rolls(0) >= 10));
     net.settle();
+    assert_nothing_called_off(&net);
     for p in &net.peers {
-        assert!(
-            !p.events
-                .iter()
-                .any(|e| matches!(e, Event::RoundAborted { .. })),
-            "nobody called a round off"
-        );
         let staked = p.events.iter().any(|e| {
             matches!(e, Event::BetPlaced { player, kind: BetKind::Field, stake: 5 }
                 if *player == net.peers[liar].id())

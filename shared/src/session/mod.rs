@@ -919,13 +919,17 @@ impl Session {
                 .unconfirmed
                 .retain(|m| m.message.seq > signed.message.seq);
         }
-        let previewed = self
+        // Its preview (and any stale one before it) is done: found once,
+        // removed by key, never a walk over everyone's previews.
+        let shown: Vec<(PlayerId, u64)> = self
             .previews
             .range((sender, 0)..=(sender, signed.message.seq))
-            .count()
-            > 0;
-        self.previews
-            .retain(|(p, seq), _| *p != sender || *seq > signed.message.seq);
+            .map(|(key, _)| *key)
+            .collect();
+        for key in &shown {
+            self.previews.remove(key);
+        }
+        let previewed = !shown.is_empty();
         if let Some(at) = relayed_at {
             self.clock = self.clock.max(at);
             self.expire(now);
