@@ -903,3 +903,107 @@ fn a_roll_asked_for_before_the_banker_knows_its_sender_shoots_is_granted() {
     assert_eq!(banker.history().len(), 1);
     assert_eq!(banker.state_hash(), other.state_hash());
 }
+
+/// A banker and two players who sat at relay time `at`, before any roll
+/// (nobody sits at the agreed table yet); returns (banker, shooter, other).
+fn first_round_of_three(at: u64) -> (Session, Session, Session) {
+    let mut banker = Session::new(config(), key(1), [1; 32]);
+    let mut alice = Session::new(config(), key(2), [2; 32]);
+    let mut carol = Session::new(config(), key(3), [3; 32]);
+    alice.sit(at, 100).unwrap();
+    carol.sit(at, 100).unwrap();
+    pump(&mut [&mut banker, &mut alice, &mut carol], at);
+    for s in [&mut banker, &mut alice, &mut carol] {
+        events(s);
+    }
+    assert_eq!(alice.table().shooter(), carol.table().shooter());
+    if alice.table().shooter() == alice.local_id() {
+        (banker, alice, carol)
+    } else {
+        (banker, carol, alice)
+    }
+}
+
+#[test]
+fn a_first_shooter_who_does_not_roll_in_time_loses_the_dice_before_any_roll() {
+    let (mut banker, mut shooter, mut other) = first_round_of_three(100);
+    let (was, next) = (shooter.local_id().unwrap(), other.local_id().unwrap());
+    // The deadline counts from when a second player sat (the banker's
+    // clock read 100 then).
+    let at = banker
+        .poll_timeout()
+        .expect("the banker's shooter deadline");
+    assert_eq!(at, 100 + config().shooter_timeout);
+    banker.handle_timeout(at - 1);
+    assert!(banker.poll_transmit().is_none(), "not before the deadline");
+    banker.handle_timeout(at);
+    let pass = banker.poll_transmit().expect("the dice pass");
+    assert_eq!(pass.message.action, Action::PassDice);
+    relay(
+        &mut [&mut banker, &mut shooter, &mut other],
+        &[at; 3],
+        &pass,
+        at,
+    );
+    for s in [&mut banker, &mut shooter, &mut other] {
+        assert_eq!(s.table().shooter(), Some(next), "the dice passed alike");
+        assert!(events(s).contains(&Event::DicePassed {
+            from: was,
+            to: next
+        }));
+    }
+    assert_eq!(shooter.roll(at + 1), Err(SessionError::NotShooter));
+    // The new shooter rolls the first roll, and keeps the dice for the
+    // next (a come-out roll never sevens out).
+    other.roll(at + 1).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], at + 1);
+    assert_eq!(banker.history().len(), 1);
+    for s in [&banker, &shooter, &other] {
+        assert_eq!(s.table().shooter(), Some(next));
+        assert_eq!(s.state_hash(), banker.state_hash());
+    }
+    // The next deadline counts from that roll.
+    assert_eq!(
+        banker.poll_timeout(),
+        Some(at + 1 + config().shooter_timeout)
+    );
+}
+
+#[test]
+fn a_house_gone_before_the_first_roll_closes_the_table_alike() {
+    let (_banker, mut shooter, mut other) = first_round_of_three(0);
+    // The house is gone: the first shooter asks, nobody closes betting.
+    shooter.roll(10).unwrap();
+    let ask = shooter.poll_transmit().unwrap();
+    let timeout = config().commit_timeout;
+    for s in [&mut shooter, &mut other] {
+        s.handle_relayed(10, ask.clone(), 10).unwrap();
+        assert_eq!(s.deadline(), Some(10 + timeout), "the house's deadline");
+    }
+    other.handle_timeout(10 + timeout + TICK_GRACE);
+    let tick = other.poll_transmit().expect("a tick");
+    relay(
+        &mut [&mut shooter, &mut other],
+        &[0; 2],
+        &tick,
+        11 + timeout,
+    );
+    for s in [&mut shooter, &mut other] {
+        assert!(s.is_closed());
+        assert!(events(s).iter().any(|e| matches!(
+            e,
+            Event::TableClosed {
+                reason: shared::session::CloseReason::HouseGone,
+                ..
+            }
+        )));
+        assert_eq!(s.table().total_chips(), s.table().bought_in());
+    }
+    assert_eq!(shooter.state_hash(), other.state_hash());
+    // A request from someone who is not the first shooter opens no
+    // deadline.
+    let (_banker, _shooter, mut other) = first_round_of_three(0);
+    let forged = msg(&key(9), 1, 1, Action::Roll);
+    other.handle_relayed(10, forged, 10).unwrap();
+    assert_eq!(other.deadline(), None);
+}

@@ -61,6 +61,14 @@ impl Held {
         self.0.values().flatten().map(|(m, _)| m)
     }
 
+    /// Every held action the relay has carried, senders in key order.
+    pub(crate) fn iter_relayed(&self) -> impl Iterator<Item = &SignedMessage> {
+        self.0
+            .values()
+            .flat_map(|list| list.iter().take_while(|(_, relayed)| *relayed))
+            .map(|(m, _)| m)
+    }
+
     /// The held actions `cut` includes, in the order they apply.
     pub(crate) fn included<'a>(&'a self, cut: &'a Cut) -> impl Iterator<Item = &'a SignedMessage> {
         cut.entries().iter().flat_map(move |(sender, last)| {

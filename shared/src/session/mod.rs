@@ -182,6 +182,11 @@ pub struct Session {
     /// The relay time at which the agreed shooter asked to roll this
     /// round: the banker must close betting within `commit_timeout`.
     roll_asked_at: Option<Millis>,
+    /// The dice passed this round while nobody sat at the agreed table
+    /// (the first round): the next cut's table starts that many seats on.
+    passes: usize,
+    /// (Banker) the shooter whose idle time `shooter_since` counts.
+    watched: Option<PlayerId>,
     table_hash: Digest32,
     roll_participants: BTreeSet<PlayerId>,
     commits: BTreeMap<PlayerId, (Digest32, Digest32)>,
@@ -247,6 +252,8 @@ impl Session {
             last_commit_at: 0,
             tick_at: None,
             roll_asked_at: None,
+            passes: 0,
+            watched: None,
             table_hash: [0; 32],
             roll_participants: BTreeSet::new(),
             commits: BTreeMap::new(),
@@ -395,8 +402,39 @@ impl Session {
         let timeout = self.config.shooter_timeout;
         let closing = self.in_flight(|a| matches!(a, Action::Commit { close: Some(_), .. }));
         let waiting = self.is_banker() && !self.roll_asked() && !closing && timeout > 0;
-        (waiting && self.round_start.seats().len() >= 2)
+        (waiting && self.idle_shooter().is_some())
             .then(|| self.shooter_since.saturating_add(timeout))
+    }
+
+    /// The table everyone has the same view of while betting is open: the
+    /// round's start, or, while nobody sits there (the first round), the
+    /// round's start with every action the relay has carried (in key
+    /// order, as a cut applies them) and the dice passed since.
+    fn agreed_table(&self) -> std::borrow::Cow<'_, Table> {
+        if !self.round_start.seats().is_empty() {
+            return std::borrow::Cow::Borrowed(&self.round_start);
+        }
+        let mut table = self.round_start.clone();
+        for m in self.held.iter_relayed() {
+            let _ = apply_to_table(&mut table, &m.sender, &m.message.action);
+        }
+        pass_on(&mut table, self.passes);
+        std::borrow::Cow::Owned(table)
+    }
+
+    /// Who has the dice on the agreed table: the same on every peer at the
+    /// same point of the relay's order.
+    fn agreed_shooter(&self) -> Option<PlayerId> {
+        self.agreed_table().shooter()
+    }
+
+    /// The agreed shooter, when another player is seated too (only then
+    /// can the dice pass on).
+    fn idle_shooter(&self) -> Option<PlayerId> {
+        let table = self.agreed_table();
+        (table.seats().len() >= 2)
+            .then(|| table.shooter())
+            .flatten()
     }
 
     // ----- local actions -------------------------------------------------
@@ -468,10 +506,11 @@ impl Session {
     /// the one on this peer's table (a request may come before the action
     /// that made its sender the shooter).
     fn roll_asked(&self) -> bool {
-        [self.table.shooter(), self.round_start.shooter()]
-            .into_iter()
-            .flatten()
-            .any(|s| self.roll_requests.contains(&s))
+        self.roll_asked_at.is_some()
+            || [self.table.shooter(), self.round_start.shooter()]
+                .into_iter()
+                .flatten()
+                .any(|s| self.roll_requests.contains(&s))
     }
 
     /// Whether this peer is the banker.
@@ -487,6 +526,12 @@ impl Session {
             .cut(|p| start.is_seated(p) || *p == self.config.banker);
         let closing = self.closing(&cut);
         if closing.table.seats().is_empty() {
+            // Everyone who sat has left again: nothing to roll on. Passing
+            // the dice ends the deadline a request opened (the house is
+            // here), alike on every peer.
+            if self.roll_asked_at.is_some() {
+                let _ = self.send_local(now, Action::PassDice);
+            }
             return;
         }
         if let Ok(action) = self.local_commit(Some((cut, &closing.table))) {
@@ -868,7 +913,8 @@ impl Session {
             Stage::Betting
                 if self.is_banker()
                     && self.roll_asked()
-                    && !self.in_flight(|a| matches!(a, Action::Commit { .. })) =>
+                    && !self
+                        .in_flight(|a| matches!(a, Action::Commit { .. } | Action::PassDice)) =>
             {
                 self.roll_requests.clear();
                 self.close_as_banker(now);
@@ -945,6 +991,15 @@ impl Session {
         let result = self.apply(now, signed, relayed_at);
         if let Some(e) = self.transcript.get_mut(entry) {
             e.accepted = result.is_ok();
+        }
+        if self.is_banker() && self.stage == Stage::Betting {
+            // (Banker) a shooter's idle time counts from when it got the
+            // dice with company at the table.
+            let shooter = self.idle_shooter();
+            if shooter != self.watched {
+                self.watched = shooter;
+                self.shooter_since = now;
+            }
         }
         if previewed && self.stage == Stage::Betting {
             // It showed already as its preview: show the table afresh.
@@ -1038,7 +1093,7 @@ impl Session {
                 // within the commit deadline, or the house is gone. It
                 // counts from when this round's order reached it (a
                 // request signed early waits for its round).
-                let agreed = self.round_start.shooter() == Some(sender);
+                let agreed = self.agreed_shooter() == Some(sender);
                 let seated = self.table.is_seated(&sender);
                 if current && self.is_banker() && (seated || agreed) {
                     self.roll_requests.insert(sender);
@@ -1049,15 +1104,22 @@ impl Session {
                 }
             }
             Action::PassDice => {
-                let from = self.round_start.shooter();
-                self.round_start.pass_dice();
-                self.table.pass_dice();
+                let from = self.agreed_shooter();
+                if self.round_start.seats().is_empty() {
+                    self.passes = self.passes.wrapping_add(1);
+                } else {
+                    self.round_start.pass_dice();
+                }
+                self.show_held();
                 self.roll_requests.clear();
                 self.roll_asked_at = None;
                 self.tick_at = None;
                 self.shooter_since = now;
-                if let (Some(from), Some(to)) = (from, self.round_start.shooter()) {
-                    self.events.push_back(Event::DicePassed { from, to });
+                let to = self.agreed_shooter();
+                if let (Some(from), Some(to)) = (from, to) {
+                    if from != to {
+                        self.events.push_back(Event::DicePassed { from, to });
+                    }
                 }
             }
             Action::Reveal { secret } => {
@@ -1111,6 +1173,7 @@ impl Session {
                     error,
                 }));
             }
+            pass_on(&mut table, self.passes);
             match table.cover() {
                 Ok(returned) => {
                     events.extend(returned.into_iter().map(|r| Event::BetReturned {
@@ -1416,6 +1479,7 @@ impl Session {
     fn next_round(&mut self) {
         self.round += 1;
         self.stage = Stage::Betting;
+        self.passes = 0;
         self.tick_at = None;
         self.roll_asked_at = None;
         self.roll_requests.clear();
@@ -1434,6 +1498,7 @@ impl Session {
         for m in self.held.iter().chain(self.previews.values()) {
             let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
         }
+        pass_on(&mut self.table, self.passes);
     }
 
     /// Acts on this peer's clock: the banker passes the dice of an idle
@@ -1464,6 +1529,15 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+/// Passes the dice `passes` times: as often as the banker passed them
+/// before anyone sat at the agreed table (zero once someone does).
+fn pass_on(table: &mut Table, passes: usize) {
+    let seats = table.seats().len().max(1);
+    for _ in 0..passes % seats {
+        table.pass_dice();
     }
 }
 
