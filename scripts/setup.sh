@@ -10,6 +10,30 @@ source "$(dirname "$0")/env.sh"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 APT_UPDATED=""
+
+# Every step that downloads runs under a time limit and is tried again:
+# a registry that stops answering fails the set-up within minutes, naming
+# what did not answer, instead of leaving it waiting in silence.
+#   fetch WHAT SECONDS COMMAND...
+fetch() {
+    local what="$1" limit="$2"
+    shift 2
+    local attempt
+    for attempt in 1 2 3; do
+        if timeout --kill-after=10 "$limit" "$@"; then
+            return 0
+        fi
+        local status=$?
+        if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+            log "$what did not finish within ${limit}s (attempt $attempt of 3)"
+        else
+            log "$what failed with status $status (attempt $attempt of 3)"
+        fi
+        [ "$attempt" -lt 3 ] && sleep $((attempt * 5))
+    done
+    echo "set-up: $what did not answer after 3 attempts; check the network or the registry and run again" >&2
+    return 1
+}
 apt_install() {
     local missing=()
     for pkg in "$@"; do
@@ -18,13 +42,14 @@ apt_install() {
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
     if [ -z "$APT_UPDATED" ]; then
-        log "apt-get update"
-        $SUDO apt-get update -qq
+        log "apt-get update (Debian's package lists)"
+        fetch "apt-get update (Debian's package repositories)" 300 $SUDO apt-get update -qq
         APT_UPDATED=1
     fi
-    log "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
+    log "apt-get install ${missing[*]} (from Debian's package repositories)"
+    fetch "apt-get install ${missing[*]}" 900 env DEBIAN_FRONTEND=noninteractive \
+        $SUDO apt-get install -y -qq --no-install-recommends \
+        -o Acquire::http::Timeout=60 -o Acquire::Retries=2 "${missing[@]}" >/dev/null
 }
 
 # 1. A Rust toolchain that can build wasm32-unknown-unknown. The rustup
@@ -57,7 +82,8 @@ apt_install chromium chromium-driver coturn stun-server
 if ! "$WASM_BINDGEN_DIR/wasm-bindgen" --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_VERSION"; then
     log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
     # No --locked: its lockfile pins a crate version the registry may lack.
-    cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug \
+    fetch "cargo install wasm-bindgen-cli (crates.io)" 1800 \
+        cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --debug \
         --root "$BITCRAPS_TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION"
 fi
 
@@ -66,6 +92,12 @@ fi
 #    wasm-bindgen output; npm's is pure JS/wasm).
 if [ ! -x "$ROOT/node_modules/.bin/wasm-opt" ] || [ ! -d "$ROOT/node_modules/playwright-core" ] \
     || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
-    log "npm ci"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    log "npm ci (from the npm registry)"
+    (cd "$ROOT" && fetch "npm ci (the npm registry)" 300 \
+        npm ci --no-audit --no-fund --loglevel=error --fetch-timeout=60000 --fetch-retries=2)
 fi
+
+# 5. The workspace's crates, downloaded here under a time limit (the builds
+#    that follow then need no network).
+log "cargo fetch (the workspace's crates from crates.io)"
+(cd "$ROOT" && fetch "cargo fetch (crates.io)" 600 cargo fetch --quiet)

@@ -121,7 +121,7 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${short(e.detail.player)}: ${e.detail.reason}`));
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
     this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
-    this.peer.addEventListener('tableClosed', (e) => this.say({
+    this.peer.addEventListener('tableClosed', (e) => e.detail.table === this.table && this.deadEnd({
       bankrollExhausted: "The house's bankroll can no longer cover the bets in action: every stake was returned and the table closed.",
       houseGone: 'The house did not start the roll in time (it has gone): every stake was returned and the table closed.',
     }[e.detail.reason] ?? 'The house defaulted: every bet was paid and the table closed.'));
@@ -321,8 +321,10 @@ export class BitCrapsTable extends HTMLElement {
     };
     const waiting = s.waiting ? ` (${s.waiting} of your moves waiting to be sent)` : '';
     this.$('relay').textContent = `${relayWords[conn.relay] ?? conn.relay}${waiting}`;
-    const open = Object.values(conn.peers).filter((s) => s === 'open').length;
-    this.$('peers').textContent = this.peer.webrtc ? String(open) : 'off';
+    // Peers whose data channel carried a game frame to this page lately
+    // (an open channel that carries nothing does not count).
+    const direct = conn.paths[this.table]?.direct.length ?? 0;
+    this.$('peers').textContent = this.peer.webrtc ? String(direct) : 'off';
     for (const b of this.querySelectorAll('.bc-chip')) b.classList.toggle('bc-selected', Number(b.dataset.chipValue) === this.chip);
     this.dataset.open = String(s.open);
     if (!s.open) {
@@ -340,7 +342,7 @@ export class BitCrapsTable extends HTMLElement {
     this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
     this.$('point').classList.toggle('bc-on', Boolean(s.point));
     const nextRoll = !s.betting && s.awaitingRoll ? ` · ${s.awaitingRoll} of your actions wait for the next roll` : '';
-    this.$('round').textContent = `Round ${s.round}${s.betting ? '' : ' · rolling…'}${nextRoll}`;
+    this.$('round').textContent = s.closed ? 'This table has closed.' : `Round ${s.round}${s.betting ? '' : ' · rolling…'}${nextRoll}`;
     const puck = this.$('puck');
     const box = AREAS.find((a) => a.number === s.point);
     puck.setAttribute('visibility', box ? 'visible' : 'hidden');

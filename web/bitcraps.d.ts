@@ -47,10 +47,31 @@ export interface TableState {
   /** The last 12 rolls, oldest first (older ones: `BitCrapsClient.rolls`). */
   recent?: RollJson[];
 }
+/** What one path delivered of a table's game frames. */
+export interface PathCounts {
+  /** Frames the game took from this path (from a data channel: before the relay's copy came). */
+  taken: number;
+  /** Frames the game already had (from a data channel: the relay's copy came first), or for a closed table. */
+  ignored: number;
+  /** Frames refused (forged, foreign to the path, or refused by the game). */
+  refused: number;
+  /** When (this page's `performance.now()`) the path last delivered a game frame, or null. */
+  lastAt: number | null;
+}
+export interface TablePaths {
+  relay: PathCounts;
+  /** Per peer (its key, hex): what its data channel delivered. */
+  channels: Record<string, PathCounts>;
+  /** The peers whose data channel delivered a game frame in the last minute. */
+  direct: string[];
+}
 export interface ConnectionState {
   relay: 'idle' | 'connecting' | 'open' | 'closed';
   webrtc: boolean;
+  /** Data channel states, keyed `<table>/<peer>`. */
   peers: Record<string, 'connecting' | 'open' | 'closed'>;
+  /** Per table: what the relay and each data channel delivered. */
+  paths: Record<string, TablePaths>;
 }
 
 export class BitCrapsClient extends EventTarget {

@@ -191,7 +191,7 @@ export class BitCrapsClient extends EventTarget {
     for (const peer of this.peers.values()) peer.pc.close();
   }
 
-  /** A frame from the relay, or (`fromPeer`: that peer's id) from its data channel. */
+  /** A frame from the relay, or (`fromPeer`: that peer's key, hex) from its data channel. */
   receive(bytes, fromPeer = null) {
     let events;
     try {
@@ -334,11 +334,26 @@ export class BitCrapsClient extends EventTarget {
     return JSON.parse(this.client.verifyRoll(table, round));
   }
 
-  /** Relay and data channel states. */
+  /**
+   * Relay and data channel states (`peers`: `<table>/<peer>` -> state),
+   * and per table what each path delivered (`paths`: table -> `{relay,
+   * channels, direct}`; `relay` and each peer's entry of `channels` count
+   * game frames `taken` (first copy), `ignored` (the other path's copy came
+   * first) and `refused`; `direct` lists the peers whose channel delivered
+   * a game frame in the last minute).
+   */
   connectionState() {
     const peers = {};
     for (const [id, peer] of this.peers) peers[id] = peer.state;
-    return { relay: this.relayState, webrtc: this.webrtc, peers };
+    const paths = {};
+    for (const table of this.tables) {
+      try {
+        paths[table] = JSON.parse(this.client.pathCounts(table, this.now()));
+      } catch {
+        /* not at this table any more */
+      }
+    }
+    return { relay: this.relayState, webrtc: this.webrtc, peers, paths };
   }
 
   // ----- WebRTC -----------------------------------------------------------
@@ -362,22 +377,25 @@ export class BitCrapsClient extends EventTarget {
     pc.onicecandidate = (event) => {
       if (event.candidate) this.signalTo(table, 'ice', peer, JSON.stringify(event.candidate));
     };
-    pc.ondatachannel = (event) => this.useChannel(id, event.channel);
+    pc.ondatachannel = (event) => this.useChannel(table, peer, event.channel);
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.setPeerState(id, 'closed');
     };
     return entry;
   }
 
-  useChannel(id, channel) {
+  useChannel(table, peer, channel) {
+    const id = `${table}/${peer}`;
     const entry = this.peers.get(id);
     if (!entry) return;
     entry.channel = channel;
     channel.binaryType = 'arraybuffer';
     channel.onopen = () => this.setPeerState(id, 'open');
     channel.onclose = () => this.setPeerState(id, 'closed');
+    // The engine takes a channel's frames under the key of the peer at its
+    // other end, and only frames that peer signed.
     channel.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), id);
+      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), peer);
     };
   }
 
@@ -391,7 +409,7 @@ export class BitCrapsClient extends EventTarget {
   async call(table, peer) {
     if (this.peers.has(`${table}/${peer}`)) return;
     const { pc } = this.peerFor(table, peer);
-    this.useChannel(`${table}/${peer}`, pc.createDataChannel('bitcraps', { ordered: true }));
+    this.useChannel(table, peer, pc.createDataChannel('bitcraps', { ordered: true }));
     await pc.setLocalDescription(await pc.createOffer());
     this.signalTo(table, 'offer', peer, JSON.stringify(pc.localDescription));
   }

@@ -669,6 +669,9 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
             .handle_channel_frame(world.now, &other, &roster),
         Err(PeerError::ForeignChannelFrame)
     ));
+    // Both refusals are counted against that channel.
+    let refused = |w: &World| w.players[2].peer.paths(&ROOM).unwrap().channels[&other].refused;
+    assert_eq!(refused(&world), 2);
     world.players[2].direct.clear();
     for p in &mut world.players {
         p.direct.clear();
@@ -690,6 +693,51 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
         "acknowledged by its echo"
     );
     world.assert_agreement();
+}
+
+#[test]
+fn data_channels_carry_the_game_under_their_peers_key_and_each_path_is_counted() {
+    let world = play(5, 20, None);
+    let mut taken = 0;
+    for (i, p) in world.players.iter().enumerate() {
+        let paths = p.peer.paths(&ROOM).unwrap();
+        assert!(
+            paths.relay.taken > 0,
+            "peer {i}: the relay carried the game"
+        );
+        assert_eq!(paths.relay.refused, 0, "peer {i}: nothing refused");
+        // Players' table actions travel over channels too (the house's
+        // steps only through the relay): every other player's channel
+        // delivered frames here, taken under that player's key (shown
+        // before the relay's copy) or already had from the relay (here
+        // channels are the slower path).
+        for j in 1..world.players.len() {
+            if j == i {
+                continue;
+            }
+            let channel = paths.channels[&world.id(j)];
+            assert!(
+                channel.taken + channel.ignored > 0,
+                "peer {i} got frames over {j}'s channel: {paths:?}"
+            );
+            assert!(channel.last_at.is_some());
+        }
+        taken += paths.channels.values().map(|c| c.taken).sum::<u64>();
+        let direct: Vec<_> = paths.direct_peers(world.now).collect();
+        assert!(!direct.is_empty(), "peer {i} counts a direct peer");
+        assert!(direct.iter().all(|d| paths.channels[*d].last_at.is_some()));
+        assert!(
+            paths
+                .direct_peers(world.now + shared::peer::paths::DIRECT_RECENT_MS * 10)
+                .next()
+                .is_none(),
+            "a channel that carried nothing lately is not counted"
+        );
+    }
+    assert!(
+        taken > 0,
+        "a channel's copy came first at times and was taken"
+    );
 }
 
 #[test]
@@ -723,22 +771,69 @@ fn a_table_nobody_announces_is_reported_and_a_house_that_leaves_at_once() {
         "{events:?}"
     );
 
-    // At a table that opened, the relay's PeerLeft of the house is news.
+    // At a table that opened, the relay's PeerLeft of the house is news
+    // once the house has stayed away for the grace period; its return is
+    // news too.
     let mut world = World::new(3, 2);
     while world.players[1].peer.session(&ROOM).is_none() {
         world.step(false);
     }
-    world.disconnect(0);
-    world.players[0].reconnect_at = Some(u64::MAX);
     for _ in 0..50 {
         world.step(false);
     }
+    let gone = PeerEvent::HouseGone { room: ROOM };
+    let back = PeerEvent::HouseBack { room: ROOM };
     assert!(
-        world.players[1]
-            .seen
-            .contains(&PeerEvent::HouseGone { room: ROOM }),
+        !world.players[1].seen.contains(&gone),
+        "no alarm on joining"
+    );
+    world.disconnect(0);
+    world.players[0].reconnect_at = Some(u64::MAX);
+    let left_at = world.now;
+    while world.now < left_at + shared::peer::HOUSE_GRACE_MS / 2 {
+        world.step(false);
+    }
+    assert!(
+        !world.players[1].seen.contains(&gone),
+        "not within the grace"
+    );
+    while world.now < left_at + shared::peer::HOUSE_GRACE_MS + 500 {
+        world.step(false);
+    }
+    assert!(
+        world.players[1].seen.contains(&gone),
         "the player was told the house is gone"
     );
+    world.players[0].reconnect_at = Some(world.now);
+    for _ in 0..200 {
+        world.step(false);
+    }
+    assert!(world.players[1].seen.contains(&back), "and that it is back");
+}
+
+#[test]
+fn a_house_that_reconnects_or_a_relay_restart_raises_no_alarm() {
+    let mut world = World::new(4, 3);
+    world.disconnect_percent = 0;
+    rolls_until(&mut world, 3, false);
+    // The house's connection drops and comes back within a second; then
+    // the relay restarts (every room empty until its peers join again).
+    world.disconnect(0);
+    world.players[0].reconnect_at = Some(world.now + 1_000);
+    rolls_until(&mut world, 5, false);
+    world.restart_relay();
+    rolls_until(&mut world, 8, false);
+    for i in 1..world.players.len() {
+        let seen = &world.players[i].seen;
+        assert!(
+            !seen.contains(&PeerEvent::HouseGone { room: ROOM }),
+            "peer {i} saw a false alarm: {seen:?}"
+        );
+        assert!(!seen.contains(&PeerEvent::HouseBack { room: ROOM }));
+    }
+    assert!(world.restarts >= 1);
+    world.settle();
+    world.assert_agreement();
 }
 
 fn rolls_until(world: &mut World, rolls: usize, chaos: bool) {

@@ -7,7 +7,7 @@ import { useRelayAndBrowser } from './harness.mjs';
 import { play } from './play.mjs';
 
 const env = useRelayAndBrowser();
-const { setUp, stateOf, data, assertAgreement } = play(env);
+const { setUp, assertClean, stateOf, data, assertAgreement } = play(env);
 const ROLLS = Number(process.env.BITCRAPS_CROSSING_ROLLS ?? 20);
 
 test('a bet clicked as the shooter rolls lands in this roll or the next, never calling it off', async () => {
@@ -53,7 +53,7 @@ test('a bet clicked as the shooter rolls lands in this roll or the next, never c
   }
   for (const page of pages) {
     assert.equal(await page.evaluate(() => window.calledOff), 0, 'no round called off');
-    assert.deepEqual(page.errors, []);
+    await assertClean(page);
   }
   console.log(`crossing: ${ROLLS} rolls, bet in the same roll ${landed.same}, in the next ${landed.next}`);
   for (const p of pages) await p.context().close();

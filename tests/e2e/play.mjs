@@ -5,14 +5,46 @@ import assert from 'node:assert/strict';
 
 /** The helpers, bound to a test file's relay and browser (`env`). */
 export function play(env) {
-  /** A page in its own browser context (its own key in localStorage). */
+  /** A page in its own browser context (its own key in localStorage).
+   * Every `rejected` event the page's client dispatches is recorded (see
+   * `assertClean`), and every `houseGone` is counted (`window.houseAlarms`). */
   async function openPage(url, context) {
     const ctx = context ?? (await env.browser.newContext());
     const page = await ctx.newPage();
     page.errors = [];
     page.on('pageerror', (e) => page.errors.push(e));
+    await page.addInitScript(() => {
+      window.rejections = [];
+      window.houseAlarms = 0;
+      const dispatch = EventTarget.prototype.dispatchEvent;
+      EventTarget.prototype.dispatchEvent = function (event) {
+        if (event.type === 'rejected') window.rejections.push(JSON.stringify(event.detail));
+        if (event.type === 'houseGone') window.houseAlarms++;
+        return dispatch.call(this, event);
+      };
+    });
     await page.goto(url);
     return page;
+  }
+
+  /** Fails on any page error, on any refusal the test did not provoke
+   * (a `rejected` event, or a refusal shown as the page's message), and on
+   * a "house has left" alarm while the house never left. */
+  async function assertClean(page, { houseLeft = false } = {}) {
+    assert.deepEqual(page.errors, [], 'no page error');
+    if (!houseLeft) assert.equal(await page.evaluate(() => window.houseAlarms), 0, 'no false "the house has left"');
+    assert.deepEqual(await page.evaluate(() => window.rejections), [], 'no unexpected refusal');
+    const message = (await page.locator('[data-message]').textContent()) ?? '';
+    assert.doesNotMatch(message, /Refused/, 'no refusal shown');
+  }
+
+  /** What each path delivered at this page's table (see
+   * `connectionState().paths`). */
+  async function pathsOf(page) {
+    return page.evaluate(() => {
+      const table = document.querySelector('bitcraps-table').getAttribute('table');
+      return window.bitcraps.connectionState().paths[table];
+    });
   }
 
   const table = (page) => page.locator('bitcraps-table');
@@ -112,5 +144,5 @@ export function play(env) {
     return s.bankroll + s.seats.reduce((sum, x) => sum + x.balance, 0) + s.bets.reduce((sum, b) => sum + b.stake, 0);
   }
 
-  return { openPage, table, data, waitOpen, setUp, stateOf, playRoll, assertAgreement, chips };
+  return { openPage, assertClean, pathsOf, table, data, waitOpen, setUp, stateOf, playRoll, assertAgreement, chips };
 }

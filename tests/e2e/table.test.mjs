@@ -7,7 +7,7 @@ import { useRelayAndBrowser } from './harness.mjs';
 import { play } from './play.mjs';
 
 const env = useRelayAndBrowser();
-const { openPage, waitOpen, setUp, stateOf, data, playRoll, assertAgreement, chips } = play(env);
+const { openPage, assertClean, pathsOf, waitOpen, setUp, stateOf, data, playRoll, assertAgreement, chips } = play(env);
 
 test('three pages play twenty rolls and agree after every one, over WebRTC', async () => {
   const pages = await setUp(2);
@@ -44,7 +44,26 @@ test('three pages play twenty rolls and agree after every one, over WebRTC', asy
   await page.locator('[data-verify-result="true"]').waitFor();
   assert.match(await page.locator('[data-verify-out]').textContent(), /every reveal matches/);
   assert.equal(await page.locator('[data-verify-out] tr').count(), 1 + 3, 'a commitment per participant');
-  for (const p of pages) assert.deepEqual(p.errors, []);
+  // The data channels carried the game: every page took game frames over
+  // the channel of each other player (players' table actions travel over
+  // channels; the house's commitments only through the relay), and no
+  // channel carried a frame that was refused.
+  const keys = await Promise.all(pages.map(async (p) => (await stateOf(p)).me));
+  for (const [i, p] of pages.entries()) {
+    const paths = await pathsOf(p);
+    for (const [j, key] of keys.entries()) {
+      if (j === i || j === 0) continue;
+      const channel = paths.channels[key];
+      assert.ok(channel?.taken > 0, `page ${i} took game frames over page ${j}'s channel: ${JSON.stringify(paths)}`);
+    }
+    const sum = (key) => Object.values(paths.channels).reduce((n, c) => n + c[key], 0);
+    console.log(`page ${i}: relay took ${paths.relay.taken}; channels took ${sum('taken')}, had ${sum('ignored')} already, refused ${sum('refused')}`);
+    for (const channel of Object.values(paths.channels)) assert.equal(channel.refused, 0, 'no channel frame refused');
+    assert.equal(paths.relay.refused, 0, 'no relay frame refused');
+    if (i > 0) assert.ok(paths.direct.length >= 1, 'the page counts a direct peer');
+    assert.equal(await p.locator('[data-peers]').textContent(), String(paths.direct.length), 'the header counts peers that carried the game');
+  }
+  for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
 });
 
@@ -136,5 +155,7 @@ test('a reloaded page resumes its seat and plays on', async () => {
   assert.equal(await player.locator('[data-sit]').isHidden(), true, 'still seated');
   await playRoll([house, player], 3);
   await assertAgreement([house, player]);
+  // Joining, and joining again after the reload, raised no alarm.
+  for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
 });

@@ -384,6 +384,30 @@ impl Client {
         Ok(serde_json::to_string(&rolls).unwrap_or_else(|_| "[]".into()))
     }
 
+    /// What each path delivered of a table's game frames (JSON): `relay`
+    /// and, per peer (hex), its data channel's `{taken, ignored, refused,
+    /// lastAt}`, and `direct`: the peers whose channel delivered a game
+    /// frame within the last minute (by `now`).
+    #[wasm_bindgen(js_name = pathCounts)]
+    pub fn path_counts(&self, table: &str, now: f64) -> Result<String, JsError> {
+        let room = room_of(table)?;
+        let Some(paths) = self.peer.paths(&room) else {
+            return Err(JsError::new("not at this table"));
+        };
+        let channels: serde_json::Map<String, Value> = paths
+            .channels
+            .iter()
+            .map(|(peer, counts)| (hex(peer), path_json(counts)))
+            .collect();
+        let direct: Vec<String> = paths.direct_peers(now as u64).map(|p| hex(p)).collect();
+        Ok(json!({
+            "relay": path_json(&paths.relay),
+            "channels": channels,
+            "direct": direct,
+        })
+        .to_string())
+    }
+
     /// Re-verifies a past roll from its commitments and reveals, in the
     /// browser: every reveal must match its commitment and the dice must
     /// follow from the reveals. Returns JSON `{round, ok, dice}`.
@@ -410,6 +434,15 @@ impl Client {
         })
         .to_string())
     }
+}
+
+fn path_json(counts: &shared::peer::PathCounts) -> Value {
+    json!({
+        "taken": counts.taken,
+        "ignored": counts.ignored,
+        "refused": counts.refused,
+        "lastAt": counts.last_at,
+    })
 }
 
 /// The rolls after round `after_round`, oldest first. Rounds only grow

@@ -31,13 +31,15 @@
 //!   treated the same way, and the game is taken from a player.
 //! - **No silent dead ends.** A table nobody announces within
 //!   [`TABLE_WAIT_MS`] is reported ([`PeerEvent::NoTable`]); the house's
-//!   absence is reported as soon as the relay says so.
+//!   absence once the relay's roster has lacked it for [`HOUSE_GRACE_MS`]
+//!   (a page joining, a reconnect or a relay restart raises no alarm).
 //!
 //! It does no I/O and reads no clock, like [`crate::session::Session`].
 
 pub mod event;
 pub mod handshake;
 pub mod outgoing;
+pub mod paths;
 pub mod sync;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -52,6 +54,7 @@ use crate::session::{Event, GameConfig, LocalAction, Millis, Session, SessionErr
 use crate::wire::{error, FrameKind, PeerId, Priority, RoomId, MAX_FRAME_LEN};
 use crate::SigningKey;
 use outgoing::Outgoing;
+pub use paths::{Delivery, PathCounts, Paths};
 
 /// Milliseconds between keep-alives (an empty Presence frame to every
 /// joined table): the relay judges liveness on frames only, so a player
@@ -64,6 +67,11 @@ pub const TABLE_WAIT_MS: Millis = 4_000;
 
 /// How long after a full room (or too many rooms) the join is tried again.
 pub const JOIN_RETRY_MS: Millis = 10_000;
+
+/// How long the house may be missing from the relay's roster before its
+/// players are told it has gone ([`PeerEvent::HouseGone`]): a reconnect, a
+/// reload or a relay restart brings it back well within this.
+pub const HOUSE_GRACE_MS: Millis = 5_000;
 
 /// How long a snapshot may take before another player is asked.
 pub const SYNC_TIMEOUT_MS: Millis = 5_000;
@@ -162,6 +170,10 @@ struct Room {
     outgoing: Outgoing,
     /// When an unannounced table is reported missing.
     table_due: Option<Millis>,
+    /// Since when the relay's roster (on this connection) has not had the
+    /// house; reported once [`HOUSE_GRACE_MS`] have passed.
+    house_missing_since: Option<Millis>,
+    /// The house's absence was reported (and its return will be).
     house_gone: bool,
     /// The house's signed `Table` frame (what a snapshot starts with).
     table_frame: Option<Bytes>,
@@ -173,6 +185,8 @@ struct Room {
     serve_at: Millis,
     /// Per sender, the highest message number the relay delivered here.
     relayed: BTreeMap<PeerId, u64>,
+    /// What the relay and each data channel delivered.
+    paths: Paths,
 }
 
 impl Room {
@@ -250,12 +264,14 @@ impl Peer {
             incarnation: None,
             outgoing: Outgoing::default(),
             table_due: None,
+            house_missing_since: None,
             house_gone: false,
             table_frame: None,
             syncing: None,
             asks: Default::default(),
             serve_at: 0,
             relayed: BTreeMap::new(),
+            paths: Paths::default(),
         };
         if let Some(config) = house {
             if let Ok(frame) = handshake::signed_frame(
@@ -410,13 +426,18 @@ impl Peer {
             FrameKind::Roster => self.on_roster(now, room_id, seq, frame.payload)?,
             FrameKind::PeerJoined | FrameKind::PeerLeft => {
                 let peer = control::decode_id(frame.payload)?;
-                self.on_presence(room_id, peer, frame.header.kind == FrameKind::PeerJoined);
+                self.on_presence(
+                    now,
+                    room_id,
+                    peer,
+                    frame.header.kind == FrameKind::PeerJoined,
+                );
             }
             FrameKind::Error => {
                 let (code, reason) = control::decode_error(frame.payload)?;
                 self.on_error(now, room_id, code, reason);
             }
-            FrameKind::Table => self.on_table(room_id, &frame, bytes),
+            FrameKind::Table => self.on_table(now, room_id, &frame, bytes),
             FrameKind::Game => {
                 // Game frames travel at critical priority, so no outbox
                 // reorders or drops one: one of another priority might
@@ -470,31 +491,51 @@ impl Peer {
         bytes: &[u8],
     ) -> Result<(), PeerError> {
         let frame = FrameRef::parse(bytes, MAX_FRAME_LEN)?;
+        let room_id = frame.header.room;
+        let result = self.take_channel_frame(now, from, &frame);
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            let delivery = match &result {
+                Ok(delivery) => *delivery,
+                Err(_) => Delivery::Refused,
+            };
+            room.paths.from_channel(now, *from, delivery);
+        }
+        result.map(|_| ())
+    }
+
+    fn take_channel_frame(
+        &mut self,
+        now: Millis,
+        from: &PeerId,
+        frame: &FrameRef<'_>,
+    ) -> Result<Delivery, PeerError> {
         if frame.header.kind != FrameKind::Game || frame.header.sender != *from {
             return Err(PeerError::ForeignChannelFrame);
         }
         let room_id = frame.header.room;
         // While catching up, the relay's copy comes after the snapshot.
         if self.rooms.get(&room_id).is_none_or(|r| r.syncing.is_some()) {
-            return Ok(());
+            return Ok(Delivery::Ignored);
         }
-        let message = SignedMessage::from_frame(&frame)
+        let message = SignedMessage::from_frame(frame)
             .map_err(|_| PeerError::Frame(FrameError::BadSignature))?;
         if !message.message.action.is_table_action() {
             return Err(PeerError::ForeignChannelFrame);
         }
         // Shown at once; it counts as the relay's copy comes. A refusal
         // here (a stranger's, too far ahead) is the relay copy's to report.
-        if let Some(session) = self
+        let Some(session) = self
             .rooms
             .get_mut(&room_id)
             .and_then(|r| r.session.as_mut())
-        {
-            if session.handle_message(now, message).is_ok() {
-                self.drain(now, room_id);
-            }
+        else {
+            return Ok(Delivery::Ignored);
+        };
+        let delivery = Delivery::of(&session.handle_message(now, message));
+        if delivery == Delivery::Taken {
+            self.drain(now, room_id);
         }
-        Ok(())
+        Ok(delivery)
     }
 
     fn on_challenge(&mut self, now: Millis, frame: &FrameRef<'_>) -> Result<(), PeerError> {
@@ -569,7 +610,7 @@ impl Peer {
             room: room_id,
             peers,
         });
-        self.check_house(room_id, me);
+        self.check_house(now, room_id, me);
         self.maybe_leave(room_id);
         if self.rooms[&room_id]
             .syncing
@@ -581,26 +622,47 @@ impl Peer {
         Ok(())
     }
 
-    fn check_house(&mut self, room_id: RoomId, me: PeerId) {
+    /// Notes whether the house is in the relay's roster. Its absence is
+    /// only news after [`HOUSE_GRACE_MS`] (see [`Self::report_house`]);
+    /// nothing is judged before this connection's roster has come (a page
+    /// that is joining, or a relay that restarted, has not heard yet).
+    fn check_house(&mut self, now: Millis, room_id: RoomId, me: PeerId) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
         let Some(banker) = room.banker() else { return };
-        if banker == me {
+        if banker == me || room.joined != Joined::In {
             return;
         }
-        let gone = !room.roster.contains(&banker);
-        if gone != room.house_gone {
-            room.house_gone = gone;
-            self.events.push_back(if gone {
-                PeerEvent::HouseGone { room: room_id }
-            } else {
-                PeerEvent::HouseBack { room: room_id }
-            });
+        if room.roster.contains(&banker) {
+            room.house_missing_since = None;
+            if room.house_gone {
+                room.house_gone = false;
+                self.events
+                    .push_back(PeerEvent::HouseBack { room: room_id });
+            }
+        } else if room.house_missing_since.is_none() {
+            room.house_missing_since = Some(now);
+        }
+        self.report_house(now, room_id);
+    }
+
+    /// Tells of a house missing for [`HOUSE_GRACE_MS`].
+    fn report_house(&mut self, now: Millis, room_id: RoomId) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let due = room
+            .house_missing_since
+            .is_some_and(|since| now >= since.saturating_add(HOUSE_GRACE_MS));
+        if due && !room.house_gone && !room.left {
+            room.house_gone = true;
+            self.events
+                .push_back(PeerEvent::HouseGone { room: room_id });
         }
     }
 
-    fn on_presence(&mut self, room_id: RoomId, peer: PeerId, joined: bool) {
+    fn on_presence(&mut self, now: Millis, room_id: RoomId, peer: PeerId, joined: bool) {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -620,7 +682,7 @@ impl Peer {
                 peer,
             }
         });
-        self.check_house(room_id, self.id);
+        self.check_house(now, room_id, self.id);
     }
 
     fn on_error(&mut self, now: Millis, room_id: RoomId, code: u16, reason: &str) {
@@ -660,7 +722,7 @@ impl Peer {
         self.join(room_id);
     }
 
-    fn on_table(&mut self, room_id: RoomId, frame: &FrameRef<'_>, bytes: &[u8]) {
+    fn on_table(&mut self, now: Millis, room_id: RoomId, frame: &FrameRef<'_>, bytes: &[u8]) {
         let Ok(config) = GameConfig::decode(frame.payload) else {
             return;
         };
@@ -683,7 +745,7 @@ impl Peer {
             banker: config.banker,
             bankroll: config.bankroll,
         });
-        self.check_house(room_id, self.id);
+        self.check_house(now, room_id, self.id);
     }
 
     fn on_game(
@@ -704,10 +766,14 @@ impl Peer {
             Some(at) => session.handle_relayed(now, message, at),
             None => session.handle_message(now, message),
         };
+        if relayed_at.is_some() && !self.replaying {
+            room.paths.from_relay(now, Delivery::of(&result));
+        }
         match result {
             // The same frame by the relay and a data channel, or our own
-            // frame's echo.
-            Ok(()) | Err(SessionError::Replayed { .. }) => {}
+            // frame's echo; or a frame for a table that has closed (the
+            // closing was the news).
+            Ok(()) | Err(SessionError::Replayed { .. } | SessionError::Closed) => {}
             Err(error) => self.events.push_back(PeerEvent::Game {
                 room: room_id,
                 event: Event::Rejected { sender, error },
@@ -977,7 +1043,7 @@ impl Peer {
                 for bytes in syncing.held {
                     let _ = self.handle_frame(now, &bytes);
                 }
-                self.check_house(room_id, self.id);
+                self.check_house(now, room_id, self.id);
             }
             Err(error) => {
                 self.events.push_back(PeerEvent::SyncRefused {
@@ -1039,6 +1105,7 @@ impl Peer {
             if let Some(session) = room.session.as_mut() {
                 session.handle_timeout(now);
             }
+            self.report_house(now, room_id);
             self.drain(now, room_id);
             self.serve(now, room_id);
         }
@@ -1068,6 +1135,9 @@ impl Peer {
                     r.retry_at,
                     r.syncing.as_ref().map(|s| s.due).filter(|d| *d > 0),
                     (!r.asks.is_empty() && r.syncing.is_none()).then_some(r.serve_at),
+                    r.house_missing_since
+                        .filter(|_| !r.house_gone && !r.left)
+                        .map(|since| since.saturating_add(HOUSE_GRACE_MS)),
                 ]
             })
             .flatten()
@@ -1107,6 +1177,11 @@ impl Peer {
     pub fn snapshot(&self, room: &RoomId) -> Option<Vec<u8>> {
         let r = self.rooms.get(room)?;
         Some(sync::encode(r.table_frame.as_ref()?, r.session.as_ref()?))
+    }
+
+    /// What the relay and each peer's data channel delivered at a table.
+    pub fn paths(&self, room: &RoomId) -> Option<&Paths> {
+        self.rooms.get(room).map(|r| &r.paths)
     }
 
     /// The tables this peer is at.
