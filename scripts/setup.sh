@@ -20,10 +20,9 @@ fetch() {
     shift 2
     local attempt
     for attempt in 1 2 3; do
-        if timeout --kill-after=10 "$limit" "$@"; then
-            return 0
-        fi
-        local status=$?
+        local status=0
+        timeout --kill-after=10 "$limit" "$@" || status=$?
+        [ "$status" -eq 0 ] && return 0
         if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
             log "$what did not finish within ${limit}s (attempt $attempt of 3)"
         else
