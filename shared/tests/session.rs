@@ -746,8 +746,11 @@ fn a_shooter_who_does_not_roll_in_time_loses_the_dice_on_every_peer() {
     if banker.table().shooter() != Some(was) {
         return; // a seven-out passed the dice already (not with these keys)
     }
-    // Nobody but the banker keeps a shooter deadline.
-    assert_eq!(shooter.poll_timeout(), None);
+    // The banker passes the dice; everyone else only watches the house's
+    // deadline, a minute after the shooter's.
+    let house_due = config().shooter_timeout + shared::session::HOUSE_ANSWER_MS;
+    assert_eq!(shooter.poll_timeout(), Some(house_due + TICK_GRACE));
+    assert_eq!(shooter.deadline(), Some(house_due));
     let at = banker
         .poll_timeout()
         .expect("the banker's shooter deadline");
@@ -917,6 +920,12 @@ fn first_round_of_three(at: u64) -> (Session, Session, Session) {
         events(s);
     }
     assert_eq!(alice.table().shooter(), carol.table().shooter());
+    // Every peer, the ones whose own seats came back from the relay too,
+    // counts the house's deadline from the same relay time.
+    let due = at + config().shooter_timeout + shared::session::HOUSE_ANSWER_MS;
+    for s in [&banker, &alice, &carol] {
+        assert_eq!(s.deadline(), Some(due));
+    }
     if alice.table().shooter() == alice.local_id() {
         (banker, alice, carol)
     } else {
@@ -926,14 +935,15 @@ fn first_round_of_three(at: u64) -> (Session, Session, Session) {
 
 #[test]
 fn a_first_shooter_who_does_not_roll_in_time_loses_the_dice_before_any_roll() {
-    let (mut banker, mut shooter, mut other) = first_round_of_three(100);
+    let (mut banker, mut shooter, mut other) = first_round_of_three(1_000_000);
     let (was, next) = (shooter.local_id().unwrap(), other.local_id().unwrap());
-    // The deadline counts from when a second player sat (the banker's
-    // clock read 100 then).
+    // The deadline counts from when the players sat (the banker's clock,
+    // and the relay's, read 1,000,000 then: a clock far from zero, as the
+    // relay's always is).
     let at = banker
         .poll_timeout()
         .expect("the banker's shooter deadline");
-    assert_eq!(at, 100 + config().shooter_timeout);
+    assert_eq!(at, 1_000_000 + config().shooter_timeout);
     banker.handle_timeout(at - 1);
     assert!(banker.poll_transmit().is_none(), "not before the deadline");
     banker.handle_timeout(at);
@@ -1001,9 +1011,94 @@ fn a_house_gone_before_the_first_roll_closes_the_table_alike() {
     }
     assert_eq!(shooter.state_hash(), other.state_hash());
     // A request from someone who is not the first shooter opens no
-    // deadline.
+    // deadline (only the house's own, for passing idle dice).
     let (_banker, _shooter, mut other) = first_round_of_three(0);
     let forged = msg(&key(9), 1, 1, Action::Roll);
     other.handle_relayed(10, forged, 10).unwrap();
-    assert_eq!(other.deadline(), None);
+    let house_due = config().shooter_timeout + shared::session::HOUSE_ANSWER_MS;
+    assert_eq!(other.deadline(), Some(house_due));
+}
+
+#[test]
+fn a_house_gone_while_nobody_rolls_closes_the_table_alike_and_a_present_one_keeps_it_open() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    shooter.roll(0).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 0);
+    assert_eq!(banker.history().len(), 1);
+    for s in [&mut banker, &mut shooter, &mut other] {
+        events(s);
+    }
+    let due = config().shooter_timeout + shared::session::HOUSE_ANSWER_MS;
+    // A present house passes an idle shooter's dice in time, round after
+    // round: the table stays open however long nobody rolls.
+    let mut now = 0;
+    for _ in 0..3 {
+        let pass = banker.poll_timeout().unwrap();
+        assert_eq!(pass, now + config().shooter_timeout, "the banker's pass");
+        now = pass;
+        for s in [&mut banker, &mut shooter, &mut other] {
+            s.handle_timeout(now);
+        }
+        pump(&mut [&mut banker, &mut shooter, &mut other], now);
+        for s in [&banker, &shooter, &other] {
+            assert!(!s.is_closed(), "a present house keeps the table");
+        }
+    }
+    // The house goes (its tab closed): nobody presses Roll. At the house's
+    // deadline, on their own clocks, the players ask for the relay's time,
+    // and the table closes on both alike with every stake returned.
+    let at = shooter.poll_timeout().unwrap();
+    assert_eq!(
+        at,
+        now + due + TICK_GRACE,
+        "the bound: shooter's wait + a minute"
+    );
+    other.handle_timeout(at - TICK_GRACE - 1);
+    assert!(
+        other.poll_transmit().is_none(),
+        "nothing before the deadline"
+    );
+    shooter.handle_timeout(at);
+    let tick = shooter.poll_transmit().expect("a tick");
+    assert_eq!(tick.message.action, Action::Tick);
+    relay(&mut [&mut shooter, &mut other], &[at; 2], &tick, at);
+    for s in [&mut shooter, &mut other] {
+        assert!(s.is_closed());
+        assert!(events(s).iter().any(|e| matches!(
+            e,
+            Event::TableClosed {
+                reason: shared::session::CloseReason::HouseGone,
+                ..
+            }
+        )));
+        assert_eq!(s.table().total_chips(), s.table().bought_in());
+        assert!(s.table().bets().is_empty(), "every stake back");
+    }
+    assert_eq!(shooter.state_hash(), other.state_hash());
+}
+
+#[test]
+fn a_lone_player_keeps_a_present_house_but_not_a_gone_one() {
+    let mut banker = Session::new(config(), key(1), [1; 32]);
+    let mut alice = Session::new(config(), key(2), [2; 32]);
+    alice.sit(0, 100).unwrap();
+    pump(&mut [&mut banker, &mut alice], 0);
+    // The banker passes the dice back to the only player (no news for
+    // her) to show it is there.
+    let at = banker.poll_timeout().expect("the banker's pass");
+    assert_eq!(at, config().shooter_timeout);
+    banker.handle_timeout(at);
+    pump(&mut [&mut banker, &mut alice], at);
+    assert!(!events(&mut alice)
+        .iter()
+        .any(|e| matches!(e, Event::DicePassed { .. })));
+    assert_eq!(alice.table().shooter(), alice.local_id());
+    let due = at + config().shooter_timeout + shared::session::HOUSE_ANSWER_MS;
+    assert_eq!(alice.deadline(), Some(due), "counted again from the pass");
+    // Then the house is gone.
+    alice.handle_timeout(due + TICK_GRACE);
+    let tick = alice.poll_transmit().expect("a tick");
+    // (The tick itself comes to a closed table.)
+    let _ = alice.handle_relayed(due + TICK_GRACE, tick, due + 1);
+    assert!(alice.is_closed());
 }

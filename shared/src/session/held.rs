@@ -43,6 +43,13 @@ impl Held {
         }
     }
 
+    /// Whether this very message is held (and not yet marked relayed).
+    pub(crate) fn is_held(&self, signed: &SignedMessage) -> bool {
+        self.0
+            .get(&signed.sender)
+            .is_some_and(|list| list.iter().any(|(m, relayed)| !relayed && m == signed))
+    }
+
     /// Whether one of `sender`'s held actions sits it down.
     pub(crate) fn sits(&self, sender: &PlayerId) -> bool {
         self.0.get(sender).is_some_and(|list| {

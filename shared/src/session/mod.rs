@@ -49,7 +49,12 @@
 //! when they come back from the relay, like everyone's. Once the agreed
 //! shooter has asked to roll, the banker must close betting within
 //! `commit_timeout` (relay time) or the house is gone: the table closes
-//! with every stake returned. If the commitments name different table
+//! with every stake returned. So too when nobody asks: the banker passes
+//! the dice of a shooter idle for `shooter_timeout` (to the same shooter
+//! when nobody else sits), and if it has not within [`HOUSE_ANSWER_MS`]
+//! after that (relay time, counted from the roll, the pass or the change
+//! of shooter that started the wait), the house is gone. Every table
+//! with a seated player thus ends if its house goes, in any phase. If the commitments name different table
 //! hashes, a peer is faulty (only the relay's copies count, so a sender
 //! cannot give peers different versions of a message): the round is
 //! called off, its actions are undone, and betting reopens.
@@ -96,6 +101,12 @@ pub const MAX_HELD: usize = 256;
 /// How long after a phase's deadline, on this peer's clock, it asks for
 /// the relay's time with a [`Action::Tick`] if the phase is still open.
 pub const TICK_GRACE: Millis = 250;
+
+/// How long after an idle shooter's `shooter_timeout` the banker may take
+/// to pass the dice before the house counts as gone (relay time). Long
+/// enough for a house whose tab is in the background (browsers run its
+/// timers as seldom as once a minute).
+pub const HOUSE_ANSWER_MS: Millis = 60_000;
 
 /// The most table actions of one sender shown ahead of the relay's copy
 /// (see [`Session::handle_message`]).
@@ -185,8 +196,12 @@ pub struct Session {
     /// The dice passed this round while nobody sat at the agreed table
     /// (the first round): the next cut's table starts that many seats on.
     passes: usize,
-    /// (Banker) the shooter whose idle time `shooter_since` counts.
+    /// The shooter whose idle time `shooter_since` and `idle_since` count.
     watched: Option<PlayerId>,
+    /// The relay time from which the agreed shooter's idle time counts
+    /// (the same on every peer): the house must pass the dice within
+    /// `shooter_timeout` + [`HOUSE_ANSWER_MS`] of it.
+    idle_since: Millis,
     table_hash: Digest32,
     roll_participants: BTreeSet<PlayerId>,
     commits: BTreeMap<PlayerId, (Digest32, Digest32)>,
@@ -254,6 +269,7 @@ impl Session {
             roll_asked_at: None,
             passes: 0,
             watched: None,
+            idle_since: 0,
             table_hash: [0; 32],
             roll_participants: BTreeSet::new(),
             commits: BTreeMap::new(),
@@ -376,8 +392,51 @@ impl Session {
         match self.stage {
             Stage::Committing { opened } => Some(opened.saturating_add(timeout)),
             Stage::Revealing { opened } => Some(opened.saturating_add(self.config.reveal_timeout)),
-            Stage::Betting => self.roll_asked_at.map(|at| at.saturating_add(timeout)),
+            Stage::Betting => [
+                self.roll_asked_at.map(|at| at.saturating_add(timeout)),
+                self.house_due(),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             Stage::Closed => None,
+        }
+    }
+
+    /// While betting with a shooter: the relay time by which the banker
+    /// must have passed the idle shooter's dice (or the shooter asked).
+    fn house_due(&self) -> Option<Millis> {
+        let wait = self.config.shooter_timeout;
+        (wait > 0 && self.idle_shooter().is_some()).then(|| {
+            self.idle_since
+                .saturating_add(wait)
+                .saturating_add(HOUSE_ANSWER_MS)
+        })
+    }
+
+    /// A shooter's idle time counts from when it got the dice: called
+    /// after every relayed message that may change the agreed shooter.
+    fn watch_shooter(&mut self, now: Millis) {
+        if self.stage == Stage::Betting && self.idle_shooter() != self.watched {
+            self.restart_idle(now);
+        }
+    }
+
+    /// The agreed shooter's idle time starts again (a roll, a pass, a new
+    /// shooter): the banker's pass counts from `now` on its own clock; the
+    /// house's deadline from the relay's time, alike on every peer, and
+    /// each peer asks for the relay's time once its own clock says that
+    /// deadline has passed.
+    fn restart_idle(&mut self, now: Millis) {
+        self.watched = self.idle_shooter();
+        self.shooter_since = now;
+        self.idle_since = self.clock;
+        if self.stage == Stage::Betting && self.roll_asked_at.is_none() {
+            self.tick_at = None;
+            if self.watched.is_some() && self.config.shooter_timeout > 0 {
+                let wait = self.config.shooter_timeout.saturating_add(HOUSE_ANSWER_MS);
+                self.schedule_tick(now, wait);
+            }
         }
     }
 
@@ -428,13 +487,11 @@ impl Session {
         self.agreed_table().shooter()
     }
 
-    /// The agreed shooter, when another player is seated too (only then
-    /// can the dice pass on).
+    /// The agreed shooter, whose dice the banker passes when it does not
+    /// roll in time (to the next player, or back to itself when it sits
+    /// alone: the house shows it is still there).
     fn idle_shooter(&self) -> Option<PlayerId> {
-        let table = self.agreed_table();
-        (table.seats().len() >= 2)
-            .then(|| table.shooter())
-            .flatten()
+        self.agreed_table().shooter()
     }
 
     // ----- local actions -------------------------------------------------
@@ -724,9 +781,13 @@ impl Session {
         let expected = self.expected_seq(&signed.sender);
         let seq = signed.message.seq;
         if seq < expected {
-            // (Our own table action, back from the relay.)
-            if relayed_at.is_some() {
+            // (Our own table action, back from the relay: at this point of
+            // the relay's order, as every other peer processes it.)
+            if let Some(at) = relayed_at.filter(|_| self.held.is_held(&signed)) {
+                self.clock = self.clock.max(at);
+                self.expire(now);
                 self.held.relayed(&signed);
+                self.watch_shooter(now);
             }
             return Err(SessionError::Replayed { seq, expected });
         }
@@ -992,15 +1053,7 @@ impl Session {
         if let Some(e) = self.transcript.get_mut(entry) {
             e.accepted = result.is_ok();
         }
-        if self.is_banker() && self.stage == Stage::Betting {
-            // (Banker) a shooter's idle time counts from when it got the
-            // dice with company at the table.
-            let shooter = self.idle_shooter();
-            if shooter != self.watched {
-                self.watched = shooter;
-                self.shooter_since = now;
-            }
-        }
+        self.watch_shooter(now);
         if previewed && self.stage == Stage::Betting {
             // It showed already as its preview: show the table afresh.
             self.show_held();
@@ -1113,8 +1166,7 @@ impl Session {
                 self.show_held();
                 self.roll_requests.clear();
                 self.roll_asked_at = None;
-                self.tick_at = None;
-                self.shooter_since = now;
+                self.restart_idle(now);
                 let to = self.agreed_shooter();
                 if let (Some(from), Some(to)) = (from, to) {
                     if from != to {
@@ -1306,7 +1358,7 @@ impl Session {
         self.in_roll.clear();
         self.table = self.round_start.clone();
         self.next_round();
-        self.shooter_since = now;
+        self.restart_idle(now);
         self.events.push_back(Event::RoundAborted {
             round,
             alone,
@@ -1390,9 +1442,10 @@ impl Session {
         }
     }
 
-    /// The shooter asked and the banker did not close betting in time: no
-    /// roll; the table closes with every stake on the agreed table
-    /// returned (actions no cut took never staked anything).
+    /// The shooter asked and the banker did not close betting in time, or
+    /// nobody asked and the banker did not pass an idle shooter's dice in
+    /// time: no roll; the table closes with every stake on the agreed
+    /// table returned (actions no cut took never staked anything).
     fn house_gone(&mut self) {
         self.table = self.round_start.clone();
         let paid = self.table.return_all_stakes();
@@ -1467,7 +1520,7 @@ impl Session {
         };
         self.in_roll.clear();
         self.next_round();
-        self.shooter_since = now;
+        self.restart_idle(now);
         let mut record = record;
         record.state_hash = self.state_hash();
         self.history.push(record.clone());

@@ -76,6 +76,9 @@ enum Hop {
     },
 }
 
+/// Where the relay's clock stands when simulated time starts.
+pub const RELAY_EPOCH: Millis = 1_765_000_000_000;
+
 /// A peer's clock: `offset + now * rate / 1000` in simulated time `now`.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -306,7 +309,9 @@ impl Net {
     /// The relay: stamps `message` with its time and order, and sends it
     /// to every peer, the sender too.
     fn relay(&mut self, message: SignedMessage) {
-        let stamp = self.now;
+        // The relay's clock is wall time (ms since the Unix epoch), far
+        // from the peers' own clocks and from zero.
+        let stamp = RELAY_EPOCH + self.now;
         for to in 0..self.peers.len() {
             let at = self.delay().max(self.downlink[to] + 1);
             self.downlink[to] = at;

@@ -1,0 +1,87 @@
+// A house that goes away, in real Chromium pages on the real relay: the
+// table ends on every page alike, every stake goes back, the closed table
+// says so and leads back to the lobby, and nothing shows as a refusal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useRelayAndBrowser } from './harness.mjs';
+import { play } from './play.mjs';
+
+const env = useRelayAndBrowser();
+const { assertClean, setUp, stateOf, data, playRoll } = play(env);
+
+const tableState = () => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
+
+/** Each player puts chips on the pass line (come-out) or the field. */
+async function betAll(players) {
+  for (const page of players) {
+    const s = await stateOf(page);
+    await page.click(s.point === 0 ? '[data-area="pass"]' : '[data-area="field"]');
+  }
+  for (const page of players) {
+    await page.waitForFunction((n) => {
+      const s = window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
+      return s.bets.length >= n;
+    }, players.length, { timeout: 15_000 });
+  }
+}
+
+/** The house closes its tab; the shooter presses Roll; every player's page
+ * closes the table within the deadline (2 s here) and offers the lobby. */
+async function houseLeavesAndShooterRolls(house, players) {
+  await house.context().close();
+  let shooter = null;
+  for (const page of players) if ((await data(page, 'shooter')) === 'true') shooter = page;
+  assert.ok(shooter, 'a player has the dice');
+  const asked = Date.now();
+  await shooter.click('[data-roll]');
+  for (const page of players) {
+    await page.locator('[data-dead-end]').waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await page.locator('[data-dead-end]').textContent(), /house did not start the roll in time/);
+    assert.match(await page.locator('[data-round]').textContent(), /This table has closed/);
+  }
+  return Date.now() - asked;
+}
+
+test('the house gone mid-game: the table closes on every page with every stake back', async () => {
+  const [house, a, b] = await setUp(2);
+  await playRoll([house, a, b], 1);
+  await betAll([a, b]);
+  // What each player owns: its balance and its chips on the table.
+  const owned = async (page) => {
+    const s = await stateOf(page);
+    const seat = s.seats.find((x) => x.player === s.me);
+    return { me: s.me, chips: seat.balance + s.bets.filter((x) => x.player === s.me).reduce((n, x) => n + x.stake, 0) };
+  };
+  const before = await Promise.all([a, b].map(owned));
+  const took = await houseLeavesAndShooterRolls(house, [a, b]);
+  const states = await Promise.all([a, b].map((p) => p.evaluate(tableState)));
+  for (const s of states) {
+    assert.equal(s.closed, true);
+    assert.deepEqual(s.bets, [], 'every stake came down');
+    for (const { me, chips } of before) {
+      assert.equal(s.seats.find((x) => x.player === me)?.balance, chips, 'and went back to its player');
+    }
+    assert.equal(s.stateHash, states[0].stateHash, 'alike on every page');
+  }
+  console.log(`house gone mid-game: table closed ${took} ms after Roll (deadline 2000 ms)`);
+  for (const page of [a, b]) {
+    await assertClean(page, { houseLeft: true });
+    await page.click('[data-back]');
+    await page.locator('button[data-open]').waitFor({ state: 'visible' });
+  }
+  for (const page of [a, b]) await page.context().close();
+});
+
+test('the house gone before the first roll: the table closes on every page alike', async () => {
+  const [house, a, b] = await setUp(2);
+  await betAll([a, b]);
+  await houseLeavesAndShooterRolls(house, [a, b]);
+  const states = await Promise.all([a, b].map((p) => p.evaluate(tableState)));
+  for (const s of states) {
+    assert.equal(s.closed, true);
+    assert.deepEqual(s.bets, [], 'no stake stays on the table');
+    assert.equal(s.stateHash, states[0].stateHash, 'alike on every page');
+  }
+  for (const page of [a, b]) await assertClean(page, { houseLeft: true });
+  for (const page of [a, b]) await page.context().close();
+});
