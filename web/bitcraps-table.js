@@ -41,6 +41,8 @@ const AREAS = [
   { bet: 'c-and-e', x: 795, y: 266, w: 95, h: 44, label: 'C & E' },
 ];
 const PIPS = ['', '⚀', '⚁', '⚂', '⚃', '⚄', '⚅'];
+/** The relay's code for "joined this room from another connection". */
+const RELAY_REPLACED = 7;
 const short = (id) => (id ? `${id.slice(0, 6)}…` : '—');
 
 const TEMPLATE = `
@@ -55,7 +57,7 @@ const TEMPLATE = `
     <form data-join-form><input data-join-id placeholder="table id" aria-label="table id"><button>Join</button></form>
   </section>
   <section class="bc-table" data-view hidden>
-    <p class="bc-dead-end" data-dead-end hidden><span data-dead-end-text></span> <button type="button" data-back>Back to the lobby</button></p>
+    <p class="bc-dead-end" data-dead-end hidden><span data-dead-end-text></span> <button type="button" data-take-back hidden>Play in this tab</button> <button type="button" data-back>Back to the lobby</button></p>
     <div class="bc-top">
       <div class="bc-dice" aria-live="polite"><span class="bc-die" data-die1>⚀</span><span class="bc-die" data-die2>⚀</span></div>
       <div class="bc-puck" data-point>OFF</div>
@@ -117,7 +119,16 @@ export class BitCrapsTable extends HTMLElement {
     this.$('me').textContent = short(this.peer.me);
     this.peer.addEventListener('change', () => this.render());
     this.peer.addEventListener('rolled', (e) => this.animate(e.detail.roll));
-    this.peer.addEventListener('relayError', (e) => this.say(`Relay: ${e.detail.reason}`));
+    this.peer.addEventListener('relayError', (e) => {
+      // (Another tab taking the table over is told by `openElsewhere`.)
+      if (e.detail.code !== RELAY_REPLACED) this.say(`Relay: ${e.detail.reason}`);
+    });
+    this.peer.addEventListener('openElsewhere', (e) => {
+      if (e.detail.table !== this.table) return;
+      const unsent = e.detail.unsent ? ` ${e.detail.unsent} of your moves made here were not sent.` : '';
+      this.deadEnd(`This table is open in another tab: this tab takes no more bets.${unsent}`);
+      this.$('take-back').hidden = false;
+    });
     this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${short(e.detail.player)}: ${e.detail.reason}`));
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
     this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
@@ -218,6 +229,9 @@ export class BitCrapsTable extends HTMLElement {
   bindControls() {
     this.$('open').addEventListener('click', () => this.openTable());
     this.$('back').addEventListener('click', () => this.lobby());
+    // Taking the table back is starting this tab afresh: it joins again
+    // (the other tab is then told) and catches up from the players.
+    this.$('take-back').addEventListener('click', () => location.reload());
     this.$('join-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const id = this.$('join-id').value.trim().toLowerCase();
@@ -320,7 +334,8 @@ export class BitCrapsTable extends HTMLElement {
       closed: 'reconnecting…',
     };
     const waiting = s.waiting ? ` (${s.waiting} of your moves waiting to be sent)` : '';
-    this.$('relay').textContent = `${relayWords[conn.relay] ?? conn.relay}${waiting}`;
+    this.$('relay').textContent = s.elsewhere ? 'open in another tab' : `${relayWords[conn.relay] ?? conn.relay}${waiting}`;
+    this.$('view').classList.toggle('bc-elsewhere', Boolean(s.elsewhere));
     // Peers whose data channel carried a game frame to this page lately
     // (an open channel that carries nothing does not count).
     const direct = conn.paths[this.table]?.direct.length ?? 0;
@@ -338,7 +353,9 @@ export class BitCrapsTable extends HTMLElement {
     this.$('role').textContent = isHouse ? 'the house' : shooter ? 'shooter' : seated ? 'player' : 'watching';
     this.$('sit').hidden = seated || isHouse;
     this.$('buy-in').hidden = !seated;
-    this.$('roll').disabled = !(shooter && s.betting);
+    this.$('roll').disabled = !(shooter && s.betting) || s.elsewhere;
+    this.$('sit').disabled = s.elsewhere;
+    this.$('buy-in').disabled = s.elsewhere;
     this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
     this.$('point').classList.toggle('bc-on', Boolean(s.point));
     const nextRoll = !s.betting && s.awaitingRoll ? ` · ${s.awaitingRoll} of your actions wait for the next roll` : '';

@@ -41,6 +41,8 @@ export interface TableState {
   joined: boolean;
   /** This peer's moves the relay does not have yet (kept, sent after the next join). */
   waiting: number;
+  /** Another tab with this key took the table over: this one acts no more (a reload takes it back). */
+  elsewhere: boolean;
   stateHash?: string;
   /** Rolls so far. */
   rolls?: number;

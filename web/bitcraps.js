@@ -54,7 +54,9 @@ export const newTableId = () => randomHex(16);
  * `relayError`, `noTable` (nobody announced the table: no such table, or
  * it has closed), `houseGone` / `houseBack` (the house left the table /
  * came back), `relayRestarted` (the relay lost its rooms; everything was
- * joined again), `relayRefused` (the relay would not take the connection:
+ * joined again), `openElsewhere` (another tab with this key took the
+ * table over: this one takes no more actions, they throw; `unsent` of its
+ * moves never went; reload to take the table back), `relayRefused` (the relay would not take the connection:
  * `status` and `reason`), `connection` (relay or data channel state
  * changed), and
  * `change` after any of them.

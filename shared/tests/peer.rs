@@ -1084,6 +1084,64 @@ fn a_full_room_is_tried_again_and_a_seat_taken_by_another_tab_is_not() {
     }
 }
 
+#[test]
+fn a_table_another_tab_took_over_acts_and_sends_nothing_more_here() {
+    let mut world = World::new(8, 3);
+    world.disconnect_percent = 0;
+    rolls_until(&mut world, 2, false);
+    world.paused = true;
+    world.settle();
+    // A bet made while this tab's connection is down: kept, not yet sent.
+    world.disconnect(2);
+    world.players[2].reconnect_at = Some(u64::MAX);
+    let now = world.now;
+    let bet = LocalAction::Bet {
+        kind: BetKind::Field,
+        stake: 5,
+    };
+    world.players[2].peer.act(now, ROOM, bet).unwrap();
+    assert_eq!(world.players[2].peer.waiting(&ROOM), 1);
+    // The relay says another connection with this key joined the table.
+    let refusal =
+        control::encode_error(error::REPLACED, "joined this room from another connection").unwrap();
+    let peer = &mut world.players[2].peer;
+    peer.handle_frame(now, &relay_frame(FrameKind::Error, 0, &refusal))
+        .unwrap();
+    let events: Vec<PeerEvent> = std::iter::from_fn(|| peer.poll_event()).collect();
+    assert!(
+        events.contains(&PeerEvent::OpenElsewhere {
+            room: ROOM,
+            unsent: 1
+        }),
+        "{events:?}"
+    );
+    assert!(peer.is_elsewhere(&ROOM));
+    assert_eq!(peer.waiting(&ROOM), 0, "its unsent move never goes");
+    assert!(peer.poll_transmit().is_none(), "nothing is sent");
+    assert_eq!(peer.act(now, ROOM, bet), Err(PeerError::OpenElsewhere));
+    // Its own deadlines send nothing either.
+    peer.handle_timeout(now + 600_000);
+    assert!(peer.poll_transmit().is_none());
+    // A new connection does not take the table back from the other tab.
+    world.players[2].reconnect_at = Some(world.now);
+    for _ in 0..300 {
+        world.step(false);
+    }
+    assert!(world.players[2].conn.is_some(), "connected again");
+    assert!(
+        !world.players[2].peer.is_joined(&ROOM),
+        "but not at the table"
+    );
+    let me = world.id(2);
+    for i in 0..2 {
+        let s = world.players[i].peer.session(&ROOM).unwrap();
+        assert!(
+            !s.table().bets().contains_key(&(me, BetKind::Field)),
+            "peer {i} never got the dropped move"
+        );
+    }
+}
+
 /// The signer of a frame (the data channel it travels on is its sender's).
 fn sender_of(frame: &[u8]) -> PeerId {
     FrameRef::parse(frame, MAX_FRAME_LEN).unwrap().header.sender

@@ -159,3 +159,40 @@ test('a reloaded page resumes its seat and plays on', async () => {
   for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
 });
+
+test('a second tab takes the table over: the first says so, takes no bets, and can take it back', async () => {
+  const [house, first] = await setUp(1);
+  await playRoll([house, first], 1);
+  // The same browser (one key) opens the table in a second tab.
+  const second = await openPage(first.url(), first.context());
+  await waitOpen(second);
+  await second.waitForFunction(() => document.querySelector('bitcraps-table').dataset.rolls === '1', null, { timeout: 15_000 });
+  const notice = first.locator('[data-dead-end]');
+  await notice.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await notice.textContent(), /This table is open in another tab: this tab takes no more bets/);
+  assert.equal(await first.locator('[data-take-back]').isVisible(), true, 'it offers to take the table back');
+  assert.equal((await stateOf(first)).elsewhere, true);
+  assert.equal(await first.locator('[data-relay]').textContent(), 'open in another tab');
+  // The first tab takes no bets: a click is refused in words, and nobody
+  // sees a bet from it.
+  const before = await stateOf(first);
+  await first.evaluate(() => document.querySelector('[data-area="field"]').dispatchEvent(new MouseEvent('click', { bubbles: true })));
+  assert.match(await first.locator('[data-message]').textContent(), /open in another tab/);
+  assert.deepEqual((await stateOf(first)).bets, before.bets);
+  assert.equal(await first.locator('[data-roll]').isDisabled(), true);
+  // The second tab plays on with the house.
+  await playRoll([house, second], 2);
+  await assertAgreement([house, second]);
+  // The first tab takes the table back: it catches up, the second is
+  // told, and play goes on from the first.
+  await first.click('[data-take-back]');
+  await waitOpen(first);
+  await first.waitForFunction(() => document.querySelector('bitcraps-table').dataset.rolls === '2', null, { timeout: 15_000 });
+  await second.locator('[data-dead-end]').waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await second.locator('[data-dead-end]').textContent(), /open in another tab/);
+  await playRoll([house, first], 3);
+  await assertAgreement([house, first]);
+  for (const p of [house, first]) await assertClean(p);
+  await first.context().close();
+  await house.context().close();
+});

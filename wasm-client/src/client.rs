@@ -309,10 +309,11 @@ impl Client {
         let me = hex(&self.peer.id());
         let joined = self.peer.is_joined(&room);
         let waiting = self.peer.waiting(&room);
+        let elsewhere = self.peer.is_elsewhere(&room);
         let Some(s) = self.peer.session(&room) else {
             return Ok(json!({
                 "open": false, "roster": roster, "me": me,
-                "joined": joined, "waiting": waiting,
+                "joined": joined, "waiting": waiting, "elsewhere": elsewhere,
             })
             .to_string());
         };
@@ -344,6 +345,7 @@ impl Client {
             "me": me,
             "joined": joined,
             "waiting": waiting,
+            "elsewhere": elsewhere,
             "round": s.round(),
             "betting": s.is_betting(),
             "awaitingRoll": s.held_count(&self.peer.id()),

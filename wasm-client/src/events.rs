@@ -129,6 +129,10 @@ pub enum JsEvent {
     HouseGone { table: String },
     /// The house is back.
     HouseBack { table: String },
+    /// Another tab with this key took the table over: this page acts no
+    /// more there (`unsent` of its moves never went); a reload takes the
+    /// table back.
+    OpenElsewhere { table: String, unsent: usize },
     /// The relay restarted (everything was joined again).
     RelayRestarted,
     /// The game's history came from another player, checked.
@@ -273,6 +277,10 @@ impl From<PeerEvent> for JsEvent {
             PeerEvent::NoTable { room } => JsEvent::NoTable { table: hex(&room) },
             PeerEvent::HouseGone { room } => JsEvent::HouseGone { table: hex(&room) },
             PeerEvent::HouseBack { room } => JsEvent::HouseBack { table: hex(&room) },
+            PeerEvent::OpenElsewhere { room, unsent } => JsEvent::OpenElsewhere {
+                table: hex(&room),
+                unsent,
+            },
             PeerEvent::RelayRestarted => JsEvent::RelayRestarted,
             PeerEvent::Synced { room, from, rolls } => JsEvent::Synced {
                 table: hex(&room),

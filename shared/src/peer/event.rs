@@ -116,6 +116,17 @@ pub enum PeerEvent {
         /// Why, in words.
         reason: String,
     },
+    /// Another connection with this key (another tab) joined the table
+    /// and took it over: this peer takes no more actions there (they are
+    /// refused with [`super::PeerError::OpenElsewhere`]) and sends nothing
+    /// more; `unsent` of its own moves had not reached the relay and never
+    /// will. A page takes the table back by starting afresh (a reload).
+    OpenElsewhere {
+        /// The table.
+        room: RoomId,
+        /// Own moves dropped unsent.
+        unsent: usize,
+    },
     /// The relay refused something for this table.
     RelayError {
         /// The table.

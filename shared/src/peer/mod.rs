@@ -135,6 +135,9 @@ pub enum PeerError {
     /// a timed step (which counts only as the relay stamped it).
     #[error("a data channel carries only its own peer's table actions and requests")]
     ForeignChannelFrame,
+    /// Another tab with this key has the table now: this one acts no more.
+    #[error("this table is open in another tab")]
+    OpenElsewhere,
     /// A relayed game frame at a priority other than critical.
     #[error("game frames travel at critical priority")]
     NotCritical,
@@ -165,6 +168,9 @@ struct Room {
     refused: bool,
     /// When a refused join is tried again.
     retry_at: Option<Millis>,
+    /// Another connection with this key took the table over: nothing is
+    /// joined, acted or sent here any more.
+    elsewhere: bool,
     /// The relay's room, as its roster named it.
     incarnation: Option<u64>,
     outgoing: Outgoing,
@@ -261,6 +267,7 @@ impl Peer {
             left: false,
             refused: false,
             retry_at: None,
+            elsewhere: false,
             incarnation: None,
             outgoing: Outgoing::default(),
             table_due: None,
@@ -297,7 +304,7 @@ impl Peer {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
-        if room.joined != Joined::Out || room.left || room.refused {
+        if room.joined != Joined::Out || room.left || room.refused || room.elsewhere {
             return;
         }
         room.joined = Joined::Joining;
@@ -330,6 +337,9 @@ impl Peer {
         action: LocalAction,
     ) -> Result<(), PeerError> {
         let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
+        if room.elsewhere {
+            return Err(PeerError::OpenElsewhere);
+        }
         let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
         session.perform(now, action)?;
         self.drain(now, room_id);
@@ -693,11 +703,18 @@ impl Peer {
                 error::ROOM_IDLE | error::NOT_IN_ROOM if !room.left => {
                     room.joined = Joined::Out;
                 }
-                // Another tab of this key took the seat: this one waits
-                // for the next connection (two tabs must not fight).
+                // Another tab of this key took the table: this one stops
+                // for good (two tabs must not fight, nor sign under the
+                // same numbers); its unsent moves are dropped.
                 error::REPLACED => {
                     room.joined = Joined::Out;
-                    room.refused = true;
+                    room.elsewhere = true;
+                    let unsent = room.outgoing.forsake();
+                    self.transmits.retain(|t| t.room != room_id);
+                    self.events.push_back(PeerEvent::OpenElsewhere {
+                        room: room_id,
+                        unsent,
+                    });
                 }
                 // A full room, or too many rooms: try again in a while.
                 error::ROOM_FULL | error::TOO_MANY_ROOMS => {
@@ -797,6 +814,10 @@ impl Peer {
             Destination::Peers
         };
         while let Some(message) = session.poll_transmit() {
+            if room.elsewhere {
+                // (Its own deadlines' ticks: another tab plays here now.)
+                continue;
+            }
             let frame: Bytes = message.to_frame();
             room.outgoing.push(frame.clone());
             // Data channels carry table actions only, which show sooner
@@ -1158,6 +1179,12 @@ impl Peer {
     /// Who is at a table, as the relay last said.
     pub fn roster(&self, room: &RoomId) -> &[PeerId] {
         self.rooms.get(room).map_or(&[], |r| &r.roster)
+    }
+
+    /// Whether another connection with this key (another tab) took the
+    /// table over (see [`PeerEvent::OpenElsewhere`]).
+    pub fn is_elsewhere(&self, room: &RoomId) -> bool {
+        self.rooms.get(room).is_some_and(|r| r.elsewhere)
     }
 
     /// Whether the relay has this peer in a table now (its roster came on

@@ -69,6 +69,16 @@ impl Outgoing {
         self.unacked.len()
     }
 
+    /// Another connection of this key took the room over: the frames the
+    /// relay does not have must never go (the other tab signs its own
+    /// under the same numbers). Returns how many there were.
+    pub fn forsake(&mut self) -> usize {
+        let unsent = self.unacked.len();
+        self.unacked.clear();
+        self.acked.clear();
+        unsent
+    }
+
     /// The relay lost the room (it restarted, or the room was emptied and
     /// made anew): the announcement, the retained frames and the unsent
     /// ones all go again, in that order.
