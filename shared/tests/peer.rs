@@ -900,6 +900,61 @@ fn a_newcomer_after_the_relays_window_catches_up_from_a_checked_snapshot() {
 }
 
 #[test]
+fn a_snapshot_larger_than_sixty_four_chunks_streams_in_and_is_taken() {
+    let mut world = World::new(13, 2);
+    world.disconnect_percent = 0;
+    world.relay.window = 256;
+    rolls_until(&mut world, 1, false);
+    // A long game: the player buys in a chip at a time, 200 times a round,
+    // until every player's snapshot of the game is more than 64 chunks.
+    let limit = 64 * shared::peer::sync::CHUNK_BYTES;
+    let smallest = |w: &World| {
+        w.players
+            .iter()
+            .map(|p| p.peer.snapshot(&ROOM).unwrap().len())
+            .min()
+            .unwrap()
+    };
+    while smallest(&world) <= limit {
+        world.paused = true;
+        world.settle();
+        let now = world.now;
+        for _ in 0..200 {
+            world.players[1]
+                .peer
+                .act(now, ROOM, LocalAction::BuyIn { amount: 1 })
+                .unwrap();
+        }
+        world.paused = false;
+        let next = world.rolls(0) + 1;
+        rolls_until(&mut world, next, false);
+    }
+    world.settle();
+    let size = smallest(&world);
+    let rolls = world.rolls(0);
+    let newcomer = world.add_player();
+    let joined_at = world.now;
+    let target = rolls + 2;
+    rolls_until(&mut world, target, false);
+    world.settle();
+    world.assert_agreement();
+    let seen = &world.players[newcomer].seen;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, PeerEvent::Synced { rolls: r, .. } if *r >= rolls)),
+        "caught up by a {size}-byte snapshot: {:?}",
+        &seen[..seen.len().min(6)]
+    );
+    let s = world.players[newcomer].peer.session(&ROOM).unwrap();
+    assert!(s.table().balance(&world.id(newcomer)).is_some(), "and sat");
+    eprintln!(
+        "snapshot of {size} bytes ({} chunks, {rolls} rolls): at the table and playing {} ms of game time after joining",
+        size.div_ceil(shared::peer::sync::CHUNK_BYTES),
+        world.now - joined_at
+    );
+}
+
+#[test]
 fn a_newcomer_after_a_relay_restart_catches_up_and_plays() {
     // Long enough that the frames the players give the new room (their
     // newest 64 each) no longer hold the whole game.

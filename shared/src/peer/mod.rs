@@ -73,17 +73,30 @@ pub const JOIN_RETRY_MS: Millis = 10_000;
 /// reload or a relay restart brings it back well within this.
 pub const HOUSE_GRACE_MS: Millis = 5_000;
 
-/// How long a snapshot may take before another player is asked.
+/// How long a player asked for a snapshot may stay silent (before its
+/// first chunk, or between two) before another player is asked.
 pub const SYNC_TIMEOUT_MS: Millis = 5_000;
 
 /// The most relay frames held while a snapshot comes.
 pub const MAX_HELD: usize = 8_192;
 
-/// Snapshot bytes this peer uploads per second at most.
-pub const SNAPSHOT_BYTES_PER_SEC: u64 = 256 * 1024;
+/// Snapshot bytes this peer uploads per second on average (half the
+/// relay's default byte rate: its own game frames still fit beside).
+pub const SNAPSHOT_BYTES_PER_SEC: u64 = 512 * 1024;
+
+/// Snapshot bytes this peer may upload at once above that average (a
+/// quarter of the relay's default burst): a snapshot this size goes out
+/// at once.
+pub const SNAPSHOT_BURST_BYTES: u64 = 1024 * 1024;
 
 /// Players whose snapshot requests wait at most.
 pub const MAX_ASKS: usize = 64;
+
+/// A snapshot on its way out, a chunk at a time.
+struct Serving {
+    to: PeerId,
+    parts: VecDeque<Vec<u8>>,
+}
 
 /// A snapshot on its way to this peer.
 struct Syncing {
@@ -187,8 +200,11 @@ struct Room {
     syncing: Option<Syncing>,
     /// Players waiting for a snapshot from this peer.
     asks: std::collections::BTreeSet<PeerId>,
-    /// When the next snapshot may go.
+    /// When the next snapshot chunk may go (the upload budget: may lag
+    /// `now` by at most the burst).
     serve_at: Millis,
+    /// The snapshot being sent.
+    serving: Option<Serving>,
     /// Per sender, the highest message number the relay delivered here.
     relayed: BTreeMap<PeerId, u64>,
     /// What the relay and each data channel delivered.
@@ -277,6 +293,7 @@ impl Peer {
             syncing: None,
             asks: Default::default(),
             serve_at: 0,
+            serving: None,
             relayed: BTreeMap::new(),
             paths: Paths::default(),
         };
@@ -970,34 +987,57 @@ impl Peer {
         self.serve(now, room_id);
     }
 
-    /// Sends the next snapshot asked for, if the upload budget allows:
-    /// snapshots go out at [`SNAPSHOT_BYTES_PER_SEC`] at most, so that
-    /// players asking (or a player asking again and again) cannot have
-    /// the relay's byte limit close this peer's connection.
+    /// Sends snapshot chunks while the upload budget allows: on average
+    /// [`SNAPSHOT_BYTES_PER_SEC`], at most [`SNAPSHOT_BURST_BYTES`] at
+    /// once, so that players asking (or a player asking again and again)
+    /// cannot have the relay's byte limit close this peer's connection. A
+    /// snapshot of any length (up to [`sync::MAX_CHUNKS`]) streams out a
+    /// chunk at a time; the players asking are served in turn.
     fn serve(&mut self, now: Millis, room_id: RoomId) {
+        let key = self.key.clone();
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
-        if room.syncing.is_some() || now < room.serve_at {
+        if room.syncing.is_some() || room.elsewhere {
             return;
         }
-        let (Some(session), Some(table)) = (room.session.as_ref(), room.table_frame.as_ref())
-        else {
-            room.asks.clear();
-            return;
-        };
-        let Some(to) = room.asks.pop_first() else {
-            return;
-        };
-        let snapshot = sync::encode(table, session);
-        room.serve_at = now + (snapshot.len() as u64 * 1_000 / SNAPSHOT_BYTES_PER_SEC).max(100);
-        let parts = sync::chunks(&snapshot);
-        if parts.len() > sync::MAX_CHUNKS {
-            return;
-        }
-        for part in parts {
+        let burst_ms = SNAPSHOT_BURST_BYTES * 1_000 / SNAPSHOT_BYTES_PER_SEC;
+        while room.serve_at <= now {
+            if room.serving.is_none() {
+                let (Some(session), Some(table)) =
+                    (room.session.as_ref(), room.table_frame.as_ref())
+                else {
+                    room.asks.clear();
+                    return;
+                };
+                let Some(to) = room.asks.pop_first() else {
+                    return;
+                };
+                let parts = sync::chunks(&sync::encode(table, session));
+                if parts.len() > sync::MAX_CHUNKS {
+                    // No player would take it: it asks another in time.
+                    continue;
+                }
+                room.serving = Some(Serving {
+                    to,
+                    parts: parts.into(),
+                });
+            }
+            let Some(serving) = room.serving.as_mut() else {
+                return;
+            };
+            let Some(part) = serving.parts.pop_front() else {
+                room.serving = None;
+                continue;
+            };
+            let to = serving.to;
+            if serving.parts.is_empty() {
+                room.serving = None;
+            }
+            let cost = part.len() as u64 * 1_000 / SNAPSHOT_BYTES_PER_SEC;
+            room.serve_at = room.serve_at.max(now.saturating_sub(burst_ms)) + cost.max(1);
             if let Ok(frame) =
-                handshake::signed_frame(&self.key, FrameKind::Direct, room_id, Some(to), &part)
+                handshake::signed_frame(&key, FrameKind::Direct, room_id, Some(to), &part)
             {
                 self.transmits.push_back(Transmit {
                     room: room_id,
@@ -1017,6 +1057,9 @@ impl Peer {
         let Some(syncing) = room.syncing.as_mut().filter(|s| s.asked == from) else {
             return;
         };
+        // A long snapshot streams in: the giver has the time it needs as
+        // long as chunks keep coming.
+        syncing.due = now + SYNC_TIMEOUT_MS;
         let restored = match syncing.assembly.add(chunk) {
             Ok(None) => return,
             Ok(Some(snapshot)) => sync::restore(&snapshot, room_id, from, &key, entropy, now),
@@ -1155,7 +1198,8 @@ impl Peer {
                     r.table_due,
                     r.retry_at,
                     r.syncing.as_ref().map(|s| s.due).filter(|d| *d > 0),
-                    (!r.asks.is_empty() && r.syncing.is_none()).then_some(r.serve_at),
+                    ((!r.asks.is_empty() || r.serving.is_some()) && r.syncing.is_none())
+                        .then_some(r.serve_at),
                     r.house_missing_since
                         .filter(|_| !r.house_gone && !r.left)
                         .map(|since| since.saturating_add(HOUSE_GRACE_MS)),

@@ -45,8 +45,11 @@ pub const REQUEST: u8 = 1;
 pub const CHUNK: u8 = 2;
 /// Snapshot bytes per chunk (a chunk frame stays under the frame limit).
 pub const CHUNK_BYTES: usize = 60_000;
-/// The most chunks a snapshot may have (3.8 MB).
-pub const MAX_CHUNKS: usize = 64;
+/// The most chunks a snapshot may have (about 123 MB, a game of some
+/// 600,000 messages): a receiver never holds more for one giver. Givers
+/// stream the chunks at their upload budget, so a long snapshot takes
+/// longer to arrive, never fails to.
+pub const MAX_CHUNKS: usize = 2_048;
 const VERSION: u8 = 2;
 
 /// Why a snapshot is refused.
