@@ -64,6 +64,7 @@ const TEMPLATE = `
       <button type="button" data-roll disabled>Roll</button>
       <button type="button" data-sit hidden>Sit with 1000</button>
       <button type="button" data-buy-in hidden>Buy 500 more</button>
+      <button type="button" data-leave hidden>Leave the table</button>
       <span data-round></span>
     </div>
     <div class="bc-layout-wrap"><svg class="bc-layout" viewBox="0 0 900 410" role="group" aria-label="craps layout"></svg></div>
@@ -202,6 +203,19 @@ export class BitCrapsTable extends HTMLElement {
     this.$('dead-end').hidden = false;
   }
 
+  /** Gives up the seat (every bet that may come down comes down, its
+   * stake back) and goes back to the lobby; a pass or come bet on the
+   * table keeps the player seated, and the page says why. */
+  leaveTable() {
+    try {
+      this.peer.leave(this.table);
+    } catch (error) {
+      this.say(`Refused: ${error.message ?? error}`);
+      return;
+    }
+    this.lobby();
+  }
+
   lobby() {
     if (this.table) {
       try {
@@ -241,6 +255,7 @@ export class BitCrapsTable extends HTMLElement {
     this.$('roll').addEventListener('click', () => this.attempt(() => this.peer.roll(this.table)));
     this.$('sit').addEventListener('click', () => this.attempt(() => this.peer.sit(this.table, 1000)));
     this.$('buy-in').addEventListener('click', () => this.attempt(() => this.peer.buyIn(this.table, 500)));
+    this.$('leave').addEventListener('click', () => this.leaveTable());
     this.$('hop').addEventListener('click', () => {
       const [a, b] = [Number(this.$('hop-a').value), Number(this.$('hop-b').value)].sort();
       this.place(`hop-${a}-${b}`);
@@ -353,9 +368,11 @@ export class BitCrapsTable extends HTMLElement {
     this.$('role').textContent = isHouse ? 'the house' : shooter ? 'shooter' : seated ? 'player' : 'watching';
     this.$('sit').hidden = seated || isHouse;
     this.$('buy-in').hidden = !seated;
+    this.$('leave').hidden = !seated || s.closed;
     this.$('roll').disabled = !(shooter && s.betting) || s.elsewhere;
     this.$('sit').disabled = s.elsewhere;
     this.$('buy-in').disabled = s.elsewhere;
+    this.$('leave').disabled = s.elsewhere;
     this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
     this.$('point').classList.toggle('bc-on', Boolean(s.point));
     const nextRoll = !s.betting && s.awaitingRoll ? ` · ${s.awaitingRoll} of your actions wait for the next roll` : '';

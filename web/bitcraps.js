@@ -305,7 +305,9 @@ export class BitCrapsClient extends EventTarget {
     this.run(() => this.client.roll(table, this.now()));
   }
 
-  /** Leaves a table for good (not rejoined on a reconnect). */
+  /** Leaves a table for good (not rejoined on a reconnect): every bet that
+   * may come down comes down with its stake back. Throws (and stays) while
+   * a pass or come bet of this player's is on the table. */
   leave(table) {
     this.run(() => this.client.leave(table, this.now()));
     this.tables.delete(table);

@@ -102,7 +102,8 @@ pub enum Action {
         /// Which bet.
         kind: BetKind,
     },
-    /// Leave the table (no bets may be on it).
+    /// Leave the table: every bet that may come down comes down (its
+    /// stake back); refused while a pass or come bet is on.
     Leave,
     /// Commit to this round's secret and to the table as the sender sees it.
     Commit {

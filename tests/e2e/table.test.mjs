@@ -196,3 +196,51 @@ test('a second tab takes the table over: the first says so, takes no bets, and c
   await first.context().close();
   await house.context().close();
 });
+
+test('a player leaves with its bets down and its chips, or is told why it cannot yet', async () => {
+  const [house, stayer, leaver] = await setUp(2);
+  await playRoll([house, stayer, leaver], 1);
+  const me = (await stateOf(leaver)).me;
+  // A pass line bet cannot come down: leaving is refused, in words.
+  const onPass = (await stateOf(leaver)).bets.some((b) => b.player === me && b.bet === 'pass');
+  if (onPass) {
+    await leaver.click('[data-leave]');
+    assert.match(await leaver.locator('[data-message]').textContent(), /your pass bet stays until the dice decide it/);
+    assert.equal(await leaver.locator('[data-view]').isVisible(), true, 'still at the table');
+    while ((await stateOf(leaver)).bets.some((b) => b.player === me && b.bet === 'pass')) {
+      const n = (await stateOf(house)).rolls + 1;
+      await playRoll([house, stayer, leaver], n);
+    }
+  }
+  // Bets that may come down: a field bet and a place bet on six.
+  await leaver.click('[data-area="field"]');
+  await leaver.click('[data-chip-value="6"]');
+  await leaver.selectOption('[data-mode]', 'place');
+  await leaver.click('[data-number="6"]');
+  const before = await stateOf(leaver);
+  const mine = before.bets.filter((b) => b.player === me);
+  assert.ok(mine.some((b) => b.bet === 'field') && mine.some((b) => b.bet === 'place-6'), JSON.stringify(mine));
+  const owned = before.seats.find((x) => x.player === me).balance + mine.reduce((n, b) => n + b.stake, 0);
+  for (const page of [house, stayer]) {
+    await page.waitForFunction((who) => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).bets.filter((b) => b.player === who).length >= 2, me, { timeout: 15_000 });
+  }
+  await house.evaluate(() => {
+    window.leftWith = null;
+    window.bitcraps.addEventListener('left', (e) => { window.leftWith = e.detail.balance; });
+  });
+  await leaver.click('[data-leave]');
+  await leaver.locator('button[data-open]').waitFor({ state: 'visible', timeout: 15_000 });
+  // The others see the seat and its bets gone; the next roll takes the
+  // leave in, and the house kept nothing of the leaver's.
+  const n = (await stateOf(house)).rolls + 1;
+  await playRoll([house, stayer], n);
+  await assertAgreement([house, stayer]);
+  const after = await stateOf(house);
+  assert.ok(!after.seats.some((x) => x.player === me), 'the seat is gone');
+  assert.ok(!after.bets.some((b) => b.player === me), 'and its bets');
+  const rolled = after.recent.at(-1).results.filter((r) => r.player === me);
+  assert.deepEqual(rolled, [], 'none of its bets was in the roll');
+  assert.equal(await house.evaluate(() => window.leftWith), owned, 'it left with its balance and every stake back');
+  for (const p of [house, stayer]) await assertClean(p);
+  for (const p of [house, stayer, leaver]) await p.context().close();
+});

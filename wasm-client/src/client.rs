@@ -236,7 +236,8 @@ impl Client {
         self.act(table, now, LocalAction::Roll)
     }
 
-    /// Leaves a table (no bets may be on it), for good: the relay is told
+    /// Leaves a table (every bet that may come down comes down; refused
+    /// while a pass or come bet is on), for good: the relay is told
     /// once it has every frame of ours, and the table is not joined again.
     pub fn leave(&mut self, table: &str, now: f64) -> Result<String, JsError> {
         let room = room_of(table)?;

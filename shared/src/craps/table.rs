@@ -90,9 +90,10 @@ pub enum TableError {
     /// Contract bets stay until decided.
     #[error("{0} is a contract bet and cannot be taken down")]
     NotRemovable(String),
-    /// The player still has bets on the table.
-    #[error("take your bets down before leaving")]
-    BetsOnTable,
+    /// The player has a contract bet (pass, come) on the table, which no
+    /// one may take down: it stays until the dice decide it.
+    #[error("your {0} bet stays until the dice decide it: leave after that")]
+    ContractBetOn(String),
     /// A zero amount.
     #[error("the amount must be more than zero")]
     ZeroAmount,
@@ -458,10 +459,22 @@ impl Table {
         Ok(stake)
     }
 
-    /// A player leaves with its balance (it must have no bets on the table).
+    /// A player leaves with its balance and every bet that may come down
+    /// (taken down first, its stake back); a contract bet (pass, come)
+    /// keeps it at the table until the dice decide it, and nothing changes.
     pub fn leave(&mut self, player: &PlayerId) -> Result<u64, TableError> {
-        if self.bets.keys().any(|(p, _)| p == player) {
-            return Err(TableError::BetsOnTable);
+        let mine: Vec<BetKind> = self
+            .bets
+            .keys()
+            .filter(|(p, _)| p == player)
+            .map(|(_, kind)| *kind)
+            .collect();
+        if let Some(contract) = mine.iter().find(|k| !k.is_removable()) {
+            return Err(TableError::ContractBetOn(contract.name()));
+        }
+        self.seat_mut(player)?;
+        for kind in mine {
+            self.take_down(player, kind)?;
         }
         self.remove_seat(player)
     }
@@ -795,7 +808,39 @@ mod tests {
             t.take_down(&ALICE, BetKind::PassLine),
             Err(TableError::NotRemovable("pass".into()))
         );
-        assert_eq!(t.leave(&ALICE), Err(TableError::BetsOnTable));
+        assert_eq!(
+            t.leave(&ALICE),
+            Err(TableError::ContractBetOn("pass".into()))
+        );
+    }
+
+    #[test]
+    fn leaving_takes_down_every_bet_that_may_come_down() {
+        let mut t = Table::new(TableRules::default(), BANKER, 1_000_000);
+        t.sit(ALICE, 1_000).unwrap();
+        t.place_bet(&ALICE, BetKind::Field, 10).unwrap();
+        t.place_bet(&ALICE, BetKind::Place(6), 12).unwrap();
+        t.place_bet(&ALICE, BetKind::Hard(8), 5).unwrap();
+        let chips = t.total_chips();
+        assert_eq!(
+            t.leave(&ALICE),
+            Ok(1_000),
+            "every stake back with the balance"
+        );
+        assert!(t.bets().is_empty());
+        assert!(!t.is_seated(&ALICE));
+        assert_eq!(t.total_chips(), chips, "every chip accounted for");
+        assert_eq!(t.total_chips(), t.bought_in());
+        // A contract bet keeps the player, and its other bets, where they are.
+        t.sit(ALICE, 1_000).unwrap();
+        t.place_bet(&ALICE, BetKind::Field, 10).unwrap();
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        assert_eq!(
+            t.leave(&ALICE),
+            Err(TableError::ContractBetOn("pass".into()))
+        );
+        assert_eq!(t.bets().len(), 2, "nothing came down");
+        assert_eq!(t.balance(&ALICE), Some(980));
     }
 
     #[test]

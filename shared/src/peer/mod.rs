@@ -363,8 +363,10 @@ impl Peer {
         Ok(())
     }
 
-    /// Leaves a table for good (a seated player's bets must be down; a
-    /// watcher, the house or a table that never opened can always leave): the relay is told once it has every
+    /// Leaves a table for good (a seated player's bets that may come down
+    /// come down with it; a pass or come bet keeps it seated until the
+    /// dice decide it; a watcher, the house or a table that never opened
+    /// can always leave): the relay is told once it has every
     /// frame of this peer's, and the table is not joined again.
     pub fn leave_table(&mut self, now: Millis, room_id: RoomId) -> Result<(), PeerError> {
         let room = self.rooms.get(&room_id).ok_or(PeerError::NotAtTable)?;
