@@ -954,6 +954,52 @@ fn a_snapshot_larger_than_sixty_four_chunks_streams_in_and_is_taken() {
     );
 }
 
+/// A newcomer to a long game at a full table, measured: how big the
+/// snapshot is and how long (game time, at the givers' upload budget)
+/// until the newcomer holds the game and has sat down. Long: run by
+/// `scripts/long-newcomer.sh` (`BITCRAPS_NEWCOMER_ROLLS`, default 5,000;
+/// `BITCRAPS_NEWCOMER_PLAYERS`, default 8).
+#[test]
+#[ignore = "long: scripts/long-newcomer.sh"]
+fn a_newcomer_to_a_long_game_at_a_full_table() {
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rolls = env("BITCRAPS_NEWCOMER_ROLLS", 5_000);
+    let players = env("BITCRAPS_NEWCOMER_PLAYERS", 8);
+    let mut world = World::new(31, players);
+    world.disconnect_percent = 0;
+    world.relay.window = 1_024;
+    let started = std::time::Instant::now();
+    rolls_until(&mut world, rolls, false);
+    world.settle();
+    let played = started.elapsed();
+    let size = world.players[0].peer.snapshot(&ROOM).unwrap().len();
+    let newcomer = world.add_player();
+    let joined_at = world.now;
+    while world.players[newcomer]
+        .peer
+        .session(&ROOM)
+        .is_none_or(|s| s.table().balance(&world.id(newcomer)).is_none())
+    {
+        world.step(false);
+    }
+    let seated_after = world.now - joined_at;
+    let target = world.rolls(0) + 2;
+    rolls_until(&mut world, target, false);
+    world.settle();
+    world.assert_agreement();
+    eprintln!(
+        "newcomer: {rolls} rolls, {players} players ({} frames through the relay, played in {:.1} s): snapshot {size} bytes ({} chunks); seated {seated_after} ms of game time after joining",
+        world.relay.next_seq,
+        played.as_secs_f64(),
+        size.div_ceil(shared::peer::sync::CHUNK_BYTES),
+    );
+}
+
 #[test]
 fn a_newcomer_after_a_relay_restart_catches_up_and_plays() {
     // Long enough that the frames the players give the new room (their
