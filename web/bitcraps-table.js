@@ -131,6 +131,13 @@ export class BitCrapsTable extends HTMLElement {
       this.$('take-back').hidden = false;
     });
     this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${short(e.detail.player)}: ${e.detail.reason}`));
+    this.peer.addEventListener('diverged', (e) => {
+      const d = e.detail;
+      if (d.table !== this.table) return;
+      this.say(d.minority
+        ? `After roll ${d.round} this page held a different game from the other players (yours ${d.ours.slice(0, 8)}…, theirs ${d.theirs.slice(0, 8)}…): taking the game from them.`
+        : `After roll ${d.round}, ${short(d.player)} holds a different game (theirs ${d.theirs.slice(0, 8)}…, yours ${d.ours.slice(0, 8)}…).`);
+    });
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
     this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
     this.peer.addEventListener('tableClosed', (e) => e.detail.table === this.table && this.deadEnd({

@@ -44,7 +44,10 @@ export const newTableId = () => randomHex(16);
  * A BitCraps peer. Events (all `CustomEvent`s with the details in
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
  * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
- * `rolled`, `forfeited`, `roundAborted`, `tableClosed` (`reason`:
+ * `rolled`, `diverged` (a participant's state after roll `round` is
+ * not this page's: `theirs`, `ours`; `minority`: most participants hold
+ * another one, and this page takes the game from them), `forfeited`,
+ * `roundAborted`, `tableClosed` (`reason`:
  * `bankerDefaulted`, `bankrollExhausted` or `houseGone`), `heldOver` (actions that came
  * after betting closed wait for the next roll), `satOut` (a participant
  * committed to another table than the house's: it sits the roll out),

@@ -21,6 +21,7 @@
 //!         | 8 Roll                  (the shooter asks the banker to close betting)
 //!         | 9 PassDice              (the banker passes the dice of an idle shooter)
 //!         | 10 Tick                 (asks the relay's clock: ends a phase whose deadline passed)
+//!         | 11 Settled round u64 state_hash[32]   (a participant's state after that roll)
 //! kind    = code u8 | a u8 | b u8   (see `BetKind` codes in this module)
 //! close   = 0                                   (a participant's commitment)
 //!         | 1 count u8 (sender[32] seq u64)*    (the shooter's, closing betting)
@@ -128,6 +129,16 @@ pub enum Action {
     /// passed on the sender's clock and nothing else is under way (the
     /// deadline is judged on the time the relay stamps on it).
     Tick,
+    /// A participant's state hash after roll `round`: every peer compares
+    /// it with its own, so a peer that diverged is found after that roll
+    /// (and takes the game from the others) instead of at the next
+    /// round's commitments.
+    Settled {
+        /// The roll's round.
+        round: u64,
+        /// [`crate::session::Session::state_hash`] after it.
+        state_hash: Digest32,
+    },
 }
 
 impl Action {
@@ -151,6 +162,7 @@ impl Action {
                 | Action::Roll
                 | Action::PassDice
                 | Action::Tick
+                | Action::Settled { .. }
         )
     }
 }
@@ -276,6 +288,11 @@ impl Message {
             Action::Roll => out.push(8),
             Action::PassDice => out.push(9),
             Action::Tick => out.push(10),
+            Action::Settled { round, state_hash } => {
+                out.push(11);
+                out.extend_from_slice(&round.to_be_bytes());
+                out.extend_from_slice(state_hash);
+            }
         }
     }
 
@@ -325,6 +342,10 @@ impl Message {
             8 => Action::Roll,
             9 => Action::PassDice,
             10 => Action::Tick,
+            11 => Action::Settled {
+                round: r.u64()?,
+                state_hash: r.array()?,
+            },
             other => return Err(MessageError::UnknownAction(other)),
         };
         Ok((
@@ -504,6 +525,10 @@ mod tests {
             Action::Roll,
             Action::PassDice,
             Action::Tick,
+            Action::Settled {
+                round: 7,
+                state_hash: [8; 32],
+            },
         ]
     }
 

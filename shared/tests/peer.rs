@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::{Bytes, BytesMut};
 use shared::codec::{control, encode_unsigned, stamp, FrameHeader, FrameRef};
 use shared::craps::BetKind;
+use shared::fair::Digest32;
 use shared::peer::{Destination, Peer, PeerError, PeerEvent};
 use shared::session::{Event, GameConfig, LocalAction};
 use shared::wire::{error, FrameKind, PeerId, RoomId, MAX_FRAME_LEN};
@@ -377,9 +378,26 @@ impl World {
                     self.now, self.restarts
                 ),
                 PeerEvent::Game {
-                    event: Event::TableClosed { .. },
+                    event: Event::TableClosed { reason, .. },
                     ..
-                } => panic!("the table closed"),
+                } => panic!(
+                    "peer {i}: the table closed ({reason:?}) at {} after {} restarts; saw {:?}",
+                    self.now,
+                    self.restarts,
+                    self.players[i]
+                        .seen
+                        .iter()
+                        .map(|e| match e {
+                            PeerEvent::Game { event: event @ Event::Rejected { .. }, .. } => format!("{event:?}").chars().skip(60).take(140).collect(),
+                            PeerEvent::Game { event, .. } => format!("{event:?}")
+                                .split([' ', '(', '{'])
+                                .next()
+                                .unwrap_or_default()
+                                .to_owned(),
+                            e => format!("{e:?}").chars().take(60).collect(),
+                        })
+                        .collect::<Vec<_>>()
+                ),
                 _ => {}
             }
         }
@@ -1239,6 +1257,86 @@ fn a_table_another_tab_took_over_acts_and_sends_nothing_more_here() {
         assert!(
             !s.table().bets().contains_key(&(me, BetKind::Field)),
             "peer {i} never got the dropped move"
+        );
+    }
+}
+
+#[test]
+fn a_peer_that_diverges_in_a_roll_is_found_after_it_and_heals_while_nobody_calls_anything_off() {
+    let mut world = World::new(21, 3);
+    world.disconnect_percent = 0;
+    rolls_until(&mut world, 2, false);
+    // A fault in player 2's table while the dice are rolling (its
+    // commitment, naming the right table, is already out): it settles
+    // this roll differently from everyone else.
+    let before = world.rolls(2);
+    while world.players[2]
+        .peer
+        .session(&ROOM)
+        .is_some_and(|s| s.is_betting())
+    {
+        world.step(false);
+    }
+    assert_eq!(world.rolls(2), before, "still in the roll");
+    let faulty = world.id(2);
+    world.players[2]
+        .peer
+        .session_mut(&ROOM)
+        .unwrap()
+        .inject_fault(&faulty, 1_000);
+    let round = world.players[2].peer.session(&ROOM).unwrap().round();
+    rolls_until(&mut world, before + 3, false);
+    world.settle();
+    world.assert_agreement();
+    let diverged = |i: usize| -> Vec<(PeerId, Digest32, Digest32, bool)> {
+        world.players[i]
+            .seen
+            .iter()
+            .filter_map(|e| match e {
+                PeerEvent::Game {
+                    event:
+                        Event::Diverged {
+                            round: r,
+                            player,
+                            theirs,
+                            ours,
+                            minority,
+                        },
+                    ..
+                } if *r == round => Some((*player, *theirs, *ours, *minority)),
+                _ => None,
+            })
+            .collect()
+    };
+    // The faulty peer learns it right after that roll, with both hashes,
+    // that it is the odd one out, and takes the game from the others.
+    let mine = diverged(2);
+    assert!(mine.iter().any(|d| d.3), "found in the minority: {mine:?}");
+    assert!(mine.iter().all(|(_, theirs, ours, _)| theirs != ours));
+    assert!(
+        world.players[2]
+            .seen
+            .iter()
+            .any(|e| matches!(e, PeerEvent::Synced { .. })),
+        "and caught up from a player"
+    );
+    // The others report it (their hash against its) and call nothing off.
+    for i in 0..2 {
+        let seen = diverged(i);
+        assert!(
+            seen.iter()
+                .any(|(p, _, _, minority)| *p == faulty && !minority),
+            "peer {i} reports the faulty peer: {seen:?}"
+        );
+        assert!(
+            !world.players[i].seen.iter().any(|e| matches!(
+                e,
+                PeerEvent::Game {
+                    event: Event::RoundAborted { .. },
+                    ..
+                }
+            )),
+            "peer {i} called nothing off"
         );
     }
 }

@@ -411,10 +411,16 @@ fn a_sender_that_signs_two_versions_of_one_message_cannot_split_the_table() {
     // The liar's own session stays quiet while it lies (it would number a
     // bet of its own the same), and takes its first version itself.
     net.peers[liar].bets = false;
+    // (Quiet means none of its own messages in flight either: after each
+    // roll it says what state it holds, under a number of its own.)
+    let liar_id = net.peers[liar].id();
     assert!(
         net.run_until(1_000_000, |n| n.peers[liar].session.is_betting()
             && n.peers[0].session.is_betting()
-            && n.peers[0].session.round() == n.peers[liar].session.round())
+            && n.peers[0].session.round() == n.peers[liar].session.round()
+            && n.peers[liar].session.unconfirmed() == 0
+            && n.peers.iter().all(|p| p.session.next_seq_from(&liar_id)
+                == n.peers[liar].session.next_seq_from(&liar_id)))
     );
     let liar_key = net.peers[liar].key.clone();
     let round = net.peers[liar].session.round();

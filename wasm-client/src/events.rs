@@ -206,6 +206,17 @@ pub enum JsEvent {
     },
     /// The dice are in.
     Rolled { table: String, roll: RollJson },
+    /// A participant's state after a roll is not this page's (`minority`:
+    /// most participants hold another one, so this page takes the game
+    /// from them).
+    Diverged {
+        table: String,
+        round: u64,
+        player: String,
+        theirs: String,
+        ours: String,
+        minority: bool,
+    },
     /// The round was called off.
     RoundAborted {
         table: String,
@@ -374,6 +385,20 @@ fn game_event(table: String, event: Event) -> JsEvent {
         Event::Rolled(record) => JsEvent::Rolled {
             table,
             roll: RollJson::from(&*record),
+        },
+        Event::Diverged {
+            round,
+            player,
+            theirs,
+            ours,
+            minority,
+        } => JsEvent::Diverged {
+            table,
+            round,
+            player: hex(&player),
+            theirs: hex(&theirs),
+            ours: hex(&ours),
+            minority,
         },
         Event::RoundAborted { round, alone, .. } => JsEvent::RoundAborted {
             table,

@@ -459,6 +459,16 @@ impl Table {
         Ok(stake)
     }
 
+    /// (Tests only) `chips` appear in `player`'s balance from nowhere, as
+    /// a bug or a flipped bit would put them there.
+    #[cfg(feature = "test-faults")]
+    #[doc(hidden)]
+    pub fn inject_chips(&mut self, player: &PlayerId, chips: u64) {
+        if let Ok(seat) = self.seat_mut(player) {
+            seat.balance = seat.balance.saturating_add(chips);
+        }
+    }
+
     /// A player leaves with its balance and every bet that may come down
     /// (taken down first, its stake back); a contract bet (pass, come)
     /// keeps it at the table until the dice decide it, and nothing changes.

@@ -855,13 +855,15 @@ impl Peer {
         }
         let mut alone = false;
         while let Some(event) = session.poll_event() {
-            alone |= matches!(event, Event::RoundAborted { alone: true, .. });
+            alone |= matches!(event, Event::RoundAborted { alone: true, .. })
+                || matches!(event, Event::Diverged { minority: true, .. });
             self.events.push_back(PeerEvent::Game {
                 room: room_id,
                 event,
             });
         }
-        // Every player signed a table this peer does not hold: it missed
+        // Every player signed a table this peer does not hold, or most of
+        // a roll's participants hold another state after it: it missed
         // something; take the game from a player.
         if alone && room.syncing.is_none() && room.joined == Joined::In {
             room.syncing = Some(Syncing::waiting());
@@ -932,12 +934,21 @@ impl Peer {
             return;
         };
         let others: Vec<PeerId> = room.roster.iter().copied().filter(|p| *p != me).collect();
+        if others.is_empty() {
+            // Nobody else at the table: go on with what the relay gave.
+            self.stop_syncing(now, room_id);
+            return;
+        }
+        if others.iter().all(|p| syncing.tried.contains(p)) {
+            // Everyone was asked once and nobody answered in time (busy,
+            // or re-joining a restarted relay): all of them again, never
+            // a stale game of our own.
+            syncing.tried.clear();
+        }
         let next = banker
             .filter(|b| others.contains(b) && !syncing.tried.contains(b))
             .or_else(|| others.iter().copied().find(|p| !syncing.tried.contains(p)));
         let Some(next) = next else {
-            // Nobody (else) to ask: go on with what the relay gave.
-            self.stop_syncing(now, room_id);
             return;
         };
         syncing.tried.push(next);
@@ -1168,7 +1179,10 @@ impl Peer {
                 room.table_due = None;
                 self.events.push_back(PeerEvent::NoTable { room: room_id });
             }
-            if let Some(session) = room.session.as_mut() {
+            // A session that is catching up judges no deadline: it is
+            // behind the relay's order (its frames are held), so any
+            // verdict of its own would be on a stale game.
+            if let Some(session) = room.session.as_mut().filter(|_| room.syncing.is_none()) {
                 session.handle_timeout(now);
             }
             self.report_house(now, room_id);
@@ -1196,7 +1210,10 @@ impl Peer {
             .values()
             .flat_map(|r| {
                 [
-                    r.session.as_ref().and_then(Session::poll_timeout),
+                    r.session
+                        .as_ref()
+                        .filter(|_| r.syncing.is_none())
+                        .and_then(Session::poll_timeout),
                     r.table_due,
                     r.retry_at,
                     r.syncing.as_ref().map(|s| s.due).filter(|d| *d > 0),
@@ -1215,6 +1232,13 @@ impl Peer {
     /// A table's game, once its house announced it.
     pub fn session(&self, room: &RoomId) -> Option<&Session> {
         self.rooms.get(room).and_then(|r| r.session.as_ref())
+    }
+
+    /// (Tests only) A table's game, to inject a fault into.
+    #[cfg(feature = "test-faults")]
+    #[doc(hidden)]
+    pub fn session_mut(&mut self, room: &RoomId) -> Option<&mut Session> {
+        self.rooms.get_mut(room).and_then(|r| r.session.as_mut())
     }
 
     /// Whether this peer is at (or leaving) a table.

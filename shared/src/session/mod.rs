@@ -108,6 +108,10 @@ pub const TICK_GRACE: Millis = 250;
 /// timers as seldom as once a minute).
 pub const HOUSE_ANSWER_MS: Millis = 60_000;
 
+/// How many recent rolls' state hashes ([`Action::Settled`]) are kept to
+/// compare with the participants'.
+pub const SETTLED_ROUNDS: usize = 8;
+
 /// The most table actions of one sender shown ahead of the relay's copy
 /// (see [`Session::handle_message`]).
 pub const MAX_PREVIEWS: usize = 32;
@@ -196,6 +200,9 @@ pub struct Session {
     /// The dice passed this round while nobody sat at the agreed table
     /// (the first round): the next cut's table starts that many seats on.
     passes: usize,
+    /// Per recent roll, the state hash each participant said it holds
+    /// after it ([`Action::Settled`]; the last [`SETTLED_ROUNDS`] rolls).
+    settled: BTreeMap<u64, BTreeMap<PlayerId, Digest32>>,
     /// The shooter whose idle time `shooter_since` and `idle_since` count.
     watched: Option<PlayerId>,
     /// The relay time from which the agreed shooter's idle time counts
@@ -270,6 +277,7 @@ impl Session {
             passes: 0,
             watched: None,
             idle_since: 0,
+            settled: BTreeMap::new(),
             table_hash: [0; 32],
             roll_participants: BTreeSet::new(),
             commits: BTreeMap::new(),
@@ -361,6 +369,15 @@ impl Session {
         h.finalize().into()
     }
 
+    /// (Tests only) A fault in this peer's own table: `chips` more in
+    /// `player`'s balance on the table this peer plays on now. Injected
+    /// during a roll, this peer settles it differently from the others.
+    #[cfg(feature = "test-faults")]
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, player: &PlayerId, chips: u64) {
+        self.table.inject_chips(player, chips);
+    }
+
     /// The next message to send to every other peer.
     pub fn poll_transmit(&mut self) -> Option<SignedMessage> {
         self.outbox.pop_front()
@@ -412,6 +429,41 @@ impl Session {
                 .saturating_add(wait)
                 .saturating_add(HOUSE_ANSWER_MS)
         })
+    }
+
+    /// Compares a participant's state hash after roll `round` with this
+    /// peer's: a difference is reported with both hashes, and whether most
+    /// of the roll's participants hold another hash than this peer.
+    fn compare_settled(&mut self, sender: PlayerId, round: u64, theirs: Digest32) {
+        let at = self.history.partition_point(|r| r.round < round);
+        let Some(record) = self.history.get(at).filter(|r| r.round == round) else {
+            return; // a roll this peer does not hold (yet, or any more)
+        };
+        if !record.commits.iter().any(|(p, _)| *p == sender) {
+            return; // only that roll's participants speak for it
+        }
+        let (ours, participants) = (record.state_hash, record.commits.len());
+        let votes = self.settled.entry(round).or_default();
+        votes.insert(sender, theirs);
+        let mut counts: BTreeMap<Digest32, usize> = BTreeMap::new();
+        for hash in votes.values() {
+            *counts.entry(*hash).or_default() += 1;
+        }
+        let minority = counts
+            .iter()
+            .any(|(hash, n)| *hash != ours && 2 * n > participants);
+        while self.settled.len() > SETTLED_ROUNDS {
+            self.settled.pop_first();
+        }
+        if theirs != ours {
+            self.events.push_back(Event::Diverged {
+                round,
+                player: sender,
+                theirs,
+                ours,
+                minority,
+            });
+        }
     }
 
     /// A shooter's idle time counts from when it got the dice: called
@@ -1070,9 +1122,13 @@ impl Session {
             return Ok(());
         }
         let round = message.round;
-        if matches!(message.action, Action::Roll | Action::Tick) {
+        if matches!(
+            message.action,
+            Action::Roll | Action::Tick | Action::Settled { .. }
+        ) {
             // A request only the banker acts on, if it is current; the
-            // relay's time, which anyone may ask for.
+            // relay's time, which anyone may ask for; a state hash,
+            // compared with the roll it names whenever it comes.
             return Ok(());
         }
         if round < self.round {
@@ -1126,6 +1182,9 @@ impl Session {
         let sender = signed.sender;
         match &signed.message.action {
             Action::Tick => {}
+            Action::Settled { round, state_hash } => {
+                self.compare_settled(sender, *round, *state_hash);
+            }
             Action::Commit {
                 commitment,
                 table_hash,
@@ -1524,6 +1583,18 @@ impl Session {
         let mut record = record;
         record.state_hash = self.state_hash();
         self.history.push(record.clone());
+        // Each participant says what it holds after the roll: a peer that
+        // diverged is found now, not at the next round's commitments.
+        let me = self.local_id();
+        if me.is_some_and(|id| record.commits.iter().any(|(p, _)| *p == id)) {
+            let _ = self.send_local(
+                now,
+                Action::Settled {
+                    round: record.round,
+                    state_hash: record.state_hash,
+                },
+            );
+        }
         self.events.push_back(Event::Rolled(Box::new(record)));
     }
 
@@ -1636,6 +1707,7 @@ fn apply_to_table(
         | Action::Reveal { .. }
         | Action::Roll
         | Action::PassDice
-        | Action::Tick => return Err(SessionError::NotCommitting),
+        | Action::Tick
+        | Action::Settled { .. } => return Err(SessionError::NotCommitting),
     })
 }

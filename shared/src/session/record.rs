@@ -144,6 +144,22 @@ pub enum Event {
     },
     /// The dice are in and the table settled.
     Rolled(Box<RollRecord>),
+    /// A participant's state hash after a roll is not this peer's: one of
+    /// the two diverged. `minority`: this peer's hash is not the one most
+    /// of that roll's participants hold (this peer is the one that
+    /// diverged, and should take the game from the others).
+    Diverged {
+        /// The roll.
+        round: u64,
+        /// Who sent the other hash.
+        player: PlayerId,
+        /// Its hash after the roll.
+        theirs: Digest32,
+        /// This peer's.
+        ours: Digest32,
+        /// Whether most participants agree on a hash other than ours.
+        minority: bool,
+    },
     /// Peers disagreed on the table; the round was called off and every
     /// bet of it undone.
     RoundAborted {
