@@ -41,6 +41,50 @@ const AREAS = [
   { bet: 'c-and-e', x: 795, y: 266, w: 95, h: 44, label: 'C & E' },
 ];
 const PIPS = ['', '⚀', '⚁', '⚂', '⚃', '⚄', '⚅'];
+/** Bets on a box number: `<prefix>-<number>`. */
+const NUMBER_BETS = ['place', 'buy', 'lay', 'come', 'dont-come', 'come-odds', 'dont-come-odds'];
+const WORDS = ['', '', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+
+/** What a bet's result did to its player's chips: won (+) or lost (-). */
+export function netOf(result) {
+  switch (result.outcome) {
+    case 'win':
+    case 'push':
+      return result.paid - result.stake; // the stake came back with it
+    case 'win-stays':
+      return result.paid; // the stake keeps working
+    case 'lose':
+      return -result.stake;
+    default:
+      return 0; // no action, or a come bet moving to its number
+  }
+}
+
+/** The stickman's call for a roll, in words. */
+export function stickmanCall(roll) {
+  const [a, b] = roll.dice;
+  const total = a + b;
+  const word = WORDS[total][0].toUpperCase() + WORDS[total].slice(1);
+  const hard = a === b && [4, 6, 8, 10].includes(total);
+  const how = [4, 6, 8, 10].includes(total) ? (hard ? ' the hard way' : ' easy') : '';
+  if (roll.sevenOut) return 'Seven out, line away';
+  if (roll.pointBefore === 0) {
+    if (total === 7 || total === 11) return `${total === 11 ? 'Yo-leven' : 'Seven'}, winner on the pass line`;
+    if ([2, 3, 12].includes(total)) return `Craps ${total}, line away`;
+    return `The point is ${total}`;
+  }
+  if (total === roll.pointBefore) return `${word}${how}, winner: the point is made`;
+  return `${word}${how}`;
+}
+
+/** The layout area a bet sits on (`data-area` of its group), if any. */
+function areaOf(bet) {
+  const number = bet.match(/^([a-z-]+)-(\d+)$/);
+  if (number && NUMBER_BETS.includes(number[1])) return `number-${number[2]}`;
+  return bet;
+}
+
+const signed = (n) => (n > 0 ? `+${n}` : String(n));
 /** The relay's code for "joined this room from another connection". */
 const RELAY_REPLACED = 7;
 const short = (id) => (id ? `${id.slice(0, 6)}…` : '—');
@@ -52,6 +96,11 @@ const TEMPLATE = `
     <span>Direct peers: <b data-peers>0</b></span>
     <span>You: <code data-me>…</code> <b data-role></b></span>
   </header>
+  <div class="bc-bar" data-bar hidden>
+    <span>Balance <b data-my-balance>0</b></span>
+    <span>On the table <b data-on-table>0</b></span>
+    <span>Last roll <b data-last-net>—</b></span>
+  </div>
   <section class="bc-lobby" data-lobby hidden>
     <button type="button" data-open>Open a new table (you are the house)</button>
     <form data-join-form><input data-join-id placeholder="table id" aria-label="table id"><button>Join</button></form>
@@ -119,7 +168,11 @@ export class BitCrapsTable extends HTMLElement {
     window.bitcraps = this.peer; // for the console and tests
     this.$('me').textContent = short(this.peer.me);
     this.peer.addEventListener('change', () => this.render());
-    this.peer.addEventListener('rolled', (e) => this.animate(e.detail.roll));
+    this.peer.addEventListener('rolled', (e) => {
+      if (e.detail.table !== this.table) return;
+      this.animate(e.detail.roll);
+      this.showResults(e.detail.roll);
+    });
     this.peer.addEventListener('relayError', (e) => {
       // (Another tab taking the table over is told by `openElsewhere`.)
       if (e.detail.code !== RELAY_REPLACED) this.say(`Relay: ${e.detail.reason}`);
@@ -268,6 +321,14 @@ export class BitCrapsTable extends HTMLElement {
       this.place(`hop-${a}-${b}`);
     });
     this.$('verify-round').addEventListener('change', () => this.showVerify());
+    // Bet areas are buttons: Enter or Space bets, like a click.
+    this.querySelector('.bc-layout').addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' && e.key !== ' ') return;
+      const area = e.target.closest('[data-area]');
+      if (!area) return;
+      e.preventDefault();
+      area.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    });
     this.querySelector('.bc-layout').addEventListener('click', (e) => {
       const area = e.target.closest('[data-area]');
       if (!area) return;
@@ -305,7 +366,10 @@ export class BitCrapsTable extends HTMLElement {
       g.setAttribute('tabindex', '0');
       g.innerHTML = `<rect x="${a.x}" y="${a.y}" width="${a.w}" height="${a.h}" rx="6"/>
         <text x="${a.x + a.w / 2}" y="${a.y + a.h / 2 - 4}" class="bc-label">${a.label}</text>
-        <text x="${a.x + a.w / 2}" y="${a.y + a.h / 2 + 16}" class="bc-stakes" data-stakes></text>`;
+        <text x="${a.x + a.w / 2}" y="${a.y + a.h / 2 + 16}" class="bc-stakes" data-stakes></text>
+        <text x="${a.x + a.w - 6}" y="${a.y + 16}" class="bc-result" data-result></text>`;
+      g.setAttribute('role', 'button');
+      g.setAttribute('aria-label', a.number ? `${a.label === 'SIX' ? 6 : a.label === 'NINE' ? 9 : a.label} (the number chosen under Numbers)` : a.label);
       svg.appendChild(g);
     }
     const puck = document.createElementNS(ns, 'circle');
@@ -330,6 +394,37 @@ export class BitCrapsTable extends HTMLElement {
       });
       chips.appendChild(b);
     }
+  }
+
+  /** Marks each of this player's bets that won or lost on the layout with
+   * its amount, and says the stickman's call and the net result. */
+  showResults(roll) {
+    const me = this.peer.me;
+    const byArea = new Map();
+    let net = 0;
+    let mine = 0;
+    for (const r of roll.results) {
+      if (r.player !== me) continue;
+      mine++;
+      const n = netOf(r);
+      net += n;
+      if (r.outcome === 'win' || r.outcome === 'win-stays' || r.outcome === 'lose') {
+        const area = areaOf(r.bet);
+        byArea.set(area, (byArea.get(area) ?? 0) + n);
+      }
+    }
+    for (const g of this.querySelectorAll('[data-area]')) {
+      const text = g.querySelector('[data-result]');
+      const n = byArea.get(g.getAttribute('data-area'));
+      text.textContent = n === undefined ? '' : signed(n);
+      text.setAttribute('class', n === undefined ? 'bc-result' : n >= 0 ? 'bc-result bc-win' : 'bc-result bc-lose');
+      if (n === undefined) g.removeAttribute('data-net');
+      else g.setAttribute('data-net', String(n));
+    }
+    this.lastNet = mine ? net : null;
+    const call = stickmanCall(roll);
+    this.say(mine ? `${call}: ${net === 0 ? 'you break even' : `you ${net > 0 ? 'win' : 'lose'} ${Math.abs(net)}`} (${signed(net)}).` : `${call}.`);
+    this.render();
   }
 
   animate(roll) {
@@ -407,6 +502,14 @@ export class BitCrapsTable extends HTMLElement {
       }
       g.querySelector('[data-stakes]').textContent = all ? `you ${mine} · all ${all}` : '';
       g.classList.toggle('bc-has-bets', all > 0);
+    }
+    // The bar: this player's chips, what it has on the table, its last roll.
+    const mySeat = s.seats.find((x) => x.player === me);
+    this.$('bar').hidden = !mySeat;
+    if (mySeat) {
+      this.$('my-balance').textContent = String(mySeat.balance);
+      this.$('on-table').textContent = String(s.bets.filter((b) => b.player === me).reduce((n, b) => n + b.stake, 0));
+      this.$('last-net').textContent = this.lastNet === null || this.lastNet === undefined ? '—' : signed(this.lastNet);
     }
     const seats = this.$('seats');
     seats.replaceChildren(

@@ -244,3 +244,56 @@ test('a player leaves with its bets down and its chips, or is told why it cannot
   for (const p of [house, stayer]) await assertClean(p);
   for (const p of [house, stayer, leaver]) await p.context().close();
 });
+
+/** A bet result's effect on its player's chips (the engine's `paid` is the
+ * profit plus the stake when the stake comes back). */
+function netOf(r) {
+  if (r.outcome === 'win' || r.outcome === 'push') return r.paid - r.stake;
+  if (r.outcome === 'win-stays') return r.paid;
+  if (r.outcome === 'lose') return -r.stake;
+  return 0;
+}
+
+test('after every roll each page marks what won and lost, says the net and the call, and keeps the bar true', async () => {
+  const pages = await setUp(2);
+  const [, a] = pages;
+  // A bet placed from the keyboard: the field area is a button.
+  await a.focus('[data-area="field"]');
+  await a.keyboard.press('Enter');
+  let s = await stateOf(a);
+  assert.equal(s.bets.find((x) => x.player === s.me && x.bet === 'field')?.stake, 5, 'Enter on an area bets the chosen chip');
+  let marked = 0;
+  for (let n = 1; n <= 6; n++) {
+    await playRoll(pages, n);
+    for (const page of pages.slice(1)) {
+      s = await stateOf(page);
+      const roll = s.recent.at(-1);
+      const mine = roll.results.filter((r) => r.player === s.me);
+      const net = mine.reduce((t, r) => t + netOf(r), 0);
+      const message = await page.locator('[data-message]').textContent();
+      const sign = net > 0 ? `+${net}` : String(net);
+      if (mine.length) assert.ok(message.endsWith(`(${sign}).`), `roll ${n}: "${message}" says ${sign}`);
+      if (roll.sevenOut) assert.match(message, /^Seven out, line away/);
+      // Every area marked with its amount; together, the net.
+      const marks = await page.$$eval('[data-net]', (els) => els.map((e) => Number(e.dataset.net)));
+      const decided = mine.filter((r) => ['win', 'win-stays', 'lose'].includes(r.outcome));
+      assert.equal(marks.length > 0, decided.length > 0, `roll ${n}: marks where bets were decided`);
+      assert.equal(marks.reduce((t, x) => t + x, 0), decided.reduce((t, r) => t + netOf(r), 0), `roll ${n}: the marks add up`);
+      marked += marks.length;
+      assert.equal(await page.locator('[data-last-net]').textContent(), mine.length ? sign : '—');
+      const seat = s.seats.find((x) => x.player === s.me);
+      assert.equal(await page.locator('[data-my-balance]').textContent(), String(seat.balance));
+      const onTable = s.bets.filter((x) => x.player === s.me).reduce((t, x) => t + x.stake, 0);
+      assert.equal(await page.locator('[data-on-table]').textContent(), String(onTable));
+    }
+  }
+  assert.ok(marked > 0, 'some bets were decided and marked');
+  if (process.env.BITCRAPS_SCREENSHOTS) {
+    for (const [w, h] of [[1280, 800], [390, 844]]) {
+      await a.setViewportSize({ width: w, height: h });
+      await a.screenshot({ path: `${process.env.BITCRAPS_SCREENSHOTS}/results-${w}.png`, fullPage: false });
+    }
+  }
+  for (const p of pages) await assertClean(p);
+  for (const p of pages) await p.context().close();
+});
