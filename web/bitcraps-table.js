@@ -40,6 +40,37 @@ const AREAS = [
   { bet: 'horn', x: 690, y: 266, w: 95, h: 44, label: 'HORN' },
   { bet: 'c-and-e', x: 795, y: 266, w: 95, h: 44, label: 'C & E' },
 ];
+/** The same areas for a phone (up to 600 px wide): the numbers in two
+ * rows, the proposition bets under the line bets; nothing scrolls
+ * sideways, and labels stay about 12 px on a 360 px screen. */
+const NARROW_AREAS = (() => {
+  const at = (bet, x, y, w, h) => ({ ...AREAS.find((a) => (a.bet ?? `number-${a.number}`) === bet), x, y, w, h });
+  const numbers = NUMBERS.map((n, i) => at(`number-${n}`, 8 + (i % 3) * 146, 8 + Math.floor(i / 3) * 70, 140, 64));
+  const row = (bets, y, h) => {
+    const w = (434 - 6 * (bets.length - 1)) / bets.length;
+    return bets.map((bet, i) => ({ ...at(bet, 8 + i * (w + 6), y, w, h), small: bets.length > 3 }));
+  };
+  return [
+    ...numbers,
+    at('come', 8, 148, 434, 48),
+    at('field', 8, 202, 434, 52),
+    ...row(['dont-come', 'dont-pass'], 260, 42),
+    at('big-6', 8, 308, 105, 42),
+    at('big-8', 117, 308, 105, 42),
+    at('dont-pass-odds', 228, 308, 214, 42),
+    at('pass', 8, 356, 300, 50),
+    at('pass-odds', 314, 356, 128, 50),
+    at('any-seven', 8, 416, 434, 36),
+    ...row(['hard-6', 'hard-10', 'hard-8', 'hard-4'], 458, 42),
+    ...row(['aces', 'ace-deuce', 'boxcars', 'yo'], 506, 42),
+    ...row(['any-craps', 'horn', 'c-and-e'], 554, 42),
+  ];
+})();
+const LAYOUTS = {
+  wide: { viewBox: '0 0 900 410', areas: AREAS },
+  narrow: { viewBox: '0 0 450 604', areas: NARROW_AREAS },
+};
+const PHONE = '(max-width: 600px)';
 const PIPS = ['', '⚀', '⚁', '⚂', '⚃', '⚄', '⚅'];
 /** Bets on a box number: `<prefix>-<number>`. */
 const NUMBER_BETS = ['place', 'buy', 'lay', 'come', 'dont-come', 'come-odds', 'dont-come-odds'];
@@ -149,7 +180,14 @@ export class BitCrapsTable extends HTMLElement {
     this.innerHTML = TEMPLATE;
     this.$ = (name) => this.querySelector(`[data-${name}]`);
     this.chip = 5;
-    this.drawLayout();
+    // The layout's shape follows the width: redrawn when it crosses a
+    // phone's (the bets show again at the next render).
+    const phone = globalThis.matchMedia?.(PHONE);
+    this.drawLayout(phone?.matches ? LAYOUTS.narrow : LAYOUTS.wide);
+    phone?.addEventListener('change', (e) => {
+      this.drawLayout(e.matches ? LAYOUTS.narrow : LAYOUTS.wide);
+      this.render();
+    });
     this.drawChips();
     this.start().catch((error) => this.say(`Could not start: ${error}`));
   }
@@ -355,14 +393,17 @@ export class BitCrapsTable extends HTMLElement {
     this.$('message').textContent = text;
   }
 
-  drawLayout() {
+  drawLayout(layout) {
+    this.layout = layout;
     const svg = this.querySelector('.bc-layout');
     const ns = 'http://www.w3.org/2000/svg';
-    for (const a of AREAS) {
+    svg.replaceChildren();
+    svg.setAttribute('viewBox', layout.viewBox);
+    for (const a of layout.areas) {
       const g = document.createElementNS(ns, 'g');
       g.setAttribute('data-area', a.bet ?? `number-${a.number}`);
       if (a.number) g.setAttribute('data-number', a.number);
-      g.setAttribute('class', a.w < 100 ? 'bc-area bc-small' : 'bc-area');
+      g.setAttribute('class', (a.small ?? a.w < 100) ? 'bc-area bc-small' : 'bc-area');
       g.setAttribute('tabindex', '0');
       g.innerHTML = `<rect x="${a.x}" y="${a.y}" width="${a.w}" height="${a.h}" rx="6"/>
         <text x="${a.x + a.w / 2}" y="${a.y + a.h / 2 - 4}" class="bc-label">${a.label}</text>
@@ -480,7 +521,7 @@ export class BitCrapsTable extends HTMLElement {
     const nextRoll = !s.betting && s.awaitingRoll ? ` · ${s.awaitingRoll} of your actions wait for the next roll` : '';
     this.$('round').textContent = s.closed ? 'This table has closed.' : `Round ${s.round}${s.betting ? '' : ' · rolling…'}${nextRoll}`;
     const puck = this.$('puck');
-    const box = AREAS.find((a) => a.number === s.point);
+    const box = this.layout.areas.find((a) => a.number === s.point);
     puck.setAttribute('visibility', box ? 'visible' : 'hidden');
     if (box) {
       puck.setAttribute('cx', box.x + box.w - 18);

@@ -297,3 +297,37 @@ test('after every roll each page marks what won and lost, says the net and the c
   for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
 });
+
+test('on a 390x844 phone the whole table fits: no sideways scrolling, and bets and rolls work', async () => {
+  const phone = () => env.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const house = await openPage(`${env.relay.url}/?deadline=2000`, await phone());
+  await house.click('[data-open]');
+  await waitOpen(house);
+  const player = await openPage(await house.evaluate(() => location.href), await phone());
+  await waitOpen(player);
+  await player.click('[data-sit]');
+  for (const page of [house, player]) {
+    await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).seats.length === 1);
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      view: window.innerWidth,
+      layout: document.querySelector('.bc-layout-wrap').scrollWidth,
+      wrap: document.querySelector('.bc-layout-wrap').clientWidth,
+      svg: document.querySelector('.bc-layout').getBoundingClientRect().width,
+    }));
+    assert.ok(widths.page <= widths.view, `the page does not scroll sideways: ${JSON.stringify(widths)}`);
+    assert.ok(widths.layout <= widths.wrap, `nor does the layout: ${JSON.stringify(widths)}`);
+    assert.equal(await page.locator('.bc-layout').getAttribute('viewBox'), '0 0 450 604', 'the phone layout');
+  }
+  // Every area on the felt is on screen horizontally, and big enough to tap.
+  const boxes = await player.$$eval('[data-area] rect', (rects) => rects.map((r) => r.getBoundingClientRect()).map((b) => [b.left, b.right, b.height]));
+  for (const [left, right, height] of boxes) {
+    assert.ok(left >= 0 && right <= 390, `an area at ${left}..${right} is on screen`);
+    assert.ok(height >= 26, `an area ${height} px high can be tapped`);
+  }
+  await playRoll([house, player], 1);
+  await assertAgreement([house, player]);
+  if (process.env.BITCRAPS_SCREENSHOTS) await player.screenshot({ path: `${process.env.BITCRAPS_SCREENSHOTS}/phone-390.png`, fullPage: true });
+  for (const p of [house, player]) await assertClean(p);
+  for (const p of [house, player]) await p.context().close();
+});
