@@ -158,6 +158,9 @@ const TEMPLATE = `
       <select data-hop-a aria-label="hop die 1">${[1, 2, 3, 4, 5, 6].map((d) => `<option>${d}</option>`).join('')}</select>
       <select data-hop-b aria-label="hop die 2">${[1, 2, 3, 4, 5, 6].map((d) => `<option>${d}</option>`).join('')}</select>
       <button type="button" data-hop>Hop</button>
+      <button type="button" data-undo title="Take down the bet you placed last">Undo</button>
+      <button type="button" data-clear title="Take down every bet of yours that may come down">Clear</button>
+      <button type="button" data-rebet title="Place again the bets the last roll decided">Repeat</button>
     </div>
     <p class="bc-message" data-message role="status"></p>
     <div class="bc-panels">
@@ -180,6 +183,7 @@ export class BitCrapsTable extends HTMLElement {
     this.innerHTML = TEMPLATE;
     this.$ = (name) => this.querySelector(`[data-${name}]`);
     this.chip = 5;
+    this.placed = []; // bets this page placed, in order (for Undo)
     // The layout's shape follows the width: redrawn when it crosses a
     // phone's (the bets show again at the next render).
     const phone = globalThis.matchMedia?.(PHONE);
@@ -230,7 +234,9 @@ export class BitCrapsTable extends HTMLElement {
         : `After roll ${d.round}, ${short(d.player)} holds a different game (theirs ${d.theirs.slice(0, 8)}…, yours ${d.ours.slice(0, 8)}…).`);
     });
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
-    this.peer.addEventListener('forfeited', (e) => this.say(`${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
+    this.peer.addEventListener('forfeited', (e) => this.say(e.detail.player === this.peer.me
+      ? `Your page did not play its part in time (${e.detail.reason}): your bets are forfeited.`
+      : `${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
     this.peer.addEventListener('tableClosed', (e) => e.detail.table === this.table && this.deadEnd({
       bankrollExhausted: "The house's bankroll can no longer cover the bets in action: every stake was returned and the table closed.",
       houseGone: 'The house did not start the roll in time (it has gone): every stake was returned and the table closed.',
@@ -354,6 +360,9 @@ export class BitCrapsTable extends HTMLElement {
     this.$('sit').addEventListener('click', () => this.attempt(() => this.peer.sit(this.table, 1000)));
     this.$('buy-in').addEventListener('click', () => this.attempt(() => this.peer.buyIn(this.table, 500)));
     this.$('leave').addEventListener('click', () => this.leaveTable());
+    this.$('undo').addEventListener('click', () => this.undo());
+    this.$('clear').addEventListener('click', () => this.clear());
+    this.$('rebet').addEventListener('click', () => this.rebet());
     this.$('hop').addEventListener('click', () => {
       const [a, b] = [Number(this.$('hop-a').value), Number(this.$('hop-b').value)].sort();
       this.place(`hop-${a}-${b}`);
@@ -377,7 +386,60 @@ export class BitCrapsTable extends HTMLElement {
 
   place(bet) {
     const takeDown = this.$('takedown').checked;
-    this.attempt(() => (takeDown ? this.peer.takeDown(this.table, bet) : this.peer.bet(this.table, bet, this.chip)));
+    this.attempt(() => {
+      if (takeDown) {
+        this.peer.takeDown(this.table, bet);
+      } else {
+        this.peer.bet(this.table, bet, this.chip);
+        this.placed.push(bet);
+      }
+    });
+  }
+
+  /** This player's bets on the table (name -> stake). */
+  myBets() {
+    const s = this.peer.state(this.table);
+    return new Map(s.bets.filter((b) => b.player === s.me).map((b) => [b.bet, b.stake]));
+  }
+
+  /** Takes down the bet placed last that is still on the table. */
+  undo() {
+    const mine = this.myBets();
+    while (this.placed.length && !mine.has(this.placed.at(-1))) this.placed.pop();
+    const bet = this.placed.pop();
+    if (!bet) return this.say('Nothing of yours to take down.');
+    this.attempt(() => this.peer.takeDown(this.table, bet));
+  }
+
+  /** Takes down every bet of this player's that may come down. */
+  clear() {
+    const stays = [];
+    for (const bet of this.myBets().keys()) {
+      try {
+        this.peer.takeDown(this.table, bet);
+      } catch {
+        stays.push(bet);
+      }
+    }
+    this.placed = [];
+    this.say(stays.length ? `Cleared; ${stays.join(', ')} stays until the dice decide it.` : 'Cleared.');
+  }
+
+  /** Places again the bets the last roll decided and took off the table. */
+  rebet() {
+    const mine = this.myBets();
+    const again = (this.decided ?? []).filter((b) => !mine.has(b.bet));
+    if (!again.length) return this.say('No bets from the last roll to repeat.');
+    const refused = [];
+    for (const { bet, stake } of again) {
+      try {
+        this.peer.bet(this.table, bet, stake);
+        this.placed.push(bet);
+      } catch (error) {
+        refused.push(`${bet} (${error.message ?? error})`);
+      }
+    }
+    this.say(refused.length ? `Repeated, except ${refused.join('; ')}.` : `Repeated: ${again.map((b) => `${b.bet} ${b.stake}`).join(', ')}.`);
   }
 
   attempt(action) {
@@ -463,6 +525,11 @@ export class BitCrapsTable extends HTMLElement {
       else g.setAttribute('data-net', String(n));
     }
     this.lastNet = mine ? net : null;
+    // What Repeat places again: this player's bets the roll took off the
+    // table (won with the stake back, lost, pushed).
+    this.decided = roll.results
+      .filter((r) => r.player === me && ['win', 'lose', 'push'].includes(r.outcome))
+      .map((r) => ({ bet: r.bet, stake: r.stake }));
     const call = stickmanCall(roll);
     this.say(mine ? `${call}: ${net === 0 ? 'you break even' : `you ${net > 0 ? 'win' : 'lose'} ${Math.abs(net)}`} (${signed(net)}).` : `${call}.`);
     this.render();

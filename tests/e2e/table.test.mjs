@@ -331,3 +331,42 @@ test('on a 390x844 phone the whole table fits: no sideways scrolling, and bets a
   for (const p of [house, player]) await assertClean(p);
   for (const p of [house, player]) await p.context().close();
 });
+
+test('undo, clear and repeat do what they say', async () => {
+  const [house, player] = await setUp(1);
+  const mine = async () => {
+    const s = await stateOf(player);
+    return Object.fromEntries(s.bets.filter((b) => b.player === s.me).map((b) => [b.bet, b.stake]));
+  };
+  const message = () => player.locator('[data-message]').textContent();
+  await player.click('[data-area="field"]');
+  await player.click('[data-area="hard-8"]');
+  assert.deepEqual(await mine(), { field: 5, 'hard-8': 5 });
+  await player.click('[data-undo]');
+  assert.deepEqual(await mine(), { field: 5 }, 'Undo took down the last bet');
+  await player.click('[data-area="big-8"]');
+  await player.click('[data-clear]');
+  assert.deepEqual(await mine(), {}, 'Clear took down every bet');
+  assert.equal(await message(), 'Cleared.');
+  await player.click('[data-undo]');
+  assert.equal(await message(), 'Nothing of yours to take down.');
+  // A roll decides a field bet; Repeat puts it back with its stake.
+  await player.click('[data-chip-value="10"]');
+  await player.click('[data-area="field"]');
+  await player.click('[data-roll]');
+  for (const page of [house, player]) {
+    await page.waitForFunction(() => document.querySelector('bitcraps-table').dataset.rolls === '1', null, { timeout: 15_000 });
+  }
+  assert.deepEqual(await mine(), {}, 'the roll decided the field bet');
+  await player.click('[data-chip-value="1"]');
+  await player.click('[data-rebet]');
+  assert.deepEqual(await mine(), { field: 10 }, 'Repeat placed it again, at its own stake');
+  assert.equal(await message(), 'Repeated: field 10.');
+  // What the player did here, the house saw.
+  await house.waitForFunction((who) => {
+    const s = window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
+    return s.bets.some((b) => b.player === who && b.bet === 'field' && b.stake === 10);
+  }, (await stateOf(player)).me, { timeout: 15_000 });
+  for (const p of [house, player]) await assertClean(p);
+  for (const p of [house, player]) await p.context().close();
+});
