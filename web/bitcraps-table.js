@@ -115,6 +115,7 @@ function areaOf(bet) {
   return bet;
 }
 
+const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const signed = (n) => (n > 0 ? `+${n}` : String(n));
 /** The relay's code for "joined this room from another connection". */
 const RELAY_REPLACED = 7;
@@ -125,7 +126,7 @@ const TEMPLATE = `
   <header class="bc-status">
     <span>Relay: <b data-relay>idle</b></span>
     <span>Direct peers: <b data-peers>0</b></span>
-    <span>You: <code data-me>…</code> <b data-role></b></span>
+    <span>You: <input data-name maxlength="24" size="10" placeholder="your name" aria-label="your name"> <code data-me>…</code> <b data-role></b></span>
   </header>
   <div class="bc-bar" data-bar hidden>
     <span>Balance <b data-my-balance>0</b></span>
@@ -209,6 +210,21 @@ export class BitCrapsTable extends HTMLElement {
     await this.peer.start();
     window.bitcraps = this.peer; // for the console and tests
     this.$('me').textContent = short(this.peer.me);
+    this.names = {};
+    // The name this browser plays under, kept with its key; told to each
+    // table it sits at (and again when it changes).
+    this.$('name').value = this.storedName();
+    this.$('name').addEventListener('change', () => {
+      const name = this.$('name').value.trim();
+      if (name && new TextEncoder().encode(name).length > 24) return this.say('A name is at most 24 bytes.');
+      try {
+        localStorage.setItem('bitcraps-name', name);
+      } catch {
+        /* kept for this page only */
+      }
+      this.nameHere = name;
+      this.render();
+    });
     this.peer.addEventListener('change', () => this.render());
     this.peer.addEventListener('rolled', (e) => {
       if (e.detail.table !== this.table) return;
@@ -225,18 +241,18 @@ export class BitCrapsTable extends HTMLElement {
       this.deadEnd(`This table is open in another tab: this tab takes no more bets.${unsent}`);
       this.$('take-back').hidden = false;
     });
-    this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${short(e.detail.player)}: ${e.detail.reason}`));
+    this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${this.who(e.detail.player)}: ${e.detail.reason}`));
     this.peer.addEventListener('diverged', (e) => {
       const d = e.detail;
       if (d.table !== this.table) return;
       this.say(d.minority
         ? `After roll ${d.round} this page held a different game from the other players (yours ${d.ours.slice(0, 8)}…, theirs ${d.theirs.slice(0, 8)}…): taking the game from them.`
-        : `After roll ${d.round}, ${short(d.player)} holds a different game (theirs ${d.theirs.slice(0, 8)}…, yours ${d.ours.slice(0, 8)}…).`);
+        : `After roll ${d.round}, ${this.who(d.player)} holds a different game (theirs ${d.theirs.slice(0, 8)}…, yours ${d.ours.slice(0, 8)}…).`);
     });
     this.peer.addEventListener('roundAborted', () => this.say('Players saw different bets: the round was called off and its bets returned.'));
     this.peer.addEventListener('forfeited', (e) => this.say(e.detail.player === this.peer.me
       ? `Your page did not play its part in time (${e.detail.reason}): your bets are forfeited.`
-      : `${short(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
+      : `${this.who(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
     this.peer.addEventListener('tableClosed', (e) => e.detail.table === this.table && this.deadEnd({
       bankrollExhausted: "The house's bankroll can no longer cover the bets in action: every stake was returned and the table closed.",
       houseGone: 'The house did not start the roll in time (it has gone): every stake was returned and the table closed.',
@@ -246,19 +262,19 @@ export class BitCrapsTable extends HTMLElement {
     });
     this.peer.addEventListener('dicePassed', (e) => {
       if (e.detail.table !== this.table) return;
-      const who = (id) => (id === this.peer.me ? 'you' : short(id));
+      const who = (id) => this.who(id);
       this.say(`The shooter did not roll in time: the dice pass from ${who(e.detail.from)} to ${who(e.detail.to)}.`);
     });
     this.peer.addEventListener('satOut', (e) => {
       if (e.detail.table === this.table) {
         this.say(e.detail.player === this.peer.me
           ? 'Your commitment named a different table from the house: your page sits this roll out.'
-          : `${short(e.detail.player)} saw a different table and sits this roll out.`);
+          : `${this.who(e.detail.player)} saw a different table and sits this roll out.`);
       }
     });
     this.peer.addEventListener('betReturned', (e) => {
       if (e.detail.table !== this.table) return;
-      const whose = e.detail.player === this.peer.me ? 'Your' : `${short(e.detail.player)}'s`;
+      const whose = e.detail.player === this.peer.me ? 'Your' : `${this.who(e.detail.player)}'s`;
       this.say(`${whose} ${e.detail.bet} bet (${e.detail.stake}) came down: the house cannot cover it on the next roll.`);
     });
     this.peer.addEventListener('noTable', (e) => {
@@ -299,6 +315,32 @@ export class BitCrapsTable extends HTMLElement {
     this.$('share').value = link.href;
     this.dispatchEvent(new CustomEvent('table', { detail: { table } }));
     this.render();
+  }
+
+  storedName() {
+    try {
+      return this.nameHere ?? localStorage.getItem('bitcraps-name') ?? '';
+    } catch {
+      return this.nameHere ?? '';
+    }
+  }
+
+  /** A player as this page shows it: "you", its name, or its key's start. */
+  who(id) {
+    return id === this.peer.me ? 'you' : (this.names[id] ?? short(id));
+  }
+
+  /** Tells the open table this player's name, once per table and name. */
+  announceName(s) {
+    const name = this.storedName();
+    const key = `${this.table}:${name}`;
+    if (!name || !s.open || s.closed || s.elsewhere || this.named === key || s.names?.[s.me] === name) return;
+    this.named = key;
+    try {
+      this.peer.setName(this.table, name);
+    } catch (error) {
+      this.say(`Your name was refused: ${error.message ?? error}`);
+    }
   }
 
   /** A table that cannot be played: says why, with a way back. */
@@ -572,6 +614,9 @@ export class BitCrapsTable extends HTMLElement {
       return;
     }
     const me = s.me;
+    this.names = s.names ?? {};
+    this.$('me').textContent = this.names[me] ? '' : short(me);
+    this.announceName(s);
     const seated = s.seats.some((seat) => seat.player === me);
     const isHouse = s.banker === me;
     const shooter = s.shooter === me;
@@ -626,7 +671,7 @@ export class BitCrapsTable extends HTMLElement {
         const tags = [seat.house ? 'house' : '', seat.player === s.shooter ? 'shooter' : '', seat.player === me ? 'you' : '']
           .filter(Boolean)
           .join(', ');
-        li.textContent = `${short(seat.player)} ${tags ? `(${tags})` : ''}: ${seat.balance}`;
+        li.textContent = `${this.names[seat.player] ?? short(seat.player)} ${tags ? `(${tags})` : ''}: ${seat.balance}`;
         li.setAttribute('data-player', seat.player);
         li.setAttribute('data-balance', seat.balance);
         return li;
@@ -686,7 +731,7 @@ export class BitCrapsTable extends HTMLElement {
     const rows = record.commits
       .map(([player, commitment]) => {
         const reveal = record.reveals.find(([p]) => p === player);
-        return `<tr><td>${short(player)}</td><td><code>${commitment.slice(0, 16)}…</code></td><td><code>${reveal ? `${reveal[1].slice(0, 16)}…` : 'withheld'}</code></td></tr>`;
+        return `<tr><td>${escapeHtml(this.names[player] ?? short(player))}</td><td><code>${commitment.slice(0, 16)}…</code></td><td><code>${reveal ? `${reveal[1].slice(0, 16)}…` : 'withheld'}</code></td></tr>`;
       })
       .join('');
     out.innerHTML = `<table><tr><th>player</th><th>commitment</th><th>reveal</th></tr>${rows}</table>

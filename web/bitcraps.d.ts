@@ -44,6 +44,8 @@ export interface TableState {
   /** Another tab with this key took the table over: this one acts no more (a reload takes it back). */
   elsewhere: boolean;
   stateHash?: string;
+  /** Names players go by (key -> name). */
+  names?: Record<string, string>;
   /** Rolls so far. */
   rolls?: number;
   /** The last 12 rolls, oldest first (older ones: `BitCrapsClient.rolls`). */
@@ -88,6 +90,8 @@ export class BitCrapsClient extends EventTarget {
   buyIn(table: string, amount: number): void;
   bet(table: string, bet: string, stake: number): void;
   takeDown(table: string, bet: string): void;
+  /** The name this player goes by at `table` (1-24 bytes of text). */
+  setName(table: string, name: string): void;
   roll(table: string): void;
   leave(table: string): void;
   /** Whether this peer is at `table` (joined, or still following its game). */

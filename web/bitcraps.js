@@ -44,7 +44,8 @@ export const newTableId = () => randomHex(16);
  * A BitCraps peer. Events (all `CustomEvent`s with the details in
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
  * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
- * `rolled`, `diverged` (a participant's state after roll `round` is
+ * `rolled`, `named` (`player`, `name`: the name a player goes by),
+ * `diverged` (a participant's state after roll `round` is
  * not this page's: `theirs`, `ours`; `minority`: most participants hold
  * another one, and this page takes the game from them), `forfeited`,
  * `roundAborted`, `tableClosed` (`reason`:
@@ -296,6 +297,13 @@ export class BitCrapsClient extends EventTarget {
   /** Places a bet by name (`pass`, `place-6`, `hard-8`, ...). Throws if refused. */
   bet(table, bet, stake) {
     this.run(() => this.client.bet(table, bet, stake, this.now()));
+  }
+
+  /** Tells a table the name this player goes by (1-24 bytes of text):
+   * every page shows it instead of the key (`named` event). Throws if
+   * refused. */
+  setName(table, name) {
+    this.run(() => this.client.setName(table, name, this.now()));
   }
 
   /** Takes a bet down. Throws if refused. */

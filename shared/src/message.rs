@@ -22,6 +22,7 @@
 //!         | 9 PassDice              (the banker passes the dice of an idle shooter)
 //!         | 10 Tick                 (asks the relay's clock: ends a phase whose deadline passed)
 //!         | 11 Settled round u64 state_hash[32]   (a participant's state after that roll)
+//!         | 12 Name    len u8 utf8[len]         (the name its sender plays under, 1-24 bytes)
 //! kind    = code u8 | a u8 | b u8   (see `BetKind` codes in this module)
 //! close   = 0                                   (a participant's commitment)
 //!         | 1 count u8 (sender[32] seq u64)*    (the shooter's, closing betting)
@@ -139,6 +140,24 @@ pub enum Action {
         /// [`crate::session::Session::state_hash`] after it.
         state_hash: Digest32,
     },
+    /// The name its sender plays under (1 to [`MAX_NAME`] bytes of UTF-8,
+    /// no control characters): shown instead of a key; it changes nothing
+    /// at the table.
+    Name {
+        /// The name.
+        name: String,
+    },
+}
+
+/// The longest name, in bytes of UTF-8.
+pub const MAX_NAME: usize = 24;
+
+/// Whether `name` is a name a player may go by: 1 to [`MAX_NAME`] bytes,
+/// no control characters, not only spaces.
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && !name.chars().any(char::is_control)
+        && !name.trim().is_empty()
 }
 
 impl Action {
@@ -163,6 +182,7 @@ impl Action {
                 | Action::PassDice
                 | Action::Tick
                 | Action::Settled { .. }
+                | Action::Name { .. }
         )
     }
 }
@@ -224,6 +244,9 @@ pub enum MessageError {
     /// The frame's room is not the message's game.
     #[error("frame room and message game differ")]
     RoomMismatch,
+    /// A name that is empty, too long, not UTF-8 or has control characters.
+    #[error("a name is 1-24 bytes of text")]
+    BadName,
     /// The frame around the message is malformed.
     #[error("bad frame: {0}")]
     Frame(#[from] FrameError),
@@ -293,6 +316,14 @@ impl Message {
                 out.extend_from_slice(&round.to_be_bytes());
                 out.extend_from_slice(state_hash);
             }
+            Action::Name { name } => {
+                out.push(12);
+                // (A valid name is at most MAX_NAME < 256 bytes; a longer
+                // one is cut, and refused by whoever decodes it.)
+                let bytes = &name.as_bytes()[..name.len().min(255)];
+                out.push(bytes.len() as u8);
+                out.extend_from_slice(bytes);
+            }
         }
     }
 
@@ -346,6 +377,16 @@ impl Message {
                 round: r.u64()?,
                 state_hash: r.array()?,
             },
+            12 => {
+                let len = usize::from(r.u8()?);
+                let name = std::str::from_utf8(r.take(len)?).map_err(|_| MessageError::BadName)?;
+                if !is_valid_name(name) {
+                    return Err(MessageError::BadName);
+                }
+                Action::Name {
+                    name: name.to_owned(),
+                }
+            }
             other => return Err(MessageError::UnknownAction(other)),
         };
         Ok((
@@ -472,6 +513,16 @@ impl Reader<'_> {
         Ok(self.array::<1>()?[0])
     }
 
+    fn take(&mut self, n: usize) -> Result<&[u8], MessageError> {
+        let end = self.pos.checked_add(n).ok_or(MessageError::Truncated)?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(MessageError::Truncated)?;
+        self.pos = end;
+        Ok(slice)
+    }
+
     fn u64(&mut self) -> Result<u64, MessageError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
@@ -529,6 +580,9 @@ mod tests {
                 round: 7,
                 state_hash: [8; 32],
             },
+            Action::Name {
+                name: "Zoë ⚅".into(),
+            },
         ]
     }
 
@@ -543,6 +597,34 @@ mod tests {
             // Sign once: the frame's own signature check agrees.
             FrameRef::parse(&frame, 1024).unwrap().verify().unwrap();
         }
+    }
+
+    #[test]
+    fn a_name_that_is_empty_too_long_or_not_text_is_refused() {
+        let bytes = |name: &str| {
+            let mut out = Vec::new();
+            Message {
+                game: [1; 16],
+                round: 1,
+                seq: 1,
+                action: Action::Name { name: name.into() },
+            }
+            .encode(&mut out);
+            out
+        };
+        for name in ["", "   ", "a\u{7}b", &"x".repeat(MAX_NAME + 1)] {
+            assert_eq!(
+                Message::decode(&bytes(name)),
+                Err(MessageError::BadName),
+                "{name:?}"
+            );
+        }
+        let mut not_text = bytes("ab");
+        let at = not_text.len() - 2;
+        not_text[at] = 0xff;
+        assert_eq!(Message::decode(&not_text), Err(MessageError::BadName));
+        assert!(is_valid_name(&"é".repeat(12)), "24 bytes of text");
+        assert!(Message::decode(&bytes("Zoë")).is_ok());
     }
 
     #[test]

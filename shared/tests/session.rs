@@ -1102,3 +1102,35 @@ fn a_lone_player_keeps_a_present_house_but_not_a_gone_one() {
     let _ = alice.handle_relayed(due + TICK_GRACE, tick, due + 1);
     assert!(alice.is_closed());
 }
+
+#[test]
+fn a_name_reaches_every_peer_in_the_relays_order_and_a_bad_one_is_refused() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    let id = shooter.local_id().unwrap();
+    assert_eq!(
+        shooter.set_name(1, "x".repeat(25).as_str()),
+        Err(SessionError::Invalid(MessageError::BadName))
+    );
+    assert!(shooter.poll_transmit().is_none(), "nothing sent");
+    shooter.set_name(1, "Zoë").unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 1);
+    for s in [&mut banker, &mut shooter, &mut other] {
+        assert_eq!(s.names().get(&id).map(String::as_str), Some("Zoë"));
+        assert!(events(s).contains(&Event::Named {
+            player: id,
+            name: "Zoë".into()
+        }));
+    }
+    // A new name replaces the old; the table and its hash do not change.
+    let hash = banker.state_hash();
+    shooter.set_name(2, "Zoë B").unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 2);
+    assert_eq!(banker.names().get(&id).map(String::as_str), Some("Zoë B"));
+    assert_eq!(banker.state_hash(), hash);
+    // Whoever replays the transcript learns the names too.
+    let mut replayed = Session::observer(config());
+    for entry in banker.transcript() {
+        let _ = replayed.replay(3, entry);
+    }
+    assert_eq!(replayed.names(), banker.names());
+}

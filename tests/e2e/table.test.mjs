@@ -370,3 +370,31 @@ test('undo, clear and repeat do what they say', async () => {
   for (const p of [house, player]) await assertClean(p);
   for (const p of [house, player]) await p.context().close();
 });
+
+test("a player's name shows on every page, as text, and stays with the browser", async () => {
+  const pages = await setUp(2);
+  const [, a] = pages;
+  const me = (await stateOf(a)).me;
+  const name = '<b>Zoë</b>';
+  await a.fill('[data-name]', name);
+  await a.locator('[data-name]').dispatchEvent('change');
+  for (const page of pages) {
+    await page.waitForFunction(([who, want]) => {
+      const s = window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
+      return s.names?.[who] === want;
+    }, [me, name], { timeout: 15_000 });
+    const seat = page.locator(`[data-seats] li[data-player="${me}"]`);
+    await seat.waitFor();
+    assert.ok((await seat.textContent()).startsWith(name), 'the seat shows the name');
+    assert.equal(await seat.locator('b').count(), 0, 'as text, not markup');
+  }
+  // Reloaded, the page keeps the name (with the key) and does not send it again.
+  await a.reload();
+  await waitOpen(a);
+  assert.equal(await a.locator('[data-name]').inputValue(), name);
+  await playRoll(pages, 1);
+  const s = await stateOf(pages[0]);
+  assert.equal(s.names[me], name);
+  for (const p of pages) await assertClean(p);
+  for (const p of pages) await p.context().close();
+});

@@ -245,6 +245,17 @@ impl Client {
         Ok(self.take_events())
     }
 
+    /// Tells a table the name this player goes by (1-24 bytes of text, no
+    /// control characters): every page shows it instead of the key.
+    #[wasm_bindgen(js_name = setName)]
+    pub fn set_name(&mut self, table: &str, name: &str, now: f64) -> Result<String, JsError> {
+        let room = room_of(table)?;
+        self.peer
+            .set_name(now as u64, room, name)
+            .map_err(refused)?;
+        Ok(self.take_events())
+    }
+
     /// Queues a WebRTC signaling message (`offer`, `answer`, `ice`) for one
     /// peer of a table, through the relay.
     pub fn signal(&mut self, table: &str, kind: &str, to: &str, data: &str) -> Result<(), JsError> {
@@ -359,6 +370,7 @@ impl Client {
             "bets": bets,
             "roster": roster,
             "stateHash": hex(&s.state_hash()),
+            "names": s.names().iter().map(|(p, n)| (hex(p), Value::from(n.as_str()))).collect::<serde_json::Map<String, Value>>(),
             "rolls": history.len(),
             "recent": recent,
         })

@@ -206,6 +206,12 @@ pub enum JsEvent {
     },
     /// The dice are in.
     Rolled { table: String, roll: RollJson },
+    /// A player said the name it goes by.
+    Named {
+        table: String,
+        player: String,
+        name: String,
+    },
     /// A participant's state after a roll is not this page's (`minority`:
     /// most participants hold another one, so this page takes the game
     /// from them).
@@ -385,6 +391,11 @@ fn game_event(table: String, event: Event) -> JsEvent {
         Event::Rolled(record) => JsEvent::Rolled {
             table,
             roll: RollJson::from(&*record),
+        },
+        Event::Named { player, name } => JsEvent::Named {
+            table,
+            player: hex(&player),
+            name,
         },
         Event::Diverged {
             round,

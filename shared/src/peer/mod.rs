@@ -363,6 +363,19 @@ impl Peer {
         Ok(())
     }
 
+    /// Tells a table the name this player goes by (see
+    /// [`Session::set_name`]).
+    pub fn set_name(&mut self, now: Millis, room_id: RoomId, name: &str) -> Result<(), PeerError> {
+        let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
+        if room.elsewhere {
+            return Err(PeerError::OpenElsewhere);
+        }
+        let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
+        session.set_name(now, name)?;
+        self.drain(now, room_id);
+        Ok(())
+    }
+
     /// Leaves a table for good (a seated player's bets that may come down
     /// come down with it; a pass or come bet keeps it seated until the
     /// dice decide it; a watcher, the house or a table that never opened

@@ -108,6 +108,10 @@ pub const TICK_GRACE: Millis = 250;
 /// timers as seldom as once a minute).
 pub const HOUSE_ANSWER_MS: Millis = 60_000;
 
+/// The most names a session keeps (a name of a player it already has
+/// replaces the old one; past this, strangers' names are ignored).
+pub const MAX_NAMES: usize = 256;
+
 /// How many recent rolls' state hashes ([`Action::Settled`]) are kept to
 /// compare with the participants'.
 pub const SETTLED_ROUNDS: usize = 8;
@@ -200,6 +204,8 @@ pub struct Session {
     /// The dice passed this round while nobody sat at the agreed table
     /// (the first round): the next cut's table starts that many seats on.
     passes: usize,
+    /// The names players go by ([`Action::Name`]; at most [`MAX_NAMES`]).
+    names: BTreeMap<PlayerId, String>,
     /// Per recent roll, the state hash each participant said it holds
     /// after it ([`Action::Settled`]; the last [`SETTLED_ROUNDS`] rolls).
     settled: BTreeMap<u64, BTreeMap<PlayerId, Digest32>>,
@@ -278,6 +284,7 @@ impl Session {
             watched: None,
             idle_since: 0,
             settled: BTreeMap::new(),
+            names: BTreeMap::new(),
             table_hash: [0; 32],
             roll_participants: BTreeSet::new(),
             commits: BTreeMap::new(),
@@ -559,6 +566,25 @@ impl Session {
             LocalAction::Leave => self.leave(now),
             LocalAction::Roll => self.roll(now),
         }
+    }
+
+    /// Tells the table the name this player goes by (1-24 bytes of text):
+    /// shown instead of its key, on every page.
+    pub fn set_name(&mut self, now: Millis, name: &str) -> Result<(), SessionError> {
+        if !crate::message::is_valid_name(name) {
+            return Err(SessionError::Invalid(crate::message::MessageError::BadName));
+        }
+        self.act(
+            now,
+            Action::Name {
+                name: name.to_owned(),
+            },
+        )
+    }
+
+    /// The names players go by, as the table learned them.
+    pub fn names(&self) -> &BTreeMap<PlayerId, String> {
+        &self.names
     }
 
     /// Sits down with `buy_in` chips.
@@ -1124,7 +1150,7 @@ impl Session {
         let round = message.round;
         if matches!(
             message.action,
-            Action::Roll | Action::Tick | Action::Settled { .. }
+            Action::Roll | Action::Tick | Action::Settled { .. } | Action::Name { .. }
         ) {
             // A request only the banker acts on, if it is current; the
             // relay's time, which anyone may ask for; a state hash,
@@ -1184,6 +1210,15 @@ impl Session {
             Action::Tick => {}
             Action::Settled { round, state_hash } => {
                 self.compare_settled(sender, *round, *state_hash);
+            }
+            Action::Name { name } => {
+                if self.names.len() < MAX_NAMES || self.names.contains_key(&sender) {
+                    self.names.insert(sender, name.clone());
+                    self.events.push_back(Event::Named {
+                        player: sender,
+                        name: name.clone(),
+                    });
+                }
             }
             Action::Commit {
                 commitment,
@@ -1708,6 +1743,7 @@ fn apply_to_table(
         | Action::Roll
         | Action::PassDice
         | Action::Tick
-        | Action::Settled { .. } => return Err(SessionError::NotCommitting),
+        | Action::Settled { .. }
+        | Action::Name { .. } => return Err(SessionError::NotCommitting),
     })
 }

@@ -144,6 +144,13 @@ pub enum Event {
     },
     /// The dice are in and the table settled.
     Rolled(Box<RollRecord>),
+    /// A player said the name it goes by.
+    Named {
+        /// Who.
+        player: PlayerId,
+        /// The name.
+        name: String,
+    },
     /// A participant's state hash after a roll is not this peer's: one of
     /// the two diverged. `minority`: this peer's hash is not the one most
     /// of that roll's participants hold (this peer is the one that
