@@ -255,7 +255,7 @@ export class BitCrapsTable extends HTMLElement {
       : `${this.who(e.detail.player)} did not play its part (${e.detail.reason}) and forfeits its bets.`));
     this.peer.addEventListener('tableClosed', (e) => e.detail.table === this.table && this.deadEnd({
       bankrollExhausted: "The house's bankroll can no longer cover the bets in action: every stake was returned and the table closed.",
-      houseGone: 'The house did not start the roll in time (it has gone): every stake was returned and the table closed.',
+      houseGone: 'The house has gone (it did not start the roll, or pass the idle dice, in time): every stake was returned and the table closed.',
     }[e.detail.reason] ?? 'The house defaulted: every bet was paid and the table closed.'));
     this.peer.addEventListener('heldOver', (e) => {
       if (e.detail.table === this.table && e.detail.player === this.peer.me) this.say('The dice were already rolling: your bet is on the next roll.');
@@ -627,7 +627,7 @@ export class BitCrapsTable extends HTMLElement {
     this.$('roll').disabled = !(shooter && s.betting) || s.elsewhere;
     this.$('sit').disabled = s.elsewhere;
     this.$('buy-in').disabled = s.elsewhere;
-    this.$('leave').disabled = s.elsewhere;
+    this.$('leave').disabled = s.elsewhere || !s.betting;
     this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
     this.$('point').classList.toggle('bc-on', Boolean(s.point));
     const nextRoll = !s.betting && s.awaitingRoll ? ` · ${s.awaitingRoll} of your actions wait for the next roll` : '';

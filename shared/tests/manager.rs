@@ -9,6 +9,7 @@ use shared::craps::BetKind;
 use shared::manager::{
     ConsensusGameManager, DashMapStore, ManagerError, Output, RwLockStore, SessionStore,
 };
+use shared::message::Action;
 use shared::session::{GameConfig, LocalAction, Session, SessionError};
 use shared::SigningKey;
 
@@ -32,7 +33,13 @@ fn deliver<S: SessionStore>(peers: &[Arc<ConsensusGameManager<S>>], from: usize,
     while let Some((sender, out)) = queue.pop() {
         for message in out.transmit {
             for (to, peer) in peers.iter().enumerate() {
-                if to == sender && !message.message.action.is_timed() {
+                // (A state hash or a name counts at its sender at once.)
+                let counted = !message.message.action.is_timed()
+                    || matches!(
+                        message.message.action,
+                        Action::Settled { .. } | Action::Name { .. }
+                    );
+                if to == sender && counted {
                     continue;
                 }
                 let reply = peer

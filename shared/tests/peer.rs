@@ -1380,3 +1380,54 @@ fn a_room_emptied_and_made_anew_plays_on_for_everyone() {
     world.settle();
     world.assert_agreement();
 }
+
+#[test]
+fn a_snapshot_asked_for_twice_never_mixes_its_two_streams() {
+    use shared::peer::sync::{chunks, Assembly, CHUNK_BYTES};
+    let first: Vec<u8> = (0..3 * CHUNK_BYTES).map(|i| i as u8).collect();
+    let second: Vec<u8> = (0..3 * CHUNK_BYTES).map(|i| (i / 7) as u8).collect();
+    let (a, b) = (chunks(&first), chunks(&second));
+    // The first stream's start arrives, the receiver gives up waiting and
+    // asks again (a fresh assembly); the giver starts over, and the first
+    // stream's tail, sent before the new ask reached it, arrives first
+    // (chunks travel in order over the relay): it is ignored.
+    let mut assembly = Assembly::new([1; 32]);
+    assert_eq!(assembly.add(&a[0][1..]), Ok(None));
+    let mut assembly = Assembly::new([1; 32]);
+    assert_eq!(assembly.add(&a[1][1..]), Ok(None), "an old chunk 1");
+    assert_eq!(assembly.add(&a[2][1..]), Ok(None), "an old chunk 2");
+    assert_eq!(assembly.add(&b[0][1..]), Ok(None));
+    assert_eq!(assembly.add(&b[1][1..]), Ok(None));
+    assert!(
+        assembly.add(&b[2][1..]) == Ok(Some(second.clone())),
+        "the second stream, whole"
+    );
+    // A stream that starts over midway starts over in the assembly too.
+    let mut assembly = Assembly::new([1; 32]);
+    assert_eq!(assembly.add(&a[0][1..]), Ok(None));
+    assert_eq!(assembly.add(&b[0][1..]), Ok(None));
+    assert_eq!(assembly.add(&b[1][1..]), Ok(None));
+    assert!(assembly.add(&b[2][1..]) == Ok(Some(second)));
+}
+
+#[test]
+fn a_seated_player_cannot_leave_while_the_dice_roll() {
+    let mut world = World::new(9, 3);
+    world.disconnect_percent = 0;
+    rolls_until(&mut world, 1, false);
+    while world.players[1]
+        .peer
+        .session(&ROOM)
+        .is_some_and(|s| s.is_betting())
+    {
+        world.step(false);
+    }
+    let now = world.now;
+    assert_eq!(
+        world.players[1].peer.leave_table(now, ROOM),
+        Err(PeerError::MidRoll)
+    );
+    rolls_until(&mut world, 3, false);
+    world.settle();
+    world.assert_agreement();
+}

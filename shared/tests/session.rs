@@ -1134,3 +1134,26 @@ fn a_name_reaches_every_peer_in_the_relays_order_and_a_bad_one_is_refused() {
     }
     assert_eq!(replayed.names(), banker.names());
 }
+
+#[test]
+fn once_the_shooter_asks_the_house_has_the_commit_deadline_whatever_the_idle_one() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    let idle_due = config().shooter_timeout + shared::session::HOUSE_ANSWER_MS;
+    assert_eq!(other.deadline(), Some(idle_due));
+    // The shooter asks just before the idle deadline: the house now has
+    // the whole commit deadline from the request.
+    let asked = idle_due - 100;
+    shooter.roll(asked).unwrap();
+    let ask = shooter.poll_transmit().unwrap();
+    for s in [&mut shooter, &mut other] {
+        s.handle_relayed(asked, ask.clone(), asked).unwrap();
+        assert_eq!(s.deadline(), Some(asked + config().commit_timeout));
+    }
+    // A banker that closes 200 ms later (past the idle deadline) rolls.
+    banker.handle_relayed(asked + 200, ask, asked).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], asked + 200);
+    for s in [&banker, &shooter, &other] {
+        assert!(!s.is_closed());
+        assert_eq!(s.history().len(), 1);
+    }
+}

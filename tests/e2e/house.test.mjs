@@ -36,7 +36,7 @@ async function houseLeavesAndShooterRolls(house, players) {
   await shooter.click('[data-roll]');
   for (const page of players) {
     await page.locator('[data-dead-end]').waitFor({ state: 'visible', timeout: 15_000 });
-    assert.match(await page.locator('[data-dead-end]').textContent(), /house did not start the roll in time/);
+    assert.match(await page.locator('[data-dead-end]').textContent(), /The house has gone \(it did not start the roll/);
     assert.match(await page.locator('[data-round]').textContent(), /This table has closed/);
   }
   return Date.now() - asked;

@@ -77,6 +77,10 @@ pub const HOUSE_GRACE_MS: Millis = 5_000;
 /// first chunk, or between two) before another player is asked.
 pub const SYNC_TIMEOUT_MS: Millis = 5_000;
 
+/// How many times every player is asked for a snapshot, none answering
+/// in time, before a peer goes on with what the relay gave.
+pub const SYNC_ROUNDS: u32 = 3;
+
 /// The most relay frames held while a snapshot comes.
 pub const MAX_HELD: usize = 8_192;
 
@@ -107,6 +111,8 @@ struct Syncing {
     held: Vec<Bytes>,
     /// Players asked already (each once, then all again).
     tried: Vec<PeerId>,
+    /// How many times every player was asked without an answer.
+    rounds: u32,
 }
 
 impl Syncing {
@@ -118,6 +124,7 @@ impl Syncing {
             assembly: sync::Assembly::new([0; 32]),
             held: Vec::new(),
             tried: Vec::new(),
+            rounds: 0,
         }
     }
 }
@@ -148,6 +155,9 @@ pub enum PeerError {
     /// a timed step (which counts only as the relay stamped it).
     #[error("a data channel carries only its own peer's table actions and requests")]
     ForeignChannelFrame,
+    /// A seated player cannot leave while the dice are rolling.
+    #[error("the dice are rolling: leave once they have landed")]
+    MidRoll,
     /// Another tab with this key has the table now: this one acts no more.
     #[error("this table is open in another tab")]
     OpenElsewhere,
@@ -389,6 +399,11 @@ impl Peer {
             .session
             .as_ref()
             .is_some_and(|s| !s.is_closed() && s.table().balance(&self.id).is_some());
+        // A seat in a roll under way must play its part (or forfeit every
+        // bet in it): it is given up between rolls.
+        if seated && room.session.as_ref().is_some_and(|s| !s.is_betting()) {
+            return Err(PeerError::MidRoll);
+        }
         if seated {
             self.act(now, room_id, LocalAction::Leave)?;
         }
@@ -953,9 +968,15 @@ impl Peer {
             return;
         }
         if others.iter().all(|p| syncing.tried.contains(p)) {
-            // Everyone was asked once and nobody answered in time (busy,
-            // or re-joining a restarted relay): all of them again, never
-            // a stale game of our own.
+            // Everyone was asked and nobody answered in time (busy, or
+            // re-joining a restarted relay): all of them again, a few
+            // times, before going on with what the relay gave (they may
+            // all be catching up themselves).
+            syncing.rounds += 1;
+            if syncing.rounds >= SYNC_ROUNDS {
+                self.stop_syncing(now, room_id);
+                return;
+            }
             syncing.tried.clear();
         }
         let next = banker
@@ -1003,9 +1024,14 @@ impl Peer {
         }
     }
 
-    /// A player asked for the game: queued, and served in turn.
+    /// A player asked for the game: queued, and served in turn. A player
+    /// asking again while its snapshot streams gave up waiting on it (it
+    /// starts afresh): the stream starts over.
     fn give_snapshot(&mut self, now: Millis, room_id: RoomId, to: PeerId) {
         if let Some(room) = self.rooms.get_mut(&room_id) {
+            if room.serving.as_ref().is_some_and(|s| s.to == to) {
+                room.serving = None;
+            }
             if room.asks.len() < MAX_ASKS {
                 room.asks.insert(to);
             }

@@ -48,7 +48,7 @@ pub const CHUNK_BYTES: usize = 60_000;
 /// The most chunks a snapshot may have (about 123 MB, a game of some
 /// 600,000 messages): a receiver never holds more for one giver. Givers
 /// stream the chunks at their upload budget, so a long snapshot takes
-/// longer to arrive, never fails to.
+/// longer to arrive rather than not being sent.
 pub const MAX_CHUNKS: usize = 2_048;
 const VERSION: u8 = 2;
 
@@ -117,12 +117,16 @@ pub fn chunks(snapshot: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A snapshot being received, chunk by chunk, from one giver.
+/// A snapshot being received, chunk by chunk and in order, from one giver
+/// (its chunks travel in order over the relay). Chunk 0 starts a stream;
+/// a chunk that does not follow (the rest of a stream asked for earlier)
+/// is ignored, so two streams never mix.
 #[derive(Debug)]
 pub struct Assembly {
     /// Who it is from.
     pub from: PeerId,
-    parts: Vec<Option<Vec<u8>>>,
+    parts: Vec<Vec<u8>>,
+    count: usize,
 }
 
 impl Assembly {
@@ -131,6 +135,7 @@ impl Assembly {
         Assembly {
             from,
             parts: Vec::new(),
+            count: 0,
         }
     }
 
@@ -146,16 +151,18 @@ impl Assembly {
         if count == 0 || count > MAX_CHUNKS || index >= count {
             return Err(bad);
         }
-        if self.parts.is_empty() {
-            self.parts = vec![None; count];
-        } else if self.parts.len() != count {
-            return Err(bad);
+        if index == 0 {
+            self.parts.clear();
+            self.count = count;
+        } else if index != self.parts.len() || count != self.count {
+            return Ok(None); // not the next chunk of this stream
         }
-        self.parts[index] = Some(chunk[4..].to_vec());
-        if self.parts.iter().any(Option::is_none) {
+        self.parts.push(chunk[4..].to_vec());
+        if self.parts.len() < self.count {
             return Ok(None);
         }
-        Ok(Some(self.parts.drain(..).flatten().flatten().collect()))
+        self.count = 0;
+        Ok(Some(self.parts.drain(..).flatten().collect()))
     }
 }
 

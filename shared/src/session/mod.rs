@@ -233,8 +233,8 @@ pub struct Session {
     /// soon as one of them is the shooter on this peer's table (a request
     /// may arrive before the action that made its sender the shooter).
     roll_requests: BTreeSet<PlayerId>,
-    /// (Banker) since when the current shooter has had the dice with
-    /// another player seated.
+    /// (Banker) since when, on its own clock, the current shooter has had
+    /// the dice (a lone player's too: its dice pass back to it).
     shooter_since: Millis,
     local: Option<Local>,
     outbox: VecDeque<SignedMessage>,
@@ -431,7 +431,9 @@ impl Session {
     /// must have passed the idle shooter's dice (or the shooter asked).
     fn house_due(&self) -> Option<Millis> {
         let wait = self.config.shooter_timeout;
-        (wait > 0 && self.idle_shooter().is_some()).then(|| {
+        // (Once the shooter asked, the commit deadline is the house's.)
+        let idle = wait > 0 && self.roll_asked_at.is_none();
+        (idle && self.idle_shooter().is_some()).then(|| {
             self.idle_since
                 .saturating_add(wait)
                 .saturating_add(HOUSE_ANSWER_MS)
@@ -514,8 +516,9 @@ impl Session {
         })
     }
 
-    /// (Banker) when the dice pass on if the shooter has not asked to roll:
-    /// only with two or more players seated, and a shooter deadline set.
+    /// (Banker) when the dice pass on if the shooter has not asked to roll
+    /// (back to the same player when it sits alone), with a shooter
+    /// deadline set.
     fn pass_dice_at(&self) -> Option<Millis> {
         let timeout = self.config.shooter_timeout;
         let closing = self.in_flight(|a| matches!(a, Action::Commit { close: Some(_), .. }));
@@ -720,7 +723,14 @@ impl Session {
         self.outbox.push_back(signed.clone());
         if let Some(local) = self.local.as_mut() {
             local.next_seq += 1;
-            if signed.message.action.is_timed() || !local.unconfirmed.is_empty() {
+            // A state hash or a name changes nothing a deadline judges: it
+            // counts here at once, and holds none of our later moves up.
+            let waits = signed.message.action.is_timed()
+                && !matches!(
+                    signed.message.action,
+                    Action::Settled { .. } | Action::Name { .. }
+                );
+            if waits || !local.unconfirmed.is_empty() {
                 local.unconfirmed.push_back(signed);
                 return Ok(());
             }
@@ -866,6 +876,8 @@ impl Session {
                 self.expire(now);
                 self.held.relayed(&signed);
                 self.watch_shooter(now);
+                // (The clock may have ended a phase: take our next step.)
+                self.move_on(now);
             }
             return Err(SessionError::Replayed { seq, expected });
         }
