@@ -668,12 +668,16 @@ export class BitCrapsTable extends HTMLElement {
     seats.replaceChildren(
       ...[{ player: s.banker, balance: s.bankroll, house: true }, ...s.seats].map((seat) => {
         const li = document.createElement('li');
-        const tags = [seat.house ? 'house' : '', seat.player === s.shooter ? 'shooter' : '', seat.player === me ? 'you' : '']
+        // Presence: who the relay has at the table now.
+        const present = seat.player === me || s.roster.includes(seat.player);
+        const tags = [seat.house ? 'house' : '', seat.player === s.shooter ? 'shooter' : '', seat.player === me ? 'you' : '', present ? '' : 'away']
           .filter(Boolean)
           .join(', ');
         li.textContent = `${this.names[seat.player] ?? short(seat.player)} ${tags ? `(${tags})` : ''}: ${seat.balance}`;
         li.setAttribute('data-player', seat.player);
         li.setAttribute('data-balance', seat.balance);
+        li.setAttribute('data-present', String(present));
+        li.classList.toggle('bc-away', !present);
         return li;
       }),
     );

@@ -28,7 +28,13 @@ async function betAll(players) {
 /** The house closes its tab; the shooter presses Roll; every player's page
  * closes the table within the deadline (2 s here) and offers the lobby. */
 async function houseLeavesAndShooterRolls(house, players) {
+  const banker = (await stateOf(house)).me;
   await house.context().close();
+  // Every player sees the house away from the table at once.
+  for (const page of players) {
+    await page.locator(`[data-seats] li[data-player="${banker}"][data-present="false"]`).waitFor({ timeout: 15_000 });
+    assert.match(await page.locator(`[data-seats] li[data-player="${banker}"]`).textContent(), /away/);
+  }
   let shooter = null;
   for (const page of players) if ((await data(page, 'shooter')) === 'true') shooter = page;
   assert.ok(shooter, 'a player has the dice');
