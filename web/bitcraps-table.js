@@ -147,6 +147,7 @@ const TEMPLATE = `
       <button type="button" data-buy-in hidden>Buy 500 more</button>
       <button type="button" data-leave hidden>Leave the table</button>
       <span data-round></span>
+      <span class="bc-shooter-clock" data-shooter-clock aria-live="off"></span>
     </div>
     <div class="bc-layout-wrap"><svg class="bc-layout" viewBox="0 0 900 410" role="group" aria-label="craps layout"></svg></div>
     <div class="bc-controls">
@@ -541,6 +542,23 @@ export class BitCrapsTable extends HTMLElement {
     }
   }
 
+  /** The shooter's time to roll, counting down once a second while it
+   * runs (the house passes the dice when it is out). */
+  showShooterClock(s) {
+    const left = s.open && !s.closed ? this.peer.shooterClock(this.table) : -1;
+    const clock = this.$('shooter-clock');
+    clearTimeout(this.clockTimer);
+    if (left < 0 || !s.shooter) {
+      clock.textContent = '';
+      return;
+    }
+    const seconds = Math.ceil(left / 1000);
+    const whose = s.shooter === s.me ? 'You have' : `${this.who(s.shooter)} has`;
+    clock.textContent = `${whose} ${seconds} s to roll`;
+    clock.dataset.seconds = String(seconds);
+    this.clockTimer = setTimeout(() => this.showShooterClock(this.peer.state(this.table)), 1000 - (left % 1000) + 20);
+  }
+
   /** Marks each of this player's bets that won or lost on the layout with
    * its amount, and says the stickman's call and the net result. */
   showResults(roll) {
@@ -631,6 +649,7 @@ export class BitCrapsTable extends HTMLElement {
     this.$('point').textContent = s.point ? `ON ${s.point}` : 'OFF';
     this.$('point').classList.toggle('bc-on', Boolean(s.point));
     const nextRoll = !s.betting && s.awaitingRoll ? ` · ${s.awaitingRoll} of your actions wait for the next roll` : '';
+    this.showShooterClock(s);
     this.$('round').textContent = s.closed ? 'This table has closed.' : `Round ${s.round}${s.betting ? '' : ' · rolling…'}${nextRoll}`;
     const puck = this.$('puck');
     const box = this.layout.areas.find((a) => a.number === s.point);

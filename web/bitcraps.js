@@ -344,6 +344,12 @@ export class BitCrapsClient extends EventTarget {
     return JSON.parse(this.client.rolls(table, afterRound, max));
   }
 
+  /** Milliseconds the shooter has left to roll before the house passes its
+   * dice (counted on the relay's clock), or -1 when no countdown runs. */
+  shooterClock(table) {
+    return this.client.shooterClock(table, this.now());
+  }
+
   /** Recomputes a past roll's dice from its reveals, in the browser. */
   verify(table, round) {
     return JSON.parse(this.client.verifyRoll(table, round));

@@ -1157,3 +1157,27 @@ fn once_the_shooter_asks_the_house_has_the_commit_deadline_whatever_the_idle_one
         assert_eq!(s.history().len(), 1);
     }
 }
+
+#[test]
+fn every_peer_knows_when_the_shooter_should_roll() {
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    shooter.roll(5_000).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 5_000);
+    assert_eq!(banker.history().len(), 1);
+    let due = 5_000 + config().shooter_timeout;
+    for s in [&banker, &shooter, &other] {
+        assert_eq!(s.shooter_due(), Some(due), "the same on every peer");
+    }
+    // Read on this peer's own clock: the last relay time seen plus what
+    // its clock counted since.
+    assert_eq!(other.relay_now(5_000 + 1_234), 6_234);
+    // Once the shooter asks, no countdown.
+    let who = if banker.table().shooter() == shooter.local_id() {
+        &mut shooter
+    } else {
+        &mut other
+    };
+    who.roll(6_000).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 6_000);
+    assert!(shooter.shooter_due() != Some(due));
+}

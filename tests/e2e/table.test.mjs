@@ -398,3 +398,23 @@ test("a player's name shows on every page, as text, and stays with the browser",
   for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
 });
+
+test('the shooter sees its time to roll count down, and so does everyone else', async () => {
+  const pages = await setUp(2);
+  await playRoll(pages, 1);
+  const seconds = (page) => page.locator('[data-shooter-clock]').getAttribute('data-seconds').then(Number);
+  for (const page of pages) {
+    await page.locator('[data-shooter-clock]').waitFor();
+    const first = await seconds(page);
+    assert.ok(first > 20 && first <= 30, `a 30 s countdown: ${first}`);
+  }
+  let shooter = null;
+  for (const page of pages.slice(1)) if ((await data(page, 'shooter')) === 'true') shooter = page;
+  assert.match(await shooter.locator('[data-shooter-clock]').textContent(), /^You have \d+ s to roll$/);
+  const before = await seconds(pages[0]);
+  await pages[0].waitForFunction((b) => Number(document.querySelector('[data-shooter-clock]').dataset.seconds) < b, before, { timeout: 5_000 });
+  // Asking to roll stops it.
+  await playRoll(pages, 2);
+  for (const p of pages) await assertClean(p);
+  for (const p of pages) await p.context().close();
+});

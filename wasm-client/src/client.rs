@@ -399,6 +399,22 @@ impl Client {
         Ok(serde_json::to_string(&rolls).unwrap_or_else(|_| "[]".into()))
     }
 
+    /// Milliseconds left (at `now`, this page's clock) for the shooter to
+    /// roll before the house passes its dice, or -1 when no countdown runs
+    /// (a roll is under way or asked for, or nobody has the dice).
+    #[wasm_bindgen(js_name = shooterClock)]
+    pub fn shooter_clock(&self, table: &str, now: f64) -> f64 {
+        let Some(session) = room_of(table)
+            .ok()
+            .and_then(|room| self.peer.session(&room))
+        else {
+            return -1.0;
+        };
+        session.shooter_due().map_or(-1.0, |due| {
+            due.saturating_sub(session.relay_now(now as u64)) as f64
+        })
+    }
+
     /// What each path delivered of a table's game frames (JSON): `relay`
     /// and, per peer (hex), its data channel's `{taken, ignored, refused,
     /// lastAt}`, and `direct`: the peers whose channel delivered a game

@@ -215,6 +215,8 @@ pub struct Session {
     /// (the same on every peer): the house must pass the dice within
     /// `shooter_timeout` + [`HOUSE_ANSWER_MS`] of it.
     idle_since: Millis,
+    /// When (this peer's clock) the relay's time last moved on.
+    clock_seen_at: Millis,
     table_hash: Digest32,
     roll_participants: BTreeSet<PlayerId>,
     commits: BTreeMap<PlayerId, (Digest32, Digest32)>,
@@ -283,6 +285,7 @@ impl Session {
             passes: 0,
             watched: None,
             idle_since: 0,
+            clock_seen_at: 0,
             settled: BTreeMap::new(),
             names: BTreeMap::new(),
             table_hash: [0; 32],
@@ -504,6 +507,30 @@ impl Session {
     /// The relay's time of the latest relayed message processed.
     pub fn relay_clock(&self) -> Millis {
         self.clock
+    }
+
+    /// The relay's time reached `at`, read at `now` on this peer's clock.
+    fn advance_clock(&mut self, now: Millis, at: Millis) {
+        if at >= self.clock {
+            self.clock = at;
+            self.clock_seen_at = now;
+        }
+    }
+
+    /// This peer's estimate of the relay's time at `now` (its clock): the
+    /// last relay time seen, plus what this clock counted since. For
+    /// display only (verdicts use only stamped times).
+    pub fn relay_now(&self, now: Millis) -> Millis {
+        self.clock
+            .saturating_add(now.saturating_sub(self.clock_seen_at))
+    }
+
+    /// While betting, before the shooter asks: the relay time by which it
+    /// should roll (its dice pass on after it, if the house is there).
+    pub fn shooter_due(&self) -> Option<Millis> {
+        let wait = self.config.shooter_timeout;
+        let waiting = self.stage == Stage::Betting && self.roll_asked_at.is_none() && wait > 0;
+        (waiting && self.idle_shooter().is_some()).then(|| self.idle_since.saturating_add(wait))
     }
 
     /// Whether one of this peer's own messages of this round, sent but not
@@ -872,7 +899,7 @@ impl Session {
             // (Our own table action, back from the relay: at this point of
             // the relay's order, as every other peer processes it.)
             if let Some(at) = relayed_at.filter(|_| self.held.is_held(&signed)) {
-                self.clock = self.clock.max(at);
+                self.advance_clock(now, at);
                 self.expire(now);
                 self.held.relayed(&signed);
                 self.watch_shooter(now);
@@ -1128,7 +1155,7 @@ impl Session {
         }
         let previewed = !shown.is_empty();
         if let Some(at) = relayed_at {
-            self.clock = self.clock.max(at);
+            self.advance_clock(now, at);
             self.expire(now);
         }
         // Recorded before applying: applying may produce further messages,
