@@ -364,6 +364,7 @@ export class BitCrapsTable extends HTMLElement {
   }
 
   lobby() {
+    clearTimeout(this.clockTimer);
     if (this.table) {
       try {
         this.peer.leave(this.table);
@@ -556,7 +557,8 @@ export class BitCrapsTable extends HTMLElement {
     const whose = s.shooter === s.me ? 'You have' : `${this.who(s.shooter)} has`;
     clock.textContent = `${whose} ${seconds} s to roll`;
     clock.dataset.seconds = String(seconds);
-    this.clockTimer = setTimeout(() => this.showShooterClock(this.peer.state(this.table)), 1000 - (left % 1000) + 20);
+    // (A render: it does nothing once this page has left the table.)
+    this.clockTimer = setTimeout(() => this.render(), 1000 - (left % 1000) + 20);
   }
 
   /** Marks each of this player's bets that won or lost on the layout with

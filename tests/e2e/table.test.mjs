@@ -413,7 +413,7 @@ test('the shooter sees its time to roll count down, and so does everyone else', 
   assert.match(await shooter.locator('[data-shooter-clock]').textContent(), /^You have \d+ s to roll$/);
   const before = await seconds(pages[0]);
   await pages[0].waitForFunction((b) => Number(document.querySelector('[data-shooter-clock]').dataset.seconds) < b, before, { timeout: 5_000 });
-  // Asking to roll stops it.
+  // Play goes on.
   await playRoll(pages, 2);
   for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
