@@ -167,6 +167,10 @@ const TEMPLATE = `
     <p class="bc-message" data-message role="status"></p>
     <div class="bc-panels">
       <div><h3>Players</h3><ul class="bc-seats" data-seats></ul></div>
+      <div class="bc-chat"><h3>Chat</h3>
+        <ol class="bc-chat-lines" data-chat-lines aria-live="polite"></ol>
+        <form data-chat-form><input data-chat-text maxlength="280" placeholder="say something" aria-label="chat message"><button>Send</button></form>
+      </div>
       <div><h3>Rolls</h3><ol class="bc-history" data-history reversed></ol></div>
     </div>
     <details class="bc-verify" data-verify>
@@ -243,6 +247,18 @@ export class BitCrapsTable extends HTMLElement {
       this.$('take-back').hidden = false;
     });
     this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${this.who(e.detail.player)}: ${e.detail.reason}`));
+    this.peer.addEventListener('chat', (e) => {
+      if (e.detail.table !== this.table) return;
+      const li = document.createElement('li');
+      const who = document.createElement('b');
+      who.textContent = e.detail.from === this.peer.me ? 'You' : this.who(e.detail.from);
+      li.append(who, `: ${e.detail.text}`); // text, never markup
+      li.setAttribute('data-from', e.detail.from);
+      const lines = this.$('chat-lines');
+      lines.append(li);
+      while (lines.children.length > 100) lines.firstElementChild.remove();
+      lines.scrollTop = lines.scrollHeight;
+    });
     this.peer.addEventListener('diverged', (e) => {
       const d = e.detail;
       if (d.table !== this.table) return;
@@ -404,6 +420,18 @@ export class BitCrapsTable extends HTMLElement {
     this.$('sit').addEventListener('click', () => this.attempt(() => this.peer.sit(this.table, 1000)));
     this.$('buy-in').addEventListener('click', () => this.attempt(() => this.peer.buyIn(this.table, 500)));
     this.$('leave').addEventListener('click', () => this.leaveTable());
+    this.$('chat-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const input = this.$('chat-text');
+      const text = input.value.trim();
+      if (!text) return;
+      try {
+        this.peer.chat(this.table, text);
+        input.value = '';
+      } catch (error) {
+        this.say(`Not sent: ${error.message ?? error}`);
+      }
+    });
     this.$('undo').addEventListener('click', () => this.undo());
     this.$('clear').addEventListener('click', () => this.clear());
     this.$('rebet').addEventListener('click', () => this.rebet());

@@ -90,6 +90,8 @@ export class BitCrapsClient extends EventTarget {
   buyIn(table: string, amount: number): void;
   bet(table: string, bet: string, stake: number): void;
   takeDown(table: string, bet: string): void;
+  /** Says a line (1-280 bytes of text) to everyone at the table. */
+  chat(table: string, text: string): void;
   /** Milliseconds the shooter has left to roll before the house passes its dice, or -1. */
   shooterClock(table: string): number;
   /** The name this player goes by at `table` (1-24 bytes of text). */

@@ -45,6 +45,7 @@ export const newTableId = () => randomHex(16);
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
  * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
  * `rolled`, `named` (`player`, `name`: the name a player goes by),
+ * `chat` (`from`, `text`: a line said at the table, signed by its sender),
  * `diverged` (a participant's state after roll `round` is
  * not this page's: `theirs`, `ours`; `minority`: most participants hold
  * another one, and this page takes the game from them), `forfeited`,
@@ -342,6 +343,12 @@ export class BitCrapsClient extends EventTarget {
    * most 1,000 per call): fetch only the rolls not seen yet. */
   rolls(table, afterRound = 0, max = 1000) {
     return JSON.parse(this.client.rolls(table, afterRound, max));
+  }
+
+  /** Says a line (1-280 bytes of text) to everyone at the table (`chat`
+   * events, this page's own too). Throws if it cannot be sent now. */
+  chat(table, text) {
+    this.run(() => this.client.chat(table, text));
   }
 
   /** Milliseconds the shooter has left to roll before the house passes its

@@ -1431,3 +1431,40 @@ fn a_seated_player_cannot_leave_while_the_dice_roll() {
     world.settle();
     world.assert_agreement();
 }
+
+#[test]
+fn a_chat_line_is_its_signers_and_junk_says_nothing() {
+    use shared::peer::{chat, handshake};
+    let mut peer = Peer::new(SigningKey::from_bytes(&[9; 32]));
+    peer.join_table(ROOM, [0; 32], None);
+    let alice = SigningKey::from_bytes(&[1; 32]);
+    let line = |text: &str| {
+        handshake::signed_frame(
+            &alice,
+            FrameKind::Presence,
+            ROOM,
+            None,
+            &chat::encode(text).unwrap(),
+        )
+        .unwrap()
+    };
+    peer.handle_frame(1, &line("<i>hi</i>")).unwrap();
+    let said: Vec<PeerEvent> = std::iter::from_fn(|| peer.poll_event()).collect();
+    assert_eq!(
+        said,
+        vec![PeerEvent::Chat {
+            room: ROOM,
+            from: alice.verifying_key().to_bytes(),
+            text: "<i>hi</i>".into()
+        }]
+    );
+    // Words changed on the way are nobody's.
+    let mut forged = BytesMut::from(&line("hello")[..]);
+    let at = forged.len() - 66; // a letter of the text ("hello" -> "helln")
+    forged[at] ^= 1;
+    let _ = peer.handle_frame(2, &forged);
+    assert!(peer.poll_event().is_none(), "a forged line says nothing");
+    // Not at the table: nothing to say, and nothing said.
+    assert_eq!(peer.chat(ROOM, "hi"), Err(PeerError::NotConnected));
+    assert_eq!(peer.chat([7; 16], "hi"), Err(PeerError::NotAtTable));
+}

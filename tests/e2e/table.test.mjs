@@ -418,3 +418,24 @@ test('the shooter sees its time to roll count down, and so does everyone else', 
   for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
 });
+
+test('a chat line reaches every page at the table, as text, under its sender', async () => {
+  const pages = await setUp(2);
+  const [house, a] = pages;
+  await a.fill('[data-name]', 'Ann');
+  await a.locator('[data-name]').dispatchEvent('change');
+  const me = (await stateOf(a)).me;
+  await house.waitForFunction((who) => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).names?.[who] === 'Ann', me, { timeout: 15_000 });
+  await a.fill('[data-chat-text]', '<i>good luck</i> 🎲');
+  await a.press('[data-chat-text]', 'Enter');
+  for (const page of pages) {
+    const line = page.locator(`[data-chat-lines] li[data-from="${me}"]`);
+    await line.waitFor({ timeout: 15_000 });
+    const text = await line.textContent();
+    assert.equal(text, `${page === a ? 'You' : 'Ann'}: <i>good luck</i> 🎲`);
+    assert.equal(await line.locator('i').count(), 0, 'shown as text, not markup');
+  }
+  assert.equal(await a.locator('[data-chat-text]').inputValue(), '', 'the box empties once sent');
+  for (const p of pages) await assertClean(p);
+  for (const p of pages) await p.context().close();
+});

@@ -245,6 +245,14 @@ impl Client {
         Ok(self.take_events())
     }
 
+    /// Says a line (1-280 bytes of text) to everyone at a table; returns
+    /// the events (this page's own `chat` among them).
+    pub fn chat(&mut self, table: &str, text: &str) -> Result<String, JsError> {
+        let room = room_of(table)?;
+        self.peer.chat(room, text).map_err(refused)?;
+        Ok(self.take_events())
+    }
+
     /// Tells a table the name this player goes by (1-24 bytes of text, no
     /// control characters): every page shows it instead of the key.
     #[wasm_bindgen(js_name = setName)]

@@ -153,6 +153,12 @@ pub enum JsEvent {
         code: u16,
         reason: String,
     },
+    /// A chat line (this page's own too).
+    Chat {
+        table: String,
+        from: String,
+        text: String,
+    },
     /// WebRTC signaling from a peer.
     Signal {
         table: String,
@@ -313,6 +319,11 @@ impl From<PeerEvent> for JsEvent {
                 table: hex(&room),
                 code,
                 reason,
+            },
+            PeerEvent::Chat { room, from, text } => JsEvent::Chat {
+                table: hex(&room),
+                from: hex(&from),
+                text,
             },
             PeerEvent::Signal {
                 room,

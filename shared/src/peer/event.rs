@@ -136,6 +136,15 @@ pub enum PeerEvent {
         /// In words.
         reason: String,
     },
+    /// A chat line (this peer's own too), signed by its sender.
+    Chat {
+        /// The table.
+        room: RoomId,
+        /// Who said it.
+        from: PeerId,
+        /// What.
+        text: String,
+    },
     /// A WebRTC signaling message from another peer.
     Signal {
         /// The table.

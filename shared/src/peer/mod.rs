@@ -36,6 +36,7 @@
 //!
 //! It does no I/O and reads no clock, like [`crate::session::Session`].
 
+pub mod chat;
 pub mod event;
 pub mod handshake;
 pub mod outgoing;
@@ -155,6 +156,13 @@ pub enum PeerError {
     /// a timed step (which counts only as the relay stamped it).
     #[error("a data channel carries only its own peer's table actions and requests")]
     ForeignChannelFrame,
+    /// Not connected to the table's relay right now (chat is not kept for
+    /// later).
+    #[error("not connected to the table right now")]
+    NotConnected,
+    /// A chat line that is empty, too long or has control characters.
+    #[error("a chat line is 1-280 bytes of text")]
+    BadChat,
     /// A seated player cannot leave while the dice are rolling.
     #[error("the dice are rolling: leave once they have landed")]
     MidRoll,
@@ -373,6 +381,32 @@ impl Peer {
         Ok(())
     }
 
+    /// Says `text` to everyone at a table (see [`chat`]); this peer's own
+    /// line comes back at once as a [`PeerEvent::Chat`].
+    pub fn chat(&mut self, room_id: RoomId, text: &str) -> Result<(), PeerError> {
+        let room = self.rooms.get(&room_id).ok_or(PeerError::NotAtTable)?;
+        if room.elsewhere {
+            return Err(PeerError::OpenElsewhere);
+        }
+        if room.joined != Joined::In {
+            return Err(PeerError::NotConnected);
+        }
+        let payload = chat::encode(text).ok_or(PeerError::BadChat)?;
+        let frame =
+            handshake::signed_frame(&self.key, FrameKind::Presence, room_id, None, &payload)?;
+        self.transmits.push_back(Transmit {
+            room: room_id,
+            to: Destination::Relay,
+            frame,
+        });
+        self.events.push_back(PeerEvent::Chat {
+            room: room_id,
+            from: self.id,
+            text: text.to_owned(),
+        });
+        Ok(())
+    }
+
     /// Tells a table the name this player goes by (see
     /// [`Session::set_name`]).
     pub fn set_name(&mut self, now: Millis, room_id: RoomId, name: &str) -> Result<(), PeerError> {
@@ -512,6 +546,18 @@ impl Peer {
             }
             FrameKind::Direct => {
                 self.on_direct(now, room_id, frame.header.sender, frame.payload);
+            }
+            // A chat line, checked to be its sender's own words.
+            FrameKind::Presence if !frame.payload.is_empty() => {
+                if let Some(text) = chat::decode(frame.payload) {
+                    if self.rooms.contains_key(&room_id) && frame.verify().is_ok() {
+                        self.events.push_back(PeerEvent::Chat {
+                            room: room_id,
+                            from: frame.header.sender,
+                            text: text.to_owned(),
+                        });
+                    }
+                }
             }
             FrameKind::Offer | FrameKind::Answer | FrameKind::Ice => {
                 let kind = match frame.header.kind {
