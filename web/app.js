@@ -1,13 +1,14 @@
 // The page: one <bitcraps-table>, configured from the URL
 // (?table=<id> joins a table; &webrtc=off relays only; &deadline=<ms> sets
-// the commit/reveal deadlines of a table opened here).
+// the commit/reveal deadlines of a table opened here; &shooter=<ms> how long
+// its shooter may wait before the dice pass).
 import { loadWasm } from './bitcraps.js';
 import { version, protocolVersion } from './pkg/bitcraps_client.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const table = $('table');
-for (const name of ['table', 'webrtc', 'deadline', 'relay']) {
+for (const name of ['table', 'webrtc', 'deadline', 'shooter', 'relay']) {
   if (params.has(name)) table.setAttribute(name, params.get(name));
 }
 // Define the element only now, so it starts with the attributes above.

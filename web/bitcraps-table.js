@@ -5,7 +5,9 @@
 //
 // Attributes: `relay` (WebSocket URL; default: this page's host + /ws),
 // `table` (table id; without it, the element offers to open or join one),
-// `webrtc="off"` (relay only), `deadline` (ms, for tables opened here).
+// `webrtc="off"` (relay only), `deadline` (ms, for tables opened here),
+// `shooter` (ms a shooter may wait before the dice pass, for tables opened
+// here; default 30 s).
 import { BitCrapsClient, newTableId } from './bitcraps.js';
 
 const NUMBERS = [4, 5, 6, 8, 9, 10];
@@ -326,7 +328,11 @@ export class BitCrapsTable extends HTMLElement {
     this.$('view').hidden = false;
     const houseKey = `bitcraps-house-${table}`;
     const bankroll = Number(localStorage.getItem(houseKey) || 0);
-    this.peer.joinTable(table, { bankroll, deadlineMs: Number(this.getAttribute('deadline') || 0) });
+    this.peer.joinTable(table, {
+      bankroll,
+      deadlineMs: Number(this.getAttribute('deadline') || 0),
+      shooterMs: Number(this.getAttribute('shooter') || 0),
+    });
     const link = new URL(location.href);
     link.searchParams.set('table', table);
     this.$('share').value = link.href;

@@ -85,7 +85,7 @@ export class BitCrapsClient extends EventTarget {
   static betCatalog(): { bet: string; unit: number; edge: number | null }[];
   start(): Promise<this>;
   close(): void;
-  joinTable(table: string, options?: { bankroll?: number; deadlineMs?: number }): void;
+  joinTable(table: string, options?: { bankroll?: number; deadlineMs?: number; shooterMs?: number }): void;
   sit(table: string, buyIn: number): void;
   buyIn(table: string, amount: number): void;
   bet(table: string, bet: string, stake: number): void;

@@ -275,12 +275,13 @@ export class BitCrapsClient extends EventTarget {
 
   /**
    * Joins a table; with `bankroll`, opens it as its banker (the house),
-   * with commit/reveal deadlines of `deadlineMs` (default 10 s).
+   * with commit/reveal deadlines of `deadlineMs` (default 10 s) and a
+   * shooter's wait of `shooterMs` before its dice pass (default 30 s).
    */
-  joinTable(table, { bankroll = 0, deadlineMs = 0 } = {}) {
+  joinTable(table, { bankroll = 0, deadlineMs = 0, shooterMs = 0 } = {}) {
     const entropy = kept(`${this.prefix}-entropy-${table}`, () => randomHex(32));
     this.tables.add(table);
-    this.client.joinTable(table, unhex(entropy), bankroll, deadlineMs);
+    this.client.joinTable(table, unhex(entropy), bankroll, deadlineMs, shooterMs);
     if (!this.ws || (this.ws.readyState === WebSocket.CLOSED && !this.reconnectTimer)) this.connect();
     this.flush();
   }

@@ -91,3 +91,37 @@ test('the house gone before the first roll: the table closes on every page alike
   for (const page of [a, b]) await assertClean(page, { houseLeft: true });
   for (const page of [a, b]) await page.context().close();
 });
+
+test('the house gone mid-game and nobody pressing Roll: the table closes within its bound on every page', async () => {
+  // A 2 s shooter's wait: the house has it plus a minute to pass the dice.
+  const pages = await setUp(2, '&shooter=2000');
+  const [house, a, b] = pages;
+  await playRoll(pages, 1);
+  await betAll([a, b]);
+  const owned = async (page) => {
+    const s = await stateOf(page);
+    const seat = s.seats.find((x) => x.player === s.me);
+    return { me: s.me, chips: seat.balance + s.bets.filter((x) => x.player === s.me).reduce((n, x) => n + x.stake, 0) };
+  };
+  const before = await Promise.all([a, b].map(owned));
+  const gone = Date.now();
+  await house.context().close();
+  // Nobody presses Roll. Bound: the shooter's 2 s + 60 s (relay time),
+  // plus a tick's grace.
+  for (const page of [a, b]) {
+    await page.locator('[data-dead-end]').waitFor({ state: 'visible', timeout: 75_000 });
+    assert.match(await page.locator('[data-dead-end]').textContent(), /The house has gone/);
+  }
+  const took = Date.now() - gone;
+  assert.ok(took <= 2_000 + 60_000 + 5_000, `closed ${took} ms after the house left`);
+  const states = await Promise.all([a, b].map((p) => p.evaluate(tableState)));
+  for (const s of states) {
+    assert.equal(s.closed, true);
+    assert.deepEqual(s.bets, [], 'every stake came down');
+    for (const { me, chips } of before) assert.equal(s.seats.find((x) => x.player === me)?.balance, chips);
+    assert.equal(s.stateHash, states[0].stateHash, 'alike on every page');
+  }
+  console.log(`house gone, nobody rolling: table closed ${took} ms after the house left (bound 62 s)`);
+  for (const page of [a, b]) await assertClean(page, { houseLeft: true });
+  for (const page of [a, b]) await page.context().close();
+});

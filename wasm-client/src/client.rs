@@ -121,7 +121,8 @@ impl Client {
     }
 
     /// Joins (or opens, as its banker, when `bankroll` > 0, with commit and
-    /// reveal deadlines of `deadline_ms` if > 0) a table. The 32 bytes of
+    /// reveal deadlines of `deadline_ms` and a shooter's wait of
+    /// `shooter_ms` when > 0) a table. The 32 bytes of
     /// `entropy` seed this peer's secrets at the table: keep them with the
     /// key so a reloaded page can carry on.
     #[wasm_bindgen(js_name = joinTable)]
@@ -131,6 +132,7 @@ impl Client {
         entropy: &[u8],
         bankroll: f64,
         deadline_ms: f64,
+        shooter_ms: f64,
     ) -> Result<(), JsError> {
         let room = room_of(table)?;
         let entropy: [u8; 32] = entropy
@@ -141,6 +143,9 @@ impl Client {
             if deadline_ms > 0.0 {
                 config.commit_timeout = deadline_ms as u64;
                 config.reveal_timeout = deadline_ms as u64;
+            }
+            if shooter_ms > 0.0 {
+                config.shooter_timeout = shooter_ms as u64;
             }
             config
         });
