@@ -171,6 +171,13 @@ impl Action {
         !self.is_table_action()
     }
 
+    /// Whether this is a note no deadline or cut judges (a state hash, a
+    /// name): relayed like a timed step, but it counts at its sender at
+    /// once, holding none of the sender's later actions up.
+    pub fn counts_at_once(&self) -> bool {
+        matches!(self, Action::Settled { .. } | Action::Name { .. })
+    }
+
     /// Whether this is a table action (sit, buy in, bet, take down,
     /// leave), judged when a roll's cut takes it in.
     pub fn is_table_action(&self) -> bool {

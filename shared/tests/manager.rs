@@ -9,7 +9,6 @@ use shared::craps::BetKind;
 use shared::manager::{
     ConsensusGameManager, DashMapStore, ManagerError, Output, RwLockStore, SessionStore,
 };
-use shared::message::Action;
 use shared::session::{GameConfig, LocalAction, Session, SessionError};
 use shared::SigningKey;
 
@@ -33,12 +32,8 @@ fn deliver<S: SessionStore>(peers: &[Arc<ConsensusGameManager<S>>], from: usize,
     while let Some((sender, out)) = queue.pop() {
         for message in out.transmit {
             for (to, peer) in peers.iter().enumerate() {
-                // (A state hash or a name counts at its sender at once.)
-                let counted = !message.message.action.is_timed()
-                    || matches!(
-                        message.message.action,
-                        Action::Settled { .. } | Action::Name { .. }
-                    );
+                let action = &message.message.action;
+                let counted = !action.is_timed() || action.counts_at_once();
                 if to == sender && counted {
                     continue;
                 }

@@ -907,6 +907,24 @@ fn a_roll_asked_for_before_the_banker_knows_its_sender_shoots_is_granted() {
     assert_eq!(banker.state_hash(), other.state_hash());
 }
 
+/// Both players' tables closed because the house was gone, alike, with
+/// every stake back and every chip accounted for.
+fn assert_closed_as_house_gone(a: &mut Session, b: &mut Session) {
+    for s in [&mut *a, &mut *b] {
+        assert!(s.is_closed());
+        assert!(events(s).iter().any(|e| matches!(
+            e,
+            Event::TableClosed {
+                reason: shared::session::CloseReason::HouseGone,
+                ..
+            }
+        )));
+        assert_eq!(s.table().total_chips(), s.table().bought_in());
+        assert!(s.table().bets().is_empty(), "every stake back");
+    }
+    assert_eq!(a.state_hash(), b.state_hash());
+}
+
 /// A banker and two players who sat at relay time `at`, before any roll
 /// (nobody sits at the agreed table yet); returns (banker, shooter, other).
 fn first_round_of_three(at: u64) -> (Session, Session, Session) {
@@ -998,18 +1016,7 @@ fn a_house_gone_before_the_first_roll_closes_the_table_alike() {
         &tick,
         11 + timeout,
     );
-    for s in [&mut shooter, &mut other] {
-        assert!(s.is_closed());
-        assert!(events(s).iter().any(|e| matches!(
-            e,
-            Event::TableClosed {
-                reason: shared::session::CloseReason::HouseGone,
-                ..
-            }
-        )));
-        assert_eq!(s.table().total_chips(), s.table().bought_in());
-    }
-    assert_eq!(shooter.state_hash(), other.state_hash());
+    assert_closed_as_house_gone(&mut shooter, &mut other);
     // A request from someone who is not the first shooter opens no
     // deadline (only the house's own, for passing idle dice).
     let (_banker, _shooter, mut other) = first_round_of_three(0);
@@ -1062,19 +1069,7 @@ fn a_house_gone_while_nobody_rolls_closes_the_table_alike_and_a_present_one_keep
     let tick = shooter.poll_transmit().expect("a tick");
     assert_eq!(tick.message.action, Action::Tick);
     relay(&mut [&mut shooter, &mut other], &[at; 2], &tick, at);
-    for s in [&mut shooter, &mut other] {
-        assert!(s.is_closed());
-        assert!(events(s).iter().any(|e| matches!(
-            e,
-            Event::TableClosed {
-                reason: shared::session::CloseReason::HouseGone,
-                ..
-            }
-        )));
-        assert_eq!(s.table().total_chips(), s.table().bought_in());
-        assert!(s.table().bets().is_empty(), "every stake back");
-    }
-    assert_eq!(shooter.state_hash(), other.state_hash());
+    assert_closed_as_house_gone(&mut shooter, &mut other);
 }
 
 #[test]

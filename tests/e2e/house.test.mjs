@@ -11,6 +11,27 @@ const { assertClean, setUp, stateOf, data, playRoll } = play(env);
 
 const tableState = () => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table'));
 
+/** What a player owns: its balance and its chips on the table. */
+async function ownedChips(page) {
+  const s = await stateOf(page);
+  const seat = s.seats.find((x) => x.player === s.me);
+  return { me: s.me, chips: seat.balance + s.bets.filter((x) => x.player === s.me).reduce((n, x) => n + x.stake, 0) };
+}
+
+/** Every page's table closed alike, no stake left on it, and each player
+ * in `owned` back with every chip it had. */
+async function assertClosedAlike(pages, owned) {
+  const states = await Promise.all(pages.map((p) => p.evaluate(tableState)));
+  for (const s of states) {
+    assert.equal(s.closed, true);
+    assert.deepEqual(s.bets, [], 'every stake came down');
+    for (const { me, chips } of owned) {
+      assert.equal(s.seats.find((x) => x.player === me)?.balance, chips, 'and went back to its player');
+    }
+    assert.equal(s.stateHash, states[0].stateHash, 'alike on every page');
+  }
+}
+
 /** Each player puts chips on the pass line (come-out) or the field. */
 async function betAll(players) {
   for (const page of players) {
@@ -52,23 +73,9 @@ test('the house gone mid-game: the table closes on every page with every stake b
   const [house, a, b] = await setUp(2);
   await playRoll([house, a, b], 1);
   await betAll([a, b]);
-  // What each player owns: its balance and its chips on the table.
-  const owned = async (page) => {
-    const s = await stateOf(page);
-    const seat = s.seats.find((x) => x.player === s.me);
-    return { me: s.me, chips: seat.balance + s.bets.filter((x) => x.player === s.me).reduce((n, x) => n + x.stake, 0) };
-  };
-  const before = await Promise.all([a, b].map(owned));
+  const before = await Promise.all([a, b].map(ownedChips));
   const took = await houseLeavesAndShooterRolls(house, [a, b]);
-  const states = await Promise.all([a, b].map((p) => p.evaluate(tableState)));
-  for (const s of states) {
-    assert.equal(s.closed, true);
-    assert.deepEqual(s.bets, [], 'every stake came down');
-    for (const { me, chips } of before) {
-      assert.equal(s.seats.find((x) => x.player === me)?.balance, chips, 'and went back to its player');
-    }
-    assert.equal(s.stateHash, states[0].stateHash, 'alike on every page');
-  }
+  await assertClosedAlike([a, b], before);
   console.log(`house gone mid-game: table closed ${took} ms after Roll (deadline 2000 ms)`);
   for (const page of [a, b]) {
     await assertClean(page, { houseLeft: true });
@@ -82,12 +89,7 @@ test('the house gone before the first roll: the table closes on every page alike
   const [house, a, b] = await setUp(2);
   await betAll([a, b]);
   await houseLeavesAndShooterRolls(house, [a, b]);
-  const states = await Promise.all([a, b].map((p) => p.evaluate(tableState)));
-  for (const s of states) {
-    assert.equal(s.closed, true);
-    assert.deepEqual(s.bets, [], 'no stake stays on the table');
-    assert.equal(s.stateHash, states[0].stateHash, 'alike on every page');
-  }
+  await assertClosedAlike([a, b], []);
   for (const page of [a, b]) await assertClean(page, { houseLeft: true });
   for (const page of [a, b]) await page.context().close();
 });
@@ -98,12 +100,7 @@ test('the house gone mid-game and nobody pressing Roll: the table closes within 
   const [house, a, b] = pages;
   await playRoll(pages, 1);
   await betAll([a, b]);
-  const owned = async (page) => {
-    const s = await stateOf(page);
-    const seat = s.seats.find((x) => x.player === s.me);
-    return { me: s.me, chips: seat.balance + s.bets.filter((x) => x.player === s.me).reduce((n, x) => n + x.stake, 0) };
-  };
-  const before = await Promise.all([a, b].map(owned));
+  const before = await Promise.all([a, b].map(ownedChips));
   const gone = Date.now();
   await house.context().close();
   // Nobody presses Roll. Bound: the shooter's 2 s + 60 s (relay time),
@@ -114,13 +111,7 @@ test('the house gone mid-game and nobody pressing Roll: the table closes within 
   }
   const took = Date.now() - gone;
   assert.ok(took <= 2_000 + 60_000 + 5_000, `closed ${took} ms after the house left`);
-  const states = await Promise.all([a, b].map((p) => p.evaluate(tableState)));
-  for (const s of states) {
-    assert.equal(s.closed, true);
-    assert.deepEqual(s.bets, [], 'every stake came down');
-    for (const { me, chips } of before) assert.equal(s.seats.find((x) => x.player === me)?.balance, chips);
-    assert.equal(s.stateHash, states[0].stateHash, 'alike on every page');
-  }
+  await assertClosedAlike([a, b], before);
   console.log(`house gone, nobody rolling: table closed ${took} ms after the house left (bound 62 s)`);
   for (const page of [a, b]) await assertClean(page, { houseLeft: true });
   for (const page of [a, b]) await page.context().close();

@@ -371,12 +371,32 @@ impl Peer {
         room_id: RoomId,
         action: LocalAction,
     ) -> Result<(), PeerError> {
-        let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
+        self.in_session(now, room_id, |s| s.perform(now, action))
+    }
+
+    /// A table this peer plays at here (not taken over by another tab).
+    fn playing(&self, room_id: &RoomId) -> Result<&Room, PeerError> {
+        let room = self.rooms.get(room_id).ok_or(PeerError::NotAtTable)?;
         if room.elsewhere {
             return Err(PeerError::OpenElsewhere);
         }
-        let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
-        session.perform(now, action)?;
+        Ok(room)
+    }
+
+    /// One of this peer's own steps in a table's game, and what it sends.
+    fn in_session(
+        &mut self,
+        now: Millis,
+        room_id: RoomId,
+        step: impl FnOnce(&mut Session) -> Result<(), SessionError>,
+    ) -> Result<(), PeerError> {
+        self.playing(&room_id)?;
+        let session = self
+            .rooms
+            .get_mut(&room_id)
+            .and_then(|r| r.session.as_mut())
+            .ok_or(PeerError::NotOpen)?;
+        step(session)?;
         self.drain(now, room_id);
         Ok(())
     }
@@ -384,11 +404,7 @@ impl Peer {
     /// Says `text` to everyone at a table (see [`chat`]); this peer's own
     /// line comes back at once as a [`PeerEvent::Chat`].
     pub fn chat(&mut self, room_id: RoomId, text: &str) -> Result<(), PeerError> {
-        let room = self.rooms.get(&room_id).ok_or(PeerError::NotAtTable)?;
-        if room.elsewhere {
-            return Err(PeerError::OpenElsewhere);
-        }
-        if room.joined != Joined::In {
+        if self.playing(&room_id)?.joined != Joined::In {
             return Err(PeerError::NotConnected);
         }
         let payload = chat::encode(text).ok_or(PeerError::BadChat)?;
@@ -410,14 +426,7 @@ impl Peer {
     /// Tells a table the name this player goes by (see
     /// [`Session::set_name`]).
     pub fn set_name(&mut self, now: Millis, room_id: RoomId, name: &str) -> Result<(), PeerError> {
-        let room = self.rooms.get_mut(&room_id).ok_or(PeerError::NotAtTable)?;
-        if room.elsewhere {
-            return Err(PeerError::OpenElsewhere);
-        }
-        let session = room.session.as_mut().ok_or(PeerError::NotOpen)?;
-        session.set_name(now, name)?;
-        self.drain(now, room_id);
-        Ok(())
+        self.in_session(now, room_id, |s| s.set_name(now, name))
     }
 
     /// Leaves a table for good (a seated player's bets that may come down

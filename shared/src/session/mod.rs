@@ -750,13 +750,8 @@ impl Session {
         self.outbox.push_back(signed.clone());
         if let Some(local) = self.local.as_mut() {
             local.next_seq += 1;
-            // A state hash or a name changes nothing a deadline judges: it
-            // counts here at once, and holds none of our later moves up.
-            let waits = signed.message.action.is_timed()
-                && !matches!(
-                    signed.message.action,
-                    Action::Settled { .. } | Action::Name { .. }
-                );
+            let action = &signed.message.action;
+            let waits = action.is_timed() && !action.counts_at_once();
             if waits || !local.unconfirmed.is_empty() {
                 local.unconfirmed.push_back(signed);
                 return Ok(());
