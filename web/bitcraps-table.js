@@ -123,6 +123,15 @@ const signed = (n) => (n > 0 ? `+${n}` : String(n));
 const RELAY_REPLACED = 7;
 const short = (id) => (id ? `${id.slice(0, 6)}…` : '—');
 
+/** The table this page opened as its house, if it did: its bankroll,
+ * limits and listing as chosen (an older page kept only the bankroll). */
+function houseOptions(table) {
+  const kept = localStorage.getItem(`bitcraps-house-${table}`);
+  if (!kept) return null;
+  const options = JSON.parse(kept);
+  return typeof options === 'number' ? { bankroll: options } : options;
+}
+
 const TEMPLATE = `
 <div class="bc">
   <header class="bc-status">
@@ -134,10 +143,26 @@ const TEMPLATE = `
     <span>Balance <b data-my-balance>0</b></span>
     <span>On the table <b data-on-table>0</b></span>
     <span>Last roll <b data-last-net>—</b></span>
+    <span>Bets <b data-limits>—</b></span>
   </div>
   <section class="bc-lobby" data-lobby hidden>
-    <button type="button" data-open>Open a new table (you are the house)</button>
-    <form data-join-form><input data-join-id placeholder="table id" aria-label="table id"><button>Join</button></form>
+    <h2>Open tables</h2>
+    <p data-tables-note aria-live="polite">Looking for tables…</p>
+    <table class="bc-tables" data-tables hidden>
+      <thead><tr><th scope="col">Table</th><th scope="col">Players</th><th scope="col">Bets</th><th scope="col">Bankroll</th><th scope="col"><span class="bc-sr">Join</span></th></tr></thead>
+      <tbody data-tables-body></tbody>
+    </table>
+    <form class="bc-open" data-open-form>
+      <h2>Open a table (you are the house)</h2>
+      <label>Name <input data-open-name maxlength="40" placeholder="My table"></label>
+      <label>Bankroll <input data-open-bankroll type="number" min="100" step="100" value="1000000"></label>
+      <label>Smallest bet <input data-open-min type="number" min="1" value="1"></label>
+      <label>Largest bet <input data-open-max type="number" min="1" value="10000"></label>
+      <label class="bc-check"><input data-open-listed type="checkbox" checked> List it here for anyone to join</label>
+      <button data-open>Open the table</button>
+    </form>
+    <p class="bc-message" data-lobby-message role="status"></p>
+    <form class="bc-join" data-join-form><label>Join by id <input data-join-id placeholder="32 hex digits" aria-label="table id"></label><button>Join</button></form>
   </section>
   <section class="bc-table" data-view hidden>
     <p class="bc-dead-end" data-dead-end hidden><span data-dead-end-text></span> <button type="button" data-take-back hidden>Play in this tab</button> <button type="button" data-back>Back to the lobby</button></p>
@@ -317,7 +342,10 @@ export class BitCrapsTable extends HTMLElement {
     this.bindControls();
     const table = this.getAttribute('table');
     if (table) this.enter(table);
-    else this.$('lobby').hidden = false;
+    else {
+      this.$('lobby').hidden = false;
+      this.showTables();
+    }
   }
 
   enter(table) {
@@ -326,13 +354,21 @@ export class BitCrapsTable extends HTMLElement {
     this.$('verify-round').replaceChildren();
     this.$('lobby').hidden = true;
     this.$('view').hidden = false;
-    const houseKey = `bitcraps-house-${table}`;
-    const bankroll = Number(localStorage.getItem(houseKey) || 0);
+    const house = houseOptions(table);
     this.peer.joinTable(table, {
-      bankroll,
+      bankroll: house?.bankroll ?? 0,
+      minBet: house?.minBet ?? 0,
+      maxBet: house?.maxBet ?? 0,
       deadlineMs: Number(this.getAttribute('deadline') || 0),
       shooterMs: Number(this.getAttribute('shooter') || 0),
     });
+    if (house?.listed) {
+      try {
+        this.peer.listTable(table, house.name);
+      } catch (error) {
+        this.say(`The table could not be listed: ${error.message ?? error}`);
+      }
+    }
     const link = new URL(location.href);
     link.searchParams.set('table', table);
     this.$('share').value = link.href;
@@ -402,16 +438,80 @@ export class BitCrapsTable extends HTMLElement {
     const url = new URL(location.href);
     url.searchParams.delete('table');
     history.replaceState(null, '', url);
+    this.showTables();
   }
 
+  /** Lists the tables houses listed on the relay, again every 5 s while
+   * the lobby shows. */
+  async showTables() {
+    clearTimeout(this.tablesTimer);
+    if (this.$('lobby').hidden) return;
+    const note = this.$('tables-note');
+    let tables;
+    try {
+      tables = await this.peer.listedTables();
+    } catch (error) {
+      note.textContent = `The relay's list of tables is out of reach (${error.message ?? error}); trying again.`;
+      tables = null;
+    }
+    if (tables) {
+      const body = this.$('tables-body');
+      body.replaceChildren(
+        ...tables.map((t) => {
+          const row = document.createElement('tr');
+          const cell = (text) => {
+            const td = document.createElement('td');
+            td.textContent = text;
+            row.appendChild(td);
+          };
+          cell(t.name);
+          cell(t.players === 1 ? '1 player' : `${t.players} players`);
+          cell(`${t.minBet.toLocaleString('en')}–${t.maxBet.toLocaleString('en')}`);
+          cell(t.bankroll.toLocaleString('en'));
+          const join = document.createElement('button');
+          join.type = 'button';
+          join.textContent = t.full ? 'Full' : 'Join';
+          join.disabled = t.full;
+          join.setAttribute('data-join-table', t.table);
+          join.setAttribute('aria-label', `Join ${t.name}`);
+          join.addEventListener('click', () => this.enter(t.table));
+          const td = document.createElement('td');
+          td.appendChild(join);
+          row.appendChild(td);
+          return row;
+        }),
+      );
+      this.$('tables').hidden = tables.length === 0;
+      note.textContent = tables.length === 0 ? 'No open tables right now: open one below, and send its link to your friends.' : '';
+    }
+    this.tablesTimer = setTimeout(() => this.showTables(), 5_000);
+  }
+
+  /** Opens a new table as its house, with the limits and bankroll the form
+   * gives (kept, so a reload opens the same table again). */
   openTable() {
     const table = newTableId();
-    localStorage.setItem(`bitcraps-house-${table}`, String(1_000_000));
+    const number = (name) => Math.floor(Number(this.$(name).value));
+    const options = {
+      bankroll: number('open-bankroll'),
+      minBet: number('open-min'),
+      maxBet: number('open-max'),
+      name: this.$('open-name').value.trim() || `${this.storedName() || 'Open'} table`,
+      listed: this.$('open-listed').checked,
+    };
+    if (!(options.bankroll >= 100 && options.minBet >= 1 && options.maxBet >= options.minBet)) {
+      this.$('lobby-message').textContent = 'A table needs a bankroll of at least 100 and a smallest bet no larger than the largest.';
+      return;
+    }
+    localStorage.setItem(`bitcraps-house-${table}`, JSON.stringify(options));
     this.enter(table);
   }
 
   bindControls() {
-    this.$('open').addEventListener('click', () => this.openTable());
+    this.$('open-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.openTable();
+    });
     this.$('back').addEventListener('click', () => this.lobby());
     // Taking the table back is starting this tab afresh: it joins again
     // (the other tab is then told) and catches up from the players.
@@ -420,7 +520,7 @@ export class BitCrapsTable extends HTMLElement {
       e.preventDefault();
       const id = this.$('join-id').value.trim().toLowerCase();
       if (/^[0-9a-f]{32}$/.test(id)) this.enter(id);
-      else this.say('A table id is 32 hex digits.');
+      else this.$('lobby-message').textContent = 'A table id is 32 hex digits.';
     });
     this.$('roll').addEventListener('click', () => this.attempt(() => this.peer.roll(this.table)));
     this.$('sit').addEventListener('click', () => this.attempt(() => this.peer.sit(this.table, 1000)));
@@ -718,6 +818,7 @@ export class BitCrapsTable extends HTMLElement {
       this.$('my-balance').textContent = String(mySeat.balance);
       this.$('on-table').textContent = String(s.bets.filter((b) => b.player === me).reduce((n, b) => n + b.stake, 0));
       this.$('last-net').textContent = this.lastNet === null || this.lastNet === undefined ? '—' : signed(this.lastNet);
+      this.$('limits').textContent = `${s.minBet.toLocaleString('en')}–${s.maxBet.toLocaleString('en')}`;
     }
     const seats = this.$('seats');
     seats.replaceChildren(

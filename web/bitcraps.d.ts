@@ -44,6 +44,9 @@ export interface TableState {
   /** Another tab with this key took the table over: this one acts no more (a reload takes it back). */
   elsewhere: boolean;
   stateHash?: string;
+  /** The table's smallest and largest bet, in chips. */
+  minBet?: number;
+  maxBet?: number;
   /** Names players go by (key -> name). */
   names?: Record<string, string>;
   /** Rolls so far. */
@@ -78,6 +81,24 @@ export interface ConnectionState {
   paths: Record<string, TablePaths>;
 }
 
+/** A table in the relay's lobby (`GET /api/tables`). */
+export interface ListedTable {
+  /** The table's id (32 hex digits). */
+  table: string;
+  /** The name its house gave it. */
+  name: string;
+  /** The house's key (hex). */
+  house: string;
+  /** Who else is in the room (players and watchers). */
+  players: number;
+  minBet: number;
+  maxBet: number;
+  /** The house's bankroll when it opened the table. */
+  bankroll: number;
+  /** Whether the room has no place left. */
+  full: boolean;
+}
+
 export class BitCrapsClient extends EventTarget {
   constructor(options: { relay: string; webrtc?: boolean; storagePrefix?: string });
   readonly me: string;
@@ -85,7 +106,15 @@ export class BitCrapsClient extends EventTarget {
   static betCatalog(): { bet: string; unit: number; edge: number | null }[];
   start(): Promise<this>;
   close(): void;
-  joinTable(table: string, options?: { bankroll?: number; deadlineMs?: number; shooterMs?: number }): void;
+  /** Joins a table; with `bankroll`, opens it as its house, with these deadlines and bet limits. */
+  joinTable(
+    table: string,
+    options?: { bankroll?: number; deadlineMs?: number; shooterMs?: number; minBet?: number; maxBet?: number },
+  ): void;
+  /** (The house) Lists the table in the relay's lobby under `name` (1-40 bytes of text). */
+  listTable(table: string, name: string): void;
+  /** The tables houses listed on the relay, those with the most players first. */
+  listedTables(): Promise<ListedTable[]>;
   sit(table: string, buyIn: number): void;
   buyIn(table: string, amount: number): void;
   bet(table: string, bet: string, stake: number): void;
@@ -101,7 +130,12 @@ export class BitCrapsClient extends EventTarget {
   /** Whether this peer is at `table` (joined, or still following its game). */
   isAt(table: string): boolean;
   state(table: string): TableState;
-  /** Rolls after `afterRound` (default 0: from the first), oldest first, at most `max` (1,000). */
+  /**
+   * Rolls after `afterRound` (default 0: from the first this page holds),
+   * oldest first, at most `max` (1,000). A page that joined a long game
+   * holds the rolls since the checkpoint it took the game from (the state
+   * the players signed after a recent roll), not those before it.
+   */
   rolls(table: string, afterRound?: number, max?: number): RollJson[];
   verify(table: string, round: number): { round: number; ok: boolean; dice: [number, number] };
   connectionState(): ConnectionState;

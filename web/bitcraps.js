@@ -117,12 +117,17 @@ export class BitCrapsClient extends EventTarget {
     return JSON.parse(betCatalog());
   }
 
+  /** The relay's HTTP address (for its `/api/...` routes). */
+  httpBase() {
+    const url = new URL(this.relayUrl);
+    url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+    url.pathname = '/';
+    return url;
+  }
+
   async loadIceServers() {
     try {
-      const url = new URL(this.relayUrl);
-      url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-      url.pathname = '/api/stun';
-      const report = await (await fetch(url)).json();
+      const report = await (await fetch(new URL('/api/stun', this.httpBase()))).json();
       if (report.server) this.iceServers = [{ urls: `stun:${report.server}` }];
     } catch {
       this.iceServers = [];
@@ -276,12 +281,14 @@ export class BitCrapsClient extends EventTarget {
   /**
    * Joins a table; with `bankroll`, opens it as its banker (the house),
    * with commit/reveal deadlines of `deadlineMs` (default 10 s) and a
-   * shooter's wait of `shooterMs` before its dice pass (default 30 s).
+   * shooter's wait of `shooterMs` before its dice pass (default 30 s),
+   * and bets from `minBet` to `maxBet` chips (defaults 1 and 1,000,000). Throws if
+   * the limits cannot be played.
    */
-  joinTable(table, { bankroll = 0, deadlineMs = 0, shooterMs = 0 } = {}) {
+  joinTable(table, { bankroll = 0, deadlineMs = 0, shooterMs = 0, minBet = 0, maxBet = 0 } = {}) {
     const entropy = kept(`${this.prefix}-entropy-${table}`, () => randomHex(32));
+    this.client.joinTable(table, unhex(entropy), new Float64Array([bankroll, deadlineMs, shooterMs, minBet, maxBet]));
     this.tables.add(table);
-    this.client.joinTable(table, unhex(entropy), bankroll, deadlineMs, shooterMs);
     if (!this.ws || (this.ws.readyState === WebSocket.CLOSED && !this.reconnectTimer)) this.connect();
     this.flush();
   }
@@ -344,6 +351,21 @@ export class BitCrapsClient extends EventTarget {
    * most 1,000 per call): fetch only the rolls not seen yet. */
   rolls(table, afterRound = 0, max = 1000) {
     return JSON.parse(this.client.rolls(table, afterRound, max));
+  }
+
+  /** (The house) Lists the table in the relay's lobby under `name` (1-40
+   * bytes of text), now and whenever the page joins the room again.
+   * Throws if this page is not the table's house. */
+  listTable(table, name) {
+    this.run(() => this.client.listTable(table, name));
+  }
+
+  /** The tables houses listed on the relay (`GET /api/tables`), those with
+   * the most players first. */
+  async listedTables() {
+    const response = await fetch(new URL('/api/tables', this.httpBase()));
+    if (!response.ok) throw new Error(`the relay answered ${response.status}`);
+    return (await response.json()).tables;
   }
 
   /** Says a line (1-280 bytes of text) to everyone at the table (`chat`

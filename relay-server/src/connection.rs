@@ -23,6 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::codec::{control, FrameError, FrameRef};
+use shared::peer::listing;
 use shared::wire::{close, FrameKind, PeerId, Priority, RoomId};
 use tokio::time::{sleep_until, Instant};
 
@@ -509,6 +510,9 @@ impl Conn<'_> {
                     self.hub
                         .broadcast(conn, peer, room, header.priority, bytes.clone())
                 }),
+            FrameKind::Presence if frame.payload.first() == Some(&listing::LISTING) => {
+                self.hub.list_table(conn, peer, room, frame.payload)
+            }
             FrameKind::Presence => {
                 self.hub
                     .announce(conn, peer, room, bytes.clone(), frame.payload.is_empty())

@@ -134,6 +134,7 @@ impl Relay {
             .route("/metrics", get(metrics))
             .route("/api/stats", get(stats))
             .route("/api/stun", get(stun))
+            .route("/api/tables", get(tables))
             .route("/ws", get(websocket))
             .fallback_service(static_files(web_dir))
             // Per-request lines at debug only, failures included: the
@@ -229,6 +230,14 @@ async fn metrics(State(relay): State<Relay>) -> Response {
 
 async fn stats(State(relay): State<Relay>) -> Json<RelayStats> {
     Json(RelayStats::clone(&relay.stats.load()))
+}
+
+/// The most tables `/api/tables` lists.
+pub const MAX_LISTED: usize = 200;
+
+/// The lobby: the tables houses listed, those with the most players first.
+async fn tables(State(relay): State<Relay>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "tables": relay.hub.tables(MAX_LISTED) }))
 }
 
 /// What `/api/stun` answers.

@@ -30,6 +30,7 @@ use dashmap::DashMap;
 use shared::codec::{control, encode_unsigned, stamp, FrameHeader};
 use shared::manager::{ConsensusGameManager, ManagerError};
 use shared::message::SignedMessage;
+use shared::peer::listing::{self, Listing};
 use shared::session::GameConfig;
 use shared::wire::{error, FrameKind, PeerId, Priority, RoomId};
 
@@ -63,6 +64,31 @@ struct Room {
     /// Random per room made (in every roster): a client that sees a new
     /// one knows the room it knew is gone.
     incarnation: u64,
+    /// The house's listing of its table in the lobby, while the house is
+    /// in the room.
+    listing: Option<Listing>,
+}
+
+/// A table in the lobby (`GET /api/tables`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedTable {
+    /// The table's id (hex).
+    pub table: String,
+    /// The name its house gave it.
+    pub name: String,
+    /// The house's key (hex).
+    pub house: String,
+    /// Who else is in the room (players and watchers).
+    pub players: usize,
+    /// The smallest bet.
+    pub min_bet: u64,
+    /// The largest bet.
+    pub max_bet: u64,
+    /// The house's bankroll when it opened the table.
+    pub bankroll: u64,
+    /// Whether the room has no place left.
+    pub full: bool,
 }
 
 /// Why the hub refused a request (sent back as an `Error` frame).
@@ -287,6 +313,9 @@ impl Hub {
             return;
         }
         r.members.remove(&peer);
+        if r.listing.as_ref().is_some_and(|l| l.config.banker == peer) {
+            r.listing = None;
+        }
         let left = relay_frame(FrameKind::PeerLeft, room_id, 0, &peer);
         Self::fan_out(&r, None, Priority::Critical, &left);
         if r.members.is_empty() {
@@ -488,6 +517,50 @@ impl Hub {
         })
     }
 
+    /// A house lists its table in the lobby (a `Presence` frame with a
+    /// listing, see `shared::peer::listing`): kept with the room while the
+    /// house is in it, sent to nobody.
+    pub fn list_table(
+        &self,
+        conn: u64,
+        peer: PeerId,
+        room_id: RoomId,
+        payload: &[u8],
+    ) -> Result<(), Refusal> {
+        let bad = |why: &str| Refusal::new(error::BAD_LISTING, "bad_listing", why);
+        let listing = listing::decode(payload).ok_or_else(|| bad("malformed table listing"))?;
+        if listing.config.game != room_id || listing.config.banker != peer {
+            return Err(bad("only the house lists its table, in its own room"));
+        }
+        self.as_member(conn, &peer, &room_id, |r| r.listing = Some(listing))
+    }
+
+    /// The tables in the lobby, those with the most players first (at most
+    /// `max`).
+    pub fn tables(&self, max: usize) -> Vec<ListedTable> {
+        let rooms: Vec<Arc<Mutex<Room>>> = self.rooms.iter().map(|r| Arc::clone(&r)).collect();
+        let mut tables: Vec<ListedTable> = rooms
+            .iter()
+            .filter_map(|room| {
+                let r = room.lock().ok()?;
+                let l = r.listing.as_ref()?;
+                Some(ListedTable {
+                    table: hex(&l.config.game),
+                    name: l.name.clone(),
+                    house: hex(&l.config.banker),
+                    players: r.members.len().saturating_sub(1),
+                    min_bet: l.config.rules.min_bet,
+                    max_bet: l.config.rules.max_bet,
+                    bankroll: l.config.bankroll,
+                    full: r.members.len() >= self.limits.max_peers_per_room,
+                })
+            })
+            .collect();
+        tables.sort_by(|a, b| b.players.cmp(&a.players).then_with(|| a.name.cmp(&b.name)));
+        tables.truncate(max);
+        tables
+    }
+
     /// A client frame for the whole room: stamped, kept for replay and
     /// queued for every other member.
     pub fn broadcast(
@@ -599,4 +672,8 @@ impl Hub {
             Err(e) => Err(invalid(e.to_string())),
         }
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

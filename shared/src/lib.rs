@@ -14,6 +14,7 @@
 
 pub mod codec;
 pub mod craps;
+pub mod decode;
 pub mod dice;
 pub mod fair;
 pub mod manager;

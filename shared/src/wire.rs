@@ -183,4 +183,6 @@ pub mod error {
     pub const ROOM_IDLE: u16 = 8;
     /// A join for a room the connection is already in (nothing replayed).
     pub const ALREADY_JOINED: u16 = 9;
+    /// A table listing that is malformed, or not the room's house's.
+    pub const BAD_LISTING: u16 = 10;
 }

@@ -500,7 +500,7 @@ impl World {
         self.players[i]
             .peer
             .session(&ROOM)
-            .map_or(0, |s| s.history().len())
+            .map_or(0, |s| s.rolls() as usize)
     }
 
     /// No more faults: everyone reconnects and every frame in flight lands.
@@ -555,7 +555,14 @@ impl World {
         for (i, p) in self.players.iter().enumerate() {
             let s = p.peer.session(&ROOM).expect("every peer opened the table");
             assert_eq!(s.round(), first.round(), "peer {i} round");
-            assert_eq!(s.history(), first.history(), "peer {i} rolls");
+            // (A peer that took a checkpoint holds the rolls since it.)
+            assert_eq!(s.rolls(), first.rolls(), "peer {i} rolls");
+            let n = s.history().len().min(first.history().len());
+            let tail = |h: &[shared::session::RollRecord]| h[h.len() - n..].to_vec();
+            assert!(
+                tail(s.history()) == tail(first.history()),
+                "peer {i}'s last {n} roll records differ"
+            );
             assert_eq!(s.state_hash(), first.state_hash(), "peer {i} state");
             assert_eq!(
                 s.table().total_chips(),
@@ -908,8 +915,10 @@ fn a_newcomer_after_the_relays_window_catches_up_from_a_checked_snapshot() {
     );
     let s = world.players[newcomer].peer.session(&ROOM).unwrap();
     assert!(
-        s.history().len() >= 155,
-        "the whole history, for the verify panel"
+        s.rolls() >= 305 && s.history().len() < 50,
+        "the game from a checkpoint: {} rolls, {} since it",
+        s.rolls(),
+        s.history().len()
     );
     assert!(
         s.table().balance(&world.id(newcomer)).is_some(),
@@ -923,8 +932,9 @@ fn a_snapshot_larger_than_sixty_four_chunks_streams_in_and_is_taken() {
     world.disconnect_percent = 0;
     world.relay.window = 256;
     rolls_until(&mut world, 1, false);
-    // A long game: the player buys in a chip at a time, 200 times a round,
-    // until every player's snapshot of the game is more than 64 chunks.
+    // A long round: the player renames itself, 200 times at once, until
+    // every player's snapshot (the checkpoint after the roll, then every
+    // message since) is more than 64 chunks.
     let limit = 64 * shared::peer::sync::CHUNK_BYTES;
     let smallest = |w: &World| {
         w.players
@@ -937,17 +947,15 @@ fn a_snapshot_larger_than_sixty_four_chunks_streams_in_and_is_taken() {
         world.paused = true;
         world.settle();
         let now = world.now;
-        for _ in 0..200 {
+        for i in 0..200 {
             world.players[1]
                 .peer
-                .act(now, ROOM, LocalAction::BuyIn { amount: 1 })
+                .set_name(now, ROOM, &format!("Player {i}"))
                 .unwrap();
         }
         world.paused = false;
-        let next = world.rolls(0) + 1;
-        rolls_until(&mut world, next, false);
+        world.settle();
     }
-    world.settle();
     let size = smallest(&world);
     let rolls = world.rolls(0);
     let newcomer = world.add_player();
@@ -1038,16 +1046,27 @@ fn a_newcomer_after_a_relay_restart_catches_up_and_plays() {
 
 mod forged {
     use super::*;
+    use shared::message::{Action, SignedMessage};
     use shared::peer::sync::{restore, SyncError};
 
     /// A snapshot's entries, as documented in `peer::sync`: a message with
     /// the relay time stamped on it, if any.
+    #[derive(Clone)]
     struct Entry(Option<u64>, Vec<u8>);
 
-    fn split(snapshot: &[u8]) -> (Vec<u8>, Vec<Entry>) {
-        let table_len = u32::from_be_bytes(snapshot[1..5].try_into().unwrap()) as usize;
-        let head_len = 5 + table_len;
-        let mut at = head_len + 4;
+    /// A snapshot's parts: the `Table` frame (with the version before
+    /// it), the checkpoint (empty for none) and the entries.
+    struct Parts {
+        head: Vec<u8>,
+        checkpoint: Vec<u8>,
+        entries: Vec<Entry>,
+    }
+
+    fn split(snapshot: &[u8]) -> Parts {
+        let u32_at = |at: usize| u32::from_be_bytes(snapshot[at..at + 4].try_into().unwrap());
+        let head_len = 5 + u32_at(1) as usize;
+        let checkpoint_len = u32_at(head_len) as usize;
+        let mut at = head_len + 4 + checkpoint_len + 4;
         let mut entries = Vec::new();
         while at < snapshot.len() {
             let time = (snapshot[at] == 1)
@@ -1057,13 +1076,19 @@ mod forged {
             entries.push(Entry(time, snapshot[at + 2..at + 2 + len].to_vec()));
             at += 2 + len;
         }
-        (snapshot[..head_len].to_vec(), entries)
+        Parts {
+            head: snapshot[..head_len].to_vec(),
+            checkpoint: snapshot[head_len + 4..head_len + 4 + checkpoint_len].to_vec(),
+            entries,
+        }
     }
 
-    fn join(head: &[u8], entries: &[Entry]) -> Vec<u8> {
-        let mut out = head.to_vec();
-        out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
-        for Entry(time, m) in entries {
+    fn join(parts: &Parts) -> Vec<u8> {
+        let mut out = parts.head.clone();
+        out.extend_from_slice(&(parts.checkpoint.len() as u32).to_be_bytes());
+        out.extend_from_slice(&parts.checkpoint);
+        out.extend_from_slice(&(parts.entries.len() as u32).to_be_bytes());
+        for Entry(time, m) in &parts.entries {
             match time {
                 Some(t) => {
                     out.push(1);
@@ -1085,29 +1110,181 @@ mod forged {
         (world, snapshot)
     }
 
+    /// The same game as a whole transcript, no checkpoint: what a giver
+    /// sends before the players have confirmed any.
+    fn whole_game() -> (World, Vec<u8>) {
+        let (world, snapshot) = game();
+        let session = world.players[1].peer.session(&ROOM).unwrap();
+        let entries = session
+            .transcript()
+            .iter()
+            .map(|e| Entry(e.relayed_at, e.message.to_frame().to_vec()))
+            .collect();
+        let whole = join(&Parts {
+            head: split(&snapshot).head,
+            checkpoint: Vec::new(),
+            entries,
+        });
+        (world, whole)
+    }
+
     /// Player 1 gave every snapshot here.
     fn giver() -> PeerId {
         SigningKey::from_bytes(&[2; 32]).verifying_key().to_bytes()
     }
 
-    fn restore_as_stranger(snapshot: &[u8]) -> Result<usize, SyncError> {
+    fn restore_as_stranger(snapshot: &[u8]) -> Result<u64, SyncError> {
         let key = SigningKey::from_bytes(&[77; 32]);
-        restore(snapshot, ROOM, giver(), &key, [1; 32], 1_000).map(|r| r.session.history().len())
+        restore(snapshot, ROOM, giver(), &key, [1; 32], 1_000).map(|r| r.session.rolls())
     }
 
     #[test]
     fn an_honest_snapshot_restores_the_same_game() {
         let (world, snapshot) = game();
-        assert_eq!(restore_as_stranger(&snapshot), Ok(world.rolls(0)));
+        let parts = split(&snapshot);
+        assert!(
+            !parts.checkpoint.is_empty() && parts.entries.len() < 60,
+            "a checkpoint and the last roll or so: {} entries",
+            parts.entries.len()
+        );
+        assert_eq!(restore_as_stranger(&snapshot), Ok(world.rolls(0) as u64));
+        let (world, whole) = whole_game();
+        assert!(
+            whole.len() > 4 * snapshot.len(),
+            "{} vs {}",
+            whole.len(),
+            snapshot.len()
+        );
+        assert_eq!(restore_as_stranger(&whole), Ok(world.rolls(0) as u64));
+    }
+
+    #[test]
+    fn a_peer_that_took_a_checkpoint_gives_it_on() {
+        let (world, snapshot) = game();
+        let key = SigningKey::from_bytes(&[77; 32]);
+        let first = restore(&snapshot, ROOM, giver(), &key, [1; 32], 1_000).unwrap();
+        // It confirmed no checkpoint of its own yet: it gives the one it
+        // started from, and everything since.
+        let again = shared::peer::sync::encode(&first.table, &first.session);
+        assert_eq!(split(&again).checkpoint, split(&snapshot).checkpoint);
+        let other = SigningKey::from_bytes(&[78; 32]);
+        let from = key.verifying_key().to_bytes();
+        let second = restore(&again, ROOM, from, &other, [2; 32], 2_000).unwrap();
+        assert_eq!(second.session.state_hash(), first.session.state_hash());
+        assert_eq!(second.session.rolls(), world.rolls(0) as u64);
+        let house = world.players[0].peer.session(&ROOM).unwrap();
+        assert_eq!(second.session.state_hash(), house.state_hash());
+    }
+
+    #[test]
+    fn names_come_through_a_checkpoint() {
+        let mut world = World::new(5, 3);
+        rolls_until(&mut world, 1, false);
+        world.settle();
+        let now = world.now;
+        world.players[1].peer.set_name(now, ROOM, "Ann").unwrap();
+        rolls_until(&mut world, 6, false);
+        world.settle();
+        let snapshot = world.players[1].peer.snapshot(&ROOM).unwrap();
+        let parts = split(&snapshot);
+        let named_in_entries = parts.entries.iter().any(|e| {
+            SignedMessage::from_frame_bytes(&e.1)
+                .is_ok_and(|m| matches!(m.message.action, Action::Name { .. }))
+        });
+        assert!(
+            !parts.checkpoint.is_empty() && !named_in_entries,
+            "in the checkpoint"
+        );
+        let key = SigningKey::from_bytes(&[77; 32]);
+        let restored = restore(&snapshot, ROOM, giver(), &key, [1; 32], 1_000).unwrap();
+        assert_eq!(restored.session.name_of(&world.id(1)), Some("Ann"));
+        // A name message altered in the checkpoint is refused.
+        let mut forged = Parts {
+            head: parts.head.clone(),
+            checkpoint: parts.checkpoint.clone(),
+            entries: parts.entries.clone(),
+        };
+        let at = forged
+            .checkpoint
+            .windows(3)
+            .position(|w| w == b"Ann")
+            .unwrap();
+        forged.checkpoint[at] = b'B';
+        assert!(matches!(
+            restore_as_stranger(&join(&forged)),
+            Err(SyncError::Checkpoint(_))
+        ));
+    }
+
+    /// The state hash a `Settled` entry names, if it is one.
+    fn settled(entry: &Entry) -> Option<(PeerId, u64)> {
+        let m = SignedMessage::from_frame_bytes(&entry.1).ok()?;
+        match m.message.action {
+            Action::Settled { round, .. } => Some((m.sender, round)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_the_players_did_not_sign_is_refused() {
+        let (_, snapshot) = game();
+        let parts = split(&snapshot);
+        // A chip more in the bankroll: the state's hash is not the one the
+        // players' Settled messages name.
+        let mut richer = Parts {
+            head: parts.head.clone(),
+            checkpoint: parts.checkpoint.clone(),
+            entries: parts.entries.clone(),
+        };
+        // round, rolls, clock, table_len, then the table: 23 bytes of rules,
+        // the phase, the banker; the bankroll's last byte.
+        let bankroll_end = 24 + 4 + 23 + 1 + 32 + 8;
+        richer.checkpoint[bankroll_end - 1] ^= 1;
+        assert!(
+            matches!(
+                restore_as_stranger(&join(&richer)),
+                Err(SyncError::Unconfirmed(_))
+            ),
+            "a changed state"
+        );
+        // The other players' confirmations left out, only the giver's kept.
+        let round = u64::from_be_bytes(parts.checkpoint[..8].try_into().unwrap());
+        let mut unconfirmed = Parts {
+            head: parts.head.clone(),
+            checkpoint: parts.checkpoint.clone(),
+            entries: parts.entries.clone(),
+        };
+        unconfirmed
+            .entries
+            .retain(|e| settled(e).is_none_or(|(sender, r)| r != round || sender == giver()));
+        assert!(unconfirmed.entries.len() < parts.entries.len());
+        assert!(
+            matches!(
+                restore_as_stranger(&join(&unconfirmed)),
+                Err(SyncError::Unconfirmed(r)) if r == round
+            ),
+            "confirmed by the giver alone"
+        );
+        // Cut short.
+        let mut short = Parts {
+            head: parts.head.clone(),
+            checkpoint: parts.checkpoint.clone(),
+            entries: parts.entries.clone(),
+        };
+        short.checkpoint.pop();
+        assert!(matches!(
+            restore_as_stranger(&join(&short)),
+            Err(SyncError::Checkpoint(_))
+        ));
     }
 
     #[test]
     fn a_message_left_out_is_refused() {
-        let (_, snapshot) = game();
-        let (head, mut entries) = split(&snapshot);
+        let (_, snapshot) = whole_game();
+        let mut parts = split(&snapshot);
         // A player's early message (its sit): everything after it waits.
-        entries.remove(1);
-        let refused = restore_as_stranger(&join(&head, &entries));
+        parts.entries.remove(1);
+        let refused = restore_as_stranger(&join(&parts));
         assert!(
             matches!(
                 refused,
@@ -1119,8 +1296,9 @@ mod forged {
 
     #[test]
     fn a_forged_relay_time_is_refused() {
-        let (_, snapshot) = game();
-        let (head, mut entries) = split(&snapshot);
+        let (_, snapshot) = whole_game();
+        let mut parts = split(&snapshot);
+        let entries = &mut parts.entries;
         // Somewhere in round 3, a message "stamped" an hour later: a
         // deadline passes in the replay that did not in the game, someone
         // forfeits in the replay but not in the game the players signed.
@@ -1129,7 +1307,7 @@ mod forged {
             .find(|&i| entries[i].0.is_some())
             .expect("a relayed message");
         entries[at].0 = entries[at].0.map(|t| t + 3_600_000);
-        let refused = restore_as_stranger(&join(&head, &entries));
+        let refused = restore_as_stranger(&join(&parts));
         assert!(
             matches!(
                 refused,
@@ -1141,14 +1319,14 @@ mod forged {
 
     #[test]
     fn a_forged_message_or_a_foreign_table_is_refused() {
-        let (_, snapshot) = game();
-        let (head, mut entries) = split(&snapshot);
+        let (_, snapshot) = whole_game();
+        let mut parts = split(&snapshot);
         // A flipped bit in a signed message: the replay refuses it, and
         // everything of that sender after it waits.
-        let m = &mut entries[3].1;
+        let m = &mut parts.entries[3].1;
         let last = m.len() - 1;
         m[last] ^= 1;
-        let refused = restore_as_stranger(&join(&head, &entries));
+        let refused = restore_as_stranger(&join(&parts));
         assert!(
             matches!(refused, Err(SyncError::Incomplete(_))),
             "{refused:?}"

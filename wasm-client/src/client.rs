@@ -22,6 +22,40 @@ use crate::events::{hex, unhex, JsEvent, RollJson};
 
 /// Rolls `tableState` carries (the newest).
 const RECENT_ROLLS: usize = 12;
+/// How a page opens a table as its house: `joinTable`'s numbers, in this
+/// order (one left out, or 0, keeps the default).
+#[derive(Debug, Default)]
+struct HouseOptions {
+    /// The house's bankroll; 0 joins as a player.
+    bankroll: u64,
+    /// Commit and reveal deadlines (ms).
+    deadline_ms: u64,
+    /// How long the shooter may wait before its dice pass (ms).
+    shooter_ms: u64,
+    /// The smallest bet.
+    min_bet: u64,
+    /// The largest bet.
+    max_bet: u64,
+}
+
+impl HouseOptions {
+    fn read(numbers: &[f64]) -> Result<HouseOptions, JsError> {
+        if numbers.len() > 5 || numbers.iter().any(|n| !(n.is_finite() && *n >= 0.0)) {
+            return Err(JsError::new(
+                "table options are up to 5 numbers, none negative",
+            ));
+        }
+        let at = |i: usize| numbers.get(i).map_or(0, |n| *n as u64);
+        Ok(HouseOptions {
+            bankroll: at(0),
+            deadline_ms: at(1),
+            shooter_ms: at(2),
+            min_bet: at(3),
+            max_bet: at(4),
+        })
+    }
+}
+
 /// Rolls one `rolls` call returns at most.
 const MAX_ROLLS_PER_CALL: usize = 1_000;
 /// Milliseconds between keep-alives (see [`shared::peer::KEEPALIVE_MS`]).
@@ -120,35 +154,42 @@ impl Client {
         self.peer.connection_opened();
     }
 
-    /// Joins (or opens, as its banker, when `bankroll` > 0, with commit and
-    /// reveal deadlines of `deadline_ms` and a shooter's wait of
-    /// `shooter_ms` when > 0) a table. The 32 bytes of
-    /// `entropy` seed this peer's secrets at the table: keep them with the
-    /// key so a reloaded page can carry on.
+    /// Joins a table, or opens it as its banker when `house` (see
+    /// [`HouseOptions`]) has a bankroll. The 32 bytes of `entropy` seed this
+    /// peer's secrets at the table: keep them with the key so a reloaded
+    /// page can carry on.
     #[wasm_bindgen(js_name = joinTable)]
     pub fn join_table(
         &mut self,
         table: &str,
         entropy: &[u8],
-        bankroll: f64,
-        deadline_ms: f64,
-        shooter_ms: f64,
+        house: &[f64],
     ) -> Result<(), JsError> {
         let room = room_of(table)?;
         let entropy: [u8; 32] = entropy
             .try_into()
             .map_err(|_| JsError::new("entropy is 32 bytes"))?;
-        let house = (bankroll > 0.0).then(|| {
-            let mut config = GameConfig::new(room, self.peer.id(), bankroll as u64);
-            if deadline_ms > 0.0 {
-                config.commit_timeout = deadline_ms as u64;
-                config.reveal_timeout = deadline_ms as u64;
+        let options = HouseOptions::read(house)?;
+        let house = (options.bankroll > 0).then(|| {
+            let mut config = GameConfig::new(room, self.peer.id(), options.bankroll);
+            if options.deadline_ms > 0 {
+                config.commit_timeout = options.deadline_ms;
+                config.reveal_timeout = options.deadline_ms;
             }
-            if shooter_ms > 0.0 {
-                config.shooter_timeout = shooter_ms as u64;
+            if options.shooter_ms > 0 {
+                config.shooter_timeout = options.shooter_ms;
+            }
+            if options.min_bet > 0 {
+                config.rules.min_bet = options.min_bet;
+            }
+            if options.max_bet > 0 {
+                config.rules.max_bet = options.max_bet;
             }
             config
         });
+        if house.is_some_and(|c| c.rules.min_bet > c.rules.max_bet) {
+            return Err(JsError::new("the smallest bet is above the largest"));
+        }
         self.peer.join_table(room, entropy, house);
         Ok(())
     }
@@ -255,6 +296,15 @@ impl Client {
     pub fn chat(&mut self, table: &str, text: &str) -> Result<String, JsError> {
         let room = room_of(table)?;
         self.peer.chat(room, text).map_err(refused)?;
+        Ok(self.take_events())
+    }
+
+    /// (The house) Lists its table in the relay's lobby under `name` (1-40
+    /// bytes of text), now and whenever it joins the room again.
+    #[wasm_bindgen(js_name = listTable)]
+    pub fn list_table(&mut self, table: &str, name: &str) -> Result<String, JsError> {
+        let room = room_of(table)?;
+        self.peer.list_table(room, name).map_err(refused)?;
         Ok(self.take_events())
     }
 
@@ -378,13 +428,15 @@ impl Client {
             "point": match table_state.phase() { Phase::ComeOut => 0, Phase::Point(p) => p },
             "shooter": table_state.shooter().map(|p| hex(&p)),
             "banker": hex(&table_state.banker()),
+            "minBet": table_state.rules().min_bet,
+            "maxBet": table_state.rules().max_bet,
             "bankroll": table_state.bankroll(),
             "seats": seats,
             "bets": bets,
             "roster": roster,
             "stateHash": hex(&s.state_hash()),
-            "names": s.names().iter().map(|(p, n)| (hex(p), Value::from(n.as_str()))).collect::<serde_json::Map<String, Value>>(),
-            "rolls": history.len(),
+            "names": s.names().map(|(p, n)| (hex(p), Value::from(n))).collect::<serde_json::Map<String, Value>>(),
+            "rolls": s.rolls(),
             "recent": recent,
         })
         .to_string())

@@ -46,6 +46,15 @@ impl Phase {
     pub fn to_byte(self) -> u8 {
         self.point().unwrap_or(0)
     }
+
+    /// The phase [`Phase::to_byte`] wrote, if the byte names one.
+    pub fn from_byte(byte: u8) -> Option<Phase> {
+        match byte {
+            0 => Some(Phase::ComeOut),
+            p if is_point_number(p) => Some(Phase::Point(p)),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -66,5 +75,14 @@ mod tests {
         assert_eq!(Phase::Point(6).after(roll(2, 6)), Phase::Point(6));
         assert!(Phase::Point(6).is_seven_out(roll(2, 5)));
         assert!(!Phase::ComeOut.is_seven_out(roll(2, 5)));
+    }
+
+    #[test]
+    fn a_phase_reads_back_from_its_byte() {
+        for phase in [Phase::ComeOut, Phase::Point(4), Phase::Point(10)] {
+            assert_eq!(Phase::from_byte(phase.to_byte()), Some(phase));
+        }
+        assert_eq!(Phase::from_byte(7), None);
+        assert_eq!(Phase::from_byte(3), None);
     }
 }

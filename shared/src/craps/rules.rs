@@ -85,10 +85,13 @@ impl Default for TableRules {
 }
 
 impl TableRules {
+    /// How many bytes [`TableRules::encode`] writes.
+    pub const ENCODED_LEN: usize = 23;
+
     /// Parses [`TableRules::encode`]'s 23 bytes; `None` if malformed or
     /// unplayable (min above max, field not 2 or 3, commission over 100%).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != 23 {
+        if bytes.len() != Self::ENCODED_LEN {
             return None;
         }
         let mut min = [0u8; 8];

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use crate::craps::bet::{resolve, BetKind, Outcome};
 use crate::craps::phase::Phase;
 use crate::craps::rules::TableRules;
+use crate::decode::Reader;
 use crate::dice::Roll;
 use crate::ratio::Ratio;
 
@@ -716,6 +717,72 @@ impl Table {
             out.extend_from_slice(&balance.to_be_bytes());
         }
     }
+
+    /// The table [`Table::encode`] wrote, if the bytes are one: canonical
+    /// (seats in key order, each once; the shooter seated; every bet a
+    /// real one on a player's name, with chips on it), so a decoded
+    /// table encodes to the same bytes and hashes the same.
+    pub fn decode(bytes: &[u8]) -> Option<Table> {
+        let mut r = Reader::new(bytes);
+        let rules = TableRules::decode(r.take(TableRules::ENCODED_LEN).ok()?)?;
+        let phase = Phase::from_byte(r.u8().ok()?)?;
+        let banker: PlayerId = r.array().ok()?;
+        let bankroll = r.u64().ok()?;
+        let bought_in = r.u64().ok()?;
+        let mut seats: Vec<Seat> = Vec::new();
+        for _ in 0..r.count(40).ok()? {
+            let player: PlayerId = r.array().ok()?;
+            let balance = r.u64().ok()?;
+            let in_order = seats.last().is_none_or(|last| last.player < player);
+            if !in_order || player == banker {
+                return None;
+            }
+            seats.push(Seat { player, balance });
+        }
+        let shooter: PlayerId = r.array().ok()?;
+        let shooter = (shooter != [0; 32]).then_some(shooter);
+        let seated = |p: &PlayerId| seats.binary_search_by(|s| s.player.cmp(p)).is_ok();
+        if shooter.is_some_and(|s| !seated(&s)) {
+            return None;
+        }
+        let mut bets = BTreeMap::new();
+        let mut last = None;
+        for _ in 0..r.count(43).ok()? {
+            let player: PlayerId = r.array().ok()?;
+            let kind = BetKind::from_code(r.array().ok()?)?;
+            let stake = r.u64().ok()?;
+            let key = (player, kind);
+            if stake == 0 || last.is_some_and(|l| l >= key) {
+                return None;
+            }
+            last = Some(key);
+            bets.insert(key, stake);
+        }
+        let mut departed = BTreeMap::new();
+        let mut last = None;
+        for _ in 0..r.count(40).ok()? {
+            let player: PlayerId = r.array().ok()?;
+            if last.is_some_and(|l| l >= player) {
+                return None;
+            }
+            last = Some(player);
+            departed.insert(player, r.u64().ok()?);
+        }
+        if !r.is_empty() {
+            return None;
+        }
+        Some(Table {
+            rules,
+            phase,
+            banker,
+            bankroll,
+            seats,
+            shooter,
+            bets,
+            departed,
+            bought_in,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -735,6 +802,46 @@ mod tests {
         t.sit(ALICE, 1_000).unwrap();
         t.sit(BOB, 1_000).unwrap();
         t
+    }
+
+    #[test]
+    fn a_table_reads_back_from_its_bytes_and_nothing_else_does() {
+        let mut t = table();
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        t.settle(roll(2, 2)).unwrap();
+        t.place_bet(&BOB, BetKind::Place(6), 12).unwrap();
+        t.place_bet(&ALICE, BetKind::PassOdds, 20).unwrap();
+        t.leave(&BOB).ok();
+        let mut bytes = Vec::new();
+        t.encode(&mut bytes);
+        let back = Table::decode(&bytes).expect("decodes");
+        let mut again = Vec::new();
+        back.encode(&mut again);
+        assert_eq!(again, bytes);
+        assert_eq!(back.balance(&ALICE), t.balance(&ALICE));
+        assert_eq!(back.phase(), Phase::Point(4));
+        // Cut short, or with anything after it.
+        assert!(Table::decode(&bytes[..bytes.len() - 1]).is_none());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Table::decode(&longer).is_none());
+        // A phase that is not one.
+        let mut bad = bytes.clone();
+        bad[TableRules::ENCODED_LEN] = 7;
+        assert!(Table::decode(&bad).is_none());
+        // Seats out of key order.
+        let seats = TableRules::ENCODED_LEN + 1 + 32 + 16;
+        let mut swapped = bytes.clone();
+        let (a, b) = (seats + 4, seats + 4 + 40);
+        let first = swapped[a..a + 40].to_vec();
+        let second = swapped[b..b + 40].to_vec();
+        swapped[a..a + 40].copy_from_slice(&second);
+        swapped[b..b + 40].copy_from_slice(&first);
+        assert!(Table::decode(&swapped).is_none());
+        // A count larger than the bytes could hold.
+        let mut huge = bytes.clone();
+        huge[seats..seats + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(Table::decode(&huge).is_none());
     }
 
     #[test]

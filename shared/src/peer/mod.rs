@@ -39,6 +39,7 @@
 pub mod chat;
 pub mod event;
 pub mod handshake;
+pub mod listing;
 pub mod outgoing;
 pub mod paths;
 pub mod sync;
@@ -163,6 +164,12 @@ pub enum PeerError {
     /// A chat line that is empty, too long or has control characters.
     #[error("a chat line is 1-280 bytes of text")]
     BadChat,
+    /// A table name that is empty, too long or has control characters.
+    #[error("a table's name is 1-40 bytes of text")]
+    BadTableName,
+    /// Only the house lists its table.
+    #[error("only the house lists its table")]
+    NotHouse,
     /// A seated player cannot leave while the dice are rolling.
     #[error("the dice are rolling: leave once they have landed")]
     MidRoll,
@@ -214,6 +221,9 @@ struct Room {
     house_gone: bool,
     /// The house's signed `Table` frame (what a snapshot starts with).
     table_frame: Option<Bytes>,
+    /// (The house) its table's listing in the relay's lobby, sent at every
+    /// join.
+    listing: Option<Bytes>,
     /// Catching up from another player.
     syncing: Option<Syncing>,
     /// Players waiting for a snapshot from this peer.
@@ -308,6 +318,7 @@ impl Peer {
             house_missing_since: None,
             house_gone: false,
             table_frame: None,
+            listing: None,
             syncing: None,
             asks: Default::default(),
             serve_at: 0,
@@ -352,7 +363,7 @@ impl Peer {
             && room
                 .session
                 .as_ref()
-                .is_none_or(|s| s.transcript().is_empty())
+                .is_none_or(|s| s.transcript().is_empty() && s.rolls() == 0)
         {
             room.syncing = Some(Syncing::waiting());
         }
@@ -420,6 +431,31 @@ impl Peer {
             from: self.id,
             text: text.to_owned(),
         });
+        Ok(())
+    }
+
+    /// (The house) Lists its table in the relay's lobby as `name` (see
+    /// [`listing`]): now, if in the room, and at every join after.
+    pub fn list_table(&mut self, room_id: RoomId, name: &str) -> Result<(), PeerError> {
+        let room = self.playing(&room_id)?;
+        let config = room.session.as_ref().map(|s| *s.config());
+        let config = config
+            .filter(|c| c.banker == self.id)
+            .ok_or(PeerError::NotHouse)?;
+        let payload = listing::encode(&config, name).ok_or(PeerError::BadTableName)?;
+        let frame =
+            handshake::signed_frame(&self.key, FrameKind::Presence, room_id, None, &payload)?;
+        let joined = room.joined == Joined::In;
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            room.listing = Some(frame.clone());
+        }
+        if joined {
+            self.transmits.push_back(Transmit {
+                room: room_id,
+                to: Destination::Relay,
+                frame,
+            });
+        }
         Ok(())
     }
 
@@ -708,7 +744,7 @@ impl Peer {
         room.last_seq = seq;
         room.joined = Joined::In;
         room.roster = peers.clone();
-        for frame in room.outgoing.unacked() {
+        for frame in room.outgoing.unacked().chain(room.listing.as_ref()) {
             self.transmits.push_back(Transmit {
                 room: room_id,
                 to: Destination::Relay,
@@ -1179,7 +1215,7 @@ impl Peer {
                 };
                 let opened = room.session.is_none();
                 let config = *restored.session.config();
-                let rolls = restored.session.history().len();
+                let rolls = restored.session.rolls() as usize;
                 let mut session = restored.session;
                 // Our own frames the relay may not have carried yet (the
                 // snapshot cannot hold them): the replay must not sign

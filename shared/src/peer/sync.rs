@@ -2,40 +2,61 @@
 //! history it needs is gone (a long game, a relay restart) asks a
 //! participant for a snapshot of the game and checks it before using it.
 //!
-//! A snapshot is the game's transcript: the house's signed `Table` frame
-//! and every signed message the giver processed, in its order, each with
-//! the relay time stamped on it (deadlines are judged on those, so a
-//! replay reaches the same verdicts at the same messages). The receiver replays it through a fresh session,
-//! which checks every signature and every rule again, so nothing in it can
-//! be forged; what a giver could still do is leave messages out or change
-//! their relay times. That shows: a gap in a sender's numbering leaves messages
-//! waiting at the end of the replay ("incomplete"), and a left-out or
-//! invented event changes the table, so a later round whose commitments
-//! (signed by every participant) all name one table hash, not the
-//! replayed one, is called off in the replay ("does not match what the
-//! players signed"; the giver's own commitments and the receiver's count
-//! for nothing here, only the other players' do); so does a replay that never reaches a round whose messages
-//! the players signed (a table "closed" by a forged relay time). Any
-//! of these refuses the snapshot; the peer asks another
-//! participant. A stale snapshot (a true prefix) is caught up by the
-//! relay's replay, or, if that has a gap too, refused the same way.
+//! A snapshot is a checkpoint and the transcript since. The checkpoint
+//! (`session::checkpoint`) is the state after a recent roll whose state
+//! hash the other players confirmed with their signed `Settled` messages;
+//! the transcript is every signed message the giver processed after it,
+//! in its order, each with the relay time stamped on it (deadlines are
+//! judged on those, so a replay reaches the same verdicts at the same
+//! messages). A giver that holds no confirmed checkpoint (the first roll
+//! has not been confirmed yet) sends the whole transcript from the
+//! house's signed `Table` frame. So a snapshot's size follows the current
+//! round, not the game's length.
+//!
+//! The receiver checks the checkpoint first: its state must hash to what
+//! the voters (the banker and the seated players, the giver not counted)
+//! signed in the `Settled` messages among the entries, at least one of them
+//! and more than half of those that spoke. Then it replays the entries
+//! through the session, which checks every signature and every rule again,
+//! so nothing in them can be forged; what a giver could still do is leave
+//! messages out or change their relay times. That shows: a gap in a
+//! sender's numbering leaves messages waiting at the end of the replay
+//! ("incomplete"), and a left-out or invented event changes the table, so
+//! a later round whose commitments (signed by every participant) all name
+//! one table hash, not the replayed one, is called off in the replay
+//! ("does not match what the players signed"; the giver's own commitments
+//! and the receiver's count for nothing here, only the other players' do);
+//! so does a replay that never reaches a round whose messages the players
+//! signed (a table "closed" by a forged relay time). Any of these refuses
+//! the snapshot; the peer asks another participant. A stale snapshot (a
+//! true prefix) is caught up by the relay's replay, or, if that has a gap
+//! too, refused the same way.
 //!
 //! ```text
 //! Direct frame payload:  kind u8 | ...
 //!   1 request            (empty)
 //!   2 chunk              index u16 | count u16 | bytes   (a snapshot's part)
-//! snapshot:  version u8 (2) | table_len u32 | Table frame | entries u32 | entry*
+//! snapshot:  version u8 (3) | table_len u32 | Table frame
+//!            | checkpoint_len u32 | checkpoint (none when 0) | entries u32 | entry*
 //! entry:     0 | len u16 | signed game frame              (straight from its sender)
 //!            1 | relay time u64 | len u16 | signed game frame   (as the relay stamped it)
 //! ```
 //!
 //! No entry depends on the giver's clock: relay times are the relay's.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
+use ed25519_dalek::VerifyingKey;
 
 use crate::codec::FrameRef;
-use crate::message::SignedMessage;
-use crate::session::{named_against, Event, GameConfig, Millis, Session, TranscriptEntry};
+use crate::decode::{Reader, UnexpectedEnd};
+use crate::fair::Digest32;
+use crate::message::{Action, SignedMessage};
+use crate::session::{
+    self, named_against, CheckpointError, CheckpointState, Event, GameConfig, Millis, Session,
+    TranscriptEntry,
+};
 use crate::wire::{FrameKind, PeerId, MAX_FRAME_LEN};
 use crate::SigningKey;
 
@@ -50,7 +71,7 @@ pub const CHUNK_BYTES: usize = 60_000;
 /// stream the chunks at their upload budget, so a long snapshot takes
 /// longer to arrive rather than not being sent.
 pub const MAX_CHUNKS: usize = 2_048;
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 /// Why a snapshot is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,16 +89,33 @@ pub enum SyncError {
     /// contradicts.
     #[error("the snapshot does not match what the players signed (round {0})")]
     Contradicted(u64),
+    /// Its checkpoint (the state after roll `0`) is not the state the other
+    /// players signed after that roll.
+    #[error("the snapshot's state after roll {0} is not what the players signed")]
+    Unconfirmed(u64),
+    /// Its checkpoint does not hold up.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+impl From<UnexpectedEnd> for SyncError {
+    fn from(_: UnexpectedEnd) -> Self {
+        SyncError::Malformed("cut short")
+    }
 }
 
 /// Encodes a session's game as a snapshot (`table` is the house's signed
-/// `Table` frame).
+/// `Table` frame): its latest confirmed checkpoint, if any, and every
+/// transcript entry after it.
 pub fn encode(table: &[u8], session: &Session) -> Vec<u8> {
-    let transcript = session.transcript();
-    let mut out = Vec::with_capacity(table.len() + 200 * transcript.len() + 32);
+    let (checkpoint, transcript) = session.snapshot_parts();
+    let checkpoint = checkpoint.map_or(&[][..], |c| &c[..]);
+    let mut out = Vec::with_capacity(table.len() + checkpoint.len() + 200 * transcript.len() + 32);
     out.push(VERSION);
     out.extend_from_slice(&(table.len() as u32).to_be_bytes());
     out.extend_from_slice(table);
+    out.extend_from_slice(&(checkpoint.len() as u32).to_be_bytes());
+    out.extend_from_slice(checkpoint);
     out.extend_from_slice(&(transcript.len() as u32).to_be_bytes());
     for TranscriptEntry {
         relayed_at,
@@ -166,35 +204,6 @@ impl Assembly {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SyncError> {
-        if self.0.len() < n {
-            return Err(SyncError::Malformed("cut short"));
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, SyncError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, SyncError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Result<u32, SyncError> {
-        let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Result<u64, SyncError> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_be_bytes(b))
-    }
-}
-
 /// A checked snapshot: the session rebuilt from it, and the signed
 /// `Table` frame.
 pub struct Restored {
@@ -206,10 +215,11 @@ pub struct Restored {
 
 /// Replays a snapshot from `giver` for `room` as the peer holding `key`
 /// (with its `entropy` at the table), at `now` on its clock, and checks
-/// it. The giver's own commitments, and this peer's (which the replay
-/// makes again), count for nothing in the check: only the other players'
-/// signatures do. (At a table where nobody else committed, the snapshot
-/// is as good as its giver.)
+/// it. A checkpoint counts only when the other players confirmed its
+/// state ([`session::confirmed`]). The giver's own commitments, and this
+/// peer's (which the replay makes again), count for nothing in the check:
+/// only the other players' signatures do. (At a table where nobody else
+/// committed, the snapshot is as good as its giver.)
 pub fn restore(
     snapshot: &[u8],
     room: [u8; 16],
@@ -219,7 +229,7 @@ pub fn restore(
     now: Millis,
 ) -> Result<Restored, SyncError> {
     let excluding = [giver, key.verifying_key().to_bytes()];
-    let mut r = Reader(snapshot);
+    let mut r = Reader::new(snapshot);
     if r.u8()? != VERSION {
         return Err(SyncError::Malformed("unknown version"));
     }
@@ -235,10 +245,10 @@ pub fn restore(
     {
         return Err(SyncError::WrongTable);
     }
-    let mut session = Session::new(config, key.clone(), entropy);
-    let mut max_round = 0;
-    let count = r.u32()?;
-    for _ in 0..count {
+    let checkpoint_len = r.u32()? as usize;
+    let checkpoint = r.take(checkpoint_len)?;
+    let mut entries = Vec::new();
+    for _ in 0..r.count(3)? {
         let relayed_at = match r.u8()? {
             0 => None,
             1 => Some(r.u64()?),
@@ -247,21 +257,35 @@ pub fn restore(
         let len = usize::from(r.u16()?);
         let message = SignedMessage::from_frame_bytes(r.take(len)?)
             .map_err(|_| SyncError::Malformed("a message does not decode"))?;
-        max_round = max_round.max(message.message.round);
-        // Refusals are part of the game (the giver refused them too); a
-        // forged signature is refused here.
-        let entry = TranscriptEntry {
+        entries.push(TranscriptEntry {
             relayed_at,
             message,
+            // Refusals are part of the game (the giver refused them too);
+            // a forged signature is refused in the replay.
             accepted: true,
-        };
-        let _ = session.replay(now, &entry);
+        });
+    }
+    if !r.is_empty() {
+        return Err(SyncError::Malformed("bytes after the last entry"));
+    }
+    let mut session = if checkpoint.is_empty() {
+        Session::new(config, key.clone(), entropy)
+    } else {
+        let state = CheckpointState::read(checkpoint, &config)?;
+        let (round, hash) = (state.round, state.state_hash(&config));
+        let votes = settled_votes(&entries, round);
+        if !session::confirmed(&state.voters(), &giver, &hash, &votes) {
+            return Err(SyncError::Unconfirmed(round));
+        }
+        Session::from_checkpoint(config, Some((key.clone(), entropy)), state, now)?
+    };
+    let mut max_round = 0;
+    for entry in &entries {
+        max_round = max_round.max(entry.message.message.round);
+        let _ = session.replay(now, entry);
         if let Some(round) = contradicted(&mut session, &excluding) {
             return Err(SyncError::Contradicted(round));
         }
-    }
-    if !r.0.is_empty() {
-        return Err(SyncError::Malformed("bytes after the last entry"));
     }
     if session.pending() > 0 {
         return Err(SyncError::Incomplete(session.pending()));
@@ -276,6 +300,26 @@ pub fn restore(
         session,
         table: Bytes::copy_from_slice(table),
     })
+}
+
+/// Each sender's latest state hash for roll `round` among `entries`, its
+/// signature checked.
+fn settled_votes(entries: &[TranscriptEntry], round: u64) -> BTreeMap<PeerId, Digest32> {
+    let mut votes = BTreeMap::new();
+    for TranscriptEntry { message, .. } in entries {
+        if let Action::Settled {
+            round: r,
+            state_hash,
+        } = message.message.action
+        {
+            let signed = VerifyingKey::from_bytes(&message.sender)
+                .is_ok_and(|key| message.verify_with(&key).is_ok());
+            if r == round && signed {
+                votes.insert(message.sender, state_hash);
+            }
+        }
+    }
+    votes
 }
 
 /// Drops the replay's events (they happened before this peer came), and

@@ -63,6 +63,17 @@ impl Held {
         self.0.get(sender).map_or(0, Vec::len)
     }
 
+    /// How many actions are held in all.
+    pub(crate) fn len(&self) -> usize {
+        self.0.values().map(Vec::len).sum()
+    }
+
+    /// Every held action with whether the relay's copy has been seen,
+    /// senders in key order, each in sequence order.
+    pub(crate) fn iter_flagged(&self) -> impl Iterator<Item = (&SignedMessage, bool)> {
+        self.0.values().flatten().map(|(m, relayed)| (m, *relayed))
+    }
+
     /// Every held action, senders in key order, each in sequence order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &SignedMessage> {
         self.0.values().flatten().map(|(m, _)| m)

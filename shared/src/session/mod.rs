@@ -68,6 +68,7 @@
 //! tick, the banker passing idle dice), and the relay's time with every
 //! relayed message.
 
+mod checkpoint;
 mod config;
 mod early;
 mod error;
@@ -80,9 +81,10 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::craps::{BetKind, PlayerId, Table, TableError};
-use crate::fair::{self, Digest32, Secret};
+use crate::fair::{self, Digest32, GameId, Secret};
 use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
 
+pub use checkpoint::{confirmed, CheckpointError, CheckpointState};
 pub use config::{ConfigError, GameConfig, CONFIG_LEN};
 pub use early::{MAX_AHEAD, MAX_SEATING_PENDING, MAX_STRANGERS_PENDING, MAX_STRANGER_AHEAD};
 pub use error::SessionError;
@@ -204,8 +206,9 @@ pub struct Session {
     /// The dice passed this round while nobody sat at the agreed table
     /// (the first round): the next cut's table starts that many seats on.
     passes: usize,
-    /// The names players go by ([`Action::Name`]; at most [`MAX_NAMES`]).
-    names: BTreeMap<PlayerId, String>,
+    /// The names players go by: each one's latest signed [`Action::Name`]
+    /// (at most [`MAX_NAMES`]).
+    names: BTreeMap<PlayerId, SignedMessage>,
     /// Per recent roll, the state hash each participant said it holds
     /// after it ([`Action::Settled`]; the last [`SETTLED_ROUNDS`] rolls).
     settled: BTreeMap<u64, BTreeMap<PlayerId, Digest32>>,
@@ -243,6 +246,15 @@ pub struct Session {
     events: VecDeque<Event>,
     transcript: Vec<TranscriptEntry>,
     history: Vec<RollRecord>,
+    /// Rolls before the first of `history` (a session that started from a
+    /// checkpoint).
+    rolls_before: u64,
+    /// The state after each of the last few rolls (what a snapshot starts
+    /// from, once the players confirmed it).
+    checkpoints: VecDeque<checkpoint::Checkpoint>,
+    /// The checkpoint this session started from, if any: `transcript`
+    /// holds what came after it.
+    base: Option<checkpoint::Checkpoint>,
     /// Senders' keys, decompressed once (at most `MAX_KEYS`).
     keys: HashMap<PlayerId, VerifyingKey>,
 }
@@ -305,6 +317,9 @@ impl Session {
             events: VecDeque::new(),
             transcript: Vec::new(),
             history: Vec::new(),
+            rolls_before: 0,
+            checkpoints: VecDeque::new(),
+            base: None,
             keys: HashMap::new(),
         }
     }
@@ -345,9 +360,15 @@ impl Session {
         self.held.count(player)
     }
 
-    /// Every roll so far.
+    /// Every roll this session processed (not those before the checkpoint
+    /// it started from, if any: see [`Session::rolls`]).
     pub fn history(&self) -> &[RollRecord] {
         &self.history
+    }
+
+    /// How many rolls the game has had.
+    pub fn rolls(&self) -> u64 {
+        self.rolls_before + self.history.len() as u64
     }
 
     /// The transcript so far.
@@ -365,18 +386,11 @@ impl Session {
             Stage::Betting => &self.round_start,
             _ => &self.table,
         };
-        self.hash_table(b"bitcraps/state/v2", agreed)
+        state_hash_of(&self.config.game, self.round, agreed)
     }
 
     fn hash_table(&self, domain: &[u8], table: &Table) -> Digest32 {
-        let mut bytes = Vec::with_capacity(256);
-        table.encode(&mut bytes);
-        let mut h = Sha256::new();
-        h.update(domain);
-        h.update(self.config.game);
-        h.update(self.round.to_be_bytes());
-        h.update(bytes);
-        h.finalize().into()
+        hash_table(domain, &self.config.game, self.round, table)
     }
 
     /// (Tests only) A fault in this peer's own table: `chips` more in
@@ -612,9 +626,22 @@ impl Session {
         )
     }
 
-    /// The names players go by, as the table learned them.
-    pub fn names(&self) -> &BTreeMap<PlayerId, String> {
-        &self.names
+    /// The names players go by, as the table learned them, in key order.
+    pub fn names(&self) -> impl Iterator<Item = (&PlayerId, &str)> {
+        self.names
+            .iter()
+            .filter_map(|(player, m)| match &m.message.action {
+                Action::Name { name } => Some((player, name.as_str())),
+                _ => None,
+            })
+    }
+
+    /// The name `player` goes by, if it gave one.
+    pub fn name_of(&self, player: &PlayerId) -> Option<&str> {
+        match &self.names.get(player)?.message.action {
+            Action::Name { name } => Some(name.as_str()),
+            _ => None,
+        }
     }
 
     /// Sits down with `buy_in` chips.
@@ -1247,7 +1274,7 @@ impl Session {
             }
             Action::Name { name } => {
                 if self.names.len() < MAX_NAMES || self.names.contains_key(&sender) {
-                    self.names.insert(sender, name.clone());
+                    self.names.insert(sender, signed.clone());
                     self.events.push_back(Event::Named {
                         player: sender,
                         name: name.clone(),
@@ -1652,6 +1679,7 @@ impl Session {
         let mut record = record;
         record.state_hash = self.state_hash();
         self.history.push(record.clone());
+        self.take_checkpoint(record.round, record.state_hash);
         // Each participant says what it holds after the roll: a peer that
         // diverged is found now, not at the next round's commitments.
         let me = self.local_id();
@@ -1727,6 +1755,23 @@ impl Session {
 
 /// Passes the dice `passes` times: as often as the banker passed them
 /// before anyone sat at the agreed table (zero once someone does).
+/// The state hash of `table` in `round` of `game` (see
+/// [`Session::state_hash`]).
+fn state_hash_of(game: &GameId, round: u64, table: &Table) -> Digest32 {
+    hash_table(b"bitcraps/state/v2", game, round, table)
+}
+
+fn hash_table(domain: &[u8], game: &GameId, round: u64, table: &Table) -> Digest32 {
+    let mut bytes = Vec::with_capacity(256);
+    table.encode(&mut bytes);
+    let mut h = Sha256::new();
+    h.update(domain);
+    h.update(game);
+    h.update(round.to_be_bytes());
+    h.update(bytes);
+    h.finalize().into()
+}
+
 fn pass_on(table: &mut Table, passes: usize) {
     let seats = table.seats().len().max(1);
     for _ in 0..passes % seats {
