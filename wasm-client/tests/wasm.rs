@@ -92,9 +92,7 @@ mod client_api {
     fn a_house_joins_once_challenged_and_announces_its_table_once_in() {
         let mut client = Client::new(&[1; 32]).unwrap();
         assert_eq!(client.public_key().len(), 64);
-        client
-            .join_table(TABLE, &[2; 32], 10_000.0, 0.0, 0.0)
-            .unwrap();
+        client.join_table(TABLE, &[2; 32], &[10_000.0]).unwrap();
         // Both wait for the challenge; the table is announced once joined.
         assert!(kinds(&mut client).is_empty());
         client.handle_frame(&challenge(), 0.0).unwrap();
@@ -121,12 +119,18 @@ mod client_api {
     #[wasm_bindgen_test]
     fn actions_at_a_table_not_yet_open_are_refused_with_a_reason() {
         let mut client = Client::new(&[1; 32]).unwrap();
-        client.join_table(TABLE, &[2; 32], 0.0, 0.0, 0.0).unwrap();
+        client.join_table(TABLE, &[2; 32], &[]).unwrap();
         assert!(client.sit(TABLE, 100.0, 0.0).is_err());
         assert!(client.bet(TABLE, "no-such-bet", 5.0, 0.0).is_err());
+        assert!(client.join_table("not hex", &[2; 32], &[]).is_err());
+        // Table options that cannot be played: a negative bankroll, limits
+        // the wrong way round, too many numbers.
+        let other = "00112233445566778899aabbccddeeff";
+        assert!(client.join_table(other, &[2; 32], &[-1.0]).is_err());
         assert!(client
-            .join_table("not hex", &[2; 32], 0.0, 0.0, 0.0)
+            .join_table(other, &[2; 32], &[1_000.0, 0.0, 0.0, 50.0, 10.0])
             .is_err());
+        assert!(client.join_table(other, &[2; 32], &[0.0; 6]).is_err());
         assert!(Client::new(&[1; 5]).is_err());
         assert!(client.handle_frame(&[1, 2, 3], 0.0).is_err());
     }
@@ -134,9 +138,7 @@ mod client_api {
     #[wasm_bindgen_test]
     fn moves_made_while_away_go_to_peers_now_and_to_the_relay_after_the_join() {
         let mut client = Client::new(&[1; 32]).unwrap();
-        client
-            .join_table(TABLE, &[2; 32], 10_000.0, 0.0, 0.0)
-            .unwrap();
+        client.join_table(TABLE, &[2; 32], &[10_000.0]).unwrap();
         client.handle_frame(&challenge(), 0.0).unwrap();
         client.handle_frame(&roster(&client), 1.0).unwrap();
         let _ = sent(&mut client);
@@ -158,7 +160,7 @@ mod client_api {
     #[wasm_bindgen_test]
     fn an_unannounced_table_is_reported_and_joined_tables_are_kept_alive() {
         let mut client = Client::new(&[1; 32]).unwrap();
-        client.join_table(TABLE, &[2; 32], 0.0, 0.0, 0.0).unwrap();
+        client.join_table(TABLE, &[2; 32], &[]).unwrap();
         assert_eq!(
             client.next_timeout(),
             -1.0,
@@ -194,7 +196,7 @@ mod client_api {
         encode_signed(&header, &config.encode(), &banker, &mut table_frame).unwrap();
 
         let mut client = Client::new(&[1; 32]).unwrap();
-        client.join_table(TABLE, &[2; 32], 0.0, 0.0, 0.0).unwrap();
+        client.join_table(TABLE, &[2; 32], &[]).unwrap();
         client.handle_frame(&challenge(), 0.0).unwrap();
         client.handle_frame(&roster(&client), 0.0).unwrap();
         let opened = client.handle_frame(&table_frame, 1.0).unwrap();
