@@ -459,15 +459,16 @@ export class BitCrapsTable extends HTMLElement {
       body.replaceChildren(
         ...tables.map((t) => {
           const row = document.createElement('tr');
-          const cell = (text) => {
+          const cell = (text, label) => {
             const td = document.createElement('td');
             td.textContent = text;
+            if (label) td.setAttribute('data-label', label);
             row.appendChild(td);
           };
           cell(t.name);
           cell(t.players === 1 ? '1 player' : `${t.players} players`);
-          cell(`${t.minBet.toLocaleString('en')}–${t.maxBet.toLocaleString('en')}`);
-          cell(t.bankroll.toLocaleString('en'));
+          cell(`${t.minBet.toLocaleString('en')}–${t.maxBet.toLocaleString('en')}`, 'Bets');
+          cell(t.bankroll.toLocaleString('en'), 'Bankroll');
           const join = document.createElement('button');
           join.type = 'button';
           join.textContent = t.full ? 'Full' : 'Join';
@@ -545,7 +546,10 @@ export class BitCrapsTable extends HTMLElement {
       const [a, b] = [Number(this.$('hop-a').value), Number(this.$('hop-b').value)].sort();
       this.place(`hop-${a}-${b}`);
     });
-    this.$('verify-round').addEventListener('change', () => this.showVerify());
+    this.$('verify-round').addEventListener('change', () => {
+      this.verifyPicked = true;
+      this.showVerify();
+    });
     // Bet areas are buttons: Enter or Space bets, like a click.
     this.querySelector('.bc-layout').addEventListener('keydown', (e) => {
       if (e.key !== 'Enter' && e.key !== ' ') return;
@@ -829,7 +833,7 @@ export class BitCrapsTable extends HTMLElement {
         const tags = [seat.house ? 'house' : '', seat.player === s.shooter ? 'shooter' : '', seat.player === me ? 'you' : '', present ? '' : 'away']
           .filter(Boolean)
           .join(', ');
-        li.textContent = `${this.names[seat.player] ?? short(seat.player)} ${tags ? `(${tags})` : ''}: ${seat.balance}`;
+        li.textContent = `${this.names[seat.player] ?? short(seat.player)}${tags ? ` (${tags})` : ''}: ${seat.balance}`;
         li.setAttribute('data-player', seat.player);
         li.setAttribute('data-balance', seat.balance);
         li.setAttribute('data-present', String(present));
@@ -859,18 +863,20 @@ export class BitCrapsTable extends HTMLElement {
       this.$('die2').textContent = PIPS[last.dice[1]];
     }
     // The verify list grows by the rolls it has not seen (never re-reads
-    // the whole history).
+    // the whole history; a page that took the game from a checkpoint holds
+    // the rolls since it).
     const select = this.$('verify-round');
-    if (select.options.length < s.rolls) {
+    const seen = select.options.length ? Number(select.options[select.options.length - 1].value) : 0;
+    if (last && seen < last.round) {
       const chosen = select.value;
-      const seen = select.options.length ? Number(select.options[select.options.length - 1].value) : 0;
-      for (const r of this.peer.rolls(this.table, seen, s.rolls - select.options.length)) {
+      for (const r of this.peer.rolls(this.table, seen, 1000)) {
         const o = document.createElement('option');
         o.value = r.round;
         o.textContent = `Roll #${r.round}: ${r.dice[0]}+${r.dice[1]}`;
         select.append(o);
       }
-      select.value = chosen || (last ? String(last.round) : '');
+      // The newest roll, unless the player picked one to look at.
+      select.value = this.verifyPicked ? chosen : String(last.round);
       this.showVerify();
     }
   }
