@@ -73,7 +73,17 @@ const LAYOUTS = {
   narrow: { viewBox: '0 0 450 604', areas: NARROW_AREAS },
 };
 const PHONE = '(max-width: 600px)';
-const PIPS = ['', '⚀', '⚁', '⚂', '⚃', '⚄', '⚅'];
+/** Where each face's pips sit on a 3x3 grid (0-8, row by row). */
+const PIPS = [[], [4], [2, 6], [2, 4, 6], [0, 2, 6, 8], [0, 2, 4, 6, 8], [0, 2, 3, 5, 6, 8]];
+
+/** Shows face `n` (1-6) on a die element: an SVG drawing, named for
+ * screen readers. */
+function showDie(die, n) {
+  const pips = PIPS[n].map((i) => `<circle cx="${10 + (i % 3) * 15}" cy="${10 + Math.floor(i / 3) * 15}" r="4.2"/>`).join('');
+  die.innerHTML = `<svg viewBox="0 0 50 50" aria-hidden="true"><rect x="1.5" y="1.5" width="47" height="47" rx="9"/>${pips}</svg>`;
+  die.setAttribute('aria-label', String(n));
+  die.dataset.face = String(n);
+}
 /** Bets on a box number: `<prefix>-<number>`. */
 const NUMBER_BETS = ['place', 'buy', 'lay', 'come', 'dont-come', 'come-odds', 'dont-come-odds'];
 const WORDS = ['', '', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
@@ -121,6 +131,17 @@ const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0
 const signed = (n) => (n > 0 ? `+${n}` : String(n));
 /** The relay's code for "joined this room from another connection". */
 const RELAY_REPLACED = 7;
+/** The relay's code for "room is full". */
+const RELAY_ROOM_FULL = 2;
+/** A stake as a chip shows it: 5, 250, 1.2k, 15k, 2M. */
+function chipText(n) {
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${n < 10_000 ? (n / 1000).toFixed(1).replace(/\.0$/, '') : Math.round(n / 1000)}k`;
+  return `${Math.round(n / 1_000_000)}M`;
+}
+
+/** How long a refusal stays in the message line. */
+const FLEETING_MS = 8_000;
 const short = (id) => (id ? `${id.slice(0, 6)}…` : '—');
 
 /** The table this page opened as its house, if it did: its bankroll,
@@ -167,12 +188,13 @@ const TEMPLATE = `
   <section class="bc-table" data-view hidden>
     <p class="bc-dead-end" data-dead-end hidden><span data-dead-end-text></span> <button type="button" data-take-back hidden>Play in this tab</button> <button type="button" data-back>Back to the lobby</button></p>
     <div class="bc-top">
-      <div class="bc-dice" aria-live="polite"><span class="bc-die" data-die1>⚀</span><span class="bc-die" data-die2>⚀</span></div>
+      <div class="bc-dice" aria-live="polite"><span class="bc-die" data-die1 role="img" aria-label="no roll yet"></span><span class="bc-die" data-die2 role="img" aria-label="no roll yet"></span></div>
       <div class="bc-puck" data-point>OFF</div>
       <button type="button" data-roll disabled>Roll</button>
       <button type="button" data-sit hidden>Sit with 1000</button>
       <button type="button" data-buy-in hidden>Buy 500 more</button>
       <button type="button" data-leave hidden>Leave the table</button>
+      <button type="button" data-sound aria-pressed="false" title="Sound: the dice and your wins and losses">Sound off</button>
       <span data-round></span>
       <span class="bc-shooter-clock" data-shooter-clock aria-live="off"></span>
     </div>
@@ -248,7 +270,7 @@ export class BitCrapsTable extends HTMLElement {
     this.$('name').value = this.storedName();
     this.$('name').addEventListener('change', () => {
       const name = this.$('name').value.trim();
-      if (name && new TextEncoder().encode(name).length > 24) return this.say('A name is at most 24 bytes.');
+      if (name && new TextEncoder().encode(name).length > 24) return this.say('A name is at most 24 bytes.', { fleeting: true });
       try {
         localStorage.setItem('bitcraps-name', name);
       } catch {
@@ -265,7 +287,14 @@ export class BitCrapsTable extends HTMLElement {
     });
     this.peer.addEventListener('relayError', (e) => {
       // (Another tab taking the table over is told by `openElsewhere`.)
-      if (e.detail.code !== RELAY_REPLACED) this.say(`Relay: ${e.detail.reason}`);
+      if (e.detail.code === RELAY_REPLACED) return;
+      // A full table: said plainly, with the way back (the page keeps
+      // trying, and the notice goes once the table opens here).
+      if (e.detail.code === RELAY_ROOM_FULL && e.detail.table === this.table && !this.peer.state(this.table).open) {
+        this.deadEnd('This table is full right now. The page tries again every 10 seconds; or go back to the lobby.');
+        return;
+      }
+      this.say(`Relay: ${e.detail.reason}`);
     });
     this.peer.addEventListener('openElsewhere', (e) => {
       if (e.detail.table !== this.table) return;
@@ -273,7 +302,7 @@ export class BitCrapsTable extends HTMLElement {
       this.deadEnd(`This table is open in another tab: this tab takes no more bets.${unsent}`);
       this.$('take-back').hidden = false;
     });
-    this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${this.who(e.detail.player)}: ${e.detail.reason}`));
+    this.peer.addEventListener('rejected', (e) => this.say(`Refused from ${this.who(e.detail.player)}: ${e.detail.reason}`, { fleeting: true }));
     this.peer.addEventListener('chat', (e) => {
       if (e.detail.table !== this.table) return;
       const li = document.createElement('li');
@@ -398,7 +427,7 @@ export class BitCrapsTable extends HTMLElement {
     try {
       this.peer.setName(this.table, name);
     } catch (error) {
-      this.say(`Your name was refused: ${error.message ?? error}`);
+      this.say(`Your name was refused: ${error.message ?? error}`, { fleeting: true });
     }
   }
 
@@ -415,7 +444,7 @@ export class BitCrapsTable extends HTMLElement {
     try {
       this.peer.leave(this.table);
     } catch (error) {
-      this.say(`Refused: ${error.message ?? error}`);
+      this.say(`Refused: ${error.message ?? error}`, { fleeting: true });
       return;
     }
     this.lobby();
@@ -527,6 +556,8 @@ export class BitCrapsTable extends HTMLElement {
     this.$('sit').addEventListener('click', () => this.attempt(() => this.peer.sit(this.table, 1000)));
     this.$('buy-in').addEventListener('click', () => this.attempt(() => this.peer.buyIn(this.table, 500)));
     this.$('leave').addEventListener('click', () => this.leaveTable());
+    this.setSound(localStorage.getItem('bitcraps-sound') === 'on');
+    this.$('sound').addEventListener('click', () => this.setSound(!this.soundOn));
     this.$('chat-form').addEventListener('submit', (e) => {
       e.preventDefault();
       const input = this.$('chat-text');
@@ -536,7 +567,7 @@ export class BitCrapsTable extends HTMLElement {
         this.peer.chat(this.table, text);
         input.value = '';
       } catch (error) {
-        this.say(`Not sent: ${error.message ?? error}`);
+        this.say(`Not sent: ${error.message ?? error}`, { fleeting: true });
       }
     });
     this.$('undo').addEventListener('click', () => this.undo());
@@ -550,13 +581,30 @@ export class BitCrapsTable extends HTMLElement {
       this.verifyPicked = true;
       this.showVerify();
     });
-    // Bet areas are buttons: Enter or Space bets, like a click.
+    // Bet areas are buttons: Enter or Space bets, like a click; Delete or
+    // Backspace takes your bet there down.
     this.querySelector('.bc-layout').addEventListener('keydown', (e) => {
-      if (e.key !== 'Enter' && e.key !== ' ') return;
       const area = e.target.closest('[data-area]');
+      if (area && (e.key === 'Delete' || e.key === 'Backspace')) {
+        e.preventDefault();
+        const number = area.getAttribute('data-number');
+        const bet = number ? `${this.$('mode').value}-${number}` : area.getAttribute('data-area');
+        this.attempt(() => this.peer.takeDown(this.table, bet));
+        return;
+      }
+      if (e.key !== 'Enter' && e.key !== ' ') return;
       if (!area) return;
       e.preventDefault();
       area.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    });
+    // The number areas' help follows the Numbers menu.
+    this.$('mode').addEventListener('change', () => this.render());
+    // A long press (or a right click) on an area says what it pays.
+    this.querySelector('.bc-layout').addEventListener('contextmenu', (e) => {
+      const area = e.target.closest('[data-area]');
+      if (!area?.getAttribute('data-help')) return;
+      e.preventDefault();
+      this.say(area.querySelector('title').textContent, { fleeting: true });
     });
     this.querySelector('.bc-layout').addEventListener('click', (e) => {
       const area = e.target.closest('[data-area]');
@@ -589,7 +637,7 @@ export class BitCrapsTable extends HTMLElement {
     const mine = this.myBets();
     while (this.placed.length && !mine.has(this.placed.at(-1))) this.placed.pop();
     const bet = this.placed.pop();
-    if (!bet) return this.say('Nothing of yours to take down.');
+    if (!bet) return this.say('Nothing of yours to take down.', { fleeting: true });
     this.attempt(() => this.peer.takeDown(this.table, bet));
   }
 
@@ -611,7 +659,7 @@ export class BitCrapsTable extends HTMLElement {
   rebet() {
     const mine = this.myBets();
     const again = (this.decided ?? []).filter((b) => !mine.has(b.bet));
-    if (!again.length) return this.say('No bets from the last roll to repeat.');
+    if (!again.length) return this.say('No bets from the last roll to repeat.', { fleeting: true });
     const refused = [];
     for (const { bet, stake } of again) {
       try {
@@ -629,16 +677,103 @@ export class BitCrapsTable extends HTMLElement {
       action();
       this.say('');
     } catch (error) {
-      this.say(`Refused: ${error.message ?? error}`);
+      this.say(`Refused: ${error.message ?? error}`, { fleeting: true });
     }
   }
 
-  say(text) {
-    this.$('message').textContent = text;
+  /** Shows `text` in the message line (announced to screen readers); a
+   * `fleeting` one (a refusal, a nothing-to-do) clears itself after 8 s
+   * unless another message took its place. Each is also a `say` event on
+   * the element. */
+  say(text, { fleeting = false } = {}) {
+    const line = this.$('message');
+    line.textContent = text;
+    // (A page around the element can show or log them its own way.)
+    if (text) this.dispatchEvent(new CustomEvent('say', { detail: { text, fleeting } }));
+    clearTimeout(this.sayTimer);
+    if (fleeting) {
+      this.sayTimer = setTimeout(() => {
+        if (line.textContent === text) line.textContent = '';
+      }, FLEETING_MS);
+    }
+  }
+
+  /** The chips on one area: a chip per player with its stake (yours in
+   * gold, first; each other player in a colour of its own), up to four,
+   * then how many more. */
+  drawStakes(g, byPlayer, me) {
+    const key = [...byPlayer].map(([p, n]) => `${p}:${n}`).join();
+    if (g.dataset.chipsDrawn === key) return;
+    g.dataset.chipsDrawn = key;
+    const ns = 'http://www.w3.org/2000/svg';
+    let layer = g.querySelector('[data-chips]');
+    if (!layer) {
+      layer = document.createElementNS(ns, 'g');
+      layer.setAttribute('data-chips', '');
+      layer.setAttribute('aria-hidden', 'true');
+      g.appendChild(layer);
+    }
+    const rect = g.querySelector('rect');
+    const [x, y, h] = ['x', 'y', 'height'].map((k) => Number(rect.getAttribute(k)));
+    const players = [...byPlayer].sort(([a], [b]) => (a === me ? -1 : b === me ? 1 : a < b ? -1 : 1));
+    const shown = players.slice(0, 4);
+    layer.replaceChildren(
+      ...shown.map(([player, stake], i) => {
+        const chip = document.createElementNS(ns, 'g');
+        chip.setAttribute('class', player === me ? 'bc-chip-on bc-mine' : 'bc-chip-on');
+        chip.setAttribute('data-chip-player', player);
+        const [cx, cy] = [x + 14 + i * 19, y + h - 13];
+        // Each player's own hue, never the felt's greens.
+        const raw = parseInt(player.slice(0, 4), 16) % 280;
+        const hue = raw < 90 ? raw : raw + 80;
+        chip.innerHTML = `<circle cx="${cx}" cy="${cy}" r="11" ${player === me ? '' : `style="fill: hsl(${hue} 55% 30%)"`}/><text x="${cx}" y="${cy + 3.5}">${chipText(stake)}</text>`;
+        return chip;
+      }),
+    );
+    if (players.length > shown.length) {
+      const more = document.createElementNS(ns, 'text');
+      more.setAttribute('x', String(x + 14 + shown.length * 19));
+      more.setAttribute('y', String(y + h - 9));
+      more.setAttribute('class', 'bc-chip-more');
+      more.textContent = `+${players.length - shown.length}`;
+      layer.appendChild(more);
+    }
+  }
+
+  /** Each bet area's help (its best payout, house edge and the table's
+   * limits), as its tooltip and description; again when the Numbers menu
+   * or the layout changes. */
+  describeAreas(s) {
+    const mode = this.$('mode').value;
+    const key = `${this.table}|${mode}|${this.layoutDrawn}`;
+    if (this.described === key) return;
+    this.described = key;
+    const limits = `bets ${s.minBet.toLocaleString('en')}–${s.maxBet.toLocaleString('en')}`;
+    for (const g of this.querySelectorAll('[data-area]')) {
+      const number = g.getAttribute('data-number');
+      const bet = number ? `${mode}-${number}` : g.getAttribute('data-area');
+      let help = limits;
+      try {
+        const { pays: [n, d], edge } = this.peer.betHelp(this.table, bet);
+        const pays = n === 0 ? '' : d <= 10 ? `pays up to ${n}:${d}` : `pays up to ${(n / d).toFixed(2)}:1`;
+        help = [pays, edge === null ? '' : `house edge ${edge}%`, limits].filter(Boolean).join(' · ');
+      } catch {
+        /* an area the engine does not know as one bet: its limits only */
+      }
+      let title = g.querySelector('title');
+      if (!title) {
+        title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+        g.prepend(title);
+      }
+      title.textContent = `${number ? `${mode} ${number}` : g.dataset.areaName}: ${help}`;
+      g.setAttribute('data-help', help);
+      g.setAttribute('aria-description', help);
+    }
   }
 
   drawLayout(layout) {
     this.layout = layout;
+    this.layoutDrawn = (this.layoutDrawn ?? 0) + 1;
     const svg = this.querySelector('.bc-layout');
     const ns = 'http://www.w3.org/2000/svg';
     svg.replaceChildren();
@@ -654,7 +789,8 @@ export class BitCrapsTable extends HTMLElement {
         <text x="${a.x + a.w / 2}" y="${a.y + a.h / 2 + 16}" class="bc-stakes" data-stakes></text>
         <text x="${a.x + a.w - 6}" y="${a.y + 16}" class="bc-result" data-result></text>`;
       g.setAttribute('role', 'button');
-      g.setAttribute('aria-label', a.number ? `${a.label === 'SIX' ? 6 : a.label === 'NINE' ? 9 : a.label} (the number chosen under Numbers)` : a.label);
+      g.dataset.areaName = a.number ? `${a.label === 'SIX' ? 6 : a.label === 'NINE' ? 9 : a.label} (the number chosen under Numbers)` : a.label;
+      g.setAttribute('aria-label', g.dataset.areaName);
       svg.appendChild(g);
     }
     const puck = document.createElementNS(ns, 'circle');
@@ -732,19 +868,61 @@ export class BitCrapsTable extends HTMLElement {
       .map((r) => ({ bet: r.bet, stake: r.stake }));
     const call = stickmanCall(roll);
     this.say(mine ? `${call}: ${net === 0 ? 'you break even' : `you ${net > 0 ? 'win' : 'lose'} ${Math.abs(net)}`} (${signed(net)}).` : `${call}.`);
+    if (mine && net !== 0) this.sound(net > 0 ? 'win' : 'lose');
     this.render();
   }
 
+  /** Sound on or off (off until the player turns it on; remembered). */
+  setSound(on) {
+    this.soundOn = on;
+    localStorage.setItem('bitcraps-sound', on ? 'on' : 'off');
+    const button = this.$('sound');
+    button.setAttribute('aria-pressed', String(on));
+    button.textContent = on ? 'Sound on' : 'Sound off';
+  }
+
+  /** A short sound, made on the spot (no files): the dice's rattle, a
+   * rising chime for a win, a low tone for a loss. */
+  sound(kind) {
+    if (!this.soundOn) return;
+    const audio = (this.audio ??= new AudioContext());
+    const out = audio.createGain();
+    out.connect(audio.destination);
+    const t = audio.currentTime;
+    if (kind === 'roll') {
+      const noise = audio.createBuffer(1, audio.sampleRate * 0.3, audio.sampleRate);
+      const data = noise.getChannelData(0);
+      for (let i = 0; i < data.length; i++) data[i] = (Math.random() * 2 - 1) * (1 - i / data.length) * (i % 2200 < 500 ? 1 : 0.2);
+      const source = audio.createBufferSource();
+      source.buffer = noise;
+      out.gain.value = 0.25;
+      source.connect(out);
+      source.start(t);
+      return;
+    }
+    const notes = kind === 'win' ? [660, 880] : [220, 165];
+    notes.forEach((hz, i) => {
+      const tone = audio.createOscillator();
+      tone.frequency.value = hz;
+      tone.connect(out);
+      tone.start(t + i * 0.12);
+      tone.stop(t + i * 0.12 + 0.11);
+    });
+    out.gain.setValueAtTime(0.15, t);
+    out.gain.exponentialRampToValueAtTime(0.001, t + 0.3);
+  }
+
   animate(roll) {
+    this.sound('roll');
     const [d1, d2] = [this.$('die1'), this.$('die2')];
     d1.classList.add('bc-rolling');
     d2.classList.add('bc-rolling');
     setTimeout(() => {
       d1.classList.remove('bc-rolling');
       d2.classList.remove('bc-rolling');
-      d1.textContent = PIPS[roll.dice[0]];
-      d2.textContent = PIPS[roll.dice[1]];
-    }, 350);
+      showDie(d1, roll.dice[0]);
+      showDie(d2, roll.dice[1]);
+    }, matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 350);
   }
 
   render() {
@@ -806,14 +984,19 @@ export class BitCrapsTable extends HTMLElement {
         : [g.getAttribute('data-area')];
       let mine = 0;
       let all = 0;
+      const byPlayer = new Map();
       for (const b of s.bets) {
         if (names.includes(b.bet)) {
           all += b.stake;
           if (b.player === me) mine += b.stake;
+          byPlayer.set(b.player, (byPlayer.get(b.player) ?? 0) + b.stake);
         }
       }
+      // (In words for screen readers and tests; on the felt as chips.)
       g.querySelector('[data-stakes]').textContent = all ? `you ${mine} · all ${all}` : '';
+      g.setAttribute('aria-label', all ? `${g.dataset.areaName}: yours ${mine}, everyone's ${all}` : g.dataset.areaName);
       g.classList.toggle('bc-has-bets', all > 0);
+      this.drawStakes(g, byPlayer, me);
     }
     // The bar: this player's chips, what it has on the table, its last roll.
     const mySeat = s.seats.find((x) => x.player === me);
@@ -824,6 +1007,7 @@ export class BitCrapsTable extends HTMLElement {
       this.$('last-net').textContent = this.lastNet === null || this.lastNet === undefined ? '—' : signed(this.lastNet);
       this.$('limits').textContent = `${s.minBet.toLocaleString('en')}–${s.maxBet.toLocaleString('en')}`;
     }
+    this.describeAreas(s);
     const seats = this.$('seats');
     seats.replaceChildren(
       ...[{ player: s.banker, balance: s.bankroll, house: true }, ...s.seats].map((seat) => {
@@ -859,8 +1043,8 @@ export class BitCrapsTable extends HTMLElement {
     this.dataset.dice = last ? `${last.dice[0]},${last.dice[1]}` : '';
     this.dataset.shooter = String(shooter && s.betting);
     if (last && !this.querySelector('.bc-rolling')) {
-      this.$('die1').textContent = PIPS[last.dice[0]];
-      this.$('die2').textContent = PIPS[last.dice[1]];
+      showDie(this.$('die1'), last.dice[0]);
+      showDie(this.$('die2'), last.dice[1]);
     }
     // The verify list grows by the rolls it has not seen (never re-reads
     // the whole history; a page that took the game from a checkpoint holds

@@ -111,6 +111,8 @@ export class BitCrapsClient extends EventTarget {
     table: string,
     options?: { bankroll?: number; deadlineMs?: number; shooterMs?: number; minBet?: number; maxBet?: number },
   ): void;
+  /** A bet at a table: the most it pays per chip ([n, d]), its house edge in percent, its stake unit. */
+  betHelp(table: string, bet: string): { pays: [number, number]; edge: number | null; unit: number };
   /** (The house) Lists the table in the relay's lobby under `name` (1-40 bytes of text). */
   listTable(table: string, name: string): void;
   /** The tables houses listed on the relay, those with the most players first. */

@@ -353,6 +353,13 @@ export class BitCrapsClient extends EventTarget {
     return JSON.parse(this.client.rolls(table, afterRound, max));
   }
 
+  /** A bet at a table: the most it pays per chip (`pays`, `[n, d]`), its
+   * house edge in percent (`edge`, or null) and its stake unit (`unit`),
+   * under the table's rules. Throws for a bet that does not exist. */
+  betHelp(table, bet) {
+    return JSON.parse(this.client.betHelp(table, bet));
+  }
+
   /** (The house) Lists the table in the relay's lobby under `name` (1-40
    * bytes of text), now and whenever the page joins the room again.
    * Throws if this page is not the table's house. */

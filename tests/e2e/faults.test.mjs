@@ -183,6 +183,30 @@ test('a link to a table nobody opened says so and leads back to the lobby', asyn
   await page.context().close();
 });
 
+test('a full table says so, with the way back to the lobby, where it shows as full', async () => {
+  const { port } = env.relay;
+  await env.relay.stop();
+  env.relay = await startRelay(['--max-peers-per-room', '2'], { port });
+  const house = await openPage(`${env.relay.url}/`);
+  await house.click('button[data-open]');
+  await house.waitForFunction(() => document.querySelector('bitcraps-table')?.dataset.open === 'true', null, { timeout: 15_000 });
+  const url = await house.evaluate(() => location.href);
+  const table = await tableOf(house);
+  const player = await openPage(url);
+  await player.waitForFunction(() => document.querySelector('bitcraps-table')?.dataset.open === 'true', null, { timeout: 15_000 });
+  const late = await openPage(url);
+  const deadEnd = late.locator('[data-dead-end]');
+  await deadEnd.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await deadEnd.textContent(), /This table is full right now/);
+  await late.click('[data-back]');
+  const join = late.locator(`[data-join-table="${table}"]`);
+  await join.waitFor({ state: 'visible', timeout: 15_000 });
+  assert.equal(await join.textContent(), 'Full');
+  assert.ok(await join.isDisabled(), 'a full table cannot be joined from the lobby');
+  for (const page of [house, player, late]) await assertClean(page);
+  for (const page of [house, player, late]) await page.context().close();
+});
+
 test('a full relay says so in words on the page', async () => {
   const { port } = env.relay;
   await env.relay.stop();

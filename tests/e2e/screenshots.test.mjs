@@ -56,8 +56,13 @@ test('screenshots: the lobby, a table mid-game and the verify panel, on a deskto
   await visitor.locator(`[data-join-table="${table}"]`).waitFor({ state: 'visible', timeout: 15_000 });
   for (const size of ['desktop', 'phone']) await picture(visitor, size, 'lobby');
 
-  // A few rolls in: chips on the layout, results marked, a chat line.
+  // A few rolls in: results marked, a chat line, and bets on the felt
+  // (each player's chips in its colour, yours in gold).
   for (let n = 1; n <= 3; n++) await playRoll(pages, n);
+  for (const page of players) {
+    for (const area of ['field', 'hard-8', 'any-seven']) await page.click(`[data-area="${area}"]`);
+  }
+  await players[1].waitForFunction(() => document.querySelectorAll('[data-area="field"] .bc-chip-on').length === 2);
   await players[0].fill('[data-chat-text]', 'Hot dice tonight!');
   await players[0].press('[data-chat-text]', 'Enter');
   await players[1].locator('[data-chat-lines] li').first().waitFor();

@@ -108,6 +108,10 @@ test('a refused bet shows its reason', async () => {
   // The house cannot bet at all.
   await house.click('[data-area="field"]');
   assert.match(await house.locator('[data-message]').textContent(), /banker cannot bet/);
+  // A refusal does not stay on the page for good: it clears by itself.
+  const shownAt = Date.now();
+  await house.waitForFunction(() => document.querySelector('[data-message]').textContent === '', null, { timeout: 12_000 });
+  assert.ok(Date.now() - shownAt >= 6_000, 'long enough to read');
   for (const p of [house, player]) await p.context().close();
 });
 
@@ -260,8 +264,17 @@ test('after every roll each page marks what won and lost, says the net and the c
   // A bet placed from the keyboard: the field area is a button.
   await a.focus('[data-area="field"]');
   await a.keyboard.press('Enter');
+  await a.keyboard.press(' ');
   let s = await stateOf(a);
-  assert.equal(s.bets.find((x) => x.player === s.me && x.bet === 'field')?.stake, 5, 'Enter on an area bets the chosen chip');
+  assert.equal(s.bets.find((x) => x.player === s.me && x.bet === 'field')?.stake, 10, 'Enter or Space on an area bets the chosen chip');
+  await a.keyboard.press('Delete');
+  s = await stateOf(a);
+  assert.ok(!s.bets.some((x) => x.player === s.me && x.bet === 'field'), 'Delete takes it down');
+  await a.keyboard.press('Enter');
+  s = await stateOf(a);
+  // On the felt: a chip of this player's, in gold, with its stake.
+  const chip = a.locator('[data-area="field"] .bc-chip-on.bc-mine text');
+  assert.equal(await chip.textContent(), '5');
   let marked = 0;
   for (let n = 1; n <= 6; n++) {
     await playRoll(pages, n);
@@ -438,4 +451,27 @@ test('a chat line reaches every page at the table, as text, under its sender', a
   assert.equal(await a.locator('[data-chat-text]').inputValue(), '', 'the box empties once sent');
   for (const p of pages) await assertClean(p);
   for (const p of pages) await p.context().close();
+});
+
+test('each bet area says what it pays, its house edge and the limits, on hover and on a long press', async () => {
+  const [house, player] = await setUp(1);
+  const help = (area) => player.locator(`[data-area="${area}"] title`).textContent();
+  assert.equal(await help('field'), 'FIELD · 3 4 9 10 11 · 2 and 12 pay double: pays up to 2:1 · house edge 5.556% · bets 1–10,000');
+  assert.match(await help('number-6'), /^place 6: pays up to 7:6 · house edge 1\.515% · bets 1–10,000$/);
+  await player.selectOption('[data-mode]', 'lay');
+  assert.match(await help('number-4'), /^lay 4: pays up to /, 'the numbers follow the menu');
+  // A long press (a context menu) shows it in words.
+  await player.locator('[data-area="any-seven"]').dispatchEvent('contextmenu');
+  assert.match(await player.locator('[data-message]').textContent(), /pays up to 4:1 · house edge 16\.667%/);
+  // Sound is off until the player turns it on, and stays as chosen; a
+  // roll with it on plays without a hitch.
+  const sound = player.locator('[data-sound]');
+  assert.equal(await sound.getAttribute('aria-pressed'), 'false');
+  await sound.click();
+  assert.equal(await sound.textContent(), 'Sound on');
+  assert.equal(await player.evaluate(() => localStorage.getItem('bitcraps-sound')), 'on');
+  await player.selectOption('[data-mode]', 'place');
+  await playRoll([house, player], 1);
+  for (const p of [house, player]) await assertClean(p);
+  for (const p of [house, player]) await p.context().close();
 });

@@ -480,6 +480,29 @@ impl Client {
         })
     }
 
+    /// A bet at a table, for the page's help (JSON): the most it pays per
+    /// chip (`pays`: `[numerator, denominator]`, after any commission), its
+    /// house edge in percent (`edge`, `null` where it has none of its own)
+    /// and the chip count its stakes come in (`unit`), under the table's
+    /// rules.
+    #[wasm_bindgen(js_name = betHelp)]
+    pub fn bet_help(&self, table: &str, bet: &str) -> Result<String, JsError> {
+        let room = room_of(table)?;
+        let session = self
+            .peer
+            .session(&room)
+            .ok_or_else(|| JsError::new("this table is not open here"))?;
+        let kind = BetKind::from_name(bet).ok_or_else(|| JsError::new("no such bet"))?;
+        let rules = &session.config().rules;
+        let pays = kind.max_profit(rules);
+        Ok(json!({
+            "pays": [pays.numer() as f64, pays.denom() as f64],
+            "edge": house_edge_percent(kind, rules),
+            "unit": kind.stake_unit(rules),
+        })
+        .to_string())
+    }
+
     /// What each path delivered of a table's game frames (JSON): `relay`
     /// and, per peer (hex), its data channel's `{taken, ignored, refused,
     /// lastAt}`, and `direct`: the peers whose channel delivered a game
