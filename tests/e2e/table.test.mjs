@@ -475,3 +475,34 @@ test('each bet area says what it pays, its house edge and the limits, on hover a
   for (const p of [house, player]) await assertClean(p);
   for (const p of [house, player]) await p.context().close();
 });
+
+test('a whole round from the keyboard: sit, bet, roll, read the result', async () => {
+  const house = await openPage(`${env.relay.url}/?deadline=2000`);
+  await house.click('[data-open]');
+  await waitOpen(house);
+  const player = await openPage(await house.evaluate(() => location.href));
+  await waitOpen(player);
+  const key = async (selector, k = 'Enter') => {
+    await player.focus(selector);
+    await player.keyboard.press(k);
+  };
+  await key('[data-sit]');
+  await player.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).seats.length === 1);
+  await key('[data-chip-value="10"]', ' ');
+  await key('[data-area="pass"]');
+  await key('[data-area="field"]', ' ');
+  let s = await stateOf(player);
+  assert.deepEqual(
+    s.bets.filter((b) => b.player === s.me).map((b) => [b.bet, b.stake]).sort(),
+    [['field', 10], ['pass', 10]],
+  );
+  await house.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).bets.length === 2);
+  await key('[data-roll]');
+  await player.waitForFunction(() => document.querySelector('bitcraps-table').dataset.rolls === '1', null, { timeout: 15_000 });
+  // The result, in words, in the live region a screen reader reads.
+  const message = player.locator('[data-message]');
+  assert.equal(await message.getAttribute('role'), 'status');
+  assert.match(await message.textContent(), /: you (win|lose|break even)/);
+  for (const p of [house, player]) await assertClean(p);
+  for (const p of [house, player]) await p.context().close();
+});

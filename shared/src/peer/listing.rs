@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(encode(&config, "  "), None);
         assert_eq!(encode(&config, "a\nb"), None);
         assert_eq!(encode(&config, &"x".repeat(MAX_TABLE_NAME + 1)), None);
-        assert_eq!(decode(&payload[..payload.len() - 11]), None, "no name");
+        assert_eq!(decode(&payload[..1 + CONFIG_LEN]), None, "no name");
         assert_eq!(decode(&[1, b'h', b'i']), None, "a chat line");
         let mut bad = payload.clone();
         *bad.last_mut().unwrap() = 0xff;
