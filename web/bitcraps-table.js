@@ -205,6 +205,7 @@ const TEMPLATE = `
       <span>Numbers:</span>
       <select data-mode aria-label="number bets">${MODES.map(([v, l]) => `<option value="${v}">${l}</option>`).join('')}</select>
       <label><input type="checkbox" data-takedown> take down</label>
+      <label title="Place and buy bets are off on the come-out unless you call them working"><input type="checkbox" data-call-working> call working / off</label>
       <span>Hop:</span>
       <select data-hop-a aria-label="hop die 1">${[1, 2, 3, 4, 5, 6].map((d) => `<option>${d}</option>`).join('')}</select>
       <select data-hop-b aria-label="hop die 2">${[1, 2, 3, 4, 5, 6].map((d) => `<option>${d}</option>`).join('')}</select>
@@ -616,8 +617,15 @@ export class BitCrapsTable extends HTMLElement {
 
   place(bet) {
     const takeDown = this.$('takedown').checked;
+    const callWorking = this.$('call-working').checked;
     this.attempt(() => {
-      if (takeDown) {
+      if (callWorking) {
+        // Your bet there changes sides: working on the come-out, or off.
+        const s = this.peer.state(this.table);
+        const mine = s.bets.find((b) => b.player === s.me && b.bet === bet);
+        if (!mine) throw new Error(`no ${bet} bet of yours to call working or off`);
+        this.peer.setWorking(this.table, bet, !mine.working);
+      } else if (takeDown) {
         this.peer.takeDown(this.table, bet);
       } else {
         this.peer.bet(this.table, bet, this.chip);
@@ -701,8 +709,8 @@ export class BitCrapsTable extends HTMLElement {
   /** The chips on one area: a chip per player with its stake (yours in
    * gold, first; each other player in a colour of its own), up to four,
    * then how many more. */
-  drawStakes(g, byPlayer, me) {
-    const key = [...byPlayer].map(([p, n]) => `${p}:${n}`).join();
+  drawStakes(g, byPlayer, me, badge) {
+    const key = `${[...byPlayer].map(([p, n]) => `${p}:${n}`).join()}|${badge}`;
     if (g.dataset.chipsDrawn === key) return;
     g.dataset.chipsDrawn = key;
     const ns = 'http://www.w3.org/2000/svg';
@@ -730,6 +738,16 @@ export class BitCrapsTable extends HTMLElement {
         return chip;
       }),
     );
+    if (badge) {
+      // Your chip comes first: its working call above it.
+      const mark = document.createElementNS(ns, 'text');
+      mark.setAttribute('x', String(x + 14));
+      mark.setAttribute('y', String(y + h - 27));
+      mark.setAttribute('class', badge === 'ON' ? 'bc-working bc-on' : 'bc-working');
+      mark.setAttribute('data-working', badge);
+      mark.textContent = badge;
+      layer.appendChild(mark);
+    }
     if (players.length > shown.length) {
       const more = document.createElementNS(ns, 'text');
       more.setAttribute('x', String(x + 14 + shown.length * 19));
@@ -994,9 +1012,13 @@ export class BitCrapsTable extends HTMLElement {
       }
       // (In words for screen readers and tests; on the felt as chips.)
       g.querySelector('[data-stakes]').textContent = all ? `you ${mine} · all ${all}` : '';
-      g.setAttribute('aria-label', all ? `${g.dataset.areaName}: yours ${mine}, everyone's ${all}` : g.dataset.areaName);
       g.classList.toggle('bc-has-bets', all > 0);
-      this.drawStakes(g, byPlayer, me);
+      // On the come-out, whether your place or buy bet here works.
+      const workable = s.point === 0 ? s.bets.filter((b) => b.player === me && names.includes(b.bet) && /^(place|buy)-/.test(b.bet)) : [];
+      const badge = workable.length === 0 ? '' : workable.every((b) => b.working) ? 'ON' : 'OFF';
+      this.drawStakes(g, byPlayer, me, badge);
+      const calls = badge ? `, ${badge === 'ON' ? 'working' : 'off'} on the come-out` : '';
+      g.setAttribute('aria-label', all ? `${g.dataset.areaName}: yours ${mine}${calls}, everyone's ${all}` : g.dataset.areaName);
     }
     // The bar: this player's chips, what it has on the table, its last roll.
     const mySeat = s.seats.find((x) => x.player === me);

@@ -6,7 +6,13 @@ export function loadWasm(): Promise<unknown>;
 /** A new random table id (32 hex digits). */
 export function newTableId(): string;
 
-export interface BetJson { player: string; bet: string; stake: number }
+export interface BetJson {
+  player: string;
+  bet: string;
+  stake: number;
+  /** A place or buy bet called working on the come-out. */
+  working: boolean;
+}
 export interface SeatJson { player: string; balance: number }
 export interface RollJson {
   round: number;
@@ -121,6 +127,8 @@ export class BitCrapsClient extends EventTarget {
   buyIn(table: string, amount: number): void;
   bet(table: string, bet: string, stake: number): void;
   takeDown(table: string, bet: string): void;
+  /** Calls a place or buy bet working on the come-out, or off again (the default). */
+  setWorking(table: string, bet: string, working: boolean): void;
   /** Says a line (1-280 bytes of text) to everyone at the table. */
   chat(table: string, text: string): void;
   /** Milliseconds the shooter has left to roll before the house passes its dice, or -1. */

@@ -43,7 +43,7 @@ export const newTableId = () => randomHex(16);
 /**
  * A BitCraps peer. Events (all `CustomEvent`s with the details in
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
- * `bet`, `takenDown`, `left`, `bettingClosed`, `committed`, `revealed`,
+ * `bet`, `takenDown`, `working`, `left`, `bettingClosed`, `committed`, `revealed`,
  * `rolled`, `named` (`player`, `name`: the name a player goes by),
  * `chat` (`from`, `text`: a line said at the table, signed by its sender),
  * `diverged` (a participant's state after roll `round` is
@@ -203,12 +203,13 @@ export class BitCrapsClient extends EventTarget {
     for (const peer of this.peers.values()) peer.pc.close();
   }
 
-  /** A frame from the relay, or (`fromPeer`: that peer's key, hex) from its data channel. */
-  receive(bytes, fromPeer = null) {
+  /** A frame from the relay, or (`channel`: its table and the key, hex,
+   * of the peer at its other end) from a data channel. */
+  receive(bytes, channel = null) {
     let events;
     try {
-      const json = fromPeer
-        ? this.client.handleChannelFrame(fromPeer, bytes, this.now())
+      const json = channel
+        ? this.client.handleChannelFrame(channel.table, channel.peer, bytes, this.now())
         : this.client.handleFrame(bytes, this.now());
       events = JSON.parse(json);
     } catch (error) {
@@ -291,6 +292,13 @@ export class BitCrapsClient extends EventTarget {
     this.tables.add(table);
     if (!this.ws || (this.ws.readyState === WebSocket.CLOSED && !this.reconnectTimer)) this.connect();
     this.flush();
+  }
+
+  /** Calls a place or buy bet (`place-6`, `buy-10`) working on the
+   * come-out, or off again (`working` false, the default). Throws with the
+   * reason if refused. */
+  setWorking(table, bet, working) {
+    this.run(() => this.client.setWorking(table, bet, working, this.now()));
   }
 
   /** Sits down with `buyIn` chips. Throws with the reason if refused. */
@@ -451,9 +459,9 @@ export class BitCrapsClient extends EventTarget {
     channel.onopen = () => this.setPeerState(id, 'open');
     channel.onclose = () => this.setPeerState(id, 'closed');
     // The engine takes a channel's frames under the key of the peer at its
-    // other end, and only frames that peer signed.
+    // other end, and only frames that peer signed for this table.
     channel.onmessage = (event) => {
-      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), peer);
+      if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), { table, peer });
     };
   }
 

@@ -104,6 +104,14 @@ pub enum Action {
         /// Which bet.
         kind: BetKind,
     },
+    /// Call a place or buy bet working on the come-out (`working`), or off
+    /// again (the default).
+    Working {
+        /// Which bet.
+        kind: BetKind,
+        /// Working (true) or off.
+        working: bool,
+    },
     /// Leave the table: every bet that may come down comes down (its
     /// stake back); refused while a pass or come bet is on.
     Leave,
@@ -236,6 +244,9 @@ pub enum MessageError {
     /// An action code this peer does not know.
     #[error("unknown action {0}")]
     UnknownAction(u8),
+    /// A yes/no byte that is neither 0 nor 1.
+    #[error("a flag is 0 or 1")]
+    BadFlag,
     /// A bet code or number that is no bet.
     #[error("no such bet (code {0})")]
     BadBetKind(u8),
@@ -323,6 +334,11 @@ impl Message {
                 out.extend_from_slice(&round.to_be_bytes());
                 out.extend_from_slice(state_hash);
             }
+            Action::Working { kind, working } => {
+                out.push(13);
+                out.extend_from_slice(&kind.code());
+                out.push(u8::from(*working));
+            }
             Action::Name { name } => {
                 out.push(12);
                 // (A valid name is at most MAX_NAME < 256 bytes; a longer
@@ -394,6 +410,14 @@ impl Message {
                     name: name.to_owned(),
                 }
             }
+            13 => Action::Working {
+                kind: bet_kind(r.array::<3>()?)?,
+                working: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(MessageError::BadFlag),
+                },
+            },
             other => return Err(MessageError::UnknownAction(other)),
         };
         Ok((
@@ -569,6 +593,14 @@ mod tests {
                 kind: BetKind::ComeOdds { point: 6 },
             },
             Action::Leave,
+            Action::Working {
+                kind: BetKind::Buy(10),
+                working: true,
+            },
+            Action::Working {
+                kind: BetKind::Place(6),
+                working: false,
+            },
             Action::Commit {
                 commitment: [4; 32],
                 table_hash: [5; 32],

@@ -479,7 +479,7 @@ impl World {
                 let from = sender_of(&f);
                 self.players[i]
                     .peer
-                    .handle_channel_frame(now, &from, &f)
+                    .handle_channel_frame(now, ROOM, &from, &f)
                     .unwrap();
             }
             if self.players[i]
@@ -539,7 +539,7 @@ impl World {
                     let from = sender_of(&f);
                     self.players[i]
                         .peer
-                        .handle_channel_frame(self.now, &from, &f)
+                        .handle_channel_frame(self.now, ROOM, &from, &f)
                         .unwrap();
                 }
                 self.players[i].peer.handle_timeout(self.now);
@@ -681,7 +681,7 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
     assert!(matches!(
         world.players[2]
             .peer
-            .handle_channel_frame(world.now, &other, &forged),
+            .handle_channel_frame(world.now, ROOM, &other, &forged),
         Err(PeerError::ForeignChannelFrame)
     ));
     assert_eq!(world.players[2].peer.waiting(&ROOM), 1);
@@ -691,12 +691,28 @@ fn a_bet_made_while_disconnected_reaches_everyone_after_the_resume() {
     assert!(matches!(
         world.players[2]
             .peer
-            .handle_channel_frame(world.now, &other, &roster),
+            .handle_channel_frame(world.now, ROOM, &other, &roster),
         Err(PeerError::ForeignChannelFrame)
     ));
-    // Both refusals are counted against that channel.
+    // Nor a frame of another table, even one its own peer signed: a
+    // channel belongs to one table.
+    let elsewhere = shared::peer::handshake::signed_frame(
+        &SigningKey::from_bytes(&[2; 32]),
+        FrameKind::Game,
+        [0x11; 16],
+        None,
+        &bet.frame[..8],
+    )
+    .unwrap();
+    assert!(matches!(
+        world.players[2]
+            .peer
+            .handle_channel_frame(world.now, ROOM, &other, &elsewhere),
+        Err(PeerError::ChannelOfAnotherTable)
+    ));
+    // Each refusal is counted against that channel.
     let refused = |w: &World| w.players[2].peer.paths(&ROOM).unwrap().channels[&other].refused;
-    assert_eq!(refused(&world), 2);
+    assert_eq!(refused(&world), 3);
     world.players[2].direct.clear();
     for p in &mut world.players {
         p.direct.clear();

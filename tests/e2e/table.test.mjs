@@ -506,3 +506,26 @@ test('a whole round from the keyboard: sit, bet, roll, read the result', async (
   for (const p of [house, player]) await assertClean(p);
   for (const p of [house, player]) await p.context().close();
 });
+
+test('a place bet is off on the come-out until its player calls it working, on every page', async () => {
+  const [house, player] = await setUp(1);
+  await player.click('[data-chip-value="6"]');
+  await player.selectOption('[data-mode]', 'place');
+  await player.click('[data-number="6"]');
+  const mark = player.locator('[data-area="number-6"] [data-working]');
+  assert.equal(await mark.textContent(), 'OFF', 'off by default on the come-out');
+  await player.check('[data-call-working]');
+  await player.click('[data-number="6"]');
+  assert.equal(await mark.textContent(), 'ON');
+  const working = (page) =>
+    page.evaluate(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).bets.find((b) => b.bet === 'place-6')?.working);
+  for (const page of [house, player]) await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).bets.find((b) => b.bet === 'place-6')?.working === true);
+  // Called off again, on every page; a bet that is not a place or buy bet
+  // cannot be called either way.
+  await player.click('[data-number="6"]');
+  for (const page of [house, player]) await page.waitForFunction(() => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).bets.find((b) => b.bet === 'place-6')?.working === false);
+  assert.equal(await working(player), false);
+  await player.click('[data-area="field"]');
+  assert.match(await player.locator('[data-message]').textContent(), /^Refused: no field bet of yours/);
+  for (const p of [house, player]) await p.context().close();
+});

@@ -124,6 +124,8 @@ struct BetJson {
     player: String,
     bet: String,
     stake: u64,
+    /// A place or buy bet its player called working on the come-out.
+    working: bool,
 }
 
 #[wasm_bindgen]
@@ -204,18 +206,22 @@ impl Client {
         Ok(events)
     }
 
-    /// Handles one frame from the data channel of peer `from` (hex):
-    /// only game frames that peer signed; returns the events it caused (a
-    /// JSON array).
+    /// Handles one frame from the data channel of peer `from` (hex) at
+    /// `table`: only that table's game frames that peer signed; returns the
+    /// events it caused (a JSON array).
     #[wasm_bindgen(js_name = handleChannelFrame)]
     pub fn handle_channel_frame(
         &mut self,
+        table: &str,
         from: &str,
         bytes: &[u8],
         now: f64,
     ) -> Result<String, JsError> {
+        let room = room_of(table)?;
         let from = peer_of(from)?;
-        let handled = self.peer.handle_channel_frame(now as u64, &from, bytes);
+        let handled = self
+            .peer
+            .handle_channel_frame(now as u64, room, &from, bytes);
         let events = self.take_events();
         handled.map_err(refused)?;
         Ok(events)
@@ -275,6 +281,20 @@ impl Client {
     pub fn take_down(&mut self, table: &str, bet: &str, now: f64) -> Result<String, JsError> {
         let kind = bet_of(bet)?;
         self.act(table, now, LocalAction::TakeDown { kind })
+    }
+
+    /// Calls a place or buy bet working on the come-out (`working`), or
+    /// off again.
+    #[wasm_bindgen(js_name = setWorking)]
+    pub fn set_working(
+        &mut self,
+        table: &str,
+        bet: &str,
+        working: bool,
+        now: f64,
+    ) -> Result<String, JsError> {
+        let kind = bet_of(bet)?;
+        self.act(table, now, LocalAction::Working { kind, working })
     }
 
     /// Starts the roll (shooter only).
@@ -408,6 +428,7 @@ impl Client {
                 player: hex(p),
                 bet: k.name(),
                 stake: *stake,
+                working: table_state.is_working(p, *k),
             })
             .collect();
         let history = s.history();

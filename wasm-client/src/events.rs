@@ -192,6 +192,13 @@ pub enum JsEvent {
         bet: String,
         stake: u64,
     },
+    /// A place or buy bet was called working on the come-out, or off.
+    Working {
+        table: String,
+        player: String,
+        bet: String,
+        working: bool,
+    },
     /// A player left.
     Left {
         table: String,
@@ -366,6 +373,16 @@ fn game_event(table: String, event: Event) -> JsEvent {
             player: hex(&player),
             bet: kind.name(),
             stake,
+        },
+        Event::WorkingSet {
+            player,
+            kind,
+            working,
+        } => JsEvent::Working {
+            table,
+            player: hex(&player),
+            bet: kind.name(),
+            working,
         },
         Event::BetTakenDown {
             player,

@@ -42,8 +42,8 @@ pub struct Uncovered {
 
 /// What one bet would win (its profit, in chips) on `roll`, and whether
 /// it would lose its stake.
-fn on_roll(table: &Table, kind: BetKind, stake: u64, roll: Roll) -> (u64, bool) {
-    match resolve(kind, table.phase(), roll, table.rules()) {
+fn on_roll(table: &Table, player: &PlayerId, kind: BetKind, stake: u64, roll: Roll) -> (u64, bool) {
+    match resolve(kind, table.acting_phase(player, kind), roll, table.rules()) {
         // A payout that does not fit counts as unpayable.
         Outcome::Win { profit, .. } => (ceil_chips(stake, profit).unwrap_or(u64::MAX), false),
         Outcome::Lose => (0, true),
@@ -58,7 +58,7 @@ impl Table {
         self.bets()
             .iter()
             .map(
-                |(&(_, kind), &stake)| match on_roll(self, kind, stake, roll) {
+                |(&(player, kind), &stake)| match on_roll(self, &player, kind, stake, roll) {
                     (won, false) => i128::from(won),
                     (_, true) => -i128::from(stake),
                 },
@@ -109,7 +109,9 @@ impl Table {
                 .bets()
                 .iter()
                 .filter(|(&(_, kind), _)| kind.is_removable())
-                .map(|(&(player, kind), &stake)| (on_roll(self, kind, stake, roll).0, player, kind))
+                .map(|(&(player, kind), &stake)| {
+                    (on_roll(self, &player, kind, stake, roll).0, player, kind)
+                })
                 .filter(|(won, ..)| *won > 0)
                 .max();
             let Some((_, player, kind)) = biggest else {

@@ -11,7 +11,7 @@
 //! refused at placement for the banker's sake, so whether one is accepted
 //! depends only on its player's own chips and bets and the table's phase.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::craps::bet::{resolve, BetKind, Outcome};
 use crate::craps::phase::Phase;
@@ -38,6 +38,9 @@ pub enum TableError {
     /// The bet names a number that bet cannot have.
     #[error("no such bet: {0:?}")]
     MalformedBet(BetKind),
+    /// Only place and buy bets are called working or off.
+    #[error("only place and buy bets can be called working on the come-out, not {0}")]
+    NotWorkable(String),
     /// The bet cannot be placed in this phase (e.g. pass line with a point on).
     #[error("{kind} cannot be placed {when}")]
     NotNow {
@@ -152,6 +155,9 @@ pub struct Table {
     seats: Vec<Seat>,
     shooter: Option<PlayerId>,
     bets: BTreeMap<(PlayerId, BetKind), u64>,
+    /// Place and buy bets their players called working on the come-out
+    /// (by default they are off then, as at any casino).
+    working: BTreeSet<(PlayerId, BetKind)>,
     departed: BTreeMap<PlayerId, u64>,
     bought_in: u64,
 }
@@ -180,6 +186,7 @@ impl Table {
             seats: Vec::new(),
             shooter: None,
             bets: BTreeMap::new(),
+            working: BTreeSet::new(),
             departed: BTreeMap::new(),
             bought_in: bankroll,
         }
@@ -442,6 +449,44 @@ impl Table {
         Ok(())
     }
 
+    /// Calls a player's place or buy bet working (or off again) on the
+    /// come-out; with a point on, every such bet works anyway.
+    pub fn set_working(
+        &mut self,
+        player: &PlayerId,
+        kind: BetKind,
+        working: bool,
+    ) -> Result<(), TableError> {
+        if !matches!(kind, BetKind::Place(_) | BetKind::Buy(_)) {
+            return Err(TableError::NotWorkable(kind.name()));
+        }
+        if !self.bets.contains_key(&(*player, kind)) {
+            return Err(TableError::NoSuchBet(kind.name()));
+        }
+        if working {
+            self.working.insert((*player, kind));
+        } else {
+            self.working.remove(&(*player, kind));
+        }
+        Ok(())
+    }
+
+    /// Whether a player called this bet working on the come-out.
+    pub fn is_working(&self, player: &PlayerId, kind: BetKind) -> bool {
+        self.working.contains(&(*player, kind))
+    }
+
+    /// The phase a bet acts in on the next roll: the table's, except that
+    /// a place or buy bet called working acts on the come-out as it does
+    /// with a point on (which point does not change its outcome).
+    pub(crate) fn acting_phase(&self, player: &PlayerId, kind: BetKind) -> Phase {
+        if self.phase == Phase::ComeOut && self.working.contains(&(*player, kind)) {
+            Phase::Point(4)
+        } else {
+            self.phase
+        }
+    }
+
     /// Takes a bet down and returns its stake to the balance.
     pub fn take_down(&mut self, player: &PlayerId, kind: BetKind) -> Result<u64, TableError> {
         if !self.bets.contains_key(&(*player, kind)) {
@@ -452,6 +497,7 @@ impl Table {
         }
         self.seat_mut(player)?;
         let stake = self.bets.remove(&(*player, kind)).unwrap_or(0);
+        self.working.remove(&(*player, kind));
         let seat = self.seat_mut(player)?;
         seat.balance = seat
             .balance
@@ -503,6 +549,7 @@ impl Table {
         let mut lost = 0u64;
         for key in mine {
             let stake = self.bets.remove(&key).unwrap_or(0);
+            self.working.remove(&key);
             lost = lost.checked_add(stake).ok_or(TableError::Overflow)?;
         }
         self.bankroll = self
@@ -519,6 +566,7 @@ impl Table {
     /// bankroll runs out, bets are paid in table order until it does.
     pub fn banker_default(&mut self) -> Vec<BetResult> {
         let bets = std::mem::take(&mut self.bets);
+        self.working.clear();
         let mut results = Vec::new();
         for ((player, kind), stake) in bets {
             let profit = ceil_chips(stake, kind.max_profit(&self.rules))
@@ -592,7 +640,7 @@ impl Table {
             Ok(())
         };
         for (&(player, kind), &stake) in &self.bets {
-            let outcome = resolve(kind, phase_before, roll, &self.rules);
+            let outcome = resolve(kind, self.acting_phase(&player, kind), roll, &self.rules);
             let paid = match outcome {
                 Outcome::NoAction => {
                     add(kept.entry((player, kind)).or_insert(0), stake)?;
@@ -646,6 +694,9 @@ impl Table {
         self.bankroll = bankroll;
         self.seats = seats;
         self.bets = kept;
+        // A decided bet's call goes with it.
+        let bets = &self.bets;
+        self.working.retain(|key| bets.contains_key(key));
         let seven_out = phase_before.is_seven_out(roll);
         self.phase = phase_before.after(roll);
         self.shooter = self.shooter();
@@ -671,6 +722,7 @@ impl Table {
     /// action). Every result is a push.
     pub fn return_all_stakes(&mut self) -> Vec<BetResult> {
         let bets = std::mem::take(&mut self.bets);
+        self.working.clear();
         let mut results = Vec::new();
         for ((player, kind), stake) in bets {
             match self.seats.iter_mut().find(|s| s.player == player) {
@@ -715,6 +767,11 @@ impl Table {
         for (player, balance) in &self.departed {
             out.extend_from_slice(player);
             out.extend_from_slice(&balance.to_be_bytes());
+        }
+        out.extend_from_slice(&(self.working.len() as u32).to_be_bytes());
+        for (player, kind) in &self.working {
+            out.extend_from_slice(player);
+            out.extend_from_slice(&kind.code());
         }
     }
 
@@ -768,6 +825,19 @@ impl Table {
             last = Some(player);
             departed.insert(player, r.u64().ok()?);
         }
+        let mut working = BTreeSet::new();
+        let mut last = None;
+        for _ in 0..r.count(35).ok()? {
+            let player: PlayerId = r.array().ok()?;
+            let kind = BetKind::from_code(r.array().ok()?)?;
+            let key = (player, kind);
+            let workable = matches!(kind, BetKind::Place(_) | BetKind::Buy(_));
+            if !workable || !bets.contains_key(&key) || last.is_some_and(|l| l >= key) {
+                return None;
+            }
+            last = Some(key);
+            working.insert(key);
+        }
         if !r.is_empty() {
             return None;
         }
@@ -779,6 +849,7 @@ impl Table {
             seats,
             shooter,
             bets,
+            working,
             departed,
             bought_in,
         })
@@ -842,6 +913,77 @@ mod tests {
         let mut huge = bytes.clone();
         huge[seats..seats + 4].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(Table::decode(&huge).is_none());
+    }
+
+    #[test]
+    fn a_place_bet_called_working_acts_on_the_come_out_and_one_left_off_does_not() {
+        // Working: the 6 pays 7:6 on the come-out, and a 7 takes it.
+        for (working, roll_, alice_after, bank_after) in [
+            (true, roll(3, 3), 1_000 - 12 + 14, 100_000 - 14),
+            (true, roll(3, 4), 1_000 - 12, 100_000 + 12),
+            (false, roll(3, 3), 1_000 - 12, 100_000),
+            (false, roll(3, 4), 1_000 - 12, 100_000),
+        ] {
+            let mut t = table();
+            t.place_bet(&ALICE, BetKind::Place(6), 12).unwrap();
+            t.set_working(&ALICE, BetKind::Place(6), working).unwrap();
+            assert_eq!(t.is_working(&ALICE, BetKind::Place(6)), working);
+            t.settle(roll_).unwrap();
+            assert_eq!(
+                t.balance(&ALICE),
+                Some(alice_after),
+                "working {working}, {roll_:?}"
+            );
+            assert_eq!(t.bankroll(), bank_after, "working {working}, {roll_:?}");
+            assert_eq!(t.total_chips(), t.bought_in());
+            // A bet that stays up keeps its call; a decided one loses it.
+            let stays = t.bets().contains_key(&(ALICE, BetKind::Place(6)));
+            assert_eq!(t.is_working(&ALICE, BetKind::Place(6)), working && stays);
+        }
+        // A working buy bet on the come-out: true odds less the commission.
+        let mut t = table();
+        t.place_bet(&ALICE, BetKind::Buy(4), 20).unwrap();
+        t.set_working(&ALICE, BetKind::Buy(4), true).unwrap();
+        let settled = t.settle(roll(2, 2)).unwrap();
+        assert!(matches!(settled.results[0].outcome, Outcome::Win { .. }));
+        // With a point on, every place bet works, called or not.
+        let mut t = table();
+        t.settle(roll(4, 4)).unwrap();
+        t.place_bet(&BOB, BetKind::Place(6), 6).unwrap();
+        t.settle(roll(3, 3)).unwrap();
+        assert_eq!(t.balance(&BOB), Some(1_000 - 6 + 7));
+    }
+
+    #[test]
+    fn only_a_place_or_buy_bet_on_the_table_can_be_called_working() {
+        let mut t = table();
+        t.place_bet(&ALICE, BetKind::PassLine, 10).unwrap();
+        assert!(matches!(
+            t.set_working(&ALICE, BetKind::PassLine, true),
+            Err(TableError::NotWorkable(_))
+        ));
+        assert!(matches!(
+            t.set_working(&ALICE, BetKind::Place(8), true),
+            Err(TableError::NoSuchBet(_))
+        ));
+        // Taken down, the call goes with the bet: a new bet starts off.
+        t.place_bet(&ALICE, BetKind::Place(8), 6).unwrap();
+        t.set_working(&ALICE, BetKind::Place(8), true).unwrap();
+        t.take_down(&ALICE, BetKind::Place(8)).unwrap();
+        t.place_bet(&ALICE, BetKind::Place(8), 6).unwrap();
+        assert!(!t.is_working(&ALICE, BetKind::Place(8)));
+        // The call is part of the table's state: its encoding and hash.
+        let mut off = Vec::new();
+        t.encode(&mut off);
+        t.set_working(&ALICE, BetKind::Place(8), true).unwrap();
+        let mut on = Vec::new();
+        t.encode(&mut on);
+        assert_ne!(on, off);
+        let back = Table::decode(&on).unwrap();
+        assert!(back.is_working(&ALICE, BetKind::Place(8)));
+        let mut again = Vec::new();
+        back.encode(&mut again);
+        assert_eq!(again, on);
     }
 
     #[test]

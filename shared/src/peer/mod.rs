@@ -5,7 +5,7 @@
 //! ```text
 //! connection_opened()                     a new relay connection (or none)
 //! handle_frame(now, bytes)                from the relay
-//! handle_channel_frame(now, from, bytes)  from peer `from`'s data channel
+//! handle_channel_frame(now, table, from, bytes)  from peer `from`'s data channel at `table`
 //! handle_timeout(now)
 //! poll_transmit() -> Option<Transmit>     frame, table, where it goes
 //! poll_event()    -> Option<PeerEvent>
@@ -157,6 +157,9 @@ pub enum PeerError {
     /// a timed step (which counts only as the relay stamped it).
     #[error("a data channel carries only its own peer's table actions and requests")]
     ForeignChannelFrame,
+    /// A frame for another table than the data channel's.
+    #[error("a data channel carries only its own table's frames")]
+    ChannelOfAnotherTable,
     /// Not connected to the table's relay right now (chat is not kept for
     /// later).
     #[error("not connected to the table right now")]
@@ -635,12 +638,17 @@ impl Peer {
     pub fn handle_channel_frame(
         &mut self,
         now: Millis,
+        room_id: RoomId,
         from: &PeerId,
         bytes: &[u8],
     ) -> Result<(), PeerError> {
-        let frame = FrameRef::parse(bytes, MAX_FRAME_LEN)?;
-        let room_id = frame.header.room;
-        let result = self.take_channel_frame(now, from, &frame);
+        let result = match FrameRef::parse(bytes, MAX_FRAME_LEN) {
+            // A channel belongs to one table: another table's frame over
+            // it is refused (and counted against this channel).
+            Ok(frame) if frame.header.room != room_id => Err(PeerError::ChannelOfAnotherTable),
+            Ok(frame) => self.take_channel_frame(now, from, &frame),
+            Err(e) => Err(e.into()),
+        };
         if let Some(room) = self.rooms.get_mut(&room_id) {
             let delivery = match &result {
                 Ok(delivery) => *delivery,

@@ -147,6 +147,13 @@ pub enum LocalAction {
         /// Which bet.
         kind: BetKind,
     },
+    /// Call a place or buy bet working on the come-out, or off.
+    Working {
+        /// Which bet.
+        kind: BetKind,
+        /// Working (true) or off.
+        working: bool,
+    },
     /// Leave the table.
     Leave,
     /// Start the roll (shooter only).
@@ -607,6 +614,7 @@ impl Session {
             LocalAction::BuyIn { amount } => self.buy_in(now, amount),
             LocalAction::Bet { kind, stake } => self.place_bet(now, kind, stake),
             LocalAction::TakeDown { kind } => self.take_down(now, kind),
+            LocalAction::Working { kind, working } => self.set_working(now, kind, working),
             LocalAction::Leave => self.leave(now),
             LocalAction::Roll => self.roll(now),
         }
@@ -667,6 +675,17 @@ impl Session {
     /// Takes a bet down.
     pub fn take_down(&mut self, now: Millis, kind: BetKind) -> Result<(), SessionError> {
         self.act(now, Action::TakeDown { kind })
+    }
+
+    /// Calls a place or buy bet of this player's working on the come-out,
+    /// or off again.
+    pub fn set_working(
+        &mut self,
+        now: Millis,
+        kind: BetKind,
+        working: bool,
+    ) -> Result<(), SessionError> {
+        self.act(now, Action::Working { kind, working })
     }
 
     /// Leaves the table.
@@ -1809,6 +1828,14 @@ fn apply_to_table(
                 player,
                 kind,
                 stake,
+            }
+        }
+        Action::Working { kind, working } => {
+            table.set_working(sender, kind, working)?;
+            Event::WorkingSet {
+                player,
+                kind,
+                working,
             }
         }
         Action::Leave => {

@@ -104,6 +104,15 @@ pub enum Event {
         /// Chips returned.
         stake: u64,
     },
+    /// A place or buy bet was called working on the come-out, or off.
+    WorkingSet {
+        /// Whose.
+        player: PlayerId,
+        /// Which.
+        kind: BetKind,
+        /// Working (true) or off.
+        working: bool,
+    },
     /// A player left with its balance.
     Left {
         /// Who.
