@@ -149,8 +149,12 @@ const short = (id) => (id ? `${id.slice(0, 6)}…` : '—');
 function houseOptions(table) {
   const kept = localStorage.getItem(`bitcraps-house-${table}`);
   if (!kept) return null;
-  const options = JSON.parse(kept);
-  return typeof options === 'number' ? { bankroll: options } : options;
+  try {
+    const options = JSON.parse(kept);
+    return typeof options === 'number' ? { bankroll: options } : options;
+  } catch {
+    return null; // not written by this page: join as a player
+  }
 }
 
 const TEMPLATE = `

@@ -1175,6 +1175,47 @@ mod forged {
     }
 
     #[test]
+    fn a_checkpoint_no_roll_was_played_on_is_refused_unless_the_receiver_signed_it() {
+        let (world, snapshot) = game();
+        let parts = split(&snapshot);
+        let round = u64::from_be_bytes(parts.checkpoint[..8].try_into().unwrap());
+        // Up to the last vote for the checkpoint's roll: the votes are in,
+        // but no roll after it (whose commitments would show the state was
+        // the one the players held).
+        let last_vote = parts
+            .entries
+            .iter()
+            .rposition(|e| settled(e).is_some_and(|(_, r)| r == round))
+            .unwrap();
+        let cut = Parts {
+            head: parts.head.clone(),
+            checkpoint: parts.checkpoint.clone(),
+            entries: parts.entries[..=last_vote].to_vec(),
+        };
+        assert!(matches!(
+            restore_as_stranger(&join(&cut)),
+            Err(SyncError::Unconfirmed(r)) if r == round
+        ));
+        // A player who signed that state itself (a reload) may take it.
+        let player = SigningKey::from_bytes(&[3; 32]);
+        let restored = restore(&join(&cut), ROOM, giver(), &player, [3; 32], 1_000).unwrap();
+        let rolls = u64::from_be_bytes(parts.checkpoint[8..16].try_into().unwrap());
+        assert_eq!(restored.session.rolls(), rolls);
+        // And a checkpoint with a count no game reaches is malformed.
+        let mut huge = Parts {
+            head: parts.head.clone(),
+            checkpoint: parts.checkpoint.clone(),
+            entries: parts.entries.clone(),
+        };
+        huge.checkpoint[..8].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert!(matches!(
+            restore_as_stranger(&join(&huge)),
+            Err(SyncError::Checkpoint(_))
+        ));
+        drop(world);
+    }
+
+    #[test]
     fn a_peer_that_took_a_checkpoint_gives_it_on() {
         let (world, snapshot) = game();
         let key = SigningKey::from_bytes(&[77; 32]);

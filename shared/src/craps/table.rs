@@ -11,7 +11,7 @@
 //! refused at placement for the banker's sake, so whether one is accepted
 //! depends only on its player's own chips and bets and the table's phase.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::craps::bet::{resolve, BetKind, Outcome};
 use crate::craps::phase::Phase;
@@ -156,8 +156,9 @@ pub struct Table {
     shooter: Option<PlayerId>,
     bets: BTreeMap<(PlayerId, BetKind), u64>,
     /// Place and buy bets their players called working on the come-out
-    /// (by default they are off then, as at any casino).
-    working: BTreeSet<(PlayerId, BetKind)>,
+    /// (by default they are off then, as at any casino); in key order (a
+    /// few at most: a sorted list is all it needs).
+    working: Vec<(PlayerId, BetKind)>,
     departed: BTreeMap<PlayerId, u64>,
     bought_in: u64,
 }
@@ -186,7 +187,7 @@ impl Table {
             seats: Vec::new(),
             shooter: None,
             bets: BTreeMap::new(),
-            working: BTreeSet::new(),
+            working: Vec::new(),
             departed: BTreeMap::new(),
             bought_in: bankroll,
         }
@@ -463,24 +464,33 @@ impl Table {
         if !self.bets.contains_key(&(*player, kind)) {
             return Err(TableError::NoSuchBet(kind.name()));
         }
-        if working {
-            self.working.insert((*player, kind));
-        } else {
-            self.working.remove(&(*player, kind));
+        match (self.working.binary_search(&(*player, kind)), working) {
+            (Err(at), true) => self.working.insert(at, (*player, kind)),
+            (Ok(at), false) => {
+                self.working.remove(at);
+            }
+            _ => {}
         }
         Ok(())
     }
 
+    /// A bet's working call goes with it.
+    fn forget_working(&mut self, key: &(PlayerId, BetKind)) {
+        if let Ok(at) = self.working.binary_search(key) {
+            self.working.remove(at);
+        }
+    }
+
     /// Whether a player called this bet working on the come-out.
     pub fn is_working(&self, player: &PlayerId, kind: BetKind) -> bool {
-        self.working.contains(&(*player, kind))
+        self.working.binary_search(&(*player, kind)).is_ok()
     }
 
     /// The phase a bet acts in on the next roll: the table's, except that
     /// a place or buy bet called working acts on the come-out as it does
     /// with a point on (which point does not change its outcome).
     pub(crate) fn acting_phase(&self, player: &PlayerId, kind: BetKind) -> Phase {
-        if self.phase == Phase::ComeOut && self.working.contains(&(*player, kind)) {
+        if self.phase == Phase::ComeOut && self.is_working(player, kind) {
             Phase::Point(4)
         } else {
             self.phase
@@ -497,7 +507,7 @@ impl Table {
         }
         self.seat_mut(player)?;
         let stake = self.bets.remove(&(*player, kind)).unwrap_or(0);
-        self.working.remove(&(*player, kind));
+        self.forget_working(&(*player, kind));
         let seat = self.seat_mut(player)?;
         seat.balance = seat
             .balance
@@ -549,7 +559,7 @@ impl Table {
         let mut lost = 0u64;
         for key in mine {
             let stake = self.bets.remove(&key).unwrap_or(0);
-            self.working.remove(&key);
+            self.forget_working(&key);
             lost = lost.checked_add(stake).ok_or(TableError::Overflow)?;
         }
         self.bankroll = self
@@ -825,7 +835,7 @@ impl Table {
             last = Some(player);
             departed.insert(player, r.u64().ok()?);
         }
-        let mut working = BTreeSet::new();
+        let mut working = Vec::new();
         let mut last = None;
         for _ in 0..r.count(35).ok()? {
             let player: PlayerId = r.array().ok()?;
@@ -836,7 +846,7 @@ impl Table {
                 return None;
             }
             last = Some(key);
-            working.insert(key);
+            working.push(key);
         }
         if !r.is_empty() {
             return None;

@@ -16,7 +16,13 @@
 //! The receiver checks the checkpoint first: its state must hash to what
 //! the voters (the banker and the seated players, the giver not counted)
 //! signed in the `Settled` messages among the entries, at least one of them
-//! and more than half of those that spoke. Then it replays the entries
+//! and more than half of those that spoke. Those voters are read off the
+//! state itself, and the giver picks the entries, so that alone proves
+//! little: the state must also have been played on. A roll after it must
+//! finish in the replay with the commitment of a player other than the
+//! giver and the receiver (every commitment of a finished roll names the
+//! table the replay rolled on), unless the receiver signed the state's
+//! hash itself before it reloaded. Then it replays the entries
 //! through the session, which checks every signature and every rule again,
 //! so nothing in them can be forged; what a giver could still do is leave
 //! messages out or change their relay times. That shows: a gap in a
@@ -268,15 +274,20 @@ pub fn restore(
     if !r.is_empty() {
         return Err(SyncError::Malformed("bytes after the last entry"));
     }
+    let me = key.verifying_key().to_bytes();
+    // (The roll the checkpoint follows, and whether this peer itself
+    // signed its state hash before: a reloaded participant.)
+    let mut from_checkpoint = None;
     let mut session = if checkpoint.is_empty() {
         Session::new(config, key.clone(), entropy)
     } else {
         let state = CheckpointState::read(checkpoint, &config)?;
         let (round, hash) = (state.round, state.state_hash(&config));
-        let votes = settled_votes(&entries, round);
+        let votes = settled_votes(&entries, round, &config);
         if !session::confirmed(&state.voters(), &giver, &hash, &votes) {
             return Err(SyncError::Unconfirmed(round));
         }
+        from_checkpoint = Some((round, votes.get(&me) == Some(&hash)));
         Session::from_checkpoint(config, Some((key.clone(), entropy)), state, now)?
     };
     let mut max_round = 0;
@@ -296,27 +307,52 @@ pub fn restore(
     if max_round > session.round() {
         return Err(SyncError::Contradicted(session.round()));
     }
+    // A checkpoint's state is only as good as the votes the giver chose to
+    // include, and its voters are read off that very state: it must also
+    // have been played on. A roll after it finished in the replay with the
+    // commitment of a player other than the giver and this peer, and a
+    // finished roll's commitments all name the table the replay rolled on
+    // (the banker's among them): that player held this state. (Or this
+    // peer signed the state's hash itself before it reloaded.)
+    if let Some((round, own_vote)) = from_checkpoint {
+        let played_on = session
+            .history()
+            .iter()
+            .any(|r| r.commits.iter().any(|(p, _)| *p != giver && *p != me));
+        if !(played_on || own_vote) {
+            return Err(SyncError::Unconfirmed(round));
+        }
+    }
     Ok(Restored {
         session,
         table: Bytes::copy_from_slice(table),
     })
 }
 
-/// Each sender's latest state hash for roll `round` among `entries`, its
-/// signature checked.
-fn settled_votes(entries: &[TranscriptEntry], round: u64) -> BTreeMap<PeerId, Digest32> {
+/// Each sender's latest state hash for roll `round` of this game among
+/// `entries`, its signature checked (only those: padding costs no
+/// signature checks).
+fn settled_votes(
+    entries: &[TranscriptEntry],
+    round: u64,
+    config: &GameConfig,
+) -> BTreeMap<PeerId, Digest32> {
     let mut votes = BTreeMap::new();
     for TranscriptEntry { message, .. } in entries {
-        if let Action::Settled {
+        let Action::Settled {
             round: r,
             state_hash,
         } = message.message.action
-        {
-            let signed = VerifyingKey::from_bytes(&message.sender)
-                .is_ok_and(|key| message.verify_with(&key).is_ok());
-            if r == round && signed {
-                votes.insert(message.sender, state_hash);
-            }
+        else {
+            continue;
+        };
+        if r != round || message.message.game != config.game {
+            continue;
+        }
+        let signed = VerifyingKey::from_bytes(&message.sender)
+            .is_ok_and(|key| message.verify_with(&key).is_ok());
+        if signed {
+            votes.insert(message.sender, state_hash);
         }
     }
     votes

@@ -33,6 +33,10 @@ use crate::session::held::Held;
 use crate::session::{GameConfig, Millis, Session, MAX_HELD, MAX_NAMES};
 use crate::SigningKey;
 
+/// Beyond any round, roll count, relay time or sequence number a game
+/// reaches (so nothing computed from them overflows).
+const MAX_COUNT: u64 = 1 << 60;
+
 /// A checkpoint a session made (or started from).
 #[derive(Debug, Clone)]
 pub(crate) struct Checkpoint {
@@ -90,13 +94,20 @@ impl CheckpointState {
         let table_len = r.u32()? as usize;
         let table =
             Table::decode(r.take(table_len)?).ok_or(CheckpointError::Malformed("not a table"))?;
-        if *table.rules() != config.rules || table.banker() != config.banker || round == 0 {
+        if *table.rules() != config.rules || table.banker() != config.banker {
             return Err(CheckpointError::Malformed("not this game's table"));
+        }
+        // Counts a game can reach (none near overflowing what follows).
+        if round == 0 || round > MAX_COUNT || rolls > round || clock > MAX_COUNT {
+            return Err(CheckpointError::Malformed("a count no game reaches"));
         }
         let mut expected = BTreeMap::new();
         for _ in 0..r.count(40)? {
             let sender: PlayerId = r.array()?;
-            expected.insert(sender, r.u64()?);
+            let next = r.u64()?;
+            if next > MAX_COUNT || expected.insert(sender, next).is_some() {
+                return Err(CheckpointError::Malformed("a sender's numbering"));
+            }
         }
         let message = |r: &mut Reader<'_>| -> Result<SignedMessage, CheckpointError> {
             let len = usize::from(r.u16()?);
