@@ -1,0 +1,475 @@
+//! Messages in: each one admitted (game, signature), taken in its
+//! sender's turn (early ones wait in a bounded buffer), checked against
+//! the stage and applied, and recorded in the transcript.
+
+use super::*;
+
+impl Session {
+    /// Handles a message that came straight from its sender (a data
+    /// channel): a seated player's table action shows on the tentative
+    /// table at once, but counts only as the relay's copy comes (it takes
+    /// no sequence number, so a sender cannot give peers different
+    /// versions of one). Anything else is refused
+    /// ([`SessionError::NotRelayed`]) until the relay's copy comes.
+    pub fn handle_message(
+        &mut self,
+        _now: Millis,
+        signed: SignedMessage,
+    ) -> Result<(), SessionError> {
+        self.admit(&signed)?;
+        let sender = signed.sender;
+        let (seq, expected) = (signed.message.seq, self.expected_seq(&sender));
+        if !signed.message.action.is_table_action() || self.local_id() == Some(sender) {
+            return Err(SessionError::NotRelayed);
+        }
+        if seq < expected {
+            return Err(SessionError::Replayed { seq, expected });
+        }
+        if !self.table.is_seated(&sender) && !matches!(signed.message.action, Action::Sit { .. }) {
+            return Err(SessionError::NotParticipant);
+        }
+        let mine = self
+            .previews
+            .range((sender, 0)..=(sender, u64::MAX))
+            .count();
+        if mine >= MAX_PREVIEWS || seq - expected >= MAX_AHEAD {
+            return Err(SessionError::TooFarAhead { seq, expected });
+        }
+        self.previews.insert((sender, seq), signed);
+        if self.stage == Stage::Betting {
+            self.show_held();
+        }
+        Ok(())
+    }
+
+    /// Handles a message the relay stamped at relay time `at` (its
+    /// frame's time). Early messages wait in a bounded buffer until their
+    /// turn; an error refers to this message only.
+    pub fn handle_relayed(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        at: Millis,
+    ) -> Result<(), SessionError> {
+        self.receive(now, signed, Some(at))
+    }
+
+    /// Replays one transcript entry of this game (another peer's, or a
+    /// snapshot's): its message in its turn, as its peer processed it
+    /// (relayed at its time, or straight, as that peer's own).
+    pub fn replay(&mut self, now: Millis, entry: &TranscriptEntry) -> Result<(), SessionError> {
+        self.receive(now, entry.message.clone(), entry.relayed_at)
+    }
+
+    pub(super) fn receive(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        relayed_at: Option<Millis>,
+    ) -> Result<(), SessionError> {
+        self.admit(&signed)?;
+        // Our own message back from the relay: its turn, if it was the
+        // first we had not processed (else it waits for its turn like any
+        // early message).
+        if let Some(local) = self.local.as_mut().filter(|l| l.id == signed.sender) {
+            if local.unconfirmed.front() == Some(&signed) {
+                let result = self.process(now, signed, relayed_at);
+                self.release_own(now);
+                self.move_on(now);
+                return result;
+            }
+        }
+        let expected = self.expected_seq(&signed.sender);
+        let seq = signed.message.seq;
+        if seq < expected {
+            // (Our own table action, back from the relay: at this point of
+            // the relay's order, as every other peer processes it.)
+            if let Some(at) = relayed_at.filter(|_| self.held.is_held(&signed)) {
+                self.advance_clock(now, at);
+                self.expire(now);
+                self.held.relayed(&signed);
+                self.watch_shooter(now);
+                // (The clock may have ended a phase: take our next step.)
+                self.move_on(now);
+            }
+            return Err(SessionError::Replayed { seq, expected });
+        }
+        if seq > expected || !self.is_due(&signed) {
+            // A seat no roll has taken in yet costs nothing to take: it
+            // gets a share of its own.
+            let sender = &signed.sender;
+            let standing = if *sender == self.config.banker || self.round_start.is_seated(sender) {
+                Standing::Player
+            } else if self.held.sits(sender) {
+                Standing::Seating
+            } else {
+                Standing::Stranger
+            };
+            return match self.early.hold(signed, relayed_at, expected, standing) {
+                Ok(()) => Ok(()),
+                Err(Full::TooFar) => Err(SessionError::TooFarAhead { seq, expected }),
+                Err(Full::Duplicate) => Err(SessionError::Replayed { seq, expected }),
+            };
+        }
+        // Our own earlier messages coming back (a reload rebuilding its
+        // state from the relay's replay): never reuse their numbers; and
+        // what the relay carried under a number is what counts under it,
+        // whatever this session signed (a tampered copy, say).
+        let own = self.local.as_mut().filter(|l| l.id == signed.sender);
+        if let Some(local) = own {
+            local.next_seq = local.next_seq.max(seq + 1);
+        }
+        let result = self.process(now, signed, relayed_at);
+        self.release_own(now);
+        self.move_on(now);
+        result
+    }
+
+    /// Whether an in-sequence message can be processed now, or must wait:
+    /// for a later round, for a phase this peer has not reached yet
+    /// (another peer may have seen every commitment and revealed before
+    /// the last commitment reached us), for the actions a cut names, or for
+    /// room among the held actions.
+    pub(super) fn is_due(&self, signed: &SignedMessage) -> bool {
+        let message = &signed.message;
+        if message.round > self.round {
+            return false;
+        }
+        if message.action.is_table_action() {
+            // Only this sender's own count: whether a message is due never
+            // depends on other senders or on what waits in the buffer, so a
+            // replay of the transcript decides exactly as the game did.
+            return self.held.count(&signed.sender) < MAX_HELD;
+        }
+        if message.round < self.round {
+            return true; // processed now, and refused as stale
+        }
+        match (&message.action, self.stage) {
+            (
+                Action::Commit {
+                    close: Some(cut), ..
+                },
+                Stage::Betting,
+            ) => cut
+                .entries()
+                .iter()
+                .all(|(sender, last)| self.expected_seq(sender) > *last),
+            (Action::Commit { close: None, .. }, Stage::Betting) => false,
+            (Action::Reveal { .. }, Stage::Betting | Stage::Committing { .. }) => false,
+            _ => true,
+        }
+    }
+
+    /// What every message must pass, whichever way it came: an open
+    /// table, this game, its sender's signature.
+    pub(super) fn admit(&mut self, signed: &SignedMessage) -> Result<(), SessionError> {
+        if self.stage == Stage::Closed {
+            return Err(SessionError::Closed);
+        }
+        if signed.message.game != self.config.game {
+            return Err(SessionError::WrongGame);
+        }
+        Ok(self.check_signature(signed)?)
+    }
+
+    /// Verifies a message's signature with the sender's cached key. Only
+    /// keys that signed a valid message are kept.
+    pub(super) fn check_signature(&mut self, signed: &SignedMessage) -> Result<(), MessageError> {
+        if let Some(key) = self.keys.get(&signed.sender) {
+            return signed.verify_with(key);
+        }
+        let key = VerifyingKey::from_bytes(&signed.sender).map_err(|_| MessageError::BadKey)?;
+        signed.verify_with(&key)?;
+        if self.keys.len() < MAX_KEYS {
+            self.keys.insert(signed.sender, key);
+        }
+        Ok(())
+    }
+
+    pub(super) fn expected_seq(&self, sender: &PlayerId) -> u64 {
+        self.expected.get(sender).copied().unwrap_or(1)
+    }
+
+    /// The sequence number the next message from `sender` must have.
+    pub fn next_seq_from(&self, sender: &PlayerId) -> u64 {
+        self.expected_seq(sender)
+    }
+
+    /// This peer's own messages up to number `seq` are out already (sent
+    /// before this session was rebuilt from a snapshot, which could not
+    /// hold them): drops whatever the rebuild signed under those numbers
+    /// and never signs another; the relay's copies of the sent ones count
+    /// as they come.
+    pub fn own_sent_through(&mut self, now: Millis, seq: u64) {
+        let Some(local) = self.local.as_mut() else {
+            return;
+        };
+        let me = local.id;
+        local.next_seq = local.next_seq.max(seq + 1);
+        local.unconfirmed.retain(|m| m.message.seq > seq);
+        self.outbox
+            .retain(|m| m.sender != me || m.message.seq > seq);
+        self.move_on(now);
+    }
+
+    /// How many of this peer's own messages wait for the relay's copy
+    /// before they count (a timed step, and what it sent after it).
+    pub fn unconfirmed(&self) -> usize {
+        self.local.as_ref().map_or(0, |l| l.unconfirmed.len())
+    }
+
+    /// How many early messages wait for their turn.
+    pub fn pending(&self) -> usize {
+        self.early.len()
+    }
+
+    /// Takes every step the game allows now: our own commitment or reveal
+    /// when due, finishing the commit or reveal phase when complete, and
+    /// buffered messages whose turn has come. Called after every input, so
+    /// no step ever runs inside another.
+    pub(super) fn move_on(&mut self, now: Millis) {
+        loop {
+            if self.step(now) {
+                continue;
+            }
+            if !self.process_buffered(now) {
+                break;
+            }
+        }
+    }
+
+    /// Processes the earliest-arrived buffered message whose turn has come.
+    pub(super) fn process_buffered(&mut self, now: Millis) -> bool {
+        let ready = self
+            .early
+            .by_arrival()
+            .filter(|(_, m, _)| m.message.seq == self.expected_seq(&m.sender) && self.is_due(m))
+            .min_by_key(|(arrival, _, _)| *arrival)
+            .map(|(_, m, _)| (m.sender, m.message.seq));
+        let Some((signed, relayed_at)) = ready.and_then(|key| self.early.remove(&key)) else {
+            return false;
+        };
+        let sender = signed.sender;
+        if let Err(error) = self.process(now, signed, relayed_at) {
+            self.events.push_back(Event::Rejected { sender, error });
+        }
+        if self.local_id() == Some(sender) {
+            self.release_own(now);
+        }
+        if self.stage == Stage::Closed {
+            self.early.clear();
+        }
+        true
+    }
+
+    /// A message in its turn: consume its sequence number, read the
+    /// relay's time off it (ending a phase whose deadline it is past),
+    /// check and apply.
+    pub(super) fn process(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        relayed_at: Option<Millis>,
+    ) -> Result<(), SessionError> {
+        self.expected.insert(signed.sender, signed.message.seq + 1);
+        let sender = signed.sender;
+        // Ours: what the relay carried under this number is what counts.
+        if let Some(local) = self.local.as_mut().filter(|l| l.id == sender) {
+            local
+                .unconfirmed
+                .retain(|m| m.message.seq > signed.message.seq);
+        }
+        // Its preview (and any stale one before it) is done: found once,
+        // removed by key, never a walk over everyone's previews.
+        let shown: Vec<(PlayerId, u64)> = self
+            .previews
+            .range((sender, 0)..=(sender, signed.message.seq))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in &shown {
+            self.previews.remove(key);
+        }
+        let previewed = !shown.is_empty();
+        if let Some(at) = relayed_at {
+            self.advance_clock(now, at);
+            self.expire(now);
+        }
+        // Recorded before applying: applying may produce further messages,
+        // which must follow this one in the transcript.
+        let entry = self.transcript.len();
+        self.transcript.push(TranscriptEntry {
+            relayed_at,
+            message: signed.clone(),
+            accepted: false,
+        });
+        let result = self.apply(now, signed, relayed_at);
+        if let Some(e) = self.transcript.get_mut(entry) {
+            e.accepted = result.is_ok();
+        }
+        self.watch_shooter(now);
+        if previewed && self.stage == Stage::Betting {
+            // It showed already as its preview: show the table afresh.
+            self.show_held();
+        }
+        result
+    }
+
+    pub(super) fn check_stage(
+        &self,
+        sender: &PlayerId,
+        message: &Message,
+    ) -> Result<(), SessionError> {
+        if self.stage == Stage::Closed {
+            return Err(SessionError::Closed);
+        }
+        if message.action.is_table_action() {
+            // Judged when a cut takes it in; never refused for its timing.
+            return Ok(());
+        }
+        let round = message.round;
+        if matches!(
+            message.action,
+            Action::Roll | Action::Tick | Action::Settled { .. } | Action::Name { .. }
+        ) {
+            // A request only the banker acts on, if it is current; the
+            // relay's time, which anyone may ask for; a state hash,
+            // compared with the roll it names whenever it comes.
+            return Ok(());
+        }
+        if round < self.round {
+            return Err(SessionError::StaleRound {
+                round,
+                current: self.round,
+            });
+        }
+        let seated = self.table.is_seated(sender) || *sender == self.config.banker;
+        let banker = *sender == self.config.banker;
+        match (&message.action, self.stage) {
+            // A request only the banker acts on.
+            (Action::Roll, _) => {}
+            (Action::Commit { close: Some(_), .. } | Action::PassDice, _) if !banker => {
+                return Err(SessionError::NotBanker)
+            }
+            (Action::Commit { close: Some(_), .. } | Action::PassDice, Stage::Betting) => {}
+            (Action::PassDice, _) => return Err(SessionError::BettingClosed),
+            (_, _) if !seated => return Err(SessionError::NotParticipant),
+            (Action::Commit { close: None, .. }, Stage::Committing { .. }) => {
+                if !self.roll_participants.contains(sender) {
+                    return Err(SessionError::NotParticipant);
+                }
+                if self.commits.contains_key(sender) {
+                    return Err(SessionError::AlreadyCommitted);
+                }
+            }
+            (Action::Commit { close: Some(_), .. }, _) => return Err(SessionError::BettingClosed),
+            (Action::Commit { .. }, _) => return Err(SessionError::NotCommitting),
+            (Action::Reveal { .. }, Stage::Revealing { .. }) => {
+                if !self.commits.contains_key(sender) || !self.roll_participants.contains(sender) {
+                    return Err(SessionError::NotRevealing);
+                }
+                if self.reveals.contains_key(sender) {
+                    return Err(SessionError::AlreadyRevealed);
+                }
+            }
+            (Action::Reveal { .. }, _) => return Err(SessionError::NotRevealing),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn apply(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        relayed_at: Option<Millis>,
+    ) -> Result<(), SessionError> {
+        self.check_stage(&signed.sender, &signed.message)?;
+        let sender = signed.sender;
+        match &signed.message.action {
+            Action::Tick => {}
+            Action::Settled { round, state_hash } => {
+                self.compare_settled(sender, *round, *state_hash);
+            }
+            Action::Name { name } => {
+                if self.names.len() < MAX_NAMES || self.names.contains_key(&sender) {
+                    self.names.insert(sender, signed.clone());
+                    self.events.push_back(Event::Named {
+                        player: sender,
+                        name: name.clone(),
+                    });
+                }
+            }
+            Action::Commit {
+                commitment,
+                table_hash,
+                close,
+            } => {
+                // (Timed: only relayed ones get here.)
+                let at = relayed_at.unwrap_or(self.clock);
+                if let Some(cut) = close {
+                    self.close_betting(now, at, cut)?;
+                }
+                self.last_commit_at = self.last_commit_at.max(at);
+                self.commits.insert(sender, (*commitment, *table_hash));
+                self.events.push_back(Event::Committed { player: sender });
+            }
+            Action::Roll => {
+                let current = signed.message.round == self.round && self.stage == Stage::Betting;
+                // The agreed shooter asked: the banker must close betting
+                // within the commit deadline, or the house is gone. It
+                // counts from when this round's order reached it (a
+                // request signed early waits for its round).
+                let agreed = self.agreed_shooter() == Some(sender);
+                let seated = self.table.is_seated(&sender);
+                if current && self.is_banker() && (seated || agreed) {
+                    self.roll_requests.insert(sender);
+                }
+                if current && agreed && self.roll_asked_at.is_none() {
+                    self.roll_asked_at = Some(self.clock);
+                    self.schedule_tick(now, self.config.commit_timeout);
+                }
+            }
+            Action::PassDice => {
+                let from = self.agreed_shooter();
+                if self.round_start.seats().is_empty() {
+                    self.passes = self.passes.wrapping_add(1);
+                } else {
+                    self.round_start.pass_dice();
+                }
+                self.show_held();
+                self.roll_requests.clear();
+                self.roll_asked_at = None;
+                self.restart_idle(now);
+                let to = self.agreed_shooter();
+                if let (Some(from), Some(to)) = (from, to) {
+                    if from != to {
+                        self.events.push_back(Event::DicePassed { from, to });
+                    }
+                }
+            }
+            Action::Reveal { secret } => {
+                let committed = self.commits.get(&sender).map(|c| c.0);
+                let round = self.round;
+                if committed != Some(fair::commitment(&self.config.game, round, &sender, secret)) {
+                    self.forfeit(sender, ForfeitReason::WrongReveal);
+                } else {
+                    self.reveals.insert(sender, *secret);
+                    self.events.push_back(Event::Revealed { player: sender });
+                }
+            }
+            _ => {
+                if self.stage == Stage::Betting {
+                    // Shown at once; judged for good when a cut takes it.
+                    let _ = apply_to_table(&mut self.table, &sender, &signed.message.action);
+                } else {
+                    self.events.push_back(Event::HeldOver {
+                        player: sender,
+                        count: self.held.count(&sender) + 1,
+                    });
+                }
+                self.held.push(signed, relayed_at.is_some());
+            }
+        }
+        Ok(())
+    }
+}
