@@ -1,8 +1,9 @@
 //! Reading the engine's binary formats: one reader over a byte slice, one
 //! error for input that ends too soon. Numbers are big-endian.
 //!
-//! (The snapshot and the table's state use it; the older formats each
-//! still read their own way.)
+//! Signed messages, the game configuration, the table rules, the table's
+//! state, checkpoints and snapshots read with it. (The codec's frames and
+//! control payloads and STUN messages still read their own way.)
 
 /// The input ended before the value being read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -42,6 +42,7 @@ use crate::codec::frame::{
     encode_with_signature, signing_bytes, FrameError, FrameHeader, FrameRef,
 };
 use crate::craps::{BetKind, PlayerId};
+use crate::decode::{Reader, UnexpectedEnd};
 use crate::fair::{Digest32, GameId, Secret};
 use crate::wire::{FrameKind, Priority};
 
@@ -353,7 +354,7 @@ impl Message {
     /// Decodes a message from the front of `bytes`, returning it and the
     /// number of bytes it used.
     pub fn decode(bytes: &[u8]) -> Result<(Message, usize), MessageError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let version = r.u8()?;
         if version != MESSAGE_VERSION {
             return Err(MessageError::UnknownVersion(version));
@@ -427,7 +428,7 @@ impl Message {
                 seq,
                 action,
             },
-            r.pos,
+            bytes.len() - r.rest().len(),
         ))
     }
 
@@ -524,38 +525,9 @@ impl SignedMessage {
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], MessageError> {
-        let end = self.pos.checked_add(N).ok_or(MessageError::Truncated)?;
-        let slice = self
-            .bytes
-            .get(self.pos..end)
-            .ok_or(MessageError::Truncated)?;
-        self.pos = end;
-        slice.try_into().map_err(|_| MessageError::Truncated)
-    }
-
-    fn u8(&mut self) -> Result<u8, MessageError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn take(&mut self, n: usize) -> Result<&[u8], MessageError> {
-        let end = self.pos.checked_add(n).ok_or(MessageError::Truncated)?;
-        let slice = self
-            .bytes
-            .get(self.pos..end)
-            .ok_or(MessageError::Truncated)?;
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn u64(&mut self) -> Result<u64, MessageError> {
-        Ok(u64::from_be_bytes(self.array()?))
+impl From<UnexpectedEnd> for MessageError {
+    fn from(_: UnexpectedEnd) -> Self {
+        MessageError::Truncated
     }
 }
 

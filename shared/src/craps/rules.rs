@@ -1,5 +1,7 @@
 //! Table rules: what a table lets its players do, fixed when it is created.
 
+use crate::decode::Reader;
+
 /// Maximum odds behind a line bet, as multiples of the line bet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OddsLimit {
@@ -91,27 +93,25 @@ impl TableRules {
     /// Parses [`TableRules::encode`]'s 23 bytes; `None` if malformed or
     /// unplayable (min above max, field not 2 or 3, commission over 100%).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != Self::ENCODED_LEN {
+        let mut r = Reader::new(bytes);
+        let (min_bet, max_bet) = (r.u64().ok()?, r.u64().ok()?);
+        let [on_4_10, on_5_9, on_6_8, lay, field_pays_on_12, percent, timing] = r.array().ok()?;
+        if !r.is_empty() {
             return None;
         }
-        let mut min = [0u8; 8];
-        min.copy_from_slice(&bytes[..8]);
-        let mut max = [0u8; 8];
-        max.copy_from_slice(&bytes[8..16]);
-        let b = &bytes[16..];
         let rules = TableRules {
-            min_bet: u64::from_be_bytes(min),
-            max_bet: u64::from_be_bytes(max),
+            min_bet,
+            max_bet,
             odds: OddsLimit {
-                on_4_10: b[0],
-                on_5_9: b[1],
-                on_6_8: b[2],
-                lay: b[3],
+                on_4_10,
+                on_5_9,
+                on_6_8,
+                lay,
             },
-            field_pays_on_12: b[4],
+            field_pays_on_12,
             commission: Commission {
-                percent: b[5],
-                timing: match b[6] {
+                percent,
+                timing: match timing {
                     0 => CommissionTiming::OnWin,
                     1 => CommissionTiming::UpFront,
                     _ => return None,

@@ -186,14 +186,10 @@ impl Assembly {
     /// Adds a chunk payload (after its kind byte); returns the whole
     /// snapshot once every part is in.
     pub fn add(&mut self, chunk: &[u8]) -> Result<Option<Vec<u8>>, SyncError> {
-        let bad = SyncError::Malformed("bad chunk");
-        if chunk.len() < 4 {
-            return Err(bad);
-        }
-        let index = usize::from(u16::from_be_bytes([chunk[0], chunk[1]]));
-        let count = usize::from(u16::from_be_bytes([chunk[2], chunk[3]]));
+        let mut r = Reader::new(chunk);
+        let (index, count) = (usize::from(r.u16()?), usize::from(r.u16()?));
         if count == 0 || count > MAX_CHUNKS || index >= count {
-            return Err(bad);
+            return Err(SyncError::Malformed("bad chunk"));
         }
         if index == 0 {
             self.parts.clear();
@@ -201,7 +197,7 @@ impl Assembly {
         } else if index != self.parts.len() || count != self.count {
             return Ok(None); // not the next chunk of this stream
         }
-        self.parts.push(chunk[4..].to_vec());
+        self.parts.push(r.rest().to_vec());
         if self.parts.len() < self.count {
             return Ok(None);
         }

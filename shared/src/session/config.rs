@@ -2,6 +2,7 @@
 //! starts, and its bytes (the payload of a `Table` frame).
 
 use crate::craps::{PlayerId, TableRules};
+use crate::decode::{Reader, UnexpectedEnd};
 use crate::fair::GameId;
 use crate::session::Millis;
 
@@ -31,6 +32,12 @@ pub struct GameConfig {
 #[error("a table configuration is {CONFIG_LEN} bytes of valid rules")]
 pub struct ConfigError;
 
+impl From<UnexpectedEnd> for ConfigError {
+    fn from(_: UnexpectedEnd) -> Self {
+        ConfigError
+    }
+}
+
 /// Length of an encoded [`GameConfig`].
 pub const CONFIG_LEN: usize = 16 + 23 + 32 + 8 + 8 + 8 + 8;
 
@@ -52,28 +59,22 @@ impl GameConfig {
 
     /// Parses [`GameConfig::encode`]'s bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, ConfigError> {
-        if bytes.len() != CONFIG_LEN {
-            return Err(ConfigError);
-        }
-        let u64_at = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_be_bytes(b)
-        };
-        let mut game = [0u8; 16];
-        game.copy_from_slice(&bytes[..16]);
-        let rules = TableRules::decode(&bytes[16..39]).ok_or(ConfigError)?;
-        let mut banker = [0u8; 32];
-        banker.copy_from_slice(&bytes[39..71]);
-        Ok(Self {
+        let mut r = Reader::new(bytes);
+        let game = r.array()?;
+        let rules = TableRules::decode(r.take(TableRules::ENCODED_LEN)?).ok_or(ConfigError)?;
+        let config = Self {
             game,
             rules,
-            banker,
-            bankroll: u64_at(71),
-            commit_timeout: u64_at(79),
-            reveal_timeout: u64_at(87),
-            shooter_timeout: u64_at(95),
-        })
+            banker: r.array()?,
+            bankroll: r.u64()?,
+            commit_timeout: r.u64()?,
+            reveal_timeout: r.u64()?,
+            shooter_timeout: r.u64()?,
+        };
+        if !r.is_empty() {
+            return Err(ConfigError);
+        }
+        Ok(config)
     }
 
     /// A game with default rules, 10-second deadlines and 30 seconds for
