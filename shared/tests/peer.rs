@@ -1497,6 +1497,46 @@ fn a_table_another_tab_took_over_acts_and_sends_nothing_more_here() {
 }
 
 #[test]
+fn a_peer_whose_taken_game_did_not_hold_asks_every_other_player_first_next_time() {
+    let mut world = World::new(21, 3);
+    world.disconnect_percent = 0;
+    rolls_until(&mut world, 2, false);
+    // Twice a fault in player 2's table during a roll: each time it finds
+    // itself in the minority and takes the game from a player.
+    for _ in 0..2 {
+        let before = world.rolls(2);
+        while world.players[2]
+            .peer
+            .session(&ROOM)
+            .is_some_and(|s| s.is_betting())
+        {
+            world.step(false);
+        }
+        let faulty = world.id(2);
+        world.players[2]
+            .peer
+            .session_mut(&ROOM)
+            .unwrap()
+            .inject_fault(&faulty, 1_000);
+        rolls_until(&mut world, before + 3, false);
+        world.settle();
+        world.assert_agreement();
+    }
+    let givers: Vec<PeerId> = world.players[2]
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::Synced { from, .. } => Some(*from),
+            _ => None,
+        })
+        .collect();
+    assert!(givers.len() >= 2, "healed twice: {}", givers.len());
+    // The house first; after its game did not hold, the other player.
+    assert_eq!(givers[0], world.id(0));
+    assert_eq!(givers[1], world.id(1));
+}
+
+#[test]
 fn a_peer_that_diverges_in_a_roll_is_found_after_it_and_heals_while_nobody_calls_anything_off() {
     let mut world = World::new(21, 3);
     world.disconnect_percent = 0;

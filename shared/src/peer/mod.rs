@@ -126,6 +126,9 @@ struct Syncing {
     tried: Vec<PeerId>,
     /// How many times every player was asked without an answer.
     rounds: u32,
+    /// A player to ask only after every other one (the one whose game
+    /// this peer took last, which did not hold).
+    last: Option<PeerId>,
 }
 
 impl Syncing {
@@ -138,6 +141,7 @@ impl Syncing {
             held: Vec::new(),
             tried: Vec::new(),
             rounds: 0,
+            last: None,
         }
     }
 }
@@ -251,6 +255,8 @@ struct Room {
     relayed: BTreeMap<PeerId, u64>,
     /// What the relay and each data channel delivered.
     paths: Paths,
+    /// The player this peer last took the game from.
+    synced_from: Option<PeerId>,
 }
 
 impl Room {
@@ -326,6 +332,7 @@ impl Peer {
             serving: None,
             relayed: BTreeMap::new(),
             paths: Paths::default(),
+            synced_from: None,
         };
         if let Some(config) = house {
             if let Ok(frame) = handshake::signed_frame(

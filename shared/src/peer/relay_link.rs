@@ -404,7 +404,11 @@ impl Peer {
         // a roll's participants hold another state after it: it missed
         // something; take the game from a player.
         if alone && room.syncing.is_none() && room.joined == Joined::In {
-            room.syncing = Some(Syncing::waiting());
+            // The player whose game this peer took last (it did not
+            // hold) is asked after every other one this time.
+            let mut syncing = Syncing::waiting();
+            syncing.last = room.synced_from;
+            room.syncing = Some(syncing);
             self.ask_next(now, room_id);
         }
     }

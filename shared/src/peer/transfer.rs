@@ -57,7 +57,8 @@ impl Peer {
     }
 
     /// Asks the next player for a snapshot: the house first, then each
-    /// other player at the table in turn.
+    /// other player at the table in turn (the one whose game did not hold
+    /// last time after all of them).
     pub(super) fn ask_next(&mut self, now: Millis, room_id: RoomId) {
         let me = self.id;
         let Some(room) = self.rooms.get_mut(&room_id) else {
@@ -85,9 +86,12 @@ impl Peer {
             }
             syncing.tried.clear();
         }
+        let untried = |p: &PeerId| others.contains(p) && !syncing.tried.contains(p);
+        let first = |p: &PeerId| untried(p) && Some(*p) != syncing.last;
         let next = banker
-            .filter(|b| others.contains(b) && !syncing.tried.contains(b))
-            .or_else(|| others.iter().copied().find(|p| !syncing.tried.contains(p)));
+            .filter(first)
+            .or_else(|| others.iter().copied().find(first))
+            .or_else(|| syncing.last.filter(untried));
         let Some(next) = next else {
             return;
         };
@@ -248,6 +252,7 @@ impl Peer {
                 }
                 room.session = Some(session);
                 room.table_frame = Some(restored.table);
+                room.synced_from = Some(from);
                 room.table_due = None;
                 if opened {
                     self.events.push_back(PeerEvent::TableOpened {
