@@ -62,9 +62,12 @@ async fn clients_join_send_and_every_frame_is_delivered_and_timed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consensus_round_trip_plays_real_rolls() {
     let (url, trigger) = relay().await;
+    // Every roll the shooter started finished and was timed (how long
+    // they take is the load generator's figure, not this test's: a
+    // player kept waiting on a deadline is tested in model time in
+    // shared/tests/peer.rs).
     let times = load::run_consensus(&url, 3, 5).await.unwrap();
     assert_eq!(times.len(), 5);
-    assert!(times.iter().all(|t| *t < Duration::from_secs(5)));
     trigger.trigger();
 }
 

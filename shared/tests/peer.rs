@@ -1743,3 +1743,25 @@ fn a_chat_line_is_its_signers_and_junk_says_nothing() {
     assert_eq!(peer.chat(ROOM, "hi"), Err(PeerError::NotConnected));
     assert_eq!(peer.chat([7; 16], "hi"), Err(PeerError::NotAtTable));
 }
+
+#[test]
+fn players_who_come_before_the_house_play_its_first_roll_without_waiting_on_a_snapshot() {
+    for seed in 0..8 {
+        let mut world = World::new(40 + seed, 3);
+        world.disconnect_percent = 0;
+        // The house's page opens last: its players asked each other for
+        // the game before anyone had one.
+        world.disconnect(0);
+        world.players[0].reconnect_at = Some(200);
+        rolls_until(&mut world, 1, false);
+        assert!(
+            world.now < shared::peer::SYNC_TIMEOUT_MS,
+            "seed {seed}: the first roll came at {} ms: a player waited on a \
+             snapshot nobody had",
+            world.now
+        );
+        rolls_until(&mut world, 3, false);
+        world.settle();
+        world.assert_agreement();
+    }
+}

@@ -70,6 +70,9 @@ use crate::SigningKey;
 pub const REQUEST: u8 = 1;
 /// A `Direct` payload carrying part of a snapshot.
 pub const CHUNK: u8 = 2;
+/// A `Direct` payload answering a request: this player has no game to
+/// give (its table has not opened), so the asker asks the next at once.
+pub const NONE: u8 = 3;
 /// Snapshot bytes per chunk (a chunk frame stays under the frame limit).
 pub const CHUNK_BYTES: usize = 60_000;
 /// The most chunks a snapshot may have (about 123 MB, a game of some

@@ -130,6 +130,16 @@ impl Peer {
         match payload.first() {
             Some(&sync::REQUEST) => self.give_snapshot(now, room_id, from),
             Some(&sync::CHUNK) => self.take_chunk(now, room_id, from, &payload[1..]),
+            Some(&sync::NONE) => {
+                let asked = self
+                    .rooms
+                    .get(&room_id)
+                    .and_then(|r| r.syncing.as_ref())
+                    .is_some_and(|s| s.asked == from);
+                if asked {
+                    self.ask_next(now, room_id);
+                }
+            }
             _ => {}
         }
     }
@@ -169,7 +179,24 @@ impl Peer {
                 let (Some(session), Some(table)) =
                     (room.session.as_ref(), room.table_frame.as_ref())
                 else {
-                    room.asks.clear();
+                    // No game here yet (nor coming: this peer is not
+                    // catching up): each asker is told so and asks the
+                    // next player instead of waiting on this one.
+                    for to in std::mem::take(&mut room.asks) {
+                        if let Ok(frame) = handshake::signed_frame(
+                            &key,
+                            FrameKind::Direct,
+                            room_id,
+                            Some(to),
+                            &[sync::NONE],
+                        ) {
+                            self.transmits.push_back(Transmit {
+                                room: room_id,
+                                to: Destination::Relay,
+                                frame,
+                            });
+                        }
+                    }
                     return;
                 };
                 let Some(to) = room.asks.pop_first() else {
