@@ -27,9 +27,9 @@ use shared::peer::listing;
 use shared::wire::{close, FrameKind, PeerId, Priority, RoomId};
 use tokio::time::{sleep_until, Instant};
 
-use crate::hub::{error_frame, relay_frame, Hub, Refusal};
 use crate::log::Who;
 use crate::outbox::Outbox;
+use crate::rooms::{error_frame, relay_frame, Hub, Refusal};
 use crate::shutdown::Shutdown;
 
 /// What arrives from a client.

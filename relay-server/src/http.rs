@@ -22,9 +22,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
-use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::per_ip::PerIp;
+use crate::rooms::Hub;
 use crate::shutdown::Shutdown;
 use crate::socket;
 use crate::stun::discovery::{Discovery, Found, NatKind, ServerRecord};

@@ -10,12 +10,12 @@
 pub mod config;
 pub mod connection;
 pub mod http;
-pub mod hub;
 pub mod listener;
 pub mod log;
 pub mod metrics;
 pub mod outbox;
 pub mod per_ip;
+pub mod rooms;
 pub mod shutdown;
 pub mod socket;
 pub mod stun;

@@ -37,7 +37,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::config::Limits;
 use crate::connection::{self, WsIn, WsOut};
-use crate::hub::Hub;
+use crate::rooms::Hub;
 use crate::shutdown::Shutdown;
 
 /// The socket of one upgraded connection.

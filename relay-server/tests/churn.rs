@@ -9,9 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use relay::config::Limits;
-use relay::hub::Hub;
 use relay::metrics::Metrics;
 use relay::outbox::Outbox;
+use relay::rooms::Hub;
 use shared::wire::RoomId;
 
 const ROOM: RoomId = [0x21; 16];

@@ -11,9 +11,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use common::{key, start, Client, Got, ROOM};
 use relay::config::Limits;
-use relay::hub::Hub;
 use relay::metrics::Metrics;
 use relay::outbox::Outbox;
+use relay::rooms::Hub;
 use shared::codec::{control, encode_signed, FrameHeader, FrameRef};
 use shared::wire::{error, FrameKind, Priority, MAX_FRAME_LEN};
 

@@ -13,10 +13,10 @@
 //! client are thin shells that move bytes and pass the time in.
 
 pub mod codec;
+pub mod commit_reveal;
 pub mod craps;
 pub mod decode;
 pub mod dice;
-pub mod fair;
 pub mod manager;
 pub mod message;
 pub mod peer;

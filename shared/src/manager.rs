@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
-use crate::fair::GameId;
+use crate::commit_reveal::GameId;
 use crate::message::SignedMessage;
 use crate::session::{Event, GameConfig, LocalAction, Millis, Session, SessionError};
 

@@ -7,7 +7,7 @@
 //! recomputed from its reveals; it fails on the first entry whose result
 //! differs from the record.
 
-use crate::fair::Digest32;
+use crate::commit_reveal::Digest32;
 use crate::session::{GameConfig, RollRecord, Session, SessionError, TranscriptEntry};
 
 /// Why a transcript does not check out.

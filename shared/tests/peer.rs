@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 use shared::codec::{control, encode_unsigned, stamp, FrameHeader, FrameRef};
+use shared::commit_reveal::Digest32;
 use shared::craps::BetKind;
-use shared::fair::Digest32;
 use shared::peer::{Destination, Peer, PeerError, PeerEvent};
 use shared::session::{Event, GameConfig, LocalAction};
 use shared::wire::{error, FrameKind, PeerId, RoomId, MAX_FRAME_LEN};

@@ -571,7 +571,7 @@ fn deadlines_are_judged_on_the_relays_clock_alike_whatever_the_peers_clocks_say(
         Some(10 + ahead + timeout + TICK_GRACE)
     );
     // Bob commits exactly at the deadline: in time, on both.
-    let commitment = shared::fair::commitment(&GAME, 1, &bob_id, &[7; 32]);
+    let commitment = shared::commit_reveal::commitment(&GAME, 1, &bob_id, &[7; 32]);
     let table_hash =
         match banker
             .transcript()

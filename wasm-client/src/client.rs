@@ -562,7 +562,7 @@ impl Client {
             .first()
             .filter(|r| r.round as f64 == round)
             .ok_or_else(|| JsError::new("no such roll"))?;
-        let recomputed = shared::fair::roll_from_reveals(
+        let recomputed = shared::commit_reveal::roll_from_reveals(
             &room,
             record.round,
             record.reveals.iter().map(|(p, s)| (p, s)),

@@ -56,8 +56,8 @@ use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
 
 use crate::codec::FrameRef;
+use crate::commit_reveal::Digest32;
 use crate::decode::{Reader, UnexpectedEnd};
-use crate::fair::Digest32;
 use crate::message::{Action, SignedMessage};
 use crate::session::{
     self, named_against, CheckpointError, CheckpointState, Event, GameConfig, Millis, Session,

@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use crate::commit_reveal::Digest32;
 use crate::craps::{PlayerId, Table};
 use crate::decode::{Reader, UnexpectedEnd};
-use crate::fair::Digest32;
 use crate::message::{Action, SignedMessage};
 use crate::session::held::Held;
 use crate::session::{GameConfig, Millis, Session, MAX_HELD, MAX_NAMES};

@@ -1,9 +1,9 @@
 //! A game's configuration: what every peer of one game agrees on before it
 //! starts, and its bytes (the payload of a `Table` frame).
 
+use crate::commit_reveal::GameId;
 use crate::craps::{PlayerId, TableRules};
 use crate::decode::{Reader, UnexpectedEnd};
-use crate::fair::GameId;
 use crate::session::Millis;
 
 /// Everything the peers of one game agree on before it starts.

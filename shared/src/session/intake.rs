@@ -450,7 +450,14 @@ impl Session {
             Action::Reveal { secret } => {
                 let committed = self.commits.get(&sender).map(|c| c.0);
                 let round = self.round;
-                if committed != Some(fair::commitment(&self.config.game, round, &sender, secret)) {
+                if committed
+                    != Some(commit_reveal::commitment(
+                        &self.config.game,
+                        round,
+                        &sender,
+                        secret,
+                    ))
+                {
                     self.forfeit(sender, ForfeitReason::WrongReveal);
                 } else {
                     self.reveals.insert(sender, *secret);

@@ -64,7 +64,7 @@
 //! buffer), round, phase and seat. The session never panics on input.
 //!
 //! The parts: `intake` (messages in, in their sender's turn), `betting`
-//! (this peer's actions, the tentative table, the cut), `commit_reveal`
+//! (this peer's actions, the tentative table, the cut), `rolling`
 //! (the roll and settlement), `deadlines` (the relay's clock and what a
 //! passed deadline does), `checkpoint` (the state after a roll, for
 //! newcomers), `held` and `early` (what waits), `record` (events,
@@ -77,7 +77,6 @@
 
 mod betting;
 mod checkpoint;
-mod commit_reveal;
 mod config;
 mod deadlines;
 mod early;
@@ -85,14 +84,15 @@ mod error;
 mod held;
 mod intake;
 mod record;
+mod rolling;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
+use crate::commit_reveal::{self, Digest32, GameId, Secret};
 use crate::craps::{BetKind, PlayerId, Table, TableError};
-use crate::fair::{self, Digest32, GameId, Secret};
 use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
 
 pub use checkpoint::{confirmed, CheckpointError, CheckpointState};

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::commit_reveal::{self, Digest32, GameId, Secret};
 use crate::craps::{BetKind, BetResult, PlayerId, Settlement};
 use crate::dice::Roll;
-use crate::fair::{self, Digest32, GameId, Secret};
 use crate::message::SignedMessage;
 use crate::session::{Millis, SessionError};
 
@@ -61,11 +61,13 @@ impl RollRecord {
     /// follow from the reveals.
     pub fn verify(&self, game: &GameId) -> bool {
         let commits: BTreeMap<_, _> = self.commits.iter().copied().collect();
-        self.reveals
-            .iter()
-            .all(|(p, s)| commits.get(p) == Some(&fair::commitment(game, self.round, p, s)))
-            && fair::roll_from_reveals(game, self.round, self.reveals.iter().map(|(p, s)| (p, s)))
-                == self.roll
+        self.reveals.iter().all(|(p, s)| {
+            commits.get(p) == Some(&commit_reveal::commitment(game, self.round, p, s))
+        }) && commit_reveal::roll_from_reveals(
+            game,
+            self.round,
+            self.reveals.iter().map(|(p, s)| (p, s)),
+        ) == self.roll
     }
 }
 

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
+use shared::commit_reveal::GameId;
 use shared::craps::{BetKind, PlayerId};
-use shared::fair::GameId;
 use shared::message::SignedMessage;
 use shared::session::{Event, GameConfig, Millis, Session, SessionError};
 

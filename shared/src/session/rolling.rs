@@ -48,13 +48,18 @@ impl Session {
         close: Option<(Cut, &Table)>,
     ) -> Result<Action, SessionError> {
         let local = self.local.as_ref().ok_or(SessionError::ObserverOnly)?;
-        let secret = fair::derive_secret(&local.entropy, &self.config.game, self.round);
+        let secret = commit_reveal::derive_secret(&local.entropy, &self.config.game, self.round);
         let (table_hash, close) = match close {
             Some((cut, table)) => (self.hash_table(b"bitcraps/table/v1", table), Some(cut)),
             None => (self.table_hash, None),
         };
         Ok(Action::Commit {
-            commitment: fair::commitment(&self.config.game, self.round, &local.id, &secret),
+            commitment: commit_reveal::commitment(
+                &self.config.game,
+                self.round,
+                &local.id,
+                &secret,
+            ),
             table_hash,
             close,
         })
@@ -85,7 +90,8 @@ impl Session {
                 let sent = self.in_flight(|a| matches!(a, Action::Reveal { .. }));
                 if local.is_some_and(|id| !self.reveals.contains_key(&id)) && !sent {
                     if let Some(l) = self.local.as_ref() {
-                        let secret = fair::derive_secret(&l.entropy, &self.config.game, self.round);
+                        let secret =
+                            commit_reveal::derive_secret(&l.entropy, &self.config.game, self.round);
                         let _ = self.send_local(now, Action::Reveal { secret });
                     }
                     return true;
@@ -212,7 +218,7 @@ impl Session {
 
     pub(super) fn finish_roll(&mut self, now: Millis) {
         let game = self.config.game;
-        let roll = fair::roll_from_reveals(&game, self.round, self.reveals.iter());
+        let roll = commit_reveal::roll_from_reveals(&game, self.round, self.reveals.iter());
         let settlement = match self.table.settle(roll) {
             Ok(s) => s,
             Err(_) => {
