@@ -1,14 +1,21 @@
 //! Reading the engine's binary formats: one reader over a byte slice, one
 //! error for input that ends too soon. Numbers are big-endian.
 //!
-//! Signed messages, the game configuration, the table rules, the table's
-//! state, checkpoints and snapshots read with it. (The codec's frames and
-//! control payloads and STUN messages still read their own way.)
+//! Every binary format of the engine reads with it: frame headers, the
+//! relay's control payloads, signed messages, the game configuration, the
+//! table rules, the table's state, checkpoints, snapshots and STUN
+//! messages.
 
 /// The input ended before the value being read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("unexpected end of input")]
 pub struct UnexpectedEnd;
+
+/// The input went on after the value being read ended (by this many
+/// bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} bytes after the end")]
+pub struct TrailingBytes(pub usize);
 
 /// Reads values off the front of a byte slice.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +84,19 @@ impl<'a> Reader<'a> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// How many bytes are left.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Ends a value that must fill the input: refused if bytes are left.
+    pub fn finish(self) -> Result<(), TrailingBytes> {
+        match self.0.len() {
+            0 => Ok(()),
+            n => Err(TrailingBytes(n)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,8 +112,10 @@ mod tests {
         assert_eq!(r.u32(), Ok(3));
         assert_eq!(r.u64(), Err(UnexpectedEnd));
         assert_eq!(r.rest(), &[9]);
+        assert_eq!(r.finish(), Err(TrailingBytes(1)));
         assert_eq!(r.u8(), Ok(9));
         assert!(r.is_empty());
+        assert_eq!(r.finish(), Ok(()));
     }
 
     #[test]

@@ -264,10 +264,13 @@ fn control_payloads_round_trip_and_reject_bad_lengths() {
     }
     assert_eq!(
         Join::decode(&[0; 40]),
-        Err(ControlError::BadLength {
-            len: 40,
-            expected: 41
-        })
+        Err(ControlError::UnexpectedEnd(shared::decode::UnexpectedEnd))
+    );
+    assert_eq!(
+        Join::decode(&[0; 42]),
+        Err(ControlError::TrailingBytes(shared::decode::TrailingBytes(
+            1
+        )))
     );
     let mut flagged = [0u8; 41];
     flagged[40] = 0b10;
@@ -288,6 +291,19 @@ fn control_payloads_round_trip_and_reject_bad_lengths() {
         Ok(vec![])
     );
     assert!(control::decode_roster(&[0, 2, 1]).is_err());
+    let roster = control::encode_roster(&[[1; 32], [2; 32]], 9);
+    assert_eq!(
+        control::decode_roster_with_incarnation(&roster),
+        Ok((vec![[1; 32], [2; 32]], 9))
+    );
+    for cut in 0..roster.len() {
+        assert!(control::decode_roster(&roster[..cut]).is_err(), "{cut}");
+    }
+    let mut longer = roster.clone();
+    longer.push(0);
+    assert!(control::decode_roster(&longer).is_err());
+    // A count the payload cannot hold reserves nothing.
+    assert!(control::decode_roster(&[0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
     assert!(control::decode_roster(&[]).is_err());
     let error = control::encode_error(4008, "slow consumer").unwrap();
     assert_eq!(control::decode_error(&error), Ok((4008, "slow consumer")));

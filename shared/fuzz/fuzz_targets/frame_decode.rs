@@ -1,5 +1,6 @@
 //! Fuzzes every decoder that reads untrusted bytes: frame headers, whole
-//! frames, signatures, engine messages and control payloads. Any panic is a
+//! frames, signatures, engine messages, control payloads, the table's
+//! canonical bytes, game configurations and STUN messages. Any panic is a
 //! bug; crashes found are kept as regression tests in `shared/tests/`.
 #![no_main]
 
@@ -19,6 +20,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = control::decode_roster(frame.payload);
         let _ = control::decode_error(frame.payload);
         let _ = control::decode_id(frame.payload);
+        let _ = control::Challenge::decode(frame.payload);
     }
     let _ = Message::decode(data);
+    let _ = shared::craps::Table::decode(data);
+    let _ = shared::session::GameConfig::decode(data);
+    if let Ok(message) = shared::stun::StunMessage::parse(data) {
+        let _ = message.verify_integrity(b"key");
+    }
 });

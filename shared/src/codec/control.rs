@@ -16,19 +16,18 @@
 //! Offer, Answer, Ice   UTF-8 text (SDP or candidate JSON)
 //! ```
 
+use crate::decode::{Reader, TrailingBytes, UnexpectedEnd};
 use crate::wire::PeerId;
 
 /// Why a control payload is malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ControlError {
-    /// The payload has the wrong length for its kind.
-    #[error("payload of {len} bytes, expected {expected}")]
-    BadLength {
-        /// The payload's length.
-        len: usize,
-        /// What the kind needs.
-        expected: usize,
-    },
+    /// The payload ends before its kind's last field.
+    #[error("payload ends too soon")]
+    UnexpectedEnd(#[from] UnexpectedEnd),
+    /// The payload goes on after its kind's last field.
+    #[error(transparent)]
+    TrailingBytes(#[from] TrailingBytes),
     /// Flag bits this version does not define.
     #[error("unknown flags {0:#04x}")]
     BadFlags(u8),
@@ -42,13 +41,6 @@ pub enum ControlError {
 
 /// Longest error reason (what fits a WebSocket close frame).
 pub const MAX_REASON: usize = 123;
-
-fn exact<const N: usize>(payload: &[u8]) -> Result<[u8; N], ControlError> {
-    payload.try_into().map_err(|_| ControlError::BadLength {
-        len: payload.len(),
-        expected: N,
-    })
-}
 
 /// The relay's challenge: a nonce to sign, and the relay's epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,18 +63,14 @@ impl Challenge {
 
     /// Decodes a payload.
     pub fn decode(payload: &[u8]) -> Result<Self, ControlError> {
-        let bytes: [u8; 40] = exact(payload)?;
-        let (nonce, epoch) = split_id_u64(&bytes);
-        Ok(Challenge { nonce, epoch })
+        let mut r = Reader::new(payload);
+        let challenge = Challenge {
+            nonce: r.array()?,
+            epoch: r.u64()?,
+        };
+        r.finish()?;
+        Ok(challenge)
     }
-}
-
-fn split_id_u64(bytes: &[u8]) -> ([u8; 32], u64) {
-    let mut id = [0u8; 32];
-    id.copy_from_slice(&bytes[..32]);
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&bytes[32..40]);
-    (id, u64::from_be_bytes(n))
 }
 
 /// A client's join: the relay's nonce (signed with the frame), where to
@@ -114,22 +102,26 @@ impl Join {
 
     /// Decodes a payload (unknown flag bits are refused).
     pub fn decode(payload: &[u8]) -> Result<Self, ControlError> {
-        let bytes: [u8; 41] = exact(payload)?;
-        if bytes[40] & !JOIN_ECHO != 0 {
-            return Err(ControlError::BadFlags(bytes[40]));
+        let mut r = Reader::new(payload);
+        let (nonce, resume_from, flags) = (r.array()?, r.u64()?, r.u8()?);
+        r.finish()?;
+        if flags & !JOIN_ECHO != 0 {
+            return Err(ControlError::BadFlags(flags));
         }
-        let (nonce, resume_from) = split_id_u64(&bytes);
         Ok(Join {
             nonce,
             resume_from,
-            echo: bytes[40] & JOIN_ECHO != 0,
+            echo: flags & JOIN_ECHO != 0,
         })
     }
 }
 
 /// Decodes a single peer id (PeerJoined, PeerLeft).
 pub fn decode_id(payload: &[u8]) -> Result<[u8; 32], ControlError> {
-    exact(payload)
+    let mut r = Reader::new(payload);
+    let id = r.array()?;
+    r.finish()?;
+    Ok(id)
 }
 
 /// Encodes a roster of a room made as `incarnation`.
@@ -146,31 +138,16 @@ pub fn encode_roster(peers: &[PeerId], incarnation: u64) -> Vec<u8> {
 
 /// Decodes a roster: who is in the room, and the room's incarnation.
 pub fn decode_roster_with_incarnation(payload: &[u8]) -> Result<(Vec<PeerId>, u64), ControlError> {
-    let count = payload
-        .get(..2)
-        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-        .ok_or(ControlError::BadLength {
-            len: payload.len(),
-            expected: 2,
-        })?;
-    let expected = 2 + 32 * count + 8;
-    if payload.len() != expected {
-        return Err(ControlError::BadLength {
-            len: payload.len(),
-            expected,
-        });
+    let mut r = Reader::new(payload);
+    let count = usize::from(r.u16()?);
+    // (Checked against what is left before anything is reserved.)
+    if r.len() < count.saturating_mul(32) {
+        return Err(UnexpectedEnd.into());
     }
-    let peers = payload[2..expected - 8]
-        .chunks_exact(32)
-        .map(|c| {
-            let mut id = [0u8; 32];
-            id.copy_from_slice(c);
-            id
-        })
-        .collect();
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&payload[expected - 8..]);
-    Ok((peers, u64::from_be_bytes(n)))
+    let peers = (0..count).map(|_| r.array()).collect::<Result<_, _>>()?;
+    let incarnation = r.u64()?;
+    r.finish()?;
+    Ok((peers, incarnation))
 }
 
 /// Decodes a roster's peers.
@@ -191,15 +168,13 @@ pub fn encode_error(code: u16, reason: &str) -> Result<Vec<u8>, ControlError> {
 
 /// Decodes an error into its code and reason.
 pub fn decode_error(payload: &[u8]) -> Result<(u16, &str), ControlError> {
-    let code = payload.get(..2).ok_or(ControlError::BadLength {
-        len: payload.len(),
-        expected: 2,
-    })?;
-    let reason = std::str::from_utf8(&payload[2..]).map_err(|_| ControlError::NotUtf8)?;
+    let mut r = Reader::new(payload);
+    let code = r.u16()?;
+    let reason = decode_text(r.rest())?;
     if reason.len() > MAX_REASON {
         return Err(ControlError::ReasonTooLong);
     }
-    Ok((u16::from_be_bytes([code[0], code[1]]), reason))
+    Ok((code, reason))
 }
 
 /// Decodes signaling text (SDP or an ICE candidate).

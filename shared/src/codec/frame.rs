@@ -35,6 +35,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
+use crate::decode::{Reader, UnexpectedEnd};
 use crate::wire::{FrameKind, PeerId, Priority, RoomId, MAX_FRAME_LEN};
 
 /// The two magic bytes every frame starts with.
@@ -173,15 +174,24 @@ impl FrameHeader {
                 have: buf.len(),
             });
         }
-        if buf[..2] != MAGIC {
+        // The length check above makes the fixed part's reads succeed.
+        let mut r = Reader::new(buf);
+        let fixed = |_: UnexpectedEnd| FrameError::Truncated {
+            needed: FIXED_HEADER_LEN,
+            have: buf.len(),
+        };
+        if r.array::<2>().map_err(fixed)? != MAGIC {
             return Err(FrameError::BadMagic);
         }
-        if buf[2] != FRAME_VERSION {
-            return Err(FrameError::UnknownVersion(buf[2]));
+        let version = r.u8().map_err(fixed)?;
+        if version != FRAME_VERSION {
+            return Err(FrameError::UnknownVersion(version));
         }
-        let kind = FrameKind::from_u8(buf[3]).ok_or(FrameError::UnknownKind(buf[3]))?;
-        let priority = Priority::from_u8(buf[4]).ok_or(FrameError::UnknownPriority(buf[4]))?;
-        let flags = buf[5];
+        let kind = r.u8().map_err(fixed)?;
+        let kind = FrameKind::from_u8(kind).ok_or(FrameError::UnknownKind(kind))?;
+        let priority = r.u8().map_err(fixed)?;
+        let priority = Priority::from_u8(priority).ok_or(FrameError::UnknownPriority(priority))?;
+        let flags = r.u8().map_err(fixed)?;
         let has_target = flags & FLAG_TARGET != 0;
         let signed = flags & FLAG_SIGNED != 0;
         if flags & !(FLAG_TARGET | FLAG_SIGNED) != 0
@@ -190,20 +200,19 @@ impl FrameHeader {
         {
             return Err(FrameError::BadFlags { flags });
         }
-        // The length check above makes these reads in bounds.
-        let room: RoomId = take(buf, 6);
-        let sender: PeerId = take(buf, 22);
-        let seq = u64::from_be_bytes(take(buf, SEQ_OFFSET));
-        let time = u64::from_be_bytes(take(buf, TIME_OFFSET));
-        let payload_len = u32::from_be_bytes(take(buf, LEN_OFFSET)) as usize;
+        let room: RoomId = r.array().map_err(fixed)?;
+        let sender: PeerId = r.array().map_err(fixed)?;
+        let seq = r.u64().map_err(fixed)?;
+        let time = r.u64().map_err(fixed)?;
+        let payload_len = r.u32().map_err(fixed)? as usize;
         let header_len = FIXED_HEADER_LEN + if has_target { 32 } else { 0 };
-        if buf.len() < header_len {
-            return Err(FrameError::Truncated {
+        let target = match has_target {
+            true => Some(r.array().map_err(|_| FrameError::Truncated {
                 needed: header_len,
                 have: buf.len(),
-            });
-        }
-        let target = has_target.then(|| take(buf, FIXED_HEADER_LEN));
+            })?),
+            false => None,
+        };
         // Saturating: on 32-bit targets a hostile length could overflow;
         // a saturated total is simply refused as too large.
         let total = header_len
@@ -245,13 +254,6 @@ impl FrameHeader {
             out.put_slice(target);
         }
     }
-}
-
-/// Copies `N` bytes at `at`; callers check the length first.
-fn take<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
-    let mut out = [0u8; N];
-    out.copy_from_slice(&buf[at..at + N]);
-    out
 }
 
 /// The bytes a frame's signature covers.

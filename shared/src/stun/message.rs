@@ -20,6 +20,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
+use crate::decode::{Reader, UnexpectedEnd};
+
 /// The magic cookie of RFC 5389 and later.
 pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 /// Length of the header.
@@ -141,6 +143,12 @@ pub enum StunError {
     FingerprintNotLast,
 }
 
+impl From<UnexpectedEnd> for StunError {
+    fn from(_: UnexpectedEnd) -> Self {
+        StunError::Truncated
+    }
+}
+
 /// A parsed message, borrowing from the packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StunMessage<'a> {
@@ -168,10 +176,6 @@ pub struct StunMessage<'a> {
     pub unknown_required: Vec<u16>,
     integrity_at: Option<usize>,
     raw: &'a [u8],
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
 }
 
 fn class_of(message_type: u16) -> Class {
@@ -203,50 +207,53 @@ fn fingerprint_of(bytes: &[u8]) -> u32 {
 }
 
 fn decode_address(typ: u16, value: &[u8], xor: Option<&[u8; 16]>) -> Result<SocketAddr, StunError> {
-    if value.len() < 4 {
-        return Err(StunError::BadAttribute(typ));
-    }
-    let mut port = u16_at(value, 2);
+    let bad = |_| StunError::BadAttribute(typ);
+    let mut r = Reader::new(value);
+    let (_, family, mut port) = (
+        r.u8().map_err(bad)?,
+        r.u8().map_err(bad)?,
+        r.u16().map_err(bad)?,
+    );
     let cookie = MAGIC_COOKIE.to_be_bytes();
     if xor.is_some() {
         port ^= u16::from_be_bytes([cookie[0], cookie[1]]);
     }
-    match (value[1], value.len()) {
-        (0x01, 8) => {
-            let mut ip = [value[4], value[5], value[6], value[7]];
+    let ip = match (family, r.len()) {
+        (0x01, 4) => {
+            let mut ip: [u8; 4] = r.array().map_err(bad)?;
             if xor.is_some() {
                 for (b, c) in ip.iter_mut().zip(cookie) {
                     *b ^= c;
                 }
             }
-            Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port))
+            IpAddr::V4(Ipv4Addr::from(ip))
         }
-        (0x02, 20) => {
-            let mut ip = [0u8; 16];
-            ip.copy_from_slice(&value[4..20]);
+        (0x02, 16) => {
+            let mut ip: [u8; 16] = r.array().map_err(bad)?;
             if let Some(mask) = xor {
                 for (b, m) in ip.iter_mut().zip(mask) {
                     *b ^= m;
                 }
             }
-            Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port))
+            IpAddr::V6(Ipv6Addr::from(ip))
         }
-        _ => Err(StunError::BadAttribute(typ)),
-    }
+        _ => return Err(StunError::BadAttribute(typ)),
+    };
+    Ok(SocketAddr::new(ip, port))
 }
 
 impl<'a> StunMessage<'a> {
     /// Parses one message filling `packet`.
     pub fn parse(packet: &'a [u8]) -> Result<StunMessage<'a>, StunError> {
-        if packet.len() < HEADER_LEN {
-            return Err(StunError::Truncated);
-        }
-        if packet[0] & 0xC0 != 0 {
+        let mut r = Reader::new(packet);
+        let message_type = r.u16()?;
+        let declared = usize::from(r.u16()?);
+        let cookie = r.u32()?;
+        let transaction_id: [u8; 12] = r.array()?;
+        if message_type & 0xC000 != 0 {
             return Err(StunError::NotStun);
         }
-        let message_type = u16_at(packet, 0);
-        let declared = usize::from(u16_at(packet, 2));
-        let actual = packet.len() - HEADER_LEN;
+        let actual = r.len();
         if declared % 4 != 0 || declared != actual {
             return Err(if declared > actual {
                 StunError::Truncated
@@ -254,13 +261,12 @@ impl<'a> StunMessage<'a> {
                 StunError::BadLength { declared, actual }
             });
         }
-        if u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]) != MAGIC_COOKIE {
+        if cookie != MAGIC_COOKIE {
             return Err(StunError::BadCookie);
         }
-        let mut transaction_id = [0u8; 12];
-        transaction_id.copy_from_slice(&packet[8..20]);
         let mut xor_mask = [0u8; 16];
-        xor_mask.copy_from_slice(&packet[4..20]);
+        xor_mask[..4].copy_from_slice(&cookie.to_be_bytes());
+        xor_mask[4..].copy_from_slice(&transaction_id);
         let mut msg = StunMessage {
             class: class_of(message_type),
             method: method_of(message_type),
@@ -276,23 +282,16 @@ impl<'a> StunMessage<'a> {
             integrity_at: None,
             raw: packet,
         };
-        let mut at = HEADER_LEN;
-        while at < packet.len() {
+        while !r.is_empty() {
             if msg.has_fingerprint {
                 return Err(StunError::FingerprintNotLast);
             }
-            if at + 4 > packet.len() {
-                return Err(StunError::Truncated);
-            }
-            let typ = u16_at(packet, at);
-            let len = usize::from(u16_at(packet, at + 2));
-            let start = at + 4;
-            let end = start + len;
-            let padded = start + len.div_ceil(4) * 4;
-            if padded > packet.len() {
-                return Err(StunError::AttributeOverrun(typ));
-            }
-            let value = &packet[start..end];
+            let at = packet.len() - r.len();
+            let typ = r.u16()?;
+            let len = usize::from(r.u16()?);
+            let overrun = |_| StunError::AttributeOverrun(typ);
+            let value = r.take(len).map_err(overrun)?;
+            r.take(len.next_multiple_of(4) - len).map_err(overrun)?;
             match typ {
                 attr::XOR_MAPPED_ADDRESS => {
                     msg.xor_mapped_address = Some(decode_address(typ, value, Some(&xor_mask))?)
@@ -309,12 +308,11 @@ impl<'a> StunMessage<'a> {
                         Some(std::str::from_utf8(value).map_err(|_| StunError::BadAttribute(typ))?)
                 }
                 attr::ERROR_CODE => {
-                    if value.len() < 4 {
-                        return Err(StunError::BadAttribute(typ));
-                    }
-                    let code = u16::from(value[2] & 0x07) * 100 + u16::from(value[3]);
-                    let reason = std::str::from_utf8(&value[4..])
-                        .map_err(|_| StunError::BadAttribute(typ))?;
+                    let mut v = Reader::new(value);
+                    let head: [u8; 4] = v.array().map_err(|_| StunError::BadAttribute(typ))?;
+                    let code = u16::from(head[2] & 0x07) * 100 + u16::from(head[3]);
+                    let reason =
+                        std::str::from_utf8(v.rest()).map_err(|_| StunError::BadAttribute(typ))?;
                     msg.error = Some((code, reason));
                 }
                 attr::MESSAGE_INTEGRITY => {
@@ -324,10 +322,9 @@ impl<'a> StunMessage<'a> {
                     msg.integrity_at = Some(at);
                 }
                 attr::FINGERPRINT => {
-                    if len != 4 {
-                        return Err(StunError::BadAttribute(typ));
-                    }
-                    let got = u32::from_be_bytes([value[0], value[1], value[2], value[3]]);
+                    let got = <[u8; 4]>::try_from(value)
+                        .map(u32::from_be_bytes)
+                        .map_err(|_| StunError::BadAttribute(typ))?;
                     if got != fingerprint_of(&packet[..at]) {
                         return Err(StunError::BadFingerprint);
                     }
@@ -338,7 +335,6 @@ impl<'a> StunMessage<'a> {
                 }
                 _ => {}
             }
-            at = padded;
         }
         Ok(msg)
     }
