@@ -46,20 +46,73 @@ pub struct Verified {
 
 /// Replays `transcript` for the game `config` and checks every step.
 pub fn verify(config: GameConfig, transcript: &[TranscriptEntry]) -> Result<Verified, VerifyError> {
-    let mut observer = Session::observer(config);
-    for (index, entry) in transcript.iter().enumerate() {
-        match (observer.replay(0, entry), entry.accepted) {
-            (Ok(()), true) | (Err(_), false) => {}
-            (Err(error), true) => return Err(VerifyError::WronglyAccepted { index, error }),
-            (Ok(()), false) => return Err(VerifyError::WronglyRefused { index }),
+    let mut verifier = Verifier::new(config);
+    verifier.extend(transcript)?;
+    Ok(Verified {
+        state_hash: verifier.state_hash(),
+        rolls: verifier.rolls().to_vec(),
+    })
+}
+
+/// [`verify`] a transcript as it grows: each call to [`Verifier::extend`]
+/// checks the entries that came since the last, so following a game roll
+/// by roll replays every message once.
+pub struct Verifier {
+    observer: Session,
+    game: crate::commit_reveal::GameId,
+    /// Entries checked so far.
+    checked: usize,
+    /// Rolls whose dice were checked against their reveals.
+    rolls_checked: usize,
+}
+
+impl Verifier {
+    /// A verifier of the game `config`, before its first entry.
+    pub fn new(config: GameConfig) -> Self {
+        Verifier {
+            observer: Session::observer(config),
+            game: config.game,
+            checked: 0,
+            rolls_checked: 0,
         }
     }
-    let game = config.game;
-    if let Some(bad) = observer.history().iter().find(|r| !r.verify(&game)) {
-        return Err(VerifyError::BadRoll { round: bad.round });
+
+    /// Checks the entries that follow those checked so far (`more` is
+    /// what was appended to the transcript since). Indices in errors are
+    /// the entries' places in the whole transcript.
+    pub fn extend(&mut self, more: &[TranscriptEntry]) -> Result<(), VerifyError> {
+        for entry in more {
+            let index = self.checked;
+            match (self.observer.replay(0, entry), entry.accepted) {
+                (Ok(()), true) | (Err(_), false) => {}
+                (Err(error), true) => return Err(VerifyError::WronglyAccepted { index, error }),
+                (Ok(()), false) => return Err(VerifyError::WronglyRefused { index }),
+            }
+            self.checked += 1;
+        }
+        let history = self.observer.history();
+        if let Some(bad) = history[self.rolls_checked..]
+            .iter()
+            .find(|r| !r.verify(&self.game))
+        {
+            return Err(VerifyError::BadRoll { round: bad.round });
+        }
+        self.rolls_checked = history.len();
+        Ok(())
     }
-    Ok(Verified {
-        state_hash: observer.state_hash(),
-        rolls: observer.history().to_vec(),
-    })
+
+    /// How many entries were checked.
+    pub fn checked(&self) -> usize {
+        self.checked
+    }
+
+    /// The state hash after the last entry checked.
+    pub fn state_hash(&self) -> Digest32 {
+        self.observer.state_hash()
+    }
+
+    /// Every roll so far, recomputed.
+    pub fn rolls(&self) -> &[RollRecord] {
+        self.observer.history()
+    }
 }

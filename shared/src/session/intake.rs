@@ -85,6 +85,15 @@ impl Session {
             // (Our own table action, back from the relay: at this point of
             // the relay's order, as every other peer processes it.)
             if let Some(at) = relayed_at.filter(|_| self.held.is_held(&signed)) {
+                // Recorded: the relay's time it brings is part of the game
+                // (a deadline may pass on it), so a replay of this
+                // transcript must read it at the same point. (It replays
+                // to this same branch: refused as a replay, clock read.)
+                self.transcript.push(TranscriptEntry {
+                    relayed_at: Some(at),
+                    message: signed.clone(),
+                    accepted: false,
+                });
                 self.advance_clock(now, at);
                 self.expire(now);
                 self.held.relayed(&signed);
