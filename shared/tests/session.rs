@@ -1176,3 +1176,45 @@ fn every_peer_knows_when_the_shooter_should_roll() {
     pump(&mut [&mut banker, &mut shooter, &mut other], 6_000);
     assert!(shooter.shooter_due() != Some(due));
 }
+
+#[test]
+fn previews_out_of_turn_and_a_flood_of_strangers_show_the_table_the_relays_order_makes() {
+    let (mut banker, _shooter, mut other) = table_of_three();
+    let other_id = other.local_id().unwrap();
+    // Twenty throwaway keys, ten actions each, wait among the held ones
+    // (none of them seated: they change nothing shown).
+    for n in 0..20u8 {
+        for seq in 1..=10 {
+            let junk = msg(&key(150 + n), seq, 1, Action::BuyIn { amount: 1 });
+            let _ = banker.handle_relayed(0, junk, 0);
+        }
+    }
+    // The player buys in, then bets more than it had before the buy-in.
+    other.buy_in(0, 50).unwrap();
+    other
+        .place_bet(0, BetKind::Place(6), 120)
+        .expect("the bet fits after the buy-in");
+    let buy = other.poll_transmit().unwrap();
+    let bet = other.poll_transmit().unwrap();
+    // The bet comes straight first: alone it does not fit, so it shows
+    // nothing yet.
+    banker.handle_message(0, bet.clone()).unwrap();
+    assert_eq!(
+        banker.table().bets().get(&(other_id, BetKind::Place(6))),
+        None
+    );
+    // The relay's buy-in: the bet shown after it now fits.
+    banker.handle_relayed(1, buy, 1).unwrap();
+    assert_eq!(
+        banker.table().bets().get(&(other_id, BetKind::Place(6))),
+        Some(&120)
+    );
+    assert_eq!(banker.table().balance(&other_id), Some(30));
+    // The relay's copy of the bet: shown once, not twice.
+    banker.handle_relayed(2, bet, 2).unwrap();
+    assert_eq!(
+        banker.table().bets().get(&(other_id, BetKind::Place(6))),
+        Some(&120)
+    );
+    assert_eq!(banker.table(), other.table());
+}

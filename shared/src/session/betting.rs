@@ -381,10 +381,38 @@ impl Session {
     /// The tentative table: the round's start with every held action,
     /// then every preview.
     pub(super) fn show_held(&mut self) {
-        self.table = self.round_start.clone();
+        self.table = self.shown_afresh();
+    }
+
+    /// The tentative table from scratch: the round's start, every held
+    /// action (senders in key order), every preview, the dice passed.
+    fn shown_afresh(&self) -> Table {
+        let mut table = self.round_start.clone();
         for m in self.held.iter().chain(self.previews.values()) {
-            let _ = apply_to_table(&mut self.table, &m.sender, &m.message.action);
+            let _ = apply_to_table(&mut table, &m.sender, &m.message.action);
         }
-        pass_on(&mut self.table, self.passes);
+        pass_on(&mut table, self.passes);
+        table
+    }
+
+    /// Shows one more action, the last of its sender's shown so far, on
+    /// the tentative table without going over everything held again (so
+    /// an honest message costs the same however many strangers' actions
+    /// wait): a bet, a buy-in, a take-down or a working call depends only
+    /// on its own player's chips and bets and the phase, so applied last
+    /// it lands where a fresh start would. A sit or a leave moves seats
+    /// and with them who gets the dice: the table is shown afresh. Debug
+    /// builds check every step against the fresh table.
+    pub(super) fn show_one(&mut self, sender: &PlayerId, action: &Action) {
+        if matches!(action, Action::Sit { .. } | Action::Leave) {
+            self.show_held();
+            return;
+        }
+        let _ = apply_to_table(&mut self.table, sender, action);
+        debug_assert_eq!(
+            self.table,
+            self.shown_afresh(),
+            "{action:?} shown on its own leaves another table than a fresh start"
+        );
     }
 }

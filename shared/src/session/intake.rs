@@ -32,12 +32,28 @@ impl Session {
             .previews
             .range((sender, 0)..=(sender, u64::MAX))
             .count();
+        if self.previews.get(&(sender, seq)) == Some(&signed) {
+            // (The same copy again: nothing new to show.)
+            return Ok(());
+        }
         if mine >= MAX_PREVIEWS || seq - expected >= MAX_AHEAD {
             return Err(SessionError::TooFarAhead { seq, expected });
         }
+        // The last of its sender's shown so far (none at or after its
+        // number, which a second version would replace): shown on its own.
+        let last = self
+            .previews
+            .range((sender, seq)..=(sender, u64::MAX))
+            .next()
+            .is_none();
+        let action = signed.message.action.clone();
         self.previews.insert((sender, seq), signed);
         if self.stage == Stage::Betting {
-            self.show_held();
+            if last {
+                self.show_one(&sender, &action);
+            } else {
+                self.show_held();
+            }
         }
         Ok(())
     }
@@ -295,10 +311,16 @@ impl Session {
             .range((sender, 0)..=(sender, signed.message.seq))
             .map(|(key, _)| *key)
             .collect();
+        let mut same = false;
         for key in &shown {
-            self.previews.remove(key);
+            let preview = self.previews.remove(key);
+            same |= *key == (sender, signed.message.seq) && preview.as_ref() == Some(&signed);
         }
         let previewed = !shown.is_empty();
+        // Shown already, as its only preview: the tentative table has it
+        // (a sit or a leave moves seats: shown afresh).
+        let seats = matches!(signed.message.action, Action::Sit { .. } | Action::Leave);
+        let mut already_shown = same && shown.len() == 1 && !seats;
         if let Some(at) = relayed_at {
             self.advance_clock(now, at);
             self.expire(now);
@@ -311,13 +333,16 @@ impl Session {
             message: signed.clone(),
             accepted: false,
         });
-        let result = self.apply(now, signed, relayed_at);
+        already_shown &= self.stage == Stage::Betting;
+        // (Previewed: the table is shown below, once it is applied.)
+        let result = self.apply(now, signed, relayed_at, previewed);
         if let Some(e) = self.transcript.get_mut(entry) {
             e.accepted = result.is_ok();
         }
         self.watch_shooter(now);
-        if previewed && self.stage == Stage::Betting {
-            // It showed already as its preview: show the table afresh.
+        if previewed && self.stage == Stage::Betting && !(already_shown && result.is_ok()) {
+            // Its preview (or stale ones) showed something else: show the
+            // table afresh.
             self.show_held();
         }
         result
@@ -386,11 +411,14 @@ impl Session {
         Ok(())
     }
 
+    /// Applies a message in its turn (`shown`: a table action whose
+    /// preview the tentative table shows, which the caller settles).
     pub(super) fn apply(
         &mut self,
         now: Millis,
         signed: SignedMessage,
         relayed_at: Option<Millis>,
+        shown: bool,
     ) -> Result<(), SessionError> {
         self.check_stage(&signed.sender, &signed.message)?;
         let sender = signed.sender;
@@ -474,16 +502,30 @@ impl Session {
                 }
             }
             _ => {
-                if self.stage == Stage::Betting {
-                    // Shown at once; judged for good when a cut takes it.
-                    let _ = apply_to_table(&mut self.table, &sender, &signed.message.action);
-                } else {
+                let betting = self.stage == Stage::Betting;
+                if !betting {
                     self.events.push_back(Event::HeldOver {
                         player: sender,
                         count: self.held.count(&sender) + 1,
                     });
                 }
+                let action = signed.message.action.clone();
                 self.held.push(signed, relayed_at.is_some());
+                if betting && !shown {
+                    // Shown at once; judged for good when a cut takes it.
+                    // (After its sender's later ones, shown as previews
+                    // already, it would land out of turn: shown afresh.)
+                    let later = self
+                        .previews
+                        .range((sender, 0)..=(sender, u64::MAX))
+                        .next()
+                        .is_some();
+                    if later {
+                        self.show_held();
+                    } else {
+                        self.show_one(&sender, &action);
+                    }
+                }
             }
         }
         Ok(())
