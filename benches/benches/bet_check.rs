@@ -1,10 +1,12 @@
 //! Checking a bet: the stake unit (the smallest stake whose every payout is
 //! whole chips) derived from the payouts on every check (plain) vs derived
-//! once per bet and rules and kept (engine), and a whole `check_bet`.
+//! once per bet and rules and kept (engine), a whole `check_bet`, and a
+//! player's own bet checked with the banker's cover before it is signed:
+//! on a copy of the table (plain) vs without one (engine).
 
 use std::hint::black_box;
 
-use shared::craps::{BetKind, Table, TableRules};
+use shared::craps::{BetKind, Change, Table, TableRules};
 
 fn main() {
     let mut c = benches::criterion();
@@ -26,5 +28,38 @@ fn main() {
     c.bench_function("check_bet/buy-4, 20 chips", |b| {
         b.iter(|| table.check_bet(black_box(&player), BetKind::Buy(4), black_box(20)))
     });
+
+    // 8 players with 5 bets each; player 1 adds 12 on place 6.
+    let mut busy = Table::new(rules, [0; 32], 1_000_000_000);
+    for n in 1..=8u8 {
+        busy.sit([n; 32], 1_000_000).expect("sits");
+        for kind in [
+            BetKind::PassLine,
+            BetKind::Field,
+            BetKind::Place(8),
+            BetKind::Hard(6),
+            BetKind::AnyCraps,
+        ] {
+            busy.place_bet(&[n; 32], kind, 12).expect("bets");
+        }
+    }
+    let (who, kind, stake) = ([1; 32], BetKind::Place(6), 12);
+    let mut group = c.benchmark_group("own bet with the cover/8 players x 5 bets");
+    group.bench_function("on a copy of the table (plain)", |b| {
+        b.iter(|| {
+            let mut t = black_box(&busy).clone();
+            t.place_bet(&who, kind, black_box(stake)).expect("fits");
+            t.shortfall()
+        })
+    });
+    group.bench_function("without a copy (engine)", |b| {
+        b.iter(|| {
+            let t = black_box(&busy);
+            let needed = t.check_bet(&who, kind, black_box(stake)).expect("fits");
+            let commission = needed - stake;
+            t.shortfall_with(&who, kind, Change::Stake { stake, commission })
+        })
+    });
+    group.finish();
     c.final_summary();
 }

@@ -17,6 +17,7 @@
 //! bets down in the same order. It reads no clock and sends nothing.
 
 use crate::craps::bet::{resolve, BetKind, Outcome};
+use crate::craps::phase::Phase;
 use crate::craps::table::{ceil_chips, PlayerId, Table};
 use crate::dice::Roll;
 
@@ -51,7 +52,59 @@ fn on_roll(table: &Table, player: &PlayerId, kind: BetKind, stake: u64, roll: Ro
     }
 }
 
+/// A change to one bet, judged by [`Table::shortfall_with`] before it is
+/// made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// `stake` more on the bet, `commission` of it paid to the bankroll up
+    /// front.
+    Stake {
+        /// Chips added to the bet.
+        stake: u64,
+        /// The up-front commission, to the bankroll.
+        commission: u64,
+    },
+    /// The bet called working on the come-out.
+    Working,
+}
+
+/// What one bet of `stake` (0: none) costs the banker net on `roll`,
+/// acting in `phase`.
+fn net_of(table: &Table, kind: BetKind, stake: u64, phase: Phase, roll: Roll) -> i128 {
+    if stake == 0 {
+        return 0;
+    }
+    match resolve(kind, phase, roll, table.rules()) {
+        Outcome::Win { profit, .. } => i128::from(ceil_chips(stake, profit).unwrap_or(u64::MAX)),
+        Outcome::Lose => -i128::from(stake),
+        Outcome::Push | Outcome::NoAction | Outcome::Travel(_) => 0,
+    }
+}
+
 impl Table {
+    /// What [`Table::shortfall`] would say were `change` made to
+    /// `player`'s `kind` bet, without making it (and without a copy of the
+    /// table): the worst roll with that one bet's part replaced.
+    pub fn shortfall_with(&self, player: &PlayerId, kind: BetKind, change: Change) -> u64 {
+        let old = self.bets().get(&(*player, kind)).copied().unwrap_or(0);
+        let old_phase = self.acting_phase(player, kind);
+        let (new, new_phase, commission) = match change {
+            Change::Stake { stake, commission } => {
+                (old.saturating_add(stake), old_phase, commission)
+            }
+            Change::Working => (old, self.acting_phase_if(true), 0),
+        };
+        let worst = Roll::all()
+            .map(|roll| {
+                self.banker_net_on(roll) - net_of(self, kind, old, old_phase, roll)
+                    + net_of(self, kind, new, new_phase, roll)
+            })
+            .max()
+            .unwrap_or(0);
+        let bankroll = i128::from(self.bankroll()) + i128::from(commission);
+        u64::try_from(worst - bankroll).unwrap_or(0)
+    }
+
     /// What the banker would pay beyond what it takes in if `roll` came
     /// next (negative when it would gain).
     pub fn banker_net_on(&self, roll: Roll) -> i128 {
@@ -143,6 +196,62 @@ mod tests {
 
     fn roll(a: u8, b: u8) -> Roll {
         Roll::new(a, b).unwrap()
+    }
+
+    #[test]
+    fn the_shortfall_with_one_change_is_the_shortfall_after_making_it() {
+        let kinds = [
+            BetKind::PassLine,
+            BetKind::Field,
+            BetKind::Place(6),
+            BetKind::Buy(4),
+            BetKind::Lay(10),
+            BetKind::Hard(8),
+            BetKind::Hop(3, 4),
+        ];
+        let mut checked = 0;
+        for point in [None, Some(roll(2, 2))] {
+            let mut t = Table::new(TableRules::default(), BANKER, 2_000);
+            t.sit(ALICE, 1_000_000).unwrap();
+            t.sit(BOB, 1_000_000).unwrap();
+            if let Some(r) = point {
+                t.place_bet(&BOB, BetKind::PassLine, 10).unwrap();
+                t.settle(r).unwrap();
+            }
+            t.place_bet(&BOB, BetKind::Place(8), 120).unwrap();
+            t.set_working(&BOB, BetKind::Place(8), true).unwrap();
+            for kind in kinds {
+                for units in [1, 7, 40, 300] {
+                    let stake = kind.stake_unit_on(t.phase().point(), t.rules()) * units;
+                    let Ok(needed) = t.check_bet(&ALICE, kind, stake) else {
+                        continue;
+                    };
+                    let mut after = t.clone();
+                    after.place_bet(&ALICE, kind, stake).unwrap();
+                    let change = Change::Stake {
+                        stake,
+                        commission: needed - stake,
+                    };
+                    assert_eq!(
+                        t.shortfall_with(&ALICE, kind, change),
+                        after.shortfall(),
+                        "{kind:?} x{units} with {:?}",
+                        t.phase()
+                    );
+                    checked += 1;
+                    if after.check_working(&ALICE, kind).is_ok() {
+                        let mut working = after.clone();
+                        working.set_working(&ALICE, kind, true).unwrap();
+                        assert_eq!(
+                            after.shortfall_with(&ALICE, kind, Change::Working),
+                            working.shortfall(),
+                            "{kind:?} working"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked > 20, "{checked} changes checked");
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod rules;
 pub mod table;
 
 pub use bet::{resolve, BetKind, Outcome};
-pub use cover::{Returned, Uncovered};
+pub use cover::{Change, Returned, Uncovered};
 pub use edge::{house_edge, house_edge_percent, PUBLISHED_EDGES};
 pub use phase::Phase;
 pub use rules::{Commission, CommissionTiming, OddsLimit, TableRules};

@@ -281,19 +281,26 @@ impl Table {
         u128::from(self.bought_in)
     }
 
-    /// Seats a new player with `buy_in` chips. Seats are kept in key order,
-    /// so the order players sit down in does not matter.
-    pub fn sit(&mut self, player: PlayerId, buy_in: u64) -> Result<(), TableError> {
-        if self.is_seated(&player) || player == self.banker {
+    /// Whether `player` may sit down with `buy_in` chips, without seating
+    /// it ([`Table::sit`] checks the same).
+    pub fn check_sit(&self, player: &PlayerId, buy_in: u64) -> Result<(), TableError> {
+        if self.is_seated(player) || *player == self.banker {
             return Err(TableError::AlreadySeated);
         }
         if buy_in == 0 {
             return Err(TableError::ZeroAmount);
         }
-        self.bought_in = self
-            .bought_in
+        self.bought_in
             .checked_add(buy_in)
             .ok_or(TableError::Overflow)?;
+        Ok(())
+    }
+
+    /// Seats a new player with `buy_in` chips. Seats are kept in key order,
+    /// so the order players sit down in does not matter.
+    pub fn sit(&mut self, player: PlayerId, buy_in: u64) -> Result<(), TableError> {
+        self.check_sit(&player, buy_in)?;
+        self.bought_in += buy_in;
         let at = self.seats.partition_point(|s| s.player < player);
         self.seats.insert(
             at,
@@ -305,21 +312,26 @@ impl Table {
         Ok(())
     }
 
-    /// Adds chips to a seated player's balance.
-    pub fn buy_in(&mut self, player: &PlayerId, amount: u64) -> Result<(), TableError> {
+    /// Whether a seated player may add `amount` chips, without adding them.
+    pub fn check_buy_in(&self, player: &PlayerId, amount: u64) -> Result<(), TableError> {
         if amount == 0 {
             return Err(TableError::ZeroAmount);
         }
-        let total = self
-            .bought_in
+        self.bought_in
             .checked_add(amount)
             .ok_or(TableError::Overflow)?;
-        let seat = self.seat_mut(player)?;
-        seat.balance = seat
-            .balance
+        let seat = self.seat(player).ok_or(TableError::NotSeated)?;
+        seat.balance
             .checked_add(amount)
             .ok_or(TableError::Overflow)?;
-        self.bought_in = total;
+        Ok(())
+    }
+
+    /// Adds chips to a seated player's balance.
+    pub fn buy_in(&mut self, player: &PlayerId, amount: u64) -> Result<(), TableError> {
+        self.check_buy_in(player, amount)?;
+        self.bought_in += amount;
+        self.seat_mut(player)?.balance += amount;
         Ok(())
     }
 
@@ -457,18 +469,25 @@ impl Table {
         kind: BetKind,
         working: bool,
     ) -> Result<(), TableError> {
-        if !matches!(kind, BetKind::Place(_) | BetKind::Buy(_)) {
-            return Err(TableError::NotWorkable(kind.name()));
-        }
-        if !self.bets.contains_key(&(*player, kind)) {
-            return Err(TableError::NoSuchBet(kind.name()));
-        }
+        self.check_working(player, kind)?;
         match (self.working.binary_search(&(*player, kind)), working) {
             (Err(at), true) => self.working.insert(at, (*player, kind)),
             (Ok(at), false) => {
                 self.working.remove(at);
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether a player's bet can be called working or off, without
+    /// calling it.
+    pub fn check_working(&self, player: &PlayerId, kind: BetKind) -> Result<(), TableError> {
+        if !matches!(kind, BetKind::Place(_) | BetKind::Buy(_)) {
+            return Err(TableError::NotWorkable(kind.name()));
+        }
+        if !self.bets.contains_key(&(*player, kind)) {
+            return Err(TableError::NoSuchBet(kind.name()));
         }
         Ok(())
     }
@@ -489,29 +508,40 @@ impl Table {
     /// a place or buy bet called working acts on the come-out as it does
     /// with a point on (which point does not change its outcome).
     pub(crate) fn acting_phase(&self, player: &PlayerId, kind: BetKind) -> Phase {
-        if self.phase == Phase::ComeOut && self.is_working(player, kind) {
+        self.acting_phase_if(self.is_working(player, kind))
+    }
+
+    /// The phase a place or buy bet acts in on the next roll, called
+    /// working or not.
+    pub(crate) fn acting_phase_if(&self, working: bool) -> Phase {
+        if self.phase == Phase::ComeOut && working {
             Phase::Point(4)
         } else {
             self.phase
         }
     }
 
-    /// Takes a bet down and returns its stake to the balance.
-    pub fn take_down(&mut self, player: &PlayerId, kind: BetKind) -> Result<u64, TableError> {
-        if !self.bets.contains_key(&(*player, kind)) {
+    /// Whether a bet can come down, without taking it down: its stake.
+    pub fn check_take_down(&self, player: &PlayerId, kind: BetKind) -> Result<u64, TableError> {
+        let Some(&stake) = self.bets.get(&(*player, kind)) else {
             return Err(TableError::NoSuchBet(kind.name()));
-        }
+        };
         if !kind.is_removable() {
             return Err(TableError::NotRemovable(kind.name()));
         }
-        self.seat_mut(player)?;
-        let stake = self.bets.remove(&(*player, kind)).unwrap_or(0);
-        self.forget_working(&(*player, kind));
-        let seat = self.seat_mut(player)?;
-        seat.balance = seat
-            .balance
+        let seat = self.seat(player).ok_or(TableError::NotSeated)?;
+        seat.balance
             .checked_add(stake)
             .ok_or(TableError::Overflow)?;
+        Ok(stake)
+    }
+
+    /// Takes a bet down and returns its stake to the balance.
+    pub fn take_down(&mut self, player: &PlayerId, kind: BetKind) -> Result<u64, TableError> {
+        let stake = self.check_take_down(player, kind)?;
+        self.bets.remove(&(*player, kind));
+        self.forget_working(&(*player, kind));
+        self.seat_mut(player)?.balance += stake;
         Ok(stake)
     }
 
@@ -529,20 +559,30 @@ impl Table {
     /// (taken down first, its stake back); a contract bet (pass, come)
     /// keeps it at the table until the dice decide it, and nothing changes.
     pub fn leave(&mut self, player: &PlayerId) -> Result<u64, TableError> {
+        self.check_leave(player)?;
         let mine: Vec<BetKind> = self
             .bets
             .keys()
             .filter(|(p, _)| p == player)
             .map(|(_, kind)| *kind)
             .collect();
-        if let Some(contract) = mine.iter().find(|k| !k.is_removable()) {
-            return Err(TableError::ContractBetOn(contract.name()));
-        }
-        self.seat_mut(player)?;
         for kind in mine {
             self.take_down(player, kind)?;
         }
         self.remove_seat(player)
+    }
+
+    /// Whether a player may leave now, without it leaving.
+    pub fn check_leave(&self, player: &PlayerId) -> Result<(), TableError> {
+        let contract = self
+            .bets
+            .keys()
+            .find(|(p, kind)| p == player && !kind.is_removable());
+        if let Some((_, kind)) = contract {
+            return Err(TableError::ContractBetOn(kind.name()));
+        }
+        self.seat(player).ok_or(TableError::NotSeated)?;
+        Ok(())
     }
 
     /// A player who broke the protocol (did not commit or reveal in time,

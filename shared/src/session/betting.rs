@@ -266,11 +266,14 @@ impl Session {
                     return Err(SessionError::TooManyWaiting);
                 }
                 if self.stage == Stage::Betting {
-                    let mut table = self.table.clone();
-                    apply_to_table(&mut table, &me, action)?;
-                    if table.shortfall() > 0 {
+                    // Checked on the table shown, without a copy of it: only
+                    // more on a bet, or a bet called working, can leave the
+                    // banker short.
+                    let table = &self.table;
+                    let change = check_on_table(table, &me, action)?;
+                    if change.is_some_and(|(kind, c)| table.shortfall_with(&me, kind, c) > 0) {
                         return Err(SessionError::Table(TableError::BankerCannotCover {
-                            available: self.table.spare(),
+                            available: table.spare(),
                         }));
                     }
                 }

@@ -92,7 +92,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::commit_reveal::{self, Digest32, GameId, Secret};
-use crate::craps::{BetKind, PlayerId, Table, TableError};
+use crate::craps::{BetKind, Change, PlayerId, Table, TableError};
 use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
 
 pub use checkpoint::{confirmed, CheckpointError, CheckpointState};
@@ -455,6 +455,37 @@ fn pass_on(table: &mut Table, passes: usize) {
     for _ in 0..passes % seats {
         table.pass_dice();
     }
+}
+
+/// Checks a table action against `table` without taking it; for one that
+/// adds to the banker's risk, which bet and how.
+fn check_on_table(
+    table: &Table,
+    sender: &PlayerId,
+    action: &Action,
+) -> Result<Option<(BetKind, Change)>, SessionError> {
+    Ok(match *action {
+        Action::Sit { buy_in } => table.check_sit(sender, buy_in).map(|_| None)?,
+        Action::BuyIn { amount } => table.check_buy_in(sender, amount).map(|_| None)?,
+        Action::Bet { kind, stake } => {
+            let needed = table.check_bet(sender, kind, stake)?;
+            let commission = needed - stake;
+            Some((kind, Change::Stake { stake, commission }))
+        }
+        Action::TakeDown { kind } => table.check_take_down(sender, kind).map(|_| None)?,
+        Action::Working { kind, working } => {
+            table.check_working(sender, kind)?;
+            working.then_some((kind, Change::Working))
+        }
+        Action::Leave => table.check_leave(sender).map(|_| None)?,
+        Action::Commit { .. }
+        | Action::Reveal { .. }
+        | Action::Roll
+        | Action::PassDice
+        | Action::Tick
+        | Action::Settled { .. }
+        | Action::Name { .. } => return Err(SessionError::NotCommitting),
+    })
 }
 
 /// Applies a table action (sit, buy in, bet, take down, leave).
