@@ -23,7 +23,7 @@
 //! come down. Every participant (the banker and every seated player)
 //! commits to a secret and to the hash of that table; when all commitments
 //! are in and name the same table hash, each **reveals**; the dice come
-//! from all reveals (see [`crate::fair`]), the table settles, and every
+//! from all reveals (see [`crate::commit_reveal`]), the table settles, and every
 //! peer holds the same state hash.
 //!
 //! **Deadlines have one verdict**, judged on one clock: the relay's. The
