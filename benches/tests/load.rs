@@ -52,8 +52,10 @@ async fn clients_join_send_and_every_frame_is_delivered_and_timed() {
         2 * sent
     );
     let latency = shared.latency.lock().unwrap();
+    // Recorded in µs: the slowest loopback delivery takes more than ten
+    // and well under a minute (how long is the load generator's figure).
     assert!(
-        !latency.is_empty() && latency.max() < 1_000_000,
+        !latency.is_empty() && latency.max() >= 10 && latency.max() < 60_000_000,
         "latencies recorded in µs"
     );
     trigger.trigger();
@@ -106,7 +108,10 @@ async fn signaling_pairs_get_every_offer_answered() {
     assert_eq!(shared.disconnects.load(Ordering::Relaxed), 0);
     let latency = shared.latency.lock().unwrap();
     assert_eq!(latency.len(), answered, "every round trip timed");
-    assert!(latency.max() < 1_000_000, "round trips in µs");
+    assert!(
+        latency.max() >= 10 && latency.max() < 60_000_000,
+        "round trips in µs"
+    );
     trigger.trigger();
 }
 
