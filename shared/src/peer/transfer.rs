@@ -99,19 +99,13 @@ impl Peer {
         syncing.asked = next;
         syncing.due = now + SYNC_TIMEOUT_MS;
         syncing.assembly = sync::Assembly::new(next);
-        if let Ok(frame) = handshake::signed_frame(
+        send_direct(
             &self.key,
-            FrameKind::Direct,
+            &mut self.transmits,
             room_id,
-            Some(next),
+            next,
             &[sync::REQUEST],
-        ) {
-            self.transmits.push_back(Transmit {
-                room: room_id,
-                to: Destination::Relay,
-                frame,
-            });
-        }
+        );
     }
 
     /// Gives up on a snapshot: the frames held meanwhile are handled.
@@ -183,19 +177,7 @@ impl Peer {
                     // catching up): each asker is told so and asks the
                     // next player instead of waiting on this one.
                     for to in std::mem::take(&mut room.asks) {
-                        if let Ok(frame) = handshake::signed_frame(
-                            &key,
-                            FrameKind::Direct,
-                            room_id,
-                            Some(to),
-                            &[sync::NONE],
-                        ) {
-                            self.transmits.push_back(Transmit {
-                                room: room_id,
-                                to: Destination::Relay,
-                                frame,
-                            });
-                        }
+                        send_direct(&key, &mut self.transmits, room_id, to, &[sync::NONE]);
                     }
                     return;
                 };
@@ -225,15 +207,7 @@ impl Peer {
             }
             let cost = part.len() as u64 * 1_000 / SNAPSHOT_BYTES_PER_SEC;
             room.serve_at = room.serve_at.max(now.saturating_sub(burst_ms)) + cost.max(1);
-            if let Ok(frame) =
-                handshake::signed_frame(&key, FrameKind::Direct, room_id, Some(to), &part)
-            {
-                self.transmits.push_back(Transmit {
-                    room: room_id,
-                    to: Destination::Relay,
-                    frame,
-                });
-            }
+            send_direct(&key, &mut self.transmits, room_id, to, &part);
         }
     }
 
@@ -308,5 +282,23 @@ impl Peer {
                 self.ask_next(now, room_id);
             }
         }
+    }
+}
+
+/// Signs a `Direct` frame of `payload` for one player of the room and
+/// queues it for the relay (snapshot requests, chunks and "no game").
+fn send_direct(
+    key: &SigningKey,
+    transmits: &mut VecDeque<Transmit>,
+    room_id: RoomId,
+    to: PeerId,
+    payload: &[u8],
+) {
+    if let Ok(frame) = handshake::signed_frame(key, FrameKind::Direct, room_id, Some(to), payload) {
+        transmits.push_back(Transmit {
+            room: room_id,
+            to: Destination::Relay,
+            frame,
+        });
     }
 }
