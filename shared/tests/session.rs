@@ -1218,3 +1218,147 @@ fn previews_out_of_turn_and_a_flood_of_strangers_show_the_table_the_relays_order
     );
     assert_eq!(banker.table(), other.table());
 }
+
+#[test]
+fn sit_downs_past_the_open_seats_wait_and_a_cut_with_more_is_refused_alike() {
+    use shared::craps::{SEAT_CREDIT_MAX, SEAT_EVERY};
+    use shared::message::Cut;
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    // Two seats taken: the table has room for this many more now.
+    let open = ((SEAT_CREDIT_MAX - 2 * SEAT_EVERY) / SEAT_EVERY) as usize;
+    assert_eq!(
+        banker.table().open_seats() as usize,
+        open + 2,
+        "(tentative)"
+    );
+    let strangers: Vec<SigningKey> = (0..open as u8 + 4).map(|n| key(100 + n)).collect();
+    for k in &strangers {
+        let sit = msg(k, 1, 1, Action::Sit { buy_in: 10 });
+        for s in [&mut banker, &mut shooter, &mut other] {
+            s.handle_relayed(0, sit.clone(), 0).unwrap();
+        }
+    }
+    // A cut that takes every one of them in, signed by the house but not
+    // made as the house makes it: the ones past the open seats are
+    // refused, alike on every peer, with a typed error.
+    let players = [shooter.local_id().unwrap(), other.local_id().unwrap()];
+    let mut peers = [shooter, other];
+    let cut = Cut::new(
+        strangers
+            .iter()
+            .map(|k| (k.verifying_key().to_bytes(), 1))
+            .chain(players.iter().map(|p| (*p, 1)))
+            .collect(),
+    )
+    .unwrap();
+    let greedy = msg(
+        &key(1),
+        peers[0].next_seq_from(&key(1).verifying_key().to_bytes()),
+        1,
+        Action::Commit {
+            commitment: [7; 32],
+            table_hash: [7; 32],
+            close: Some(cut),
+        },
+    );
+    let mut tables = Vec::new();
+    for s in &mut peers {
+        events(s);
+        s.handle_relayed(5, greedy.clone(), 5).unwrap();
+        let seen = events(s);
+        let refused = seen
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Rejected {
+                        error: SessionError::Table(TableError::NoSeatOpen),
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(refused, 4, "{seen:?}");
+        assert_eq!(s.table().seats().len(), 2 + open);
+        assert_eq!(s.table().open_seats(), 0);
+        tables.push(s.table().clone());
+    }
+    assert_eq!(tables[0], tables[1]);
+    // The house's own cut takes in as many as there are open seats, the
+    // first to come first; the rest wait for later rolls, one per
+    // SEAT_EVERY rolls.
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    shooter.roll(0).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 0);
+    let open = banker.table().open_seats() as usize;
+    assert!(open < strangers.len());
+    for k in &strangers {
+        let sit = msg(k, 1, 2, Action::Sit { buy_in: 10 });
+        for s in [&mut banker, &mut shooter, &mut other] {
+            s.handle_relayed(0, sit.clone(), 0).unwrap();
+        }
+    }
+    events(&mut banker);
+    if shooter.table().shooter() == shooter.local_id() {
+        shooter.roll(10).unwrap();
+    } else {
+        other.roll(10).unwrap();
+    }
+    pump(&mut [&mut banker, &mut shooter, &mut other], 10);
+    let seen = events(&mut banker);
+    let sat: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Sat { player, .. } => Some(*player),
+            _ => None,
+        })
+        .collect();
+    let first: Vec<_> = strangers[..open]
+        .iter()
+        .map(|k| k.verifying_key().to_bytes())
+        .collect();
+    assert_eq!(sat.len(), open, "{seen:?}");
+    assert!(
+        first.iter().all(|p| sat.contains(p)),
+        "first come, first seated"
+    );
+    for k in &strangers[open..] {
+        assert_eq!(banker.held_count(&k.verifying_key().to_bytes()), 1, "waits");
+    }
+}
+
+#[test]
+fn a_flood_of_newcomers_is_bounded_in_total_and_a_players_bet_still_shows_at_once() {
+    use shared::session::{MAX_NEWCOMERS_HELD, MAX_STRANGERS_PENDING};
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    shooter.roll(0).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 0);
+    let flood = MAX_NEWCOMERS_HELD + MAX_STRANGERS_PENDING + 60;
+    let mut refused = 0;
+    let mut held = 0;
+    for n in 0..flood as u32 {
+        let mut bytes = [0x5A; 32];
+        bytes[..4].copy_from_slice(&n.to_be_bytes());
+        let k = SigningKey::from_bytes(&bytes);
+        let sit = msg(&k, 1, 2, Action::Sit { buy_in: 10 });
+        match banker.handle_relayed(0, sit, 0) {
+            Ok(()) => {}
+            Err(SessionError::TooFarAhead { .. }) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+        held += banker.held_count(&k.verifying_key().to_bytes());
+    }
+    // All the flood can make a peer keep: the newcomers' share of the held
+    // actions and the strangers' share of the early buffer; the rest is
+    // refused.
+    assert_eq!(held, MAX_NEWCOMERS_HELD);
+    assert_eq!(banker.pending(), MAX_STRANGERS_PENDING);
+    assert_eq!(refused, 60);
+    // A seated player is not a newcomer: its bet is taken and shows.
+    let id = other.local_id().unwrap();
+    other.place_bet(1, BetKind::Field, 5).unwrap();
+    let bet = other.poll_transmit().unwrap();
+    banker.handle_relayed(1, bet, 1).unwrap();
+    assert_eq!(banker.held_count(&id), 1);
+    assert_eq!(banker.table().bets().get(&(id, BetKind::Field)), Some(&5));
+}

@@ -13,4 +13,7 @@ pub use cover::{Change, Returned, Uncovered};
 pub use edge::{house_edge, house_edge_percent, PUBLISHED_EDGES};
 pub use phase::Phase;
 pub use rules::{Commission, CommissionTiming, OddsLimit, TableRules};
-pub use table::{BetResult, PlayerId, Seat, Settlement, Table, TableError};
+pub use table::{
+    BetResult, Checked, PlayerId, Seat, Settlement, Step, Table, TableError, SEAT_BURST,
+    SEAT_CREDIT_MAX, SEAT_EVERY,
+};

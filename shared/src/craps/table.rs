@@ -103,7 +103,22 @@ pub enum TableError {
     /// Chip arithmetic would overflow.
     #[error("chip count overflow")]
     Overflow,
+    /// The table has taken in all the new players it can for now (see
+    /// [`SEAT_EVERY`]): the seat waits for a later roll.
+    #[error("no seat is open for a newcomer this roll: the seat waits for a later one")]
+    NoSeatOpen,
 }
+
+/// Rolls' worth of seat credit one new seat costs: past the first
+/// [`SEAT_BURST`] at once, the table takes in one new player per this
+/// many rolls. A seat whose player never commits costs every honest
+/// player one commit timeout; pricing seats bounds how many such timeouts
+/// any number of throwaway keys can cause.
+pub const SEAT_EVERY: u32 = 4;
+/// How many new players a table that has been quiet takes in at once.
+pub const SEAT_BURST: u32 = 8;
+/// The most seat credit a table holds (a quiet table's).
+pub const SEAT_CREDIT_MAX: u32 = SEAT_EVERY * SEAT_BURST;
 
 /// A seated player and its chips off the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +175,10 @@ pub struct Table {
     working: Vec<(PlayerId, BetKind)>,
     departed: BTreeMap<PlayerId, u64>,
     bought_in: u64,
+    /// Seat credit, in rolls: every roll adds one (up to
+    /// [`SEAT_CREDIT_MAX`]), every new seat a roll takes in costs
+    /// [`SEAT_EVERY`].
+    seat_credit: u32,
 }
 
 /// `stake * ratio` in whole chips, rounded up (`None` on overflow).
@@ -189,6 +208,7 @@ impl Table {
             working: Vec::new(),
             departed: BTreeMap::new(),
             bought_in: bankroll,
+            seat_credit: SEAT_CREDIT_MAX,
         }
     }
 
@@ -281,6 +301,28 @@ impl Table {
         u128::from(self.bought_in)
     }
 
+    /// How many new players the table can take in now (see
+    /// [`SEAT_EVERY`]); one at least while nobody sits (credit comes with
+    /// rolls, and a table nobody sits at has none).
+    pub fn open_seats(&self) -> u32 {
+        let open = self.seat_credit / SEAT_EVERY;
+        if self.seats.is_empty() {
+            open.max(1)
+        } else {
+            open
+        }
+    }
+
+    /// Spends one open seat's credit on a player the roll takes in; the
+    /// table is unchanged when none is open.
+    pub fn take_seat(&mut self) -> Result<(), TableError> {
+        if self.open_seats() == 0 {
+            return Err(TableError::NoSeatOpen);
+        }
+        self.seat_credit = self.seat_credit.saturating_sub(SEAT_EVERY);
+        Ok(())
+    }
+
     /// Whether `player` may sit down with `buy_in` chips, without seating
     /// it ([`Table::sit`] checks the same).
     pub fn check_sit(&self, player: &PlayerId, buy_in: u64) -> Result<(), TableError> {
@@ -299,17 +341,8 @@ impl Table {
     /// Seats a new player with `buy_in` chips. Seats are kept in key order,
     /// so the order players sit down in does not matter.
     pub fn sit(&mut self, player: PlayerId, buy_in: u64) -> Result<(), TableError> {
-        self.check_sit(&player, buy_in)?;
-        self.bought_in += buy_in;
-        let at = self.seats.partition_point(|s| s.player < player);
-        self.seats.insert(
-            at,
-            Seat {
-                player,
-                balance: buy_in,
-            },
-        );
-        Ok(())
+        let checked = self.check(&player, Step::Sit { buy_in })?;
+        self.take(checked).map(drop)
     }
 
     /// Whether a seated player may add `amount` chips, without adding them.
@@ -329,10 +362,8 @@ impl Table {
 
     /// Adds chips to a seated player's balance.
     pub fn buy_in(&mut self, player: &PlayerId, amount: u64) -> Result<(), TableError> {
-        self.check_buy_in(player, amount)?;
-        self.bought_in += amount;
-        self.seat_mut(player)?.balance += amount;
-        Ok(())
+        let checked = self.check(player, Step::BuyIn { amount })?;
+        self.take(checked).map(drop)
     }
 
     /// Checks a bet against the rules, the phase, the player's line bets
@@ -450,15 +481,8 @@ impl Table {
         kind: BetKind,
         stake: u64,
     ) -> Result<(), TableError> {
-        let needed = self.check_bet(player, kind, stake)?;
-        let commission = needed - stake;
-        self.seat_mut(player)?.balance -= needed;
-        self.bankroll = self
-            .bankroll
-            .checked_add(commission)
-            .ok_or(TableError::Overflow)?;
-        *self.bets.entry((*player, kind)).or_insert(0) += stake;
-        Ok(())
+        let checked = self.check(player, Step::Bet { kind, stake })?;
+        self.take(checked).map(drop)
     }
 
     /// Calls a player's place or buy bet working (or off again) on the
@@ -469,15 +493,8 @@ impl Table {
         kind: BetKind,
         working: bool,
     ) -> Result<(), TableError> {
-        self.check_working(player, kind)?;
-        match (self.working.binary_search(&(*player, kind)), working) {
-            (Err(at), true) => self.working.insert(at, (*player, kind)),
-            (Ok(at), false) => {
-                self.working.remove(at);
-            }
-            _ => {}
-        }
-        Ok(())
+        let checked = self.check(player, Step::Working { kind, working })?;
+        self.take(checked).map(drop)
     }
 
     /// Whether a player's bet can be called working or off, without
@@ -538,11 +555,8 @@ impl Table {
 
     /// Takes a bet down and returns its stake to the balance.
     pub fn take_down(&mut self, player: &PlayerId, kind: BetKind) -> Result<u64, TableError> {
-        let stake = self.check_take_down(player, kind)?;
-        self.bets.remove(&(*player, kind));
-        self.forget_working(&(*player, kind));
-        self.seat_mut(player)?.balance += stake;
-        Ok(stake)
+        let checked = self.check(player, Step::TakeDown { kind })?;
+        self.take(checked)
     }
 
     /// (Tests only) `chips` appear in `player`'s balance from nowhere, as
@@ -559,17 +573,8 @@ impl Table {
     /// (taken down first, its stake back); a contract bet (pass, come)
     /// keeps it at the table until the dice decide it, and nothing changes.
     pub fn leave(&mut self, player: &PlayerId) -> Result<u64, TableError> {
-        self.check_leave(player)?;
-        let mine: Vec<BetKind> = self
-            .bets
-            .keys()
-            .filter(|(p, _)| p == player)
-            .map(|(_, kind)| *kind)
-            .collect();
-        for kind in mine {
-            self.take_down(player, kind)?;
-        }
-        self.remove_seat(player)
+        let checked = self.check(player, Step::Leave)?;
+        self.take(checked)
     }
 
     /// Whether a player may leave now, without it leaving.
@@ -644,8 +649,11 @@ impl Table {
     }
 }
 
+mod checked;
 mod encoding;
 mod settle;
+
+pub use checked::{Checked, Step};
 
 #[cfg(test)]
 mod tests;

@@ -17,14 +17,20 @@ impl Session {
 
     /// The table everyone has the same view of while betting is open: the
     /// round's start, or, while nobody sits there (the first round), the
-    /// round's start with every action the relay has carried (in key
-    /// order, as a cut applies them) and the dice passed since.
+    /// round's start with what the house's cut would take in now (every
+    /// action the relay has carried, newcomers in the relay's order as far
+    /// as seats are open, applied in key order as a cut applies them) and
+    /// the dice passed since.
     pub(super) fn agreed_table(&self) -> std::borrow::Cow<'_, Table> {
         if !self.round_start.seats().is_empty() {
             return std::borrow::Cow::Borrowed(&self.round_start);
         }
         let mut table = self.round_start.clone();
-        for m in self.held.iter_relayed() {
+        let banker = self.config.banker;
+        let cut = self
+            .held
+            .cut(|p| *p == banker, self.round_start.open_seats());
+        for m in self.held.included(&cut) {
             let _ = apply_to_table(&mut table, &m.sender, &m.message.action);
         }
         pass_on(&mut table, self.passes);
@@ -170,9 +176,10 @@ impl Session {
     /// (Banker) closes betting: commits with the cut of everything held.
     pub(super) fn close_as_banker(&mut self, now: Millis) {
         let start = &self.round_start;
-        let cut = self
-            .held
-            .cut(|p| start.is_seated(p) || *p == self.config.banker);
+        let cut = self.held.cut(
+            |p| start.is_seated(p) || *p == self.config.banker,
+            start.open_seats(),
+        );
         let closing = self.closing(&cut);
         if closing.table.seats().is_empty() {
             // Everyone who sat has left again: nothing to roll on. Passing
@@ -212,8 +219,9 @@ impl Session {
             action,
         };
         // Checked before signing, so a refused action consumes no sequence
-        // number and nothing is sent.
-        self.precheck(local.id, &message)?;
+        // number and nothing is sent; a table action is then taken as it
+        // was judged, not judged again.
+        let checked = self.precheck(local.id, &message)?;
         let signed = message.sign(&local.key);
         self.outbox.push_back(signed.clone());
         if let Some(local) = self.local.as_mut() {
@@ -225,7 +233,7 @@ impl Session {
                 return Ok(());
             }
         }
-        self.process(now, signed, None)
+        self.process_checked(now, signed, None, checked)
     }
 
     /// Processes this peer's own messages that waited behind a timed step
@@ -255,9 +263,14 @@ impl Session {
     }
 
     /// Whether our own message would be accepted. A table action is
-    /// checked against the table this peer shows while betting is open; one
-    /// taken during a roll is judged when its round's betting closes.
-    pub(super) fn precheck(&self, me: PlayerId, message: &Message) -> Result<(), SessionError> {
+    /// judged against the table this peer shows while betting is open (and
+    /// what was judged is returned, to take as it is); one taken during a
+    /// roll is judged when its round's betting closes.
+    pub(super) fn precheck(
+        &self,
+        me: PlayerId,
+        message: &Message,
+    ) -> Result<Option<Checked>, SessionError> {
         self.check_stage(&me, message)?;
         match &message.action {
             // (A closing commitment is checked by `roll`, on its cut's table.)
@@ -270,17 +283,18 @@ impl Session {
                     // more on a bet, or a bet called working, can leave the
                     // banker short.
                     let table = &self.table;
-                    let change = check_on_table(table, &me, action)?;
+                    let (checked, change) = check_on_table(table, &me, action)?;
                     if change.is_some_and(|(kind, c)| table.shortfall_with(&me, kind, c) > 0) {
                         return Err(SessionError::Table(TableError::BankerCannotCover {
                             available: table.spare(),
                         }));
                     }
+                    return Ok(Some(checked));
                 }
             }
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The table `cut` makes: the round's start, then every held action the
@@ -300,6 +314,15 @@ impl Session {
                     Err(SessionError::Table(TableError::BankerCannotCover {
                         available: table.spare(),
                     }))
+                } else if let Action::Sit { buy_in } = m.message.action {
+                    // A seat is priced: its credit is spent as it is taken.
+                    // (Only a cut the house did not make this way has more
+                    // sit-downs than open seats: refused alike everywhere.)
+                    table
+                        .check_sit(&m.sender, buy_in)
+                        .and_then(|()| table.take_seat())
+                        .map_err(SessionError::from)
+                        .and_then(|()| apply_to_table(&mut table, &m.sender, &m.message.action))
                 } else {
                     apply_to_table(&mut table, &m.sender, &m.message.action)
                 };
@@ -406,12 +429,23 @@ impl Session {
     /// it lands where a fresh start would. A sit or a leave moves seats
     /// and with them who gets the dice: the table is shown afresh. Debug
     /// builds check every step against the fresh table.
-    pub(super) fn show_one(&mut self, sender: &PlayerId, action: &Action) {
+    ///
+    /// `checked`: the action as this peer judged it on this very table (its
+    /// own, before signing it), taken without judging it again.
+    pub(super) fn show_one(
+        &mut self,
+        sender: &PlayerId,
+        action: &Action,
+        checked: Option<Checked>,
+    ) {
         if matches!(action, Action::Sit { .. } | Action::Leave) {
             self.show_held();
             return;
         }
-        let _ = apply_to_table(&mut self.table, sender, action);
+        let _ = match checked {
+            Some(checked) => take_on_table(&mut self.table, checked),
+            None => apply_to_table(&mut self.table, sender, action),
+        };
         debug_assert_eq!(
             self.table,
             self.shown_afresh(),

@@ -19,6 +19,8 @@
 //!             | senders u32 | (key [32] | next seq u64)*
 //!             | names u32   | (len u16 | signed Name frame)*
 //!             | held u32    | (relayed u8 | len u16 | signed table-action frame)*
+//!               (each sender's in sequence order, senders in the order the
+//!               relay brought them: first come, first seated)
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,7 +32,7 @@ use crate::craps::{PlayerId, Table};
 use crate::decode::{Reader, UnexpectedEnd};
 use crate::message::{Action, SignedMessage};
 use crate::session::held::Held;
-use crate::session::{GameConfig, Millis, Session, MAX_HELD, MAX_NAMES};
+use crate::session::{GameConfig, Millis, Session, MAX_HELD, MAX_NAMES, MAX_NEWCOMERS_HELD};
 use crate::SigningKey;
 
 /// Beyond any round, roll count, relay time or sequence number a game
@@ -134,6 +136,7 @@ impl CheckpointState {
             names.push(m);
         }
         let mut held: Vec<(SignedMessage, bool)> = Vec::new();
+        let mut senders = std::collections::BTreeSet::new();
         for _ in 0..r.count(3)? {
             let relayed = match r.u8()? {
                 0 => false,
@@ -141,13 +144,13 @@ impl CheckpointState {
                 _ => return Err(CheckpointError::Malformed("unknown held flag")),
             };
             let m = message(&mut r)?;
-            // Per sender in sequence order (senders in key order, as held).
+            // Per sender in sequence order, each sender's together (in
+            // their order of arrival, as held).
             let theirs = held.iter().rev().take_while(|(h, _)| h.sender == m.sender);
             let (before, last) = (theirs.clone().count(), theirs.map(|(h, _)| h).next());
-            let in_order = match (held.last(), last) {
-                (_, Some(last)) => last.message.seq < m.message.seq,
-                (Some((prev, _)), None) => prev.sender < m.sender,
-                (None, None) => true,
+            let in_order = match last {
+                Some(last) => last.message.seq < m.message.seq,
+                None => senders.insert(m.sender),
             };
             if !m.message.action.is_table_action() || !in_order || before >= MAX_HELD {
                 return Err(CheckpointError::BadMessage);
@@ -319,7 +322,13 @@ impl Session {
         s.names = names.into_iter().map(|m| (m.sender, m)).collect();
         s.held = Held::default();
         for (m, relayed) in held {
-            s.held.push(m, relayed);
+            let newcomer = s.is_newcomer(&m.sender);
+            s.held.push(m, relayed, newcomer);
+        }
+        if s.held.newcomers() > MAX_NEWCOMERS_HELD {
+            return Err(CheckpointError::Malformed(
+                "too many newcomers' actions held",
+            ));
         }
         if let Some(local) = s.local.as_mut() {
             local.next_seq = s.expected.get(&local.id).copied().unwrap_or(1).max(1);

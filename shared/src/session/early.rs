@@ -8,8 +8,9 @@
 //! roll has taken their seat in yet) share a larger part; so a flood of
 //! either can never take the room the table's own players need: a
 //! player's early message is refused only for its own distance ahead,
-//! never because of someone else's. A sender's next message in sequence
-//! is never refused.
+//! never because of someone else's. A seated (or seating) sender's next
+//! message in sequence is never refused; a stranger's may be, so what
+//! strangers can make a peer keep is bounded whatever their number.
 
 use std::collections::BTreeMap;
 
@@ -80,23 +81,25 @@ impl Early {
         if self.waiting.contains_key(&key) {
             return Err(Full::Duplicate);
         }
-        // A sender's next message (in sequence, waiting only for a phase
-        // this peer has not reached) always waits: refusing it would lose
-        // it, and there is at most one per sender. Players' early messages
-        // are bounded per sender only (MAX_AHEAD): nobody else's can crowd
-        // them out.
-        let room = seq == expected
-            || match standing {
-                Standing::Player => true,
-                Standing::Seating => self.seating < MAX_SEATING_PENDING,
-                Standing::Stranger => {
-                    let mine = self
-                        .waiting
-                        .range((signed.sender, 0)..=(signed.sender, u64::MAX))
-                        .count();
-                    mine < MAX_STRANGER_AHEAD && self.strangers < MAX_STRANGERS_PENDING
-                }
-            };
+        // A seated sender's next message (in sequence, waiting only for a
+        // phase this peer has not reached) always waits: refusing it would
+        // lose it, and there is at most one per sender; so too for a
+        // sender sitting down this round (at most one per held sit-down,
+        // which `MAX_NEWCOMERS_HELD` bounds). Players' early messages are
+        // bounded per sender only (MAX_AHEAD): nobody else's can crowd them
+        // out. Senders with no seat at all, however many, share
+        // MAX_STRANGERS_PENDING, their next messages too.
+        let room = match standing {
+            Standing::Player => true,
+            Standing::Seating => seq == expected || self.seating < MAX_SEATING_PENDING,
+            Standing::Stranger => {
+                let mine = self
+                    .waiting
+                    .range((signed.sender, 0)..=(signed.sender, u64::MAX))
+                    .count();
+                mine < MAX_STRANGER_AHEAD && self.strangers < MAX_STRANGERS_PENDING
+            }
+        };
         if seq - expected >= MAX_AHEAD || !room {
             return Err(Full::TooFar);
         }

@@ -50,7 +50,7 @@ impl Session {
         self.previews.insert((sender, seq), signed);
         if self.stage == Stage::Betting {
             if last {
-                self.show_one(&sender, &action);
+                self.show_one(&sender, &action, None);
             } else {
                 self.show_held();
             }
@@ -161,10 +161,13 @@ impl Session {
             return false;
         }
         if message.action.is_table_action() {
-            // Only this sender's own count: whether a message is due never
-            // depends on other senders or on what waits in the buffer, so a
-            // replay of the transcript decides exactly as the game did.
-            return self.held.count(&signed.sender) < MAX_HELD;
+            // Only this sender's own count, and for a newcomer all
+            // newcomers' together: whether a message is due never depends
+            // on what waits in the buffer, so a replay of the transcript
+            // decides exactly as the game did.
+            let sender = &signed.sender;
+            return self.held.count(sender) < MAX_HELD
+                && (!self.is_newcomer(sender) || self.held.newcomers() < MAX_NEWCOMERS_HELD);
         }
         if message.round < self.round {
             return true; // processed now, and refused as stale
@@ -209,6 +212,12 @@ impl Session {
             self.keys.insert(signed.sender, key);
         }
         Ok(())
+    }
+
+    /// Whether `sender` has no seat at the round's start (and is not the
+    /// banker): its held actions count against [`MAX_NEWCOMERS_HELD`].
+    pub(super) fn is_newcomer(&self, sender: &PlayerId) -> bool {
+        *sender != self.config.banker && !self.round_start.is_seated(sender)
     }
 
     pub(super) fn expected_seq(&self, sender: &PlayerId) -> u64 {
@@ -296,6 +305,18 @@ impl Session {
         signed: SignedMessage,
         relayed_at: Option<Millis>,
     ) -> Result<(), SessionError> {
+        self.process_checked(now, signed, relayed_at, None)
+    }
+
+    /// [`Session::process`] of this peer's own table action as it judged
+    /// it on the table shown (`checked`), to take as it is.
+    pub(super) fn process_checked(
+        &mut self,
+        now: Millis,
+        signed: SignedMessage,
+        relayed_at: Option<Millis>,
+        checked: Option<Checked>,
+    ) -> Result<(), SessionError> {
         self.expected.insert(signed.sender, signed.message.seq + 1);
         let sender = signed.sender;
         // Ours: what the relay carried under this number is what counts.
@@ -335,7 +356,7 @@ impl Session {
         });
         already_shown &= self.stage == Stage::Betting;
         // (Previewed: the table is shown below, once it is applied.)
-        let result = self.apply(now, signed, relayed_at, previewed);
+        let result = self.apply(now, signed, relayed_at, previewed, checked);
         if let Some(e) = self.transcript.get_mut(entry) {
             e.accepted = result.is_ok();
         }
@@ -412,13 +433,15 @@ impl Session {
     }
 
     /// Applies a message in its turn (`shown`: a table action whose
-    /// preview the tentative table shows, which the caller settles).
+    /// preview the tentative table shows, which the caller settles;
+    /// `checked`: this peer's own table action as it judged it).
     pub(super) fn apply(
         &mut self,
         now: Millis,
         signed: SignedMessage,
         relayed_at: Option<Millis>,
         shown: bool,
+        checked: Option<Checked>,
     ) -> Result<(), SessionError> {
         self.check_stage(&signed.sender, &signed.message)?;
         let sender = signed.sender;
@@ -510,7 +533,8 @@ impl Session {
                     });
                 }
                 let action = signed.message.action.clone();
-                self.held.push(signed, relayed_at.is_some());
+                let newcomer = self.is_newcomer(&sender);
+                self.held.push(signed, relayed_at.is_some(), newcomer);
                 if betting && !shown {
                     // Shown at once; judged for good when a cut takes it.
                     // (After its sender's later ones, shown as previews
@@ -523,7 +547,7 @@ impl Session {
                     if later {
                         self.show_held();
                     } else {
-                        self.show_one(&sender, &action);
+                        self.show_one(&sender, &action, checked);
                     }
                 }
             }

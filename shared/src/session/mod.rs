@@ -92,7 +92,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::commit_reveal::{self, Digest32, GameId, Secret};
-use crate::craps::{BetKind, Change, PlayerId, Table, TableError};
+use crate::craps::{BetKind, Change, Checked, PlayerId, Step, Table, TableError};
 use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
 
 pub use checkpoint::{confirmed, CheckpointError, CheckpointState};
@@ -110,6 +110,13 @@ pub type Millis = u64;
 /// The most table actions of one sender that may wait for a cut (more
 /// wait, unprocessed, in the early buffer until a roll takes some).
 pub const MAX_HELD: usize = 256;
+
+/// The most table actions of newcomers (senders with no seat when the
+/// round started) that may wait for a cut, all together; more wait in the
+/// early buffer's bounded shares (see [`MAX_STRANGERS_PENDING`] and
+/// [`MAX_SEATING_PENDING`]). So all a flood of keys can make every peer
+/// hold is bounded, whatever their number.
+pub const MAX_NEWCOMERS_HELD: usize = 512;
 
 /// How long after a phase's deadline, on this peer's clock, it asks for
 /// the relay's time with a [`Action::Tick`] if the phase is still open.
@@ -431,8 +438,6 @@ impl Session {
     }
 }
 
-/// Passes the dice `passes` times: as often as the banker passed them
-/// before anyone sat at the agreed table (zero once someone does).
 /// The state hash of `table` in `round` of `game` (see
 /// [`Session::state_hash`]).
 fn state_hash_of(game: &GameId, round: u64, table: &Table) -> Digest32 {
@@ -450,6 +455,8 @@ fn hash_table(domain: &[u8], game: &GameId, round: u64, table: &Table) -> Digest
     h.finalize().into()
 }
 
+/// Passes the dice `passes` times: as often as the banker passed them
+/// before anyone sat at the agreed table (zero once someone does).
 fn pass_on(table: &mut Table, passes: usize) {
     let seats = table.seats().len().max(1);
     for _ in 0..passes % seats {
@@ -457,81 +464,15 @@ fn pass_on(table: &mut Table, passes: usize) {
     }
 }
 
-/// Checks a table action against `table` without taking it; for one that
-/// adds to the banker's risk, which bet and how.
-fn check_on_table(
-    table: &Table,
-    sender: &PlayerId,
-    action: &Action,
-) -> Result<Option<(BetKind, Change)>, SessionError> {
-    Ok(match *action {
-        Action::Sit { buy_in } => table.check_sit(sender, buy_in).map(|_| None)?,
-        Action::BuyIn { amount } => table.check_buy_in(sender, amount).map(|_| None)?,
-        Action::Bet { kind, stake } => {
-            let needed = table.check_bet(sender, kind, stake)?;
-            let commission = needed - stake;
-            Some((kind, Change::Stake { stake, commission }))
-        }
-        Action::TakeDown { kind } => table.check_take_down(sender, kind).map(|_| None)?,
-        Action::Working { kind, working } => {
-            table.check_working(sender, kind)?;
-            working.then_some((kind, Change::Working))
-        }
-        Action::Leave => table.check_leave(sender).map(|_| None)?,
-        Action::Commit { .. }
-        | Action::Reveal { .. }
-        | Action::Roll
-        | Action::PassDice
-        | Action::Tick
-        | Action::Settled { .. }
-        | Action::Name { .. } => return Err(SessionError::NotCommitting),
-    })
-}
-
-/// Applies a table action (sit, buy in, bet, take down, leave).
-fn apply_to_table(
-    table: &mut Table,
-    sender: &PlayerId,
-    action: &Action,
-) -> Result<Event, SessionError> {
-    let player = *sender;
-    Ok(match *action {
-        Action::Sit { buy_in } => {
-            table.sit(player, buy_in)?;
-            Event::Sat { player, buy_in }
-        }
-        Action::BuyIn { amount } => {
-            table.buy_in(sender, amount)?;
-            Event::BoughtIn { player, amount }
-        }
-        Action::Bet { kind, stake } => {
-            table.place_bet(sender, kind, stake)?;
-            Event::BetPlaced {
-                player,
-                kind,
-                stake,
-            }
-        }
-        Action::TakeDown { kind } => {
-            let stake = table.take_down(sender, kind)?;
-            Event::BetTakenDown {
-                player,
-                kind,
-                stake,
-            }
-        }
-        Action::Working { kind, working } => {
-            table.set_working(sender, kind, working)?;
-            Event::WorkingSet {
-                player,
-                kind,
-                working,
-            }
-        }
-        Action::Leave => {
-            let balance = table.leave(sender)?;
-            Event::Left { player, balance }
-        }
+/// The table step a table action is (`None` for a protocol step).
+fn step_of(action: &Action) -> Option<Step> {
+    Some(match *action {
+        Action::Sit { buy_in } => Step::Sit { buy_in },
+        Action::BuyIn { amount } => Step::BuyIn { amount },
+        Action::Bet { kind, stake } => Step::Bet { kind, stake },
+        Action::TakeDown { kind } => Step::TakeDown { kind },
+        Action::Working { kind, working } => Step::Working { kind, working },
+        Action::Leave => Step::Leave,
         // Commit and reveal are protocol steps handled by the session,
         // never table actions.
         Action::Commit { .. }
@@ -540,6 +481,74 @@ fn apply_to_table(
         | Action::PassDice
         | Action::Tick
         | Action::Settled { .. }
-        | Action::Name { .. } => return Err(SessionError::NotCommitting),
+        | Action::Name { .. } => return None,
     })
+}
+
+/// Judges a table action against `table` without taking it; for one that
+/// adds to the banker's risk, which bet and how.
+fn check_on_table(
+    table: &Table,
+    sender: &PlayerId,
+    action: &Action,
+) -> Result<(Checked, Option<(BetKind, Change)>), SessionError> {
+    let step = step_of(action).ok_or(SessionError::NotCommitting)?;
+    let checked = table.check(sender, step)?;
+    let change = match step {
+        Step::Bet { kind, stake } => Some((
+            kind,
+            Change::Stake {
+                stake,
+                commission: checked.needed() - stake,
+            },
+        )),
+        Step::Working {
+            kind,
+            working: true,
+        } => Some((kind, Change::Working)),
+        _ => None,
+    };
+    Ok((checked, change))
+}
+
+/// Takes a table step judged on this same table, without judging it
+/// again; the event that shows it.
+fn take_on_table(table: &mut Table, checked: Checked) -> Result<Event, SessionError> {
+    let player = *checked.player();
+    let back = table.take(checked)?;
+    Ok(match checked.step() {
+        Step::Sit { buy_in } => Event::Sat { player, buy_in },
+        Step::BuyIn { amount } => Event::BoughtIn { player, amount },
+        Step::Bet { kind, stake } => Event::BetPlaced {
+            player,
+            kind,
+            stake,
+        },
+        Step::TakeDown { kind } => Event::BetTakenDown {
+            player,
+            kind,
+            stake: back,
+        },
+        Step::Working { kind, working } => Event::WorkingSet {
+            player,
+            kind,
+            working,
+        },
+        Step::Leave => Event::Left {
+            player,
+            balance: back,
+        },
+    })
+}
+
+/// Judges and takes a table action (sit, buy in, bet, take down, working,
+/// leave).
+fn apply_to_table(
+    table: &mut Table,
+    sender: &PlayerId,
+    action: &Action,
+) -> Result<Event, SessionError> {
+    let step = step_of(action).ok_or(SessionError::NotCommitting)?;
+    let checked = table.check(sender, step)?;
+    take_on_table(table, checked)
 }

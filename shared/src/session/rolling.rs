@@ -276,6 +276,10 @@ impl Session {
         self.roll_asked_at = None;
         self.roll_requests.clear();
         self.round_start = self.table.clone();
+        let start = &self.round_start;
+        let banker = self.config.banker;
+        self.held
+            .reclassify(|p| *p != banker && !start.is_seated(p));
         self.show_held();
         self.commits.clear();
         self.reveals.clear();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{PlayerId, Seat, Table};
+use super::{PlayerId, Seat, Table, SEAT_CREDIT_MAX};
 use crate::craps::bet::BetKind;
 use crate::craps::phase::Phase;
 use crate::craps::rules::TableRules;
@@ -40,6 +40,7 @@ impl Table {
             out.extend_from_slice(player);
             out.extend_from_slice(&kind.code());
         }
+        out.extend_from_slice(&self.seat_credit.to_be_bytes());
     }
 
     /// The table [`Table::encode`] wrote, if the bytes are one: canonical
@@ -105,7 +106,8 @@ impl Table {
             last = Some(key);
             working.push(key);
         }
-        if !r.is_empty() {
+        let seat_credit = r.u32().ok()?;
+        if seat_credit > SEAT_CREDIT_MAX || !r.is_empty() {
             return None;
         }
         Some(Table {
@@ -119,6 +121,7 @@ impl Table {
             working,
             departed,
             bought_in,
+            seat_credit,
         })
     }
 }

@@ -108,6 +108,7 @@ impl Table {
         self.bankroll = bankroll;
         self.seats = seats;
         self.bets = kept;
+        self.seat_credit = (self.seat_credit + 1).min(super::SEAT_CREDIT_MAX);
         // A decided bet's call goes with it.
         let bets = &self.bets;
         self.working.retain(|key| bets.contains_key(key));

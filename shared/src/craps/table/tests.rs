@@ -412,3 +412,47 @@ fn chips_are_conserved_over_many_rolls_of_every_bet() {
         "{wins} wins, {losses} losses"
     );
 }
+
+#[test]
+fn seats_are_priced_one_per_seat_every_rolls_after_a_burst() {
+    use crate::craps::table::{SEAT_BURST, SEAT_CREDIT_MAX, SEAT_EVERY};
+    let mut t = Table::new(TableRules::default(), BANKER, 1_000_000);
+    // Nobody sits: one seat is always open, whatever the credit.
+    assert_eq!(t.open_seats(), SEAT_BURST);
+    for _ in 0..SEAT_BURST {
+        t.take_seat().unwrap();
+    }
+    assert_eq!(t.open_seats(), 1, "an empty table always takes someone in");
+    t.take_seat().unwrap();
+    t.sit(ALICE, 100).unwrap();
+    assert_eq!(t.open_seats(), 0);
+    assert_eq!(t.take_seat(), Err(TableError::NoSeatOpen));
+    let before = t.clone();
+    assert_eq!(t, before, "a refused seat changes nothing");
+    // One roll's worth of credit per roll, a seat per SEAT_EVERY rolls.
+    let mut seed = [0u8; 32];
+    for n in 0..SEAT_EVERY {
+        assert_eq!(t.open_seats(), 0, "after {n} rolls");
+        seed[0] = n as u8;
+        t.settle(Roll::from_seed(&seed)).unwrap();
+    }
+    assert_eq!(t.open_seats(), 1);
+    // The credit is part of the agreed state: encoded, hashed, decoded.
+    let mut bytes = Vec::new();
+    t.encode(&mut bytes);
+    assert_eq!(Table::decode(&bytes), Some(t.clone()));
+    let mut other = Vec::new();
+    before.encode(&mut other);
+    assert_ne!(bytes, other);
+    // More credit than a table can hold is not a table.
+    let at = bytes.len() - 4;
+    bytes[at..].copy_from_slice(&(SEAT_CREDIT_MAX + 1).to_be_bytes());
+    assert_eq!(Table::decode(&bytes), None);
+    // It fills up to the burst and no further.
+    for n in 0..SEAT_CREDIT_MAX + 10 {
+        seed[1] = n as u8;
+        seed[2] = (n >> 8) as u8;
+        let _ = t.settle(Roll::from_seed(&seed));
+    }
+    assert_eq!(t.open_seats(), SEAT_BURST);
+}
