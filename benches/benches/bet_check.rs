@@ -2,11 +2,12 @@
 //! whole chips) derived from the payouts on every check (plain) vs derived
 //! once per bet and rules and kept (engine), a whole `check_bet`, and a
 //! player's own bet checked with the banker's cover before it is signed:
-//! on a copy of the table (plain) vs without one (engine).
+//! on a copy of the table (plain) vs without one (engine); and then taken:
+//! judged again (plain) vs taken as it was judged (engine).
 
 use std::hint::black_box;
 
-use shared::craps::{BetKind, Change, Table, TableRules};
+use shared::craps::{BetKind, Change, Step, Table, TableRules};
 
 fn main() {
     let mut c = benches::criterion();
@@ -59,6 +60,41 @@ fn main() {
             let commission = needed - stake;
             t.shortfall_with(&who, kind, Change::Stake { stake, commission })
         })
+    });
+    group.finish();
+
+    // Then taking it on the table shown: judged a second time by
+    // `place_bet` (plain) vs taken as it was judged (engine). The copy the
+    // bet lands on is made outside the measurement.
+    let mut group = c.benchmark_group("own bet taken after its check/8 players x 5 bets");
+    group.bench_function("judged again (plain)", |b| {
+        b.iter_batched_ref(
+            || busy.clone(),
+            |t| {
+                let needed = t.check_bet(&who, kind, black_box(stake)).expect("fits");
+                t.place_bet(&who, kind, stake).expect("fits");
+                needed
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("taken as judged (engine)", |b| {
+        b.iter_batched_ref(
+            || busy.clone(),
+            |t| {
+                let checked = t
+                    .check(
+                        &who,
+                        Step::Bet {
+                            kind,
+                            stake: black_box(stake),
+                        },
+                    )
+                    .expect("fits");
+                t.take(checked).expect("fits")
+            },
+            criterion::BatchSize::SmallInput,
+        )
     });
     group.finish();
     c.final_summary();
