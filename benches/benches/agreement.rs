@@ -150,5 +150,103 @@ fn main() {
             BatchSize::LargeInput,
         )
     });
+
+    // One seated player's bet reaching a peer (an observer) that holds N
+    // strangers' sit-downs (held, and early past the newcomers' share):
+    // the work per honest message must not grow with N. Against it, what
+    // showing the tentative table afresh would cost at every message (the
+    // plain way): the table with every held sit-down applied again.
+    let mut group = c.benchmark_group("honest bet with strangers waiting");
+    group.sample_size(10);
+    for strangers in [0usize, 640] {
+        let setup = || {
+            let mut all = vec![Session::new(config, banker.clone(), [1; 32])];
+            for n in 1..=8u8 {
+                let mut s = Session::new(config, SigningKey::from_bytes(&[n; 32]), [n; 32]);
+                s.sit(0, 100_000).expect("sits");
+                all.push(s);
+            }
+            all.push(Session::observer(config));
+            pump(&mut all);
+            let shooter = all[0].table().shooter().expect("a shooter");
+            let i = all
+                .iter()
+                .position(|s| s.local_id() == Some(shooter))
+                .expect("seated");
+            all[i].roll(0).expect("rolls");
+            pump(&mut all);
+            let mut observer = all.pop().expect("the observer");
+            let round = observer.round();
+            for n in 0..strangers as u32 {
+                let mut bytes = [0x77; 32];
+                bytes[..4].copy_from_slice(&n.to_be_bytes());
+                let sit = shared::message::Message {
+                    game: [7; 16],
+                    round,
+                    seq: 1,
+                    action: shared::message::Action::Sit { buy_in: 10 },
+                }
+                .sign(&SigningKey::from_bytes(&bytes));
+                let _ = observer.handle_relayed(0, sit, 0);
+            }
+            let player = SigningKey::from_bytes(&[1; 32]);
+            let first = observer.next_seq_from(&player.verifying_key().to_bytes());
+            let bets: Vec<_> = (0..200)
+                .map(|i| {
+                    shared::message::Message {
+                        game: [7; 16],
+                        round,
+                        seq: first + i,
+                        action: shared::message::Action::Bet {
+                            kind: BetKind::Field,
+                            stake: 5,
+                        },
+                    }
+                    .sign(&player)
+                })
+                .collect();
+            (observer, bets)
+        };
+        group.bench_function(
+            format!("{strangers} strangers' actions waiting (engine)"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut total = std::time::Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        let (mut observer, bets) = setup();
+                        let k = left.min(bets.len() as u64) as usize;
+                        let start = std::time::Instant::now();
+                        for m in &bets[..k] {
+                            observer.handle_relayed(0, m.clone(), 0).expect("taken");
+                        }
+                        total += start.elapsed();
+                        left -= k as u64;
+                    }
+                    total
+                })
+            },
+        );
+    }
+    let (base, _) = {
+        let mut t = seated.clone();
+        t.sit(player(9), 1).expect("sits");
+        (t, ())
+    };
+    group.bench_function(
+        "512 held sit-downs applied afresh (plain, per message)",
+        |b| {
+            b.iter(|| {
+                let mut t = black_box(&base).clone();
+                for n in 0..512u32 {
+                    let mut p = [0x77; 32];
+                    p[..4].copy_from_slice(&n.to_be_bytes());
+                    let _ = t.sit(p, 10);
+                }
+                t
+            })
+        },
+    );
+    group.finish();
     c.final_summary();
 }

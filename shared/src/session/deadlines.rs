@@ -214,6 +214,7 @@ impl Session {
     /// for the relay's time (the verdict is the relay clock's, see the
     /// module's header).
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.scan = Scan::Full;
         if self.stage == Stage::Betting && self.pass_dice_at().is_some_and(|at| now >= at) {
             // Our own message: in everyone's order like any other.
             self.shooter_since = now;

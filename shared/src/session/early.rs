@@ -125,6 +125,16 @@ impl Early {
             .map(|w| (w.arrival, &w.signed, w.relayed_at))
     }
 
+    /// `sender`'s waiting messages, like [`Early::by_arrival`].
+    pub(crate) fn of(
+        &self,
+        sender: PlayerId,
+    ) -> impl Iterator<Item = (u64, &SignedMessage, Option<Millis>)> {
+        self.waiting
+            .range((sender, 0)..=(sender, u64::MAX))
+            .map(|(_, w)| (w.arrival, &w.signed, w.relayed_at))
+    }
+
     /// Takes the waiting message of `key` (sender, seq), with its relay
     /// time.
     pub(crate) fn remove(

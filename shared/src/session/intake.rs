@@ -266,20 +266,57 @@ impl Session {
             if self.step(now) {
                 continue;
             }
-            if !self.process_buffered(now) {
+            let scan = std::mem::replace(&mut self.scan, Scan::Full);
+            if !self.process_buffered(now, scan) {
                 break;
             }
         }
+        self.scan = Scan::Unset;
     }
 
-    /// Processes the earliest-arrived buffered message whose turn has come.
-    pub(super) fn process_buffered(&mut self, now: Millis) -> bool {
-        let ready = self
-            .early
-            .by_arrival()
-            .filter(|(_, m, _)| m.message.seq == self.expected_seq(&m.sender) && self.is_due(m))
-            .min_by_key(|(arrival, _, _)| *arrival)
-            .map(|(_, m, _)| (m.sender, m.message.seq));
+    /// Notes that `sender`'s message (a table action or not) was processed
+    /// (`before`: the round and stage before it), for which early messages
+    /// it can have made due.
+    fn note_processed(&mut self, sender: PlayerId, table_action: bool, before: (u64, Stage)) {
+        let narrow = table_action
+            && before == (self.round, Stage::Betting)
+            && self.stage == Stage::Betting
+            && (sender == self.config.banker || self.round_start.is_seated(&sender));
+        self.scan = match (self.scan, narrow) {
+            (Scan::Unset, true) => Scan::Only(sender),
+            (Scan::Only(s), true) if s == sender => Scan::Only(s),
+            _ => Scan::Full,
+        };
+    }
+
+    /// Processes the earliest-arrived buffered message whose turn has come
+    /// (among those `scan` says can have become due).
+    pub(super) fn process_buffered(&mut self, now: Millis, scan: Scan) -> bool {
+        let due = |(_, m, _): &(u64, &SignedMessage, Option<Millis>)| {
+            m.message.seq == self.expected_seq(&m.sender) && self.is_due(m)
+        };
+        let key = |(_, m, _): (u64, &SignedMessage, Option<Millis>)| (m.sender, m.message.seq);
+        let everyone = || {
+            self.early
+                .by_arrival()
+                .filter(due)
+                .min_by_key(|(arrival, _, _)| *arrival)
+                .map(key)
+        };
+        let ready = match scan {
+            Scan::Only(sender) => {
+                let ready = self
+                    .early
+                    .of(sender)
+                    .chain(self.early.of(self.config.banker))
+                    .filter(due)
+                    .min_by_key(|(arrival, _, _)| *arrival)
+                    .map(key);
+                debug_assert_eq!(ready, everyone(), "a look at {scan:?} misses a due message");
+                ready
+            }
+            Scan::Unset | Scan::Full => everyone(),
+        };
         let Some((signed, relayed_at)) = ready.and_then(|key| self.early.remove(&key)) else {
             return false;
         };
@@ -317,6 +354,7 @@ impl Session {
         relayed_at: Option<Millis>,
         checked: Option<Checked>,
     ) -> Result<(), SessionError> {
+        let before = (self.round, self.stage);
         self.expected.insert(signed.sender, signed.message.seq + 1);
         let sender = signed.sender;
         // Ours: what the relay carried under this number is what counts.
@@ -356,11 +394,13 @@ impl Session {
         });
         already_shown &= self.stage == Stage::Betting;
         // (Previewed: the table is shown below, once it is applied.)
+        let table_action = signed.message.action.is_table_action();
         let result = self.apply(now, signed, relayed_at, previewed, checked);
         if let Some(e) = self.transcript.get_mut(entry) {
             e.accepted = result.is_ok();
         }
         self.watch_shooter(now);
+        self.note_processed(sender, table_action, before);
         if previewed && self.stage == Stage::Betting && !(already_shown && result.is_ok()) {
             // Its preview (or stale ones) showed something else: show the
             // table afresh.

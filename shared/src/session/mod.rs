@@ -178,6 +178,22 @@ pub enum LocalAction {
     Roll,
 }
 
+/// Which early messages the next look at the buffer must consider. After
+/// [`Session::move_on`] no early message is due; until something else
+/// happens, only a seated player's table actions taken during betting
+/// (its own next messages can have become due, and the house's closing
+/// commitment waiting for them) spare a look at everyone's: so a seated
+/// player's bet costs the same however many strangers' messages wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    /// Nothing recorded since the last look (look at everything).
+    Unset,
+    /// Only this sender's and the house's.
+    Only(PlayerId),
+    /// Everything.
+    Full,
+}
+
 /// Where the round is; a phase's times are the relay's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -252,6 +268,9 @@ pub struct Session {
     forfeited: Vec<(PlayerId, ForfeitReason)>,
     expected: BTreeMap<PlayerId, u64>,
     early: Early,
+    /// Which early messages can have become due since the buffer was last
+    /// found to hold none.
+    scan: Scan,
     held: Held,
     /// Table actions a data channel brought before the relay did, keyed
     /// (sender, seq): shown on the tentative table, never processed (the
@@ -332,6 +351,7 @@ impl Session {
             forfeited: Vec::new(),
             expected: BTreeMap::new(),
             early: Early::default(),
+            scan: Scan::Unset,
             held: Held::default(),
             previews: BTreeMap::new(),
             in_roll: Vec::new(),
