@@ -253,6 +253,27 @@ pub struct Origins {
         value_delimiter = ','
     )]
     pub allowed: Vec<String>,
+    /// Origins whose pages may load the relay's files (the element, the
+    /// wasm) and read `/api/*` (CORS; comma-separated). Empty: those of
+    /// `--allowed-origins`, or any origin if that is empty too.
+    #[arg(
+        long = "cors-origins",
+        env = "BITCRAPS_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors: Vec<String>,
+}
+
+impl Origins {
+    /// The origins other sites' pages may load the relay's files from
+    /// (CORS): `--cors-origins`, else `--allowed-origins`; empty: any.
+    pub fn cors(&self) -> &[String] {
+        if self.cors.is_empty() {
+            &self.allowed
+        } else {
+            &self.cors
+        }
+    }
 }
 
 /// How log lines are written.
@@ -296,5 +317,19 @@ mod tests {
             Config::try_parse_from(["bitcraps-relay", "--allowed-origins", "http://a,http://b"])
                 .unwrap();
         assert_eq!(config.origins.allowed, vec!["http://a", "http://b"]);
+        assert_eq!(
+            config.origins.cors(),
+            ["http://a", "http://b"],
+            "the default"
+        );
+        let config = Config::try_parse_from([
+            "bitcraps-relay",
+            "--allowed-origins",
+            "http://a",
+            "--cors-origins",
+            "http://c",
+        ])
+        .unwrap();
+        assert_eq!(config.origins.cors(), ["http://c"]);
     }
 }

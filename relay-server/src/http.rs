@@ -70,6 +70,9 @@ pub struct Relay {
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
     origins: Arc<Vec<String>>,
+    /// Origins whose pages may load the files and read `/api/*` (empty:
+    /// any).
+    cors: Arc<Vec<String>>,
     permits: Arc<Semaphore>,
     /// WebSocket connections per client address.
     per_ip: PerIp,
@@ -88,6 +91,7 @@ impl Relay {
             hub: Arc::new(Hub::new(config.limits, Arc::clone(&metrics))),
             metrics,
             origins: Arc::new(config.origins.allowed.clone()),
+            cors: Arc::new(config.origins.cors().to_vec()),
             permits: Arc::new(Semaphore::new(config.limits.max_connections)),
             per_ip: PerIp::default(),
             shutdown,
@@ -137,6 +141,9 @@ impl Relay {
             .route("/api/tables", get(tables))
             .route("/ws", get(websocket))
             .fallback_service(static_files(web_dir))
+            // Another site's page embeds the table: its browser loads the
+            // element and the wasm and reads `/api/*` from here (CORS).
+            .layer(cors(&self.cors))
             // Per-request lines at debug only, failures included: the
             // relay logs its own refusals (503 when full) with their
             // reason, through the rate limiter (`crate::log`).
@@ -213,6 +220,26 @@ fn static_files(
                 .precompressed_br()
                 .precompressed_gzip(),
         )
+}
+
+/// CORS for `origins` (any when empty): reads only (GET, HEAD), no
+/// credentials, so a page elsewhere can load the element, the wasm and
+/// `/api/*`. (The WebSocket checks `Origin` on its own:
+/// `--allowed-origins`.)
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim()).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD])
 }
 
 /// Liveness: answers `ok` while the relay runs.

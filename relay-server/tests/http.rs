@@ -312,3 +312,80 @@ async fn a_connection_stays_http_no_longer_than_its_deadline() {
     );
     relay.stop().await;
 }
+
+/// The `Access-Control-Allow-Origin` a page at `origin` gets for `path`.
+async fn allowed_for(relay: &common::Running, path: &str, origin: &str) -> Option<String> {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", relay.http()))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn another_sites_page_may_load_the_element_and_the_api() {
+    // (The wasm, built later in the test command, is loaded cross-origin
+    // by the browser test that embeds the table from another port.)
+    let relay = common::start(&[]).await;
+    for path in [
+        "/bitcraps-table.js",
+        "/bitcraps.js",
+        "/style.css",
+        "/api/stun",
+        "/api/tables",
+    ] {
+        assert_eq!(
+            allowed_for(&relay, path, "http://127.0.0.1:9999")
+                .await
+                .as_deref(),
+            Some("*"),
+            "{path}"
+        );
+    }
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_origins_an_operator_allows_may_embed() {
+    let relay = common::start(&["--allowed-origins", "http://a.example,http://b.example"]).await;
+    assert_eq!(
+        allowed_for(&relay, "/bitcraps-table.js", "http://b.example")
+            .await
+            .as_deref(),
+        Some("http://b.example"),
+        "--cors-origins defaults to --allowed-origins"
+    );
+    assert_eq!(
+        allowed_for(&relay, "/api/tables", "http://c.example").await,
+        None
+    );
+    relay.stop().await;
+    let relay = common::start(&[
+        "--allowed-origins",
+        "http://a.example",
+        "--cors-origins",
+        "http://c.example",
+    ])
+    .await;
+    assert_eq!(
+        allowed_for(&relay, "/api/stun", "http://c.example")
+            .await
+            .as_deref(),
+        Some("http://c.example")
+    );
+    assert_eq!(
+        allowed_for(&relay, "/api/stun", "http://a.example").await,
+        None
+    );
+    relay.stop().await;
+}
