@@ -4,7 +4,8 @@
 //   <bitcraps-table relay="wss://your-relay/ws" table="…32 hex…"></bitcraps-table>
 //
 // Attributes: `relay` (WebSocket URL; default: this page's host + /ws),
-// `table` (table id; without it, the element offers to open or join one),
+// `table` (table id; without it, the page URL's ?table=, else the element
+// offers to open or join one; changing it moves the element),
 // `webrtc="off"` (relay only), `deadline` (ms, for tables opened here),
 // `shooter` (ms a shooter may wait before the dice pass, for tables opened
 // here; default 30 s).
@@ -236,12 +237,39 @@ const TEMPLATE = `
   </section>
 </div>`;
 
+/** The element's stylesheet, next to this module (on the relay, or in the
+ * package). */
+const STYLES = new URL('./bitcraps-table.css', import.meta.url).href;
+
+/** A table id: 32 hex digits. */
+const TABLE_ID = /^[0-9a-f]{32}$/;
+
 export class BitCrapsTable extends HTMLElement {
+  /** A new `table` attribute moves the element to that table; removing it
+   * goes back to the lobby. */
+  static get observedAttributes() {
+    return ['table'];
+  }
+
+  attributeChangedCallback(name, before, after) {
+    if (name !== 'table' || !this.peer || after === this.table) return;
+    if (after && !TABLE_ID.test(after)) return this.say(`Not a table id: ${after}`, { fleeting: true });
+    if (this.table) this.lobby();
+    if (after) this.enter(after);
+  }
+
   connectedCallback() {
     if (this.started) return;
     this.started = true;
-    this.innerHTML = TEMPLATE;
-    this.$ = (name) => this.querySelector(`[data-${name}]`);
+    // Its own styles in its own shadow root: a page around it needs none,
+    // and its rules and the page's never meet. Hidden until they load.
+    this.root = this.attachShadow({ mode: 'open' });
+    this.root.innerHTML = `<style>:host { display: block; } .bc-unstyled { visibility: hidden; }</style>
+<link rel="stylesheet" href="${STYLES}" data-styles><div class="bc-unstyled" data-content>${TEMPLATE}</div>`;
+    const shown = () => this.root.querySelector('[data-content]').classList.remove('bc-unstyled');
+    this.root.querySelector('[data-styles]').addEventListener('load', shown);
+    this.root.querySelector('[data-styles]').addEventListener('error', shown);
+    this.$ = (name) => this.root.querySelector(`[data-${name}]`);
     this.chip = 5;
     this.placed = []; // bets this page placed, in order (for Undo)
     // The layout's shape follows the width: redrawn when it crosses a
@@ -374,8 +402,10 @@ export class BitCrapsTable extends HTMLElement {
     this.peer.addEventListener('syncRefused', (e) => this.say(`A player's copy of the game was refused (${e.detail.reason}); asking another.`));
     this.peer.addEventListener('relayRestarted', () => this.say('The relay restarted; the table carries on.'));
     this.bindControls();
-    const table = this.getAttribute('table');
-    if (table) this.enter(table);
+    // The table to join: the attribute's, else the host page's link
+    // (`?table=`, as the share link gives it).
+    const table = this.getAttribute('table') || new URLSearchParams(location.search).get('table');
+    if (table && TABLE_ID.test(table)) this.enter(table);
     else {
       this.$('lobby').hidden = false;
       this.showTables();
@@ -397,11 +427,7 @@ export class BitCrapsTable extends HTMLElement {
       shooterMs: Number(this.getAttribute('shooter') || 0),
     });
     if (house?.listed) {
-      try {
-        this.peer.listTable(table, house.name);
-      } catch (error) {
-        this.say(`The table could not be listed: ${error.message ?? error}`);
-      }
+      this.peer.listTable(table, house.name).catch((error) => this.say(`The table could not be listed: ${error.message ?? error}`));
     }
     const link = new URL(location.href);
     link.searchParams.set('table', table);
@@ -429,11 +455,7 @@ export class BitCrapsTable extends HTMLElement {
     const key = `${this.table}:${name}`;
     if (!name || !s.open || s.closed || s.elsewhere || this.named === key || s.names?.[s.me] === name) return;
     this.named = key;
-    try {
-      this.peer.setName(this.table, name);
-    } catch (error) {
-      this.say(`Your name was refused: ${error.message ?? error}`, { fleeting: true });
-    }
+    this.peer.setName(this.table, name).catch((error) => this.say(`Your name was refused: ${error.message ?? error}`, { fleeting: true }));
   }
 
   /** A table that cannot be played: says why, with a way back. */
@@ -588,7 +610,7 @@ export class BitCrapsTable extends HTMLElement {
     });
     // Bet areas are buttons: Enter or Space bets, like a click; Delete or
     // Backspace takes your bet there down.
-    this.querySelector('.bc-layout').addEventListener('keydown', (e) => {
+    this.root.querySelector('.bc-layout').addEventListener('keydown', (e) => {
       const area = e.target.closest('[data-area]');
       if (area && (e.key === 'Delete' || e.key === 'Backspace')) {
         e.preventDefault();
@@ -605,13 +627,13 @@ export class BitCrapsTable extends HTMLElement {
     // The number areas' help follows the Numbers menu.
     this.$('mode').addEventListener('change', () => this.render());
     // A long press (or a right click) on an area says what it pays.
-    this.querySelector('.bc-layout').addEventListener('contextmenu', (e) => {
+    this.root.querySelector('.bc-layout').addEventListener('contextmenu', (e) => {
       const area = e.target.closest('[data-area]');
       if (!area?.getAttribute('data-help')) return;
       e.preventDefault();
       this.say(area.querySelector('title').textContent, { fleeting: true });
     });
-    this.querySelector('.bc-layout').addEventListener('click', (e) => {
+    this.root.querySelector('.bc-layout').addEventListener('click', (e) => {
       const area = e.target.closest('[data-area]');
       if (!area) return;
       const number = area.getAttribute('data-number');
@@ -622,17 +644,17 @@ export class BitCrapsTable extends HTMLElement {
   place(bet) {
     const takeDown = this.$('takedown').checked;
     const callWorking = this.$('call-working').checked;
-    this.attempt(() => {
+    this.attempt(async () => {
       if (callWorking) {
         // Your bet there changes sides: working on the come-out, or off.
         const s = this.peer.state(this.table);
         const mine = s.bets.find((b) => b.player === s.me && b.bet === bet);
         if (!mine) throw new Error(`no ${bet} bet of yours to call working or off`);
-        this.peer.setWorking(this.table, bet, !mine.working);
+        await this.peer.setWorking(this.table, bet, !mine.working);
       } else if (takeDown) {
-        this.peer.takeDown(this.table, bet);
+        await this.peer.takeDown(this.table, bet);
       } else {
-        this.peer.bet(this.table, bet, this.chip);
+        await this.peer.bet(this.table, bet, this.chip);
         this.placed.push(bet);
       }
     });
@@ -654,11 +676,11 @@ export class BitCrapsTable extends HTMLElement {
   }
 
   /** Takes down every bet of this player's that may come down. */
-  clear() {
+  async clear() {
     const stays = [];
     for (const bet of this.myBets().keys()) {
       try {
-        this.peer.takeDown(this.table, bet);
+        await this.peer.takeDown(this.table, bet);
       } catch {
         stays.push(bet);
       }
@@ -668,14 +690,14 @@ export class BitCrapsTable extends HTMLElement {
   }
 
   /** Places again the bets the last roll decided and took off the table. */
-  rebet() {
+  async rebet() {
     const mine = this.myBets();
     const again = (this.decided ?? []).filter((b) => !mine.has(b.bet));
     if (!again.length) return this.say('No bets from the last roll to repeat.', { fleeting: true });
     const refused = [];
     for (const { bet, stake } of again) {
       try {
-        this.peer.bet(this.table, bet, stake);
+        await this.peer.bet(this.table, bet, stake);
         this.placed.push(bet);
       } catch (error) {
         refused.push(`${bet} (${error.message ?? error})`);
@@ -684,9 +706,10 @@ export class BitCrapsTable extends HTMLElement {
     this.say(refused.length ? `Repeated, except ${refused.join('; ')}.` : `Repeated: ${again.map((b) => `${b.bet} ${b.stake}`).join(', ')}.`);
   }
 
-  attempt(action) {
+  /** Makes a move (a promise of the client's); a refusal is said. */
+  async attempt(action) {
     try {
-      action();
+      await action();
       this.say('');
     } catch (error) {
       this.say(`Refused: ${error.message ?? error}`, { fleeting: true });
@@ -771,7 +794,7 @@ export class BitCrapsTable extends HTMLElement {
     if (this.described === key) return;
     this.described = key;
     const limits = `bets ${s.minBet.toLocaleString('en')}–${s.maxBet.toLocaleString('en')}`;
-    for (const g of this.querySelectorAll('[data-area]')) {
+    for (const g of this.root.querySelectorAll('[data-area]')) {
       const number = g.getAttribute('data-number');
       const bet = number ? `${mode}-${number}` : g.getAttribute('data-area');
       let help = limits;
@@ -796,7 +819,7 @@ export class BitCrapsTable extends HTMLElement {
   drawLayout(layout) {
     this.layout = layout;
     this.layoutDrawn = (this.layoutDrawn ?? 0) + 1;
-    const svg = this.querySelector('.bc-layout');
+    const svg = this.root.querySelector('.bc-layout');
     const ns = 'http://www.w3.org/2000/svg';
     svg.replaceChildren();
     svg.setAttribute('viewBox', layout.viewBox);
@@ -874,7 +897,7 @@ export class BitCrapsTable extends HTMLElement {
         byArea.set(area, (byArea.get(area) ?? 0) + n);
       }
     }
-    for (const g of this.querySelectorAll('[data-area]')) {
+    for (const g of this.root.querySelectorAll('[data-area]')) {
       const text = g.querySelector('[data-result]');
       const n = byArea.get(g.getAttribute('data-area'));
       text.textContent = n === undefined ? '' : signed(n);
@@ -965,7 +988,7 @@ export class BitCrapsTable extends HTMLElement {
     // (an open channel that carries nothing does not count).
     const direct = conn.paths[this.table]?.direct.length ?? 0;
     this.$('peers').textContent = this.peer.webrtc ? String(direct) : 'off';
-    for (const b of this.querySelectorAll('.bc-chip')) b.classList.toggle('bc-selected', Number(b.dataset.chipValue) === this.chip);
+    for (const b of this.root.querySelectorAll('.bc-chip')) b.classList.toggle('bc-selected', Number(b.dataset.chipValue) === this.chip);
     this.dataset.open = String(s.open);
     if (!s.open) {
       this.$('role').textContent = '(waiting for the table)';
@@ -999,7 +1022,7 @@ export class BitCrapsTable extends HTMLElement {
       puck.setAttribute('cy', box.y + 18);
     }
     // Stakes on each area: mine and everyone's.
-    for (const g of this.querySelectorAll('[data-area]')) {
+    for (const g of this.root.querySelectorAll('[data-area]')) {
       const number = g.getAttribute('data-number');
       const names = number
         ? MODES.map(([m]) => `${m}-${number}`).concat([`come-${number}`, `dont-come-${number}`])
@@ -1068,7 +1091,7 @@ export class BitCrapsTable extends HTMLElement {
     this.dataset.point = String(s.point);
     this.dataset.dice = last ? `${last.dice[0]},${last.dice[1]}` : '';
     this.dataset.shooter = String(shooter && s.betting);
-    if (last && !this.querySelector('.bc-rolling')) {
+    if (last && !this.root.querySelector('.bc-rolling')) {
       showDie(this.$('die1'), last.dice[0]);
       showDie(this.$('die2'), last.dice[1]);
     }

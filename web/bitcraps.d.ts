@@ -6,6 +6,24 @@ export function loadWasm(): Promise<unknown>;
 /** A new random table id (32 hex digits). */
 export function newTableId(): string;
 
+/**
+ * Every refusal: an `Error` with a stable `code` (kebab-case) and a
+ * message in words. Codes of the client: `not-at-table` (join first),
+ * `no-table` (nobody opened it), `not-open`, `open-elsewhere`,
+ * `not-connected`, `bad-table-id`, `no-such-bet`, `bad-options`,
+ * `bad-limits`, `not-house`, `mid-roll`, `bad-chat`, `bad-table-name`,
+ * `relay-refused`; of the game: `betting-closed`, `not-shooter`,
+ * `not-participant`, `closed`, `too-many-waiting`, ...; of the table:
+ * `insufficient-balance`, `below-minimum`, `above-maximum`,
+ * `not-multiple`, `not-now`, `no-line-bet`, `banker-cannot-cover`,
+ * `contract-bet-on`, `not-seated`, `already-seated`, `no-seat-open`, ...
+ */
+export class BitCrapsError extends Error {
+  constructor(code: string, message: string);
+  readonly name: 'BitCrapsError';
+  readonly code: string;
+}
+
 export interface BetJson {
   player: string;
   bet: string;
@@ -105,40 +123,126 @@ export interface ListedTable {
   full: boolean;
 }
 
+/** What a decided bet did (`rolled` results, `tableClosed` payouts). */
+export interface BetResultJson {
+  player: string;
+  bet: string;
+  stake: number;
+  outcome: 'win' | 'win-stays' | 'lose' | 'push' | 'none' | 'travel';
+  paid: number;
+}
+
+/** Every event a `BitCrapsClient` dispatches, by type: each is a
+ * `CustomEvent` whose `detail` is the value here. */
+export interface BitCrapsEventMap {
+  /** Who is at the table (after every join). */
+  roster: { type: 'roster'; table: string; peers: string[] };
+  peerJoined: { type: 'peerJoined'; table: string; peer: string };
+  peerLeft: { type: 'peerLeft'; table: string; peer: string };
+  /** The house announced the table: it is open. */
+  table: { type: 'table'; table: string; banker: string; bankroll: number };
+  /** Nobody announced the table: no such table, or it has closed. */
+  noTable: { type: 'noTable'; table: string };
+  houseGone: { type: 'houseGone'; table: string };
+  houseBack: { type: 'houseBack'; table: string };
+  /** Another tab with this key took the table over; `unsent` of this page's moves never went. */
+  openElsewhere: { type: 'openElsewhere'; table: string; unsent: number };
+  relayRestarted: { type: 'relayRestarted' };
+  /** The game's history came from another player, checked. */
+  synced: { type: 'synced'; table: string; from: string; rolls: number };
+  syncRefused: { type: 'syncRefused'; table: string; from: string; reason: string };
+  relayError: { type: 'relayError'; table: string; code: number; reason: string };
+  /** A line said at the table, signed by its sender (this page's own too). */
+  chat: { type: 'chat'; table: string; from: string; text: string };
+  sat: { type: 'sat'; table: string; player: string; buyIn: number };
+  boughtIn: { type: 'boughtIn'; table: string; player: string; amount: number };
+  bet: { type: 'bet'; table: string; player: string; bet: string; stake: number };
+  takenDown: { type: 'takenDown'; table: string; player: string; bet: string; stake: number };
+  working: { type: 'working'; table: string; player: string; bet: string; working: boolean };
+  left: { type: 'left'; table: string; player: string; balance: number };
+  bettingClosed: { type: 'bettingClosed'; table: string; round: number };
+  committed: { type: 'committed'; table: string; player: string };
+  revealed: { type: 'revealed'; table: string; player: string };
+  forfeited: { type: 'forfeited'; table: string; player: string; reason: 'no-commit' | 'no-reveal' | 'wrong-reveal' };
+  /** The dice are in. */
+  rolled: { type: 'rolled'; table: string; roll: RollJson };
+  named: { type: 'named'; table: string; player: string; name: string };
+  /** A participant's state after roll `round` is not this page's (`minority`: this page takes the game from the others). */
+  diverged: { type: 'diverged'; table: string; round: number; player: string; theirs: string; ours: string; minority: boolean };
+  roundAborted: { type: 'roundAborted'; table: string; round: number; alone: boolean };
+  tableClosed: { type: 'tableClosed'; table: string; reason: 'bankerDefaulted' | 'bankrollExhausted' | 'houseGone'; paid: BetResultJson[] };
+  /** Actions that came after betting closed wait for the next roll. */
+  heldOver: { type: 'heldOver'; table: string; player: string; count: number };
+  dicePassed: { type: 'dicePassed'; table: string; from: string; to: string };
+  betReturned: { type: 'betReturned'; table: string; player: string; bet: string; stake: number };
+  satOut: { type: 'satOut'; table: string; player: string };
+  /** A peer's message (or a frame) was refused. */
+  rejected: { type: 'rejected'; table?: string; player?: string; reason: string };
+  /** The relay would not take the connection. */
+  relayRefused: { type: 'relayRefused'; status: number; reason: string };
+  /** The relay link (`relay`) or a data channel (`peer`, `state`) changed. */
+  connection: { type: 'connection'; relay?: 'idle' | 'connecting' | 'open' | 'closed'; peer?: string; state?: 'connecting' | 'open' | 'closed' };
+  /** After any of the others (no detail). */
+  change: null;
+}
+
+export type BitCrapsEvent<K extends keyof BitCrapsEventMap> = CustomEvent<BitCrapsEventMap[K]>;
+
 export class BitCrapsClient extends EventTarget {
   constructor(options: { relay: string; webrtc?: boolean; storagePrefix?: string });
   readonly me: string;
   static version(): string;
   static betCatalog(): { bet: string; unit: number; edge: number | null }[];
+  /** Loads the wasm and this browser's key. */
   start(): Promise<this>;
   close(): void;
-  /** Joins a table; with `bankroll`, opens it as its house, with these deadlines and bet limits. */
+  addEventListener<K extends keyof BitCrapsEventMap>(
+    type: K,
+    listener: (this: BitCrapsClient, event: BitCrapsEvent<K>) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof BitCrapsEventMap>(
+    type: K,
+    listener: (this: BitCrapsClient, event: BitCrapsEvent<K>) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+  /** Joins a table; with `bankroll`, opens it as its house, with these deadlines and bet limits. Throws a `BitCrapsError` for options that cannot be played. */
   joinTable(
     table: string,
     options?: { bankroll?: number; deadlineMs?: number; shooterMs?: number; minBet?: number; maxBet?: number },
   ): void;
+  /** Resolves once the table has opened here; rejects (`not-at-table`, `no-table`) if it will not. */
+  opened(table: string): Promise<void>;
   /** A bet at a table: the most it pays per chip ([n, d]), its house edge in percent, its stake unit. */
   betHelp(table: string, bet: string): { pays: [number, number]; edge: number | null; unit: number };
   /** (The house) Lists the table in the relay's lobby under `name` (1-40 bytes of text). */
-  listTable(table: string, name: string): void;
+  listTable(table: string, name: string): Promise<void>;
   /** The tables houses listed on the relay, those with the most players first. */
   listedTables(): Promise<ListedTable[]>;
-  sit(table: string, buyIn: number): void;
-  buyIn(table: string, amount: number): void;
-  bet(table: string, bet: string, stake: number): void;
-  takeDown(table: string, bet: string): void;
+  // Moves: each waits for the table to open (call them right after
+  // `joinTable`), runs in the order called, and rejects with a
+  // `BitCrapsError` if refused.
+  sit(table: string, buyIn: number): Promise<void>;
+  buyIn(table: string, amount: number): Promise<void>;
+  bet(table: string, bet: string, stake: number): Promise<void>;
+  takeDown(table: string, bet: string): Promise<void>;
   /** Calls a place or buy bet working on the come-out, or off again (the default). */
-  setWorking(table: string, bet: string, working: boolean): void;
-  /** Says a line (1-280 bytes of text) to everyone at the table. */
+  setWorking(table: string, bet: string, working: boolean): Promise<void>;
+  /** The name this player goes by at `table` (1-24 bytes of text). */
+  setName(table: string, name: string): Promise<void>;
+  /** Rolls (the shooter only). */
+  roll(table: string): Promise<void>;
+  /** Says a line (1-280 bytes of text) to everyone at the table. Throws a `BitCrapsError` if it cannot be sent now. */
   chat(table: string, text: string): void;
   /** Milliseconds the shooter has left to roll before the house passes its dice, or -1. */
   shooterClock(table: string): number;
-  /** The name this player goes by at `table` (1-24 bytes of text). */
-  setName(table: string, name: string): void;
-  roll(table: string): void;
+  /** Leaves the table for good (every bet that may come down comes down). Throws a `BitCrapsError` (`contract-bet-on`) while a pass or come bet of this player's is on it. */
   leave(table: string): void;
   /** Whether this peer is at `table` (joined, or still following its game). */
   isAt(table: string): boolean;
+  /** The table as this page sees it. Throws a `BitCrapsError` (`not-at-table`) for a table not joined. */
   state(table: string): TableState;
   /**
    * Rolls after `afterRound` (default 0: from the first this page holds),

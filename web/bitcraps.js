@@ -41,6 +41,24 @@ function kept(name, make) {
 export const newTableId = () => randomHex(16);
 
 /**
+ * What every refusal is: an `Error` whose `code` says which one (stable,
+ * kebab-case: `not-open`, `no-table`, `not-at-table`, `betting-closed`,
+ * `insufficient-balance`, `not-shooter`, ...; the game's own codes are
+ * listed in the package README) and whose `message` says it in words.
+ */
+export class BitCrapsError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'BitCrapsError';
+    this.code = code;
+  }
+}
+
+/** The typed form of whatever the wasm client threw. */
+const refusal = (error) =>
+  error instanceof BitCrapsError ? error : new BitCrapsError(error?.code ?? 'failed', error?.message ?? String(error));
+
+/**
  * A BitCraps peer. Events (all `CustomEvent`s with the details in
  * `event.detail`): `roster`, `peerJoined`, `peerLeft`, `table`, `sat`,
  * `bet`, `takenDown`, `working`, `left`, `bettingClosed`, `committed`, `revealed`,
@@ -79,6 +97,7 @@ export class BitCrapsClient extends EventTarget {
     this.webrtc = webrtc && typeof RTCPeerConnection !== 'undefined';
     this.prefix = storagePrefix;
     this.tables = new Set();
+    this.opening = new Map(); // table -> the promise `opened` gives
     this.peers = new Map(); // `${table}/${peer}` -> { pc, channel, state }
     this.relayState = 'idle';
     this.iceServers = [];
@@ -273,10 +292,67 @@ export class BitCrapsClient extends EventTarget {
     this.emit(events);
   }
 
+  /** Runs one wasm call that answers with events; a refusal throws a
+   * `BitCrapsError`. */
   run(action) {
-    const events = JSON.parse(action());
+    let events;
+    try {
+      events = JSON.parse(action());
+    } catch (error) {
+      throw refusal(error);
+    }
     this.flush();
     this.emit(events);
+  }
+
+  /** Waits until `table` has opened here, then runs `action` (in the order
+   * the calls were made). */
+  async whenOpen(table, action) {
+    await this.opened(table);
+    this.run(action);
+  }
+
+  /**
+   * Resolves once `table` (joined with `joinTable`) has opened here: its
+   * house announced it and, for a game under way, this page has caught
+   * up. Rejects with a `BitCrapsError`: `not-at-table` if it was never
+   * joined or was left, `no-table` if nobody has opened it.
+   */
+  opened(table) {
+    if (!this.tables.has(table)) {
+      return Promise.reject(new BitCrapsError('not-at-table', 'join this table first'));
+    }
+    if (this.isOpen(table)) return Promise.resolve();
+    let waiting = this.opening.get(table);
+    if (!waiting) {
+      waiting = new Promise((resolve, reject) => {
+        const done = (settle) => {
+          this.removeEventListener('change', check);
+          this.removeEventListener('noTable', none);
+          this.opening.delete(table);
+          settle();
+        };
+        const check = () => {
+          if (this.isOpen(table)) done(resolve);
+          else if (!this.tables.has(table)) done(() => reject(new BitCrapsError('not-at-table', 'this table was left')));
+        };
+        const none = (e) => {
+          if (e.detail.table === table) done(() => reject(new BitCrapsError('no-table', 'nobody has opened this table (or it has closed)')));
+        };
+        this.addEventListener('change', check);
+        this.addEventListener('noTable', none);
+      });
+      this.opening.set(table, waiting);
+    }
+    return waiting;
+  }
+
+  isOpen(table) {
+    try {
+      return this.tables.has(table) && JSON.parse(this.client.tableState(table)).open;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -288,49 +364,56 @@ export class BitCrapsClient extends EventTarget {
    */
   joinTable(table, { bankroll = 0, deadlineMs = 0, shooterMs = 0, minBet = 0, maxBet = 0 } = {}) {
     const entropy = kept(`${this.prefix}-entropy-${table}`, () => randomHex(32));
-    this.client.joinTable(table, unhex(entropy), new Float64Array([bankroll, deadlineMs, shooterMs, minBet, maxBet]));
+    try {
+      this.client.joinTable(table, unhex(entropy), new Float64Array([bankroll, deadlineMs, shooterMs, minBet, maxBet]));
+    } catch (error) {
+      throw refusal(error);
+    }
     this.tables.add(table);
     if (!this.ws || (this.ws.readyState === WebSocket.CLOSED && !this.reconnectTimer)) this.connect();
     this.flush();
   }
 
+  // The moves below wait for the table to open (so they may be called
+  // right after `joinTable`), in the order they were called, and resolve
+  // once the move is made (sent, or kept to send after a reconnect); a
+  // refused one rejects with a `BitCrapsError`.
+
   /** Calls a place or buy bet (`place-6`, `buy-10`) working on the
-   * come-out, or off again (`working` false, the default). Throws with the
-   * reason if refused. */
+   * come-out, or off again (`working` false, the default). */
   setWorking(table, bet, working) {
-    this.run(() => this.client.setWorking(table, bet, working, this.now()));
+    return this.whenOpen(table, () => this.client.setWorking(table, bet, working, this.now()));
   }
 
-  /** Sits down with `buyIn` chips. Throws with the reason if refused. */
+  /** Sits down with `buyIn` chips. */
   sit(table, buyIn) {
-    this.run(() => this.client.sit(table, buyIn, this.now()));
+    return this.whenOpen(table, () => this.client.sit(table, buyIn, this.now()));
   }
 
-  /** Buys more chips. Throws if refused. */
+  /** Buys more chips. */
   buyIn(table, amount) {
-    this.run(() => this.client.buyIn(table, amount, this.now()));
+    return this.whenOpen(table, () => this.client.buyIn(table, amount, this.now()));
   }
 
-  /** Places a bet by name (`pass`, `place-6`, `hard-8`, ...). Throws if refused. */
+  /** Places a bet by name (`pass`, `place-6`, `hard-8`, ...). */
   bet(table, bet, stake) {
-    this.run(() => this.client.bet(table, bet, stake, this.now()));
+    return this.whenOpen(table, () => this.client.bet(table, bet, stake, this.now()));
   }
 
   /** Tells a table the name this player goes by (1-24 bytes of text):
-   * every page shows it instead of the key (`named` event). Throws if
-   * refused. */
+   * every page shows it instead of the key (`named` event). */
   setName(table, name) {
-    this.run(() => this.client.setName(table, name, this.now()));
+    return this.whenOpen(table, () => this.client.setName(table, name, this.now()));
   }
 
-  /** Takes a bet down. Throws if refused. */
+  /** Takes a bet down. */
   takeDown(table, bet) {
-    this.run(() => this.client.takeDown(table, bet, this.now()));
+    return this.whenOpen(table, () => this.client.takeDown(table, bet, this.now()));
   }
 
-  /** Rolls (shooter only). Throws if refused. */
+  /** Rolls (shooter only). */
   roll(table) {
-    this.run(() => this.client.roll(table, this.now()));
+    return this.whenOpen(table, () => this.client.roll(table, this.now()));
   }
 
   /** Leaves a table for good (not rejoined on a reconnect): every bet that
@@ -342,6 +425,8 @@ export class BitCrapsClient extends EventTarget {
     for (const key of [...this.peers.keys()]) {
       if (key.startsWith(`${table}/`)) this.dropPeer(table, key.slice(table.length + 1));
     }
+    // (Moves still waiting for this table to open are refused.)
+    this.dispatchEvent(new CustomEvent('change'));
   }
 
   /** Whether this peer has joined `table` (or still follows its game). */
@@ -352,34 +437,46 @@ export class BitCrapsClient extends EventTarget {
   /** The table's state: seats, bets, point, shooter, the number of rolls
    * (`rolls`) and the last 12 of them (`recent`). */
   state(table) {
-    return JSON.parse(this.client.tableState(table));
+    try {
+      return JSON.parse(this.client.tableState(table));
+    } catch (error) {
+      throw refusal(error);
+    }
   }
 
   /** Rolls after round `afterRound`, oldest first (at most `max`, and at
    * most 1,000 per call): fetch only the rolls not seen yet. */
   rolls(table, afterRound = 0, max = 1000) {
-    return JSON.parse(this.client.rolls(table, afterRound, max));
+    try {
+      return JSON.parse(this.client.rolls(table, afterRound, max));
+    } catch (error) {
+      throw refusal(error);
+    }
   }
 
   /** A bet at a table: the most it pays per chip (`pays`, `[n, d]`), its
    * house edge in percent (`edge`, or null) and its stake unit (`unit`),
    * under the table's rules. Throws for a bet that does not exist. */
   betHelp(table, bet) {
-    return JSON.parse(this.client.betHelp(table, bet));
+    try {
+      return JSON.parse(this.client.betHelp(table, bet));
+    } catch (error) {
+      throw refusal(error);
+    }
   }
 
   /** (The house) Lists the table in the relay's lobby under `name` (1-40
    * bytes of text), now and whenever the page joins the room again.
-   * Throws if this page is not the table's house. */
+   * Rejects (`not-house`) if this page is not the table's house. */
   listTable(table, name) {
-    this.run(() => this.client.listTable(table, name));
+    return this.whenOpen(table, () => this.client.listTable(table, name));
   }
 
   /** The tables houses listed on the relay (`GET /api/tables`), those with
    * the most players first. */
   async listedTables() {
     const response = await fetch(new URL('/api/tables', this.httpBase()));
-    if (!response.ok) throw new Error(`the relay answered ${response.status}`);
+    if (!response.ok) throw new BitCrapsError('relay-refused', `the relay answered ${response.status}`);
     return (await response.json()).tables;
   }
 
@@ -397,7 +494,11 @@ export class BitCrapsClient extends EventTarget {
 
   /** Recomputes a past roll's dice from its reveals, in the browser. */
   verify(table, round) {
-    return JSON.parse(this.client.verifyRoll(table, round));
+    try {
+      return JSON.parse(this.client.verifyRoll(table, round));
+    } catch (error) {
+      throw refusal(error);
+    }
   }
 
   /**

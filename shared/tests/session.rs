@@ -1362,3 +1362,28 @@ fn a_flood_of_newcomers_is_bounded_in_total_and_a_players_bet_still_shows_at_onc
     assert_eq!(banker.held_count(&id), 1);
     assert_eq!(banker.table().bets().get(&(id, BetKind::Field)), Some(&5));
 }
+
+#[test]
+fn every_refusal_has_a_stable_code_for_programs() {
+    use shared::peer::PeerError;
+    assert_eq!(
+        TableError::InsufficientBalance {
+            balance: 1,
+            needed: 2
+        }
+        .code(),
+        "insufficient-balance"
+    );
+    assert_eq!(SessionError::BettingClosed.code(), "betting-closed");
+    assert_eq!(
+        SessionError::Table(TableError::NoSeatOpen).code(),
+        "no-seat-open",
+        "a table refusal keeps the table's code"
+    );
+    assert_eq!(PeerError::NotOpen.code(), "not-open");
+    assert_eq!(
+        PeerError::Session(SessionError::Table(TableError::NotSeated)).code(),
+        "not-seated"
+    );
+    assert_eq!(PeerError::OpenElsewhere.code(), "open-elsewhere");
+}

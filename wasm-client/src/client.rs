@@ -19,6 +19,7 @@ use shared::SigningKey;
 use wasm_bindgen::prelude::*;
 
 use crate::events::{hex, unhex, JsEvent, RollJson};
+use crate::refusal::Refusal;
 
 /// Rolls `tableState` carries (the newest).
 const RECENT_ROLLS: usize = 12;
@@ -39,9 +40,10 @@ struct HouseOptions {
 }
 
 impl HouseOptions {
-    fn read(numbers: &[f64]) -> Result<HouseOptions, JsError> {
+    fn read(numbers: &[f64]) -> Result<HouseOptions, Refusal> {
         if numbers.len() > 5 || numbers.iter().any(|n| !(n.is_finite() && *n >= 0.0)) {
-            return Err(JsError::new(
+            return Err(Refusal::new(
+                "bad-options",
                 "table options are up to 5 numbers, none negative",
             ));
         }
@@ -97,20 +99,21 @@ impl Transmit {
     }
 }
 
-fn room_of(table: &str) -> Result<RoomId, JsError> {
-    unhex::<16>(table).ok_or_else(|| JsError::new("a table id is 32 hex digits"))
+fn room_of(table: &str) -> Result<RoomId, Refusal> {
+    unhex::<16>(table).ok_or_else(|| Refusal::new("bad-table-id", "a table id is 32 hex digits"))
 }
 
-fn peer_of(peer: &str) -> Result<PeerId, JsError> {
-    unhex::<32>(peer).ok_or_else(|| JsError::new("a peer id is 64 hex digits"))
+fn peer_of(peer: &str) -> Result<PeerId, Refusal> {
+    unhex::<32>(peer).ok_or_else(|| Refusal::new("bad-peer-id", "a peer id is 64 hex digits"))
 }
 
-fn refused(error: PeerError) -> JsError {
-    JsError::new(&error.to_string())
+fn refused(error: PeerError) -> Refusal {
+    Refusal::from(error)
 }
 
-fn bet_of(bet: &str) -> Result<BetKind, JsError> {
-    BetKind::from_name(bet).ok_or_else(|| JsError::new(&format!("no bet called {bet}")))
+fn bet_of(bet: &str) -> Result<BetKind, Refusal> {
+    BetKind::from_name(bet)
+        .ok_or_else(|| Refusal::new("no-such-bet", format!("no bet called {bet}")))
 }
 
 #[derive(Serialize)]
@@ -133,10 +136,10 @@ impl Client {
     /// A client with this 32-byte secret key (generate it once with
     /// `crypto.getRandomValues` and keep it in `localStorage`).
     #[wasm_bindgen(constructor)]
-    pub fn new(secret_key: &[u8]) -> Result<Client, JsError> {
+    pub fn new(secret_key: &[u8]) -> Result<Client, Refusal> {
         let secret: [u8; 32] = secret_key
             .try_into()
-            .map_err(|_| JsError::new("the secret key is 32 bytes"))?;
+            .map_err(|_| Refusal::new("bad-key", "the secret key is 32 bytes"))?;
         Ok(Client {
             peer: Peer::new(SigningKey::from_bytes(&secret)),
         })
@@ -166,11 +169,11 @@ impl Client {
         table: &str,
         entropy: &[u8],
         house: &[f64],
-    ) -> Result<(), JsError> {
+    ) -> Result<(), Refusal> {
         let room = room_of(table)?;
         let entropy: [u8; 32] = entropy
             .try_into()
-            .map_err(|_| JsError::new("entropy is 32 bytes"))?;
+            .map_err(|_| Refusal::new("bad-entropy", "entropy is 32 bytes"))?;
         let options = HouseOptions::read(house)?;
         let house = (options.bankroll > 0).then(|| {
             let mut config = GameConfig::new(room, self.peer.id(), options.bankroll);
@@ -190,7 +193,10 @@ impl Client {
             config
         });
         if house.is_some_and(|c| c.rules.min_bet > c.rules.max_bet) {
-            return Err(JsError::new("the smallest bet is above the largest"));
+            return Err(Refusal::new(
+                "bad-limits",
+                "the smallest bet is above the largest",
+            ));
         }
         self.peer.join_table(room, entropy, house);
         Ok(())
@@ -199,7 +205,7 @@ impl Client {
     /// Handles one frame from the relay or a peer; returns the events it
     /// caused (a JSON array).
     #[wasm_bindgen(js_name = handleFrame)]
-    pub fn handle_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, JsError> {
+    pub fn handle_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, Refusal> {
         let handled = self.peer.handle_frame(now as u64, bytes);
         let events = self.take_events();
         handled.map_err(refused)?;
@@ -216,7 +222,7 @@ impl Client {
         from: &str,
         bytes: &[u8],
         now: f64,
-    ) -> Result<String, JsError> {
+    ) -> Result<String, Refusal> {
         let room = room_of(table)?;
         let from = peer_of(from)?;
         let handled = self
@@ -234,14 +240,14 @@ impl Client {
         serde_json::to_string(&events).unwrap_or_else(|_| "[]".into())
     }
 
-    fn act(&mut self, table: &str, now: f64, action: LocalAction) -> Result<String, JsError> {
+    fn act(&mut self, table: &str, now: f64, action: LocalAction) -> Result<String, Refusal> {
         let room = room_of(table)?;
         self.peer.act(now as u64, room, action).map_err(refused)?;
         Ok(self.take_events())
     }
 
     /// Sits down with `buy_in` chips.
-    pub fn sit(&mut self, table: &str, buy_in: f64, now: f64) -> Result<String, JsError> {
+    pub fn sit(&mut self, table: &str, buy_in: f64, now: f64) -> Result<String, Refusal> {
         self.act(
             table,
             now,
@@ -253,7 +259,7 @@ impl Client {
 
     /// Buys `amount` more chips.
     #[wasm_bindgen(js_name = buyIn)]
-    pub fn buy_in(&mut self, table: &str, amount: f64, now: f64) -> Result<String, JsError> {
+    pub fn buy_in(&mut self, table: &str, amount: f64, now: f64) -> Result<String, Refusal> {
         self.act(
             table,
             now,
@@ -264,7 +270,7 @@ impl Client {
     }
 
     /// Places a bet by name (`pass`, `place-6`, `hard-8`, `hop-2-5`, ...).
-    pub fn bet(&mut self, table: &str, bet: &str, stake: f64, now: f64) -> Result<String, JsError> {
+    pub fn bet(&mut self, table: &str, bet: &str, stake: f64, now: f64) -> Result<String, Refusal> {
         let kind = bet_of(bet)?;
         self.act(
             table,
@@ -278,7 +284,7 @@ impl Client {
 
     /// Takes a bet down.
     #[wasm_bindgen(js_name = takeDown)]
-    pub fn take_down(&mut self, table: &str, bet: &str, now: f64) -> Result<String, JsError> {
+    pub fn take_down(&mut self, table: &str, bet: &str, now: f64) -> Result<String, Refusal> {
         let kind = bet_of(bet)?;
         self.act(table, now, LocalAction::TakeDown { kind })
     }
@@ -292,20 +298,20 @@ impl Client {
         bet: &str,
         working: bool,
         now: f64,
-    ) -> Result<String, JsError> {
+    ) -> Result<String, Refusal> {
         let kind = bet_of(bet)?;
         self.act(table, now, LocalAction::Working { kind, working })
     }
 
     /// Starts the roll (shooter only).
-    pub fn roll(&mut self, table: &str, now: f64) -> Result<String, JsError> {
+    pub fn roll(&mut self, table: &str, now: f64) -> Result<String, Refusal> {
         self.act(table, now, LocalAction::Roll)
     }
 
     /// Leaves a table (every bet that may come down comes down; refused
     /// while a pass or come bet is on), for good: the relay is told
     /// once it has every frame of ours, and the table is not joined again.
-    pub fn leave(&mut self, table: &str, now: f64) -> Result<String, JsError> {
+    pub fn leave(&mut self, table: &str, now: f64) -> Result<String, Refusal> {
         let room = room_of(table)?;
         self.peer.leave_table(now as u64, room).map_err(refused)?;
         Ok(self.take_events())
@@ -313,7 +319,7 @@ impl Client {
 
     /// Says a line (1-280 bytes of text) to everyone at a table; returns
     /// the events (this page's own `chat` among them).
-    pub fn chat(&mut self, table: &str, text: &str) -> Result<String, JsError> {
+    pub fn chat(&mut self, table: &str, text: &str) -> Result<String, Refusal> {
         let room = room_of(table)?;
         self.peer.chat(room, text).map_err(refused)?;
         Ok(self.take_events())
@@ -322,7 +328,7 @@ impl Client {
     /// (The house) Lists its table in the relay's lobby under `name` (1-40
     /// bytes of text), now and whenever it joins the room again.
     #[wasm_bindgen(js_name = listTable)]
-    pub fn list_table(&mut self, table: &str, name: &str) -> Result<String, JsError> {
+    pub fn list_table(&mut self, table: &str, name: &str) -> Result<String, Refusal> {
         let room = room_of(table)?;
         self.peer.list_table(room, name).map_err(refused)?;
         Ok(self.take_events())
@@ -331,7 +337,7 @@ impl Client {
     /// Tells a table the name this player goes by (1-24 bytes of text, no
     /// control characters): every page shows it instead of the key.
     #[wasm_bindgen(js_name = setName)]
-    pub fn set_name(&mut self, table: &str, name: &str, now: f64) -> Result<String, JsError> {
+    pub fn set_name(&mut self, table: &str, name: &str, now: f64) -> Result<String, Refusal> {
         let room = room_of(table)?;
         self.peer
             .set_name(now as u64, room, name)
@@ -341,12 +347,17 @@ impl Client {
 
     /// Queues a WebRTC signaling message (`offer`, `answer`, `ice`) for one
     /// peer of a table, through the relay.
-    pub fn signal(&mut self, table: &str, kind: &str, to: &str, data: &str) -> Result<(), JsError> {
+    pub fn signal(&mut self, table: &str, kind: &str, to: &str, data: &str) -> Result<(), Refusal> {
         let kind = match kind {
             "offer" => SignalKind::Offer,
             "answer" => SignalKind::Answer,
             "ice" => SignalKind::Ice,
-            _ => return Err(JsError::new("signal kind is offer, answer or ice")),
+            _ => {
+                return Err(Refusal::new(
+                    "bad-signal",
+                    "signal kind is offer, answer or ice",
+                ))
+            }
         };
         let (room, peer) = (room_of(table)?, peer_of(to)?);
         self.peer.signal(room, kind, peer, data).map_err(refused)
@@ -395,9 +406,9 @@ impl Client {
     /// and the last few of them (`recent`). Its size does not grow with the
     /// game; older rolls come from [`rolls`](Self::rolls).
     #[wasm_bindgen(js_name = tableState)]
-    pub fn table_state(&self, table: &str) -> Result<String, JsError> {
+    pub fn table_state(&self, table: &str) -> Result<String, Refusal> {
         if !self.is_at(table) {
-            return Err(JsError::new("not at this table"));
+            return Err(Refusal::new("not-at-table", "not at this table"));
         }
         let room = room_of(table)?;
         let roster: Vec<String> = self.peer.roster(&room).iter().map(|p| hex(p)).collect();
@@ -467,7 +478,7 @@ impl Client {
     /// `max` (and at most 1,000) of them, as a JSON array: a page keeps its
     /// history up to date by asking only for what it has not seen.
     #[wasm_bindgen(js_name = rolls)]
-    pub fn rolls(&self, table: &str, after_round: f64, max: f64) -> Result<String, JsError> {
+    pub fn rolls(&self, table: &str, after_round: f64, max: f64) -> Result<String, Refusal> {
         let room = room_of(table)?;
         let Some(session) = self.peer.session(&room) else {
             return Ok("[]".into());
@@ -507,13 +518,14 @@ impl Client {
     /// and the chip count its stakes come in (`unit`), under the table's
     /// rules.
     #[wasm_bindgen(js_name = betHelp)]
-    pub fn bet_help(&self, table: &str, bet: &str) -> Result<String, JsError> {
+    pub fn bet_help(&self, table: &str, bet: &str) -> Result<String, Refusal> {
         let room = room_of(table)?;
         let session = self
             .peer
             .session(&room)
-            .ok_or_else(|| JsError::new("this table is not open here"))?;
-        let kind = BetKind::from_name(bet).ok_or_else(|| JsError::new("no such bet"))?;
+            .ok_or_else(|| Refusal::new("not-open", "this table has not opened yet"))?;
+        let kind =
+            BetKind::from_name(bet).ok_or_else(|| Refusal::new("no-such-bet", "no such bet"))?;
         let rules = &session.config().rules;
         let pays = kind.max_profit(rules);
         Ok(json!({
@@ -529,10 +541,10 @@ impl Client {
     /// lastAt}`, and `direct`: the peers whose channel delivered a game
     /// frame within the last minute (by `now`).
     #[wasm_bindgen(js_name = pathCounts)]
-    pub fn path_counts(&self, table: &str, now: f64) -> Result<String, JsError> {
+    pub fn path_counts(&self, table: &str, now: f64) -> Result<String, Refusal> {
         let room = room_of(table)?;
         let Some(paths) = self.peer.paths(&room) else {
-            return Err(JsError::new("not at this table"));
+            return Err(Refusal::new("not-at-table", "not at this table"));
         };
         let channels: serde_json::Map<String, Value> = paths
             .channels
@@ -552,16 +564,16 @@ impl Client {
     /// browser: every reveal must match its commitment and the dice must
     /// follow from the reveals. Returns JSON `{round, ok, dice}`.
     #[wasm_bindgen(js_name = verifyRoll)]
-    pub fn verify_roll(&self, table: &str, round: f64) -> Result<String, JsError> {
+    pub fn verify_roll(&self, table: &str, round: f64) -> Result<String, Refusal> {
         let room = room_of(table)?;
         let session = self
             .peer
             .session(&room)
-            .ok_or_else(|| JsError::new("not at this table"))?;
+            .ok_or_else(|| Refusal::new("not-at-table", "not at this table"))?;
         let record = rolls_after(session, round - 1.0)
             .first()
             .filter(|r| r.round as f64 == round)
-            .ok_or_else(|| JsError::new("no such roll"))?;
+            .ok_or_else(|| Refusal::new("no-such-roll", "no such roll"))?;
         let recomputed = shared::commit_reveal::roll_from_reveals(
             &room,
             record.round,

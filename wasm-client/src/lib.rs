@@ -10,6 +10,9 @@ use wasm_bindgen::prelude::*;
 
 mod client;
 mod events;
+mod refusal;
+
+pub use refusal::Refusal;
 
 pub use client::{bet_catalog, Client, Transmit, KEEPALIVE_MS};
 
@@ -31,10 +34,13 @@ pub fn protocol_version() -> u8 {
 /// Every peer that knows the seed computes the same dice, which is what lets
 /// the page re-verify any past roll on its own.
 #[wasm_bindgen(js_name = rollFromSeed)]
-pub fn roll_from_seed(seed: &[u8]) -> Result<Vec<u8>, JsError> {
-    let seed: &[u8; 32] = seed
-        .try_into()
-        .map_err(|_| JsError::new(&format!("a seed is 32 bytes, got {}", seed.len())))?;
+pub fn roll_from_seed(seed: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let seed: &[u8; 32] = seed.try_into().map_err(|_| {
+        Refusal::new(
+            "bad-seed",
+            format!("a seed is 32 bytes, got {}", seed.len()),
+        )
+    })?;
     let roll = shared::Roll::from_seed(seed);
     Ok(vec![roll.die1(), roll.die2()])
 }

@@ -34,6 +34,34 @@ fn a_seed_of_the_wrong_length_is_an_error() {
     assert!(bitcraps_client::roll_from_seed(&[1, 2, 3]).is_err());
 }
 
+/// What the page gets for a refusal: a JavaScript `Error` with its code.
+fn thrown(refusal: bitcraps_client::Refusal) -> (String, String) {
+    let value = wasm_bindgen::JsValue::from(refusal);
+    assert!(
+        wasm_bindgen::JsCast::is_instance_of::<js_sys::Error>(&value),
+        "an Error"
+    );
+    let code = js_sys::Reflect::get(&value, &"code".into()).unwrap();
+    let message = js_sys::Reflect::get(&value, &"message".into()).unwrap();
+    (code.as_string().unwrap(), message.as_string().unwrap())
+}
+
+#[wasm_bindgen_test]
+fn a_refusal_is_an_error_with_a_stable_code_and_a_message() {
+    let (code, message) = thrown(bitcraps_client::roll_from_seed(&[1, 2, 3]).unwrap_err());
+    assert_eq!(code, "bad-seed");
+    assert!(message.contains("32 bytes"), "{message}");
+    let mut client = bitcraps_client::Client::new(&[7; 32]).unwrap();
+    let (code, _) = thrown(
+        client
+            .sit("00112233445566778899aabbccddeeff", 10.0, 0.0)
+            .unwrap_err(),
+    );
+    assert_eq!(code, "not-at-table");
+    let (code, _) = thrown(client.sit("not a table", 10.0, 0.0).unwrap_err());
+    assert_eq!(code, "bad-table-id");
+}
+
 mod client_api {
     use bitcraps_client::Client;
     use bytes::BytesMut;

@@ -23,7 +23,8 @@ use crate::ratio::Ratio;
 pub type PlayerId = [u8; 32];
 
 /// Why the table refuses an action.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum TableError {
     /// The player is not seated at this table.
     #[error("not seated at this table")]
@@ -107,6 +108,14 @@ pub enum TableError {
     /// [`SEAT_EVERY`]): the seat waits for a later roll.
     #[error("no seat is open for a newcomer this roll: the seat waits for a later one")]
     NoSeatOpen,
+}
+
+impl TableError {
+    /// A stable code for programs (kebab-case: `insufficient-balance`,
+    /// `no-seat-open`); the message is for people.
+    pub fn code(&self) -> &'static str {
+        self.into()
+    }
 }
 
 /// Rolls' worth of seat credit one new seat costs: past the first

@@ -147,7 +147,8 @@ impl Syncing {
 }
 
 /// Why a call was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum PeerError {
     /// This peer has not joined that table.
     #[error("not at this table")]
@@ -160,12 +161,15 @@ pub enum PeerError {
     Session(#[from] SessionError),
     /// Bytes that are not a frame.
     #[error(transparent)]
+    #[strum(serialize = "bad-frame")]
     Frame(#[from] FrameError),
     /// A frame that cannot be made (a signaling text over the size limit).
     #[error(transparent)]
+    #[strum(serialize = "too-large")]
     Encode(#[from] EncodeError),
     /// A control payload that does not decode.
     #[error(transparent)]
+    #[strum(serialize = "bad-control")]
     Control(#[from] control::ControlError),
     /// A data channel carried something other than a game frame signed by
     /// the channel's own peer (relay frames, another sender's frames), or
@@ -197,6 +201,18 @@ pub enum PeerError {
     /// A relayed game frame at a priority other than critical.
     #[error("game frames travel at critical priority")]
     NotCritical,
+}
+
+impl PeerError {
+    /// A stable code for programs (kebab-case: `not-open`, or the game's
+    /// own, such as `betting-closed` or `insufficient-balance`); the
+    /// message is for people.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Session(e) => e.code(),
+            _ => self.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

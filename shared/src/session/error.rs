@@ -4,7 +4,8 @@ use crate::craps::TableError;
 use crate::message::MessageError;
 
 /// Why a message or action was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum SessionError {
     /// The message belongs to another game.
     #[error("message for another game")]
@@ -104,5 +105,17 @@ impl SessionError {
                 | SessionError::TooManyWaiting
                 | SessionError::NotRelayed
         )
+    }
+}
+
+impl SessionError {
+    /// A stable code for programs (kebab-case, such as `betting-closed`
+    /// or, for the table's refusals, the table's own: `insufficient-balance`);
+    /// the message is for people.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Table(e) => e.code(),
+            _ => self.into(),
+        }
     }
 }
