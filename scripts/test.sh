@@ -31,8 +31,8 @@ wasm_tests() {
 }
 suite wasm wasm_tests
 suite build-page "$ROOT/scripts/build-wasm.sh"
-suite build-relay cargo build --quiet -p bitcraps-relay
-RELAY_BIN="$ROOT/target/debug/bitcraps-relay" WEB_DIR="$ROOT/web" \
+suite build-relay cargo build --quiet -p bitcraps-relay -p bitcraps-verify
+RELAY_BIN="$ROOT/target/debug/bitcraps-relay" WEB_DIR="$ROOT/web" VERIFY_BIN="$ROOT/target/debug/bitcraps-verify" \
     suite e2e node --test --test-reporter=spec "$ROOT"/tests/e2e/
 
 # cargo and wasm-bindgen-test print "test result: ok. N passed; M failed";

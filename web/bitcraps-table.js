@@ -232,6 +232,8 @@ const TEMPLATE = `
       <summary>Verify a roll</summary>
       <select data-verify-round aria-label="roll to verify"></select>
       <div data-verify-out></div>
+      <p><button type="button" data-download>Download this game</button>
+        (a transcript anyone can check with <code>bitcraps-verify</code>)</p>
     </details>
     <p class="bc-share">Share this table: <input readonly data-share aria-label="table link"></p>
   </section>
@@ -604,6 +606,7 @@ export class BitCrapsTable extends HTMLElement {
       const [a, b] = [Number(this.$('hop-a').value), Number(this.$('hop-b').value)].sort();
       this.place(`hop-${a}-${b}`);
     });
+    this.$('download').addEventListener('click', () => this.download());
     this.$('verify-round').addEventListener('change', () => {
       this.verifyPicked = true;
       this.showVerify();
@@ -704,6 +707,21 @@ export class BitCrapsTable extends HTMLElement {
       }
     }
     this.say(refused.length ? `Repeated, except ${refused.join('; ')}.` : `Repeated: ${again.map((b) => `${b.bet} ${b.stake}`).join(', ')}.`);
+  }
+
+  /** Saves the game so far as a transcript file. */
+  download() {
+    let bytes;
+    try {
+      bytes = this.peer.transcript(this.table);
+    } catch (error) {
+      return this.say(`No transcript: ${error.message ?? error}`, { fleeting: true });
+    }
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    link.download = `bitcraps-${this.table.slice(0, 8)}-${this.peer.state(this.table).rolls}-rolls.bctx`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   }
 
   /** Makes a move (a promise of the client's); a refusal is said. */

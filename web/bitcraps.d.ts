@@ -252,5 +252,7 @@ export class BitCrapsClient extends EventTarget {
    */
   rolls(table: string, afterRound?: number, max?: number): RollJson[];
   verify(table: string, round: number): { round: number; ok: boolean; dice: [number, number] };
+  /** The whole game so far as a transcript file (`.bctx`) for `bitcraps-verify`. */
+  transcript(table: string): Uint8Array;
   connectionState(): ConnectionState;
 }

@@ -492,6 +492,19 @@ export class BitCrapsClient extends EventTarget {
     return this.client.shooterClock(table, this.now());
   }
 
+  /** The whole game so far as a transcript file (`Uint8Array`, `.bctx`):
+   * every signed message with its relay time, and the dice and state this
+   * page holds; `bitcraps-verify game.bctx` checks it all again. Throws a
+   * `BitCrapsError` (`from-checkpoint`) for a game this page took from a
+   * snapshot. */
+  transcript(table) {
+    try {
+      return this.client.transcript(table);
+    } catch (error) {
+      throw refusal(error);
+    }
+  }
+
   /** Recomputes a past roll's dice from its reveals, in the browser. */
   verify(table, round) {
     try {

@@ -25,6 +25,7 @@ pub mod queue;
 pub mod ratio;
 pub mod session;
 pub mod stun;
+pub mod transcript;
 pub mod verify;
 pub mod wire;
 

@@ -27,6 +27,15 @@ pub enum VerifyError {
         /// Position in the transcript.
         index: usize,
     },
+    /// Entry `index` is not in its turn: an earlier message of its sender
+    /// is missing before it (dropped), or it was moved before a step it
+    /// follows. A peer records each message as it processes it, in its
+    /// turn, so every entry of a true transcript is in its turn.
+    #[error("entry {index} is out of its turn: an earlier message of its sender is missing, or it was moved")]
+    OutOfTurn {
+        /// Position in the transcript.
+        index: usize,
+    },
     /// A roll's dice do not follow from its reveals and commitments.
     #[error("roll of round {round} does not follow from its reveals")]
     BadRoll {
@@ -83,10 +92,14 @@ impl Verifier {
     pub fn extend(&mut self, more: &[TranscriptEntry]) -> Result<(), VerifyError> {
         for entry in more {
             let index = self.checked;
+            let waiting = self.observer.pending();
             match (self.observer.replay(0, entry), entry.accepted) {
                 (Ok(()), true) | (Err(_), false) => {}
                 (Err(error), true) => return Err(VerifyError::WronglyAccepted { index, error }),
                 (Ok(()), false) => return Err(VerifyError::WronglyRefused { index }),
+            }
+            if self.observer.pending() > waiting {
+                return Err(VerifyError::OutOfTurn { index });
             }
             self.checked += 1;
         }
@@ -99,6 +112,12 @@ impl Verifier {
         }
         self.rolls_checked = history.len();
         Ok(())
+    }
+
+    /// Messages of the transcript that wait for earlier ones of their
+    /// senders (which it lacks, if nothing follows).
+    pub fn pending(&self) -> usize {
+        self.observer.pending()
     }
 
     /// How many entries were checked.

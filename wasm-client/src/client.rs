@@ -560,6 +560,24 @@ impl Client {
         .to_string())
     }
 
+    /// The whole game of `table` so far as a transcript file (`.bctx`:
+    /// the configuration, every signed message this page processed with
+    /// its relay time, and the dice and state it claims; see
+    /// `shared::transcript`), for `bitcraps-verify` or anyone's checker.
+    /// Refused (`from-checkpoint`) for a game this page took from a
+    /// snapshot.
+    #[wasm_bindgen(js_name = transcript)]
+    pub fn transcript(&self, table: &str) -> Result<Vec<u8>, Refusal> {
+        let room = room_of(table)?;
+        let session = self
+            .peer
+            .session(&room)
+            .ok_or_else(|| Refusal::new("not-open", "this table has not opened yet"))?;
+        shared::transcript::GameTranscript::of(session)
+            .map(|t| t.encode())
+            .map_err(|e| Refusal::new("from-checkpoint", e.to_string()))
+    }
+
     /// Re-verifies a past roll from its commitments and reveals, in the
     /// browser: every reveal must match its commitment and the dice must
     /// follow from the reveals. Returns JSON `{round, ok, dice}`.

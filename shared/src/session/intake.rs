@@ -380,18 +380,20 @@ impl Session {
         // (a sit or a leave moves seats: shown afresh).
         let seats = matches!(signed.message.action, Action::Sit { .. } | Action::Leave);
         let mut already_shown = same && shown.len() == 1 && !seats;
-        if let Some(at) = relayed_at {
-            self.advance_clock(now, at);
-            self.expire(now);
-        }
-        // Recorded before applying: applying may produce further messages,
-        // which must follow this one in the transcript.
+        // Recorded before its relay time is read and before it is applied:
+        // a deadline its time passes (a roll finished, this peer's own
+        // `Settled` sent) and applying it may produce further messages,
+        // which must follow it in the transcript, as a replay makes them.
         let entry = self.transcript.len();
         self.transcript.push(TranscriptEntry {
             relayed_at,
             message: signed.clone(),
             accepted: false,
         });
+        if let Some(at) = relayed_at {
+            self.advance_clock(now, at);
+            self.expire(now);
+        }
         already_shown &= self.stage == Stage::Betting;
         // (Previewed: the table is shown below, once it is applied.)
         let table_action = signed.message.action.is_table_action();

@@ -416,6 +416,12 @@ impl Session {
         self.rolls_before + self.history.len() as u64
     }
 
+    /// Whether this session took its game from a checkpoint (a snapshot):
+    /// its transcript then starts there, not at the game's first message.
+    pub fn started_from_checkpoint(&self) -> bool {
+        self.base.is_some()
+    }
+
     /// The transcript so far.
     pub fn transcript(&self) -> &[TranscriptEntry] {
         &self.transcript

@@ -1,0 +1,50 @@
+// Anyone can check a whole game: a player downloads the game it played in
+// real pages ("Download this game"), and the command-line verifier
+// (`bitcraps-verify`, its own binary) checks every message of it again
+// and finds the dice the pages showed; the same file with one byte
+// changed fails.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { useRelayAndBrowser } from './harness.mjs';
+import { play } from './play.mjs';
+
+const env = useRelayAndBrowser();
+const { setUp, playRoll, stateOf, assertClean } = play(env);
+const VERIFY_BIN = process.env.VERIFY_BIN ?? resolve(import.meta.dirname, '../../target/debug/bitcraps-verify');
+
+test('a game downloaded from the page is checked by bitcraps-verify, and a changed byte is caught', async () => {
+  const pages = await setUp(2);
+  for (let n = 1; n <= 3; n++) await playRoll(pages, n);
+  const player = pages[1];
+  const state = await stateOf(player);
+  await player.click('[data-verify] summary');
+  const [download] = await Promise.all([player.waitForEvent('download'), player.click('[data-download]')]);
+  assert.match(download.suggestedFilename(), /^bitcraps-[0-9a-f]{8}-3-rolls\.bctx$/);
+  const dir = mkdtempSync(join(tmpdir(), 'bitcraps-verify-'));
+  try {
+    const file = join(dir, 'game.bctx');
+    await download.saveAs(file);
+    const report = JSON.parse(execFileSync(VERIFY_BIN, [file, '--json'], { encoding: 'utf8' }));
+    assert.equal(report.ok, true);
+    assert.equal(report.rolls.length, 3);
+    assert.deepEqual(report.rolls.map((r) => r.dice), state.recent.map((r) => r.dice));
+    assert.equal(report.stateHash, state.stateHash);
+    const table = execFileSync(VERIFY_BIN, [file], { encoding: 'utf8' });
+    assert.match(table, /^OK: \d+ messages, 3 rolls/m);
+
+    // One byte changed in the middle of the messages: caught, exit 1.
+    const bytes = readFileSync(file);
+    bytes[Math.floor(bytes.length * 0.6)] ^= 0x01;
+    writeFileSync(file, bytes);
+    const tampered = spawnSync(VERIFY_BIN, [file], { encoding: 'utf8' });
+    assert.notEqual(tampered.status, 0, tampered.stdout);
+    assert.match(tampered.stderr, /^FAILED \(/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const page of pages) await assertClean(page);
+});
