@@ -233,7 +233,8 @@ const TEMPLATE = `
       <select data-verify-round aria-label="roll to verify"></select>
       <div data-verify-out></div>
       <p><button type="button" data-download>Download this game</button>
-        (a transcript anyone can check with <code>bitcraps-verify</code>)</p>
+        (a transcript anyone can check: <a href="verify.html" target="_blank" rel="noopener">in a browser</a>,
+        or with <code>bitcraps-verify</code>)</p>
     </details>
     <p class="bc-share">Share this table: <input readonly data-share aria-label="table link"></p>
   </section>

@@ -97,6 +97,36 @@ pub enum TranscriptError {
     StateDiffers,
 }
 
+impl TranscriptError {
+    /// A stable name of the failure for programs (kebab-case:
+    /// `out-of-turn`, `dice-differ`, ...); the message is for people.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotATranscript(_) => "not-a-transcript",
+            Self::Truncated(_) => "truncated",
+            Self::Malformed(_) => "malformed",
+            Self::FromCheckpoint => "from-checkpoint",
+            Self::Replay(VerifyError::WronglyAccepted { .. }) => "wrongly-accepted",
+            Self::Replay(VerifyError::WronglyRefused { .. }) => "wrongly-refused",
+            Self::Replay(VerifyError::OutOfTurn { .. }) => "out-of-turn",
+            Self::Replay(VerifyError::BadRoll { .. }) => "bad-roll",
+            Self::Incomplete { .. } => "incomplete",
+            Self::DiceDiffer { .. } => "dice-differ",
+            Self::RollCount { .. } => "roll-count",
+            Self::StateDiffers => "state-differs",
+        }
+    }
+
+    /// Whether the bytes could not be read as a transcript at all (as
+    /// opposed to a transcript that does not check out).
+    pub fn is_unreadable(&self) -> bool {
+        matches!(
+            self,
+            Self::NotATranscript(_) | Self::Truncated(_) | Self::Malformed(_)
+        )
+    }
+}
+
 impl From<UnexpectedEnd> for TranscriptError {
     fn from(_: UnexpectedEnd) -> Self {
         TranscriptError::Truncated("a field is cut short")

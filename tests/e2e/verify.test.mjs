@@ -1,8 +1,9 @@
 // Anyone can check a whole game: a player downloads the game it played in
 // real pages ("Download this game"), and the command-line verifier
-// (`bitcraps-verify`, its own binary) checks every message of it again
-// and finds the dice the pages showed; the same file with one byte
-// changed fails.
+// (`bitcraps-verify`, its own binary) and the offline page (`verify.html`,
+// the same checks in wasm) check every message of it again and find the
+// dice the pages showed; the same file with one byte changed fails both,
+// for the same reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -36,13 +37,32 @@ test('a game downloaded from the page is checked by bitcraps-verify, and a chang
     const table = execFileSync(VERIFY_BIN, [file], { encoding: 'utf8' });
     assert.match(table, /^OK: \d+ messages, 3 rolls/m);
 
+    // The offline page checks the same file in wasm, with the same verdict.
+    const checker = await player.context().newPage();
+    await checker.goto(`${env.relay.url}/verify.html`);
+    await checker.waitForFunction(() => window.checkReady);
+    await checker.setInputFiles('[data-file]', file);
+    await checker.waitForFunction(() => document.querySelector('[data-verdict]').dataset.ok);
+    assert.equal(await checker.getAttribute('[data-verdict]', 'data-ok'), 'true');
+    assert.match(await checker.textContent('[data-verdict]'), /checks out: \d+ messages, 3 rolls/);
+    assert.equal(await checker.locator('[data-rolls] tbody tr').count(), 3);
+    const first = await checker.textContent('[data-rolls] tbody tr td:nth-child(2)');
+    assert.equal(first, `${state.recent[0].dice[0]} + ${state.recent[0].dice[1]}`);
+
     // One byte changed in the middle of the messages: caught, exit 1.
     const bytes = readFileSync(file);
     bytes[Math.floor(bytes.length * 0.6)] ^= 0x01;
-    writeFileSync(file, bytes);
-    const tampered = spawnSync(VERIFY_BIN, [file], { encoding: 'utf8' });
+    const changed = join(dir, 'changed.bctx');
+    writeFileSync(changed, bytes);
+    const tampered = spawnSync(VERIFY_BIN, [changed], { encoding: 'utf8' });
     assert.notEqual(tampered.status, 0, tampered.stdout);
     assert.match(tampered.stderr, /^FAILED \(/);
+    // And so does the page, with the same failure.
+    const kind = tampered.stderr.match(/^FAILED \(([a-z-]+)\)/)[1];
+    await checker.setInputFiles('[data-file]', changed);
+    await checker.waitForFunction(() => document.querySelector('[data-verdict]').dataset.ok === 'false');
+    assert.match(await checker.textContent('[data-verdict]'), new RegExp(`does not check out \\(${kind}\\)`));
+    assert.equal(await checker.locator('[data-rolls]').isHidden(), true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -120,24 +120,7 @@ fn failed(
     error: &TranscriptError,
     code: u8,
 ) -> ExitCode {
-    let kind = match error {
-        TranscriptError::NotATranscript(_) => "not-a-transcript",
-        TranscriptError::Truncated(_) => "truncated",
-        TranscriptError::Malformed(_) => "malformed",
-        TranscriptError::FromCheckpoint => "from-checkpoint",
-        TranscriptError::Replay(shared::verify::VerifyError::WronglyAccepted { .. }) => {
-            "wrongly-accepted"
-        }
-        TranscriptError::Replay(shared::verify::VerifyError::WronglyRefused { .. }) => {
-            "wrongly-refused"
-        }
-        TranscriptError::Replay(shared::verify::VerifyError::OutOfTurn { .. }) => "out-of-turn",
-        TranscriptError::Replay(shared::verify::VerifyError::BadRoll { .. }) => "bad-roll",
-        TranscriptError::Incomplete { .. } => "incomplete",
-        TranscriptError::DiceDiffer { .. } => "dice-differ",
-        TranscriptError::RollCount { .. } => "roll-count",
-        TranscriptError::StateDiffers => "state-differs",
-    };
+    let kind = error.kind();
     if args.json {
         println!(
             "{}",

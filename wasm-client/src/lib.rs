@@ -44,3 +44,34 @@ pub fn roll_from_seed(seed: &[u8]) -> Result<Vec<u8>, Refusal> {
     let roll = shared::Roll::from_seed(seed);
     Ok(vec![roll.die1(), roll.die2()])
 }
+
+/// Checks a whole game's transcript file (`.bctx`) in the browser, with
+/// the very checks `bitcraps-verify` runs (`shared::transcript`): JSON
+/// `{ok: true, messages, rolls: [{round, dice, participants, forfeited}],
+/// stateHash}`, or `{ok: false, failure, reason, unreadable}` with the
+/// first failure's stable name and its reason in words.
+#[wasm_bindgen(js_name = checkTranscript)]
+pub fn check_transcript(bytes: &[u8]) -> String {
+    use shared::transcript::GameTranscript;
+    let checked = GameTranscript::decode(bytes).and_then(|t| t.check());
+    match checked {
+        Ok(checked) => serde_json::json!({
+            "ok": true,
+            "messages": checked.entries,
+            "rolls": checked.rolls.iter().map(|r| serde_json::json!({
+                "round": r.round,
+                "dice": [r.roll.die1(), r.roll.die2()],
+                "participants": r.commits.len(),
+                "forfeited": r.forfeited.iter().map(|(p, why)| serde_json::json!([events::hex(p), format!("{why:?}")])).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "stateHash": events::hex(&checked.state_hash),
+        }),
+        Err(error) => serde_json::json!({
+            "ok": false,
+            "failure": error.kind(),
+            "reason": error.to_string(),
+            "unreadable": error.is_unreadable(),
+        }),
+    }
+    .to_string()
+}
