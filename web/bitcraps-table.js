@@ -1100,7 +1100,17 @@ export class BitCrapsTable extends HTMLElement {
         .reverse()
         .map((r) => {
           const li = document.createElement('li');
-          li.textContent = `#${r.round}: ${r.dice[0]}+${r.dice[1]} = ${r.total}${r.sevenOut ? ' seven out' : ''}${r.pointAfter && !r.pointBefore ? ` point ${r.pointAfter}` : ''}`;
+          li.textContent = `#${r.round}: ${r.dice[0]}+${r.dice[1]} = ${r.total}${r.sevenOut ? ' seven out' : ''}${r.pointAfter && !r.pointBefore ? ` point ${r.pointAfter}` : ''} `;
+          // This page's own check of the roll (every reveal against its
+          // commitment, the dice from the reveals); a click shows it.
+          const ok = this.checkedRoll(r);
+          const mark = document.createElement('button');
+          mark.type = 'button';
+          mark.className = `bc-mark ${ok ? 'bc-verified' : 'bc-unverified'}`;
+          mark.dataset.verified = String(ok);
+          mark.textContent = ok ? '✔ verified' : '✘ does not check out';
+          mark.addEventListener('click', () => this.openVerify(r.round));
+          li.append(mark);
           return li;
         }),
     );
@@ -1131,6 +1141,29 @@ export class BitCrapsTable extends HTMLElement {
       select.value = this.verifyPicked ? chosen : String(last.round);
       this.showVerify();
     }
+  }
+
+  /** Whether a roll checks out here (each roll checked once: the dice
+   * recomputed from its reveals, every reveal against its commitment). */
+  checkedRoll(r) {
+    this.verified ??= new Map();
+    const key = `${this.table}/${r.round}`;
+    if (!this.verified.has(key)) {
+      const check = this.peer.verify(this.table, r.round);
+      this.verified.set(key, check.ok && check.dice[0] === r.dice[0] && check.dice[1] === r.dice[1]);
+    }
+    return this.verified.get(key);
+  }
+
+  /** Opens the verify panel at a roll. */
+  openVerify(round) {
+    const select = this.$('verify-round');
+    if (![...select.options].some((o) => Number(o.value) === round)) return;
+    select.value = String(round);
+    this.verifyPicked = true;
+    this.$('verify').open = true;
+    this.showVerify();
+    this.$('verify').scrollIntoView({ block: 'nearest' });
   }
 
   showVerify() {

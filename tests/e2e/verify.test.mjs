@@ -22,7 +22,15 @@ test('a game downloaded from the page is checked by bitcraps-verify, and a chang
   for (let n = 1; n <= 3; n++) await playRoll(pages, n);
   const player = pages[1];
   const state = await stateOf(player);
-  await player.click('[data-verify] summary');
+  // Every roll in the history carries the page's own check of it; a click
+  // opens the details of that roll.
+  const marks = player.locator('[data-history] [data-verified]');
+  assert.equal(await marks.count(), 3);
+  assert.deepEqual(await marks.evaluateAll((all) => all.map((m) => m.dataset.verified)), ['true', 'true', 'true']);
+  await marks.nth(2).click(); // the oldest (the newest is first)
+  assert.equal(await player.locator('[data-verify]').evaluate((d) => d.open), true);
+  assert.equal(await player.locator('[data-verify-round]').inputValue(), String(state.recent[0].round));
+  assert.equal(await player.getAttribute('[data-verify-result]', 'data-verify-result'), 'true');
   const [download] = await Promise.all([player.waitForEvent('download'), player.click('[data-download]')]);
   assert.match(download.suggestedFilename(), /^bitcraps-[0-9a-f]{8}-3-rolls\.bctx$/);
   const dir = mkdtempSync(join(tmpdir(), 'bitcraps-verify-'));
