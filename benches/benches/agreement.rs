@@ -70,6 +70,33 @@ fn pump(sessions: &mut [Session]) {
     }
 }
 
+/// A banker and 8 seated players (and, with `observer`, an observer last),
+/// their sit-downs relayed to all.
+fn table_of_eight(config: GameConfig, banker: &SigningKey, observer: bool) -> Vec<Session> {
+    let mut all = vec![Session::new(config, banker.clone(), [1; 32])];
+    for n in 1..=8u8 {
+        let mut s = Session::new(config, SigningKey::from_bytes(&[n; 32]), [n; 32]);
+        s.sit(0, 100_000).expect("sits");
+        all.push(s);
+    }
+    if observer {
+        all.push(Session::observer(config));
+    }
+    pump(&mut all);
+    all
+}
+
+/// The shooter rolls, and everything is relayed.
+fn roll_once(all: &mut [Session]) {
+    let shooter = all[0].table().shooter().expect("a shooter");
+    let i = all
+        .iter()
+        .position(|s| s.local_id() == Some(shooter))
+        .expect("seated");
+    all[i].roll(0).expect("rolls");
+    pump(all);
+}
+
 fn main() {
     let mut c = benches::criterion();
     let t = table();
@@ -117,16 +144,7 @@ fn main() {
 
     let banker = SigningKey::from_bytes(&[100; 32]);
     let config = GameConfig::new([7; 16], banker.verifying_key().to_bytes(), 10_000_000);
-    let sessions = || {
-        let mut all = vec![Session::new(config, banker.clone(), [1; 32])];
-        for n in 1..=8u8 {
-            let mut s = Session::new(config, SigningKey::from_bytes(&[n; 32]), [n; 32]);
-            s.sit(0, 100_000).expect("sits");
-            all.push(s);
-        }
-        pump(&mut all);
-        all
-    };
+    let sessions = || table_of_eight(config, &banker, false);
     c.bench_function("roll/8 players, 5 bets each, in memory", |b| {
         b.iter_batched(
             sessions,
@@ -137,13 +155,7 @@ fn main() {
                     }
                 }
                 pump(&mut all);
-                let shooter = all[0].table().shooter().expect("a shooter");
-                let i = all
-                    .iter()
-                    .position(|s| s.local_id() == Some(shooter))
-                    .expect("seated");
-                all[i].roll(0).expect("rolls");
-                pump(&mut all);
+                roll_once(&mut all);
                 assert_eq!(all[0].history().len(), 1);
                 all
             },
@@ -160,21 +172,8 @@ fn main() {
     group.sample_size(10);
     for strangers in [0usize, 640] {
         let setup = || {
-            let mut all = vec![Session::new(config, banker.clone(), [1; 32])];
-            for n in 1..=8u8 {
-                let mut s = Session::new(config, SigningKey::from_bytes(&[n; 32]), [n; 32]);
-                s.sit(0, 100_000).expect("sits");
-                all.push(s);
-            }
-            all.push(Session::observer(config));
-            pump(&mut all);
-            let shooter = all[0].table().shooter().expect("a shooter");
-            let i = all
-                .iter()
-                .position(|s| s.local_id() == Some(shooter))
-                .expect("seated");
-            all[i].roll(0).expect("rolls");
-            pump(&mut all);
+            let mut all = table_of_eight(config, &banker, true);
+            roll_once(&mut all);
             let mut observer = all.pop().expect("the observer");
             let round = observer.round();
             for n in 0..strangers as u32 {

@@ -57,6 +57,11 @@ fn a_whole_game_round_trips_through_its_file_and_checks_out() {
 #[test]
 fn every_kind_of_tampering_is_caught_with_its_reason() {
     let (written, keys) = game();
+    let relayed_commitment = |e: &TranscriptEntry| {
+        e.accepted
+            && e.relayed_at.is_some()
+            && matches!(e.message.message.action, Action::Commit { close: None, .. })
+    };
     let relayed_bet = |e: &TranscriptEntry| {
         e.accepted
             && e.relayed_at.is_some()
@@ -167,11 +172,7 @@ fn every_kind_of_tampering_is_caught_with_its_reason() {
 
     // A commitment moved after the roll it was for: stale when it comes.
     let mut t = written.clone();
-    let i = find(&t, |e| {
-        e.accepted
-            && e.relayed_at.is_some()
-            && matches!(e.message.message.action, Action::Commit { close: None, .. })
-    });
+    let i = find(&t, relayed_commitment);
     let round = t.entries[i].message.message.round;
     let after = t.entries[i..]
         .iter()
@@ -192,11 +193,7 @@ fn every_kind_of_tampering_is_caught_with_its_reason() {
     // A forfeit forged by moving a commitment's relay time past its
     // deadline: the record says it counted.
     let mut t = written.clone();
-    let i = find(&t, |e| {
-        e.accepted
-            && e.relayed_at.is_some()
-            && matches!(e.message.message.action, Action::Commit { close: None, .. })
-    });
+    let i = find(&t, relayed_commitment);
     t.entries[i].relayed_at = t.entries[i]
         .relayed_at
         .map(|at| at + 10 * t.config.commit_timeout);
