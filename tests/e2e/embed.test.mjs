@@ -134,3 +134,22 @@ test("the element on another site's page joins from that page's link, styled, an
   await assertClean(player);
   await assertClean(house);
 });
+
+test('a move at a table nobody opens is refused with no-table, and one at a table never joined with not-at-table', async () => {
+  site ??= await startSite(env.relay.url);
+  const page = await openPage(site.url);
+  await page.waitForFunction(() => window.ready === true);
+  const ws = `${env.relay.url.replace('http', 'ws')}/ws`;
+  const codes = await page.evaluate(async (relay) => {
+    const { BitCrapsClient, BitCrapsError } = await import('bitcraps-client');
+    const peer = await new BitCrapsClient({ relay, storagePrefix: 'nobody' }).start();
+    const code = (p) => p.then(() => 'resolved', (e) => (e instanceof BitCrapsError ? e.code : `untyped: ${e}`));
+    const never = 'ffffffffffffffffffffffffffffffff';
+    const notJoined = await code(peer.sit('eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', 10));
+    peer.joinTable(never);
+    const none = await code(peer.sit(never, 10));
+    return { notJoined, none };
+  }, ws);
+  assert.deepEqual(codes, { notJoined: 'not-at-table', none: 'no-table' });
+  assert.deepEqual(page.errors, [], 'no page error');
+});
