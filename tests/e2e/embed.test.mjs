@@ -105,10 +105,10 @@ test("the element on another site's page joins from that page's link, styled, an
   await waitOpen(player);
   assert.equal(await player.evaluate(() => document.querySelector('bitcraps-table').getAttribute('table')), table);
   // Its own styles, with no stylesheet on the page: the felt.
-  const felt = await player.evaluate(() => getComputedStyle(document.querySelector('bitcraps-table').shadowRoot.querySelector('.bc')).backgroundColor);
+  const felt = await player.evaluate(() => getComputedStyle(document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('.bc')).backgroundColor);
   assert.equal(felt, 'rgb(11, 93, 42)');
   // Its share link comes back to this page, not to the relay's.
-  const share = await player.evaluate(() => document.querySelector('bitcraps-table').shadowRoot.querySelector('[data-share]').value);
+  const share = await player.evaluate(() => document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('[data-share]').value);
   assert.equal(new URL(share).origin, new URL(site.url).origin);
   assert.equal(new URL(share).searchParams.get('table'), table);
 

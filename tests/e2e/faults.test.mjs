@@ -61,7 +61,7 @@ for (const webrtc of ['off', 'on']) {
     const me = (await stateOf(bettor)).me;
     await bettor.evaluate(() => {
       window.bitcraps.ws.close();
-      document.querySelector('bitcraps-table').shadowRoot.querySelector('[data-area="field"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+      document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('[data-area="field"]').dispatchEvent(new MouseEvent('click', { bubbles: true }));
     });
     for (const page of pages) {
       await page.waitForFunction(
@@ -216,7 +216,7 @@ test('a full relay says so in words on the page', async () => {
   await house.waitForFunction(() => document.querySelector('bitcraps-table')?.dataset.open === 'true', null, { timeout: 15_000 });
   const url = await house.evaluate(() => location.href);
   const player = await openPage(url);
-  await player.waitForFunction(() => /relay is full/.test(document.querySelector('bitcraps-table').shadowRoot.querySelector('[data-message]')?.textContent ?? ''), null, {
+  await player.waitForFunction(() => /relay is full/.test(document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('[data-message]')?.textContent ?? ''), null, {
     timeout: 15_000,
   });
   assert.match(await player.locator('[data-message]').textContent(), /refused the connection: relay is full \(HTTP 503\)/);

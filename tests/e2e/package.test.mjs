@@ -100,7 +100,7 @@ window.ready = true;
     element.setAttribute('table', t);
   }, second.table);
   await page.waitForFunction(() => document.querySelector('bitcraps-table').dataset.open === 'true');
-  const felt = await page.evaluate(() => getComputedStyle(document.querySelector('bitcraps-table').shadowRoot.querySelector('.bc')).backgroundColor);
+  const felt = await page.evaluate(() => getComputedStyle(document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('.bc')).backgroundColor);
   assert.equal(felt, 'rgb(11, 93, 42)');
   await assertClean(page);
   await assertClean(house);

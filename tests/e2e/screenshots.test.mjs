@@ -62,7 +62,7 @@ test('screenshots: the lobby, a table mid-game and the verify panel, on a deskto
   for (const page of players) {
     for (const area of ['field', 'hard-8', 'any-seven']) await page.click(`[data-area="${area}"]`);
   }
-  await players[1].waitForFunction(() => document.querySelector('bitcraps-table').shadowRoot.querySelectorAll('[data-area="field"] .bc-chip-on').length === 2);
+  await players[1].waitForFunction(() => document.querySelector('bitcraps-table')?.shadowRoot?.querySelectorAll('[data-area="field"] .bc-chip-on').length === 2);
   await players[0].fill('[data-chat-text]', 'Hot dice tonight!');
   await players[0].press('[data-chat-text]', 'Enter');
   await players[1].locator('[data-chat-lines] li').first().waitFor();

@@ -110,7 +110,7 @@ test('a refused bet shows its reason', async () => {
   assert.match(await house.locator('[data-message]').textContent(), /banker cannot bet/);
   // A refusal does not stay on the page for good: it clears by itself.
   const shownAt = Date.now();
-  await house.waitForFunction(() => document.querySelector('bitcraps-table').shadowRoot.querySelector('[data-message]').textContent === '', null, { timeout: 12_000 });
+  await house.waitForFunction(() => document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('[data-message]').textContent === '', null, { timeout: 12_000 });
   assert.ok(Date.now() - shownAt >= 6_000, 'long enough to read');
   for (const p of [house, player]) await p.context().close();
 });
@@ -180,7 +180,7 @@ test('a second tab takes the table over: the first says so, takes no bets, and c
   // The first tab takes no bets: a click is refused in words, and nobody
   // sees a bet from it.
   const before = await stateOf(first);
-  await first.evaluate(() => document.querySelector('bitcraps-table').shadowRoot.querySelector('[data-area="field"]').dispatchEvent(new MouseEvent('click', { bubbles: true })));
+  await first.evaluate(() => document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('[data-area="field"]').dispatchEvent(new MouseEvent('click', { bubbles: true })));
   assert.match(await first.locator('[data-message]').textContent(), /open in another tab/);
   assert.deepEqual((await stateOf(first)).bets, before.bets);
   assert.equal(await first.locator('[data-roll]').isDisabled(), true);
@@ -324,9 +324,9 @@ test('on a 390x844 phone the whole table fits: no sideways scrolling, and bets a
     const widths = await page.evaluate(() => ({
       page: document.documentElement.scrollWidth,
       view: window.innerWidth,
-      layout: document.querySelector('bitcraps-table').shadowRoot.querySelector('.bc-layout-wrap').scrollWidth,
-      wrap: document.querySelector('bitcraps-table').shadowRoot.querySelector('.bc-layout-wrap').clientWidth,
-      svg: document.querySelector('bitcraps-table').shadowRoot.querySelector('.bc-layout').getBoundingClientRect().width,
+      layout: document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('.bc-layout-wrap').scrollWidth,
+      wrap: document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('.bc-layout-wrap').clientWidth,
+      svg: document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('.bc-layout').getBoundingClientRect().width,
     }));
     assert.ok(widths.page <= widths.view, `the page does not scroll sideways: ${JSON.stringify(widths)}`);
     assert.ok(widths.layout <= widths.wrap, `nor does the layout: ${JSON.stringify(widths)}`);
@@ -425,7 +425,7 @@ test('the shooter sees its time to roll count down, and so does everyone else', 
   for (const page of pages.slice(1)) if ((await data(page, 'shooter')) === 'true') shooter = page;
   assert.match(await shooter.locator('[data-shooter-clock]').textContent(), /^You have \d+ s to roll$/);
   const before = await seconds(pages[0]);
-  await pages[0].waitForFunction((b) => Number(document.querySelector('bitcraps-table').shadowRoot.querySelector('[data-shooter-clock]').dataset.seconds) < b, before, { timeout: 5_000 });
+  await pages[0].waitForFunction((b) => Number(document.querySelector('bitcraps-table')?.shadowRoot?.querySelector('[data-shooter-clock]').dataset.seconds) < b, before, { timeout: 5_000 });
   // Play goes on.
   await playRoll(pages, 2);
   for (const p of pages) await assertClean(p);
