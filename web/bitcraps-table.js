@@ -232,9 +232,9 @@ const TEMPLATE = `
       <summary>Verify a roll</summary>
       <select data-verify-round aria-label="roll to verify"></select>
       <div data-verify-out></div>
-      <p><button type="button" data-download>Download this game</button>
-        (a transcript anyone can check: <a href="verify.html" target="_blank" rel="noopener">in a browser</a>,
-        or with <code>bitcraps-verify</code>)</p>
+      <p><button type="button" data-check-game>Check the whole game</button>
+        <button type="button" data-download>Download this game</button>
+        (a transcript anyone can check: in a browser, offline, or with <code>bitcraps-verify</code>)</p>
     </details>
     <p class="bc-share">Share this table: <input readonly data-share aria-label="table link"></p>
   </section>
@@ -243,6 +243,8 @@ const TEMPLATE = `
 /** The element's stylesheet, next to this module (on the relay, or in the
  * package). */
 const STYLES = new URL('./bitcraps-table.css', import.meta.url).href;
+// The offline checker, served beside this file.
+const CHECKER = new URL('./verify.html', import.meta.url).href;
 
 /** A table id: 32 hex digits. */
 const TABLE_ID = /^[0-9a-f]{32}$/;
@@ -608,6 +610,7 @@ export class BitCrapsTable extends HTMLElement {
       this.place(`hop-${a}-${b}`);
     });
     this.$('download').addEventListener('click', () => this.download());
+    this.$('check-game').addEventListener('click', () => this.checkGame());
     this.$('verify-round').addEventListener('change', () => {
       this.verifyPicked = true;
       this.showVerify();
@@ -710,19 +713,43 @@ export class BitCrapsTable extends HTMLElement {
     this.say(refused.length ? `Repeated, except ${refused.join('; ')}.` : `Repeated: ${again.map((b) => `${b.bet} ${b.stake}`).join(', ')}.`);
   }
 
+  /** The game so far as a transcript file and its name, or `null` (said). */
+  transcriptFile() {
+    try {
+      const bytes = this.peer.transcript(this.table);
+      const name = `bitcraps-${this.table.slice(0, 8)}-${this.peer.state(this.table).rolls}-rolls.bctx`;
+      return { bytes, name };
+    } catch (error) {
+      this.say(`No transcript: ${error.message ?? error}`, { fleeting: true });
+      return null;
+    }
+  }
+
   /** Saves the game so far as a transcript file. */
   download() {
-    let bytes;
-    try {
-      bytes = this.peer.transcript(this.table);
-    } catch (error) {
-      return this.say(`No transcript: ${error.message ?? error}`, { fleeting: true });
-    }
+    const file = this.transcriptFile();
+    if (!file) return;
     const link = document.createElement('a');
-    link.href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-    link.download = `bitcraps-${this.table.slice(0, 8)}-${this.peer.state(this.table).rolls}-rolls.bctx`;
+    link.href = URL.createObjectURL(new Blob([file.bytes], { type: 'application/octet-stream' }));
+    link.download = file.name;
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }
+
+  /** Opens the offline checker with the game so far: it asks for the
+   * file once it is ready, and checks it as if it had been dropped. */
+  checkGame() {
+    const file = this.transcriptFile();
+    if (!file) return;
+    const checker = window.open(`${CHECKER}#from-table`, '_blank');
+    if (!checker) return this.say('The checker could not open (pop-ups blocked?): download the game and drop it there.', { fleeting: true });
+    const origin = new URL(CHECKER).origin;
+    const answer = (event) => {
+      if (event.source !== checker || event.origin !== origin || event.data?.bitcraps !== 'ready-to-check') return;
+      window.removeEventListener('message', answer);
+      checker.postMessage({ bitcraps: 'game', name: file.name, bytes: file.bytes }, origin);
+    };
+    window.addEventListener('message', answer);
   }
 
   /** Makes a move (a promise of the client's); a refusal is said. */

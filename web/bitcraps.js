@@ -494,9 +494,9 @@ export class BitCrapsClient extends EventTarget {
 
   /** The whole game so far as a transcript file (`Uint8Array`, `.bctx`):
    * every signed message with its relay time, and the dice and state this
-   * page holds; `bitcraps-verify game.bctx` checks it all again. Throws a
-   * `BitCrapsError` (`from-checkpoint`) for a game this page took from a
-   * snapshot. */
+   * page holds; `bitcraps-verify game.bctx` checks it all again. A game
+   * this page took under way starts from the checkpoint it joined at,
+   * with the players' signatures on it. */
   transcript(table) {
     try {
       return this.client.transcript(table);

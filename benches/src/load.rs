@@ -390,7 +390,8 @@ pub fn plot(ticks: &[Tick], title: &str, path: &std::path::Path) -> anyhow::Resu
 }
 
 /// The consensus round trip: `players` participants (the first is the
-/// banker) in one room play `rolls` rolls through the relay with real
+/// banker; every other keeps a stake, so takes part in every roll) in one
+/// room play `rolls` rolls through the relay with real
 /// sessions (signed commitments and reveals, every message verified by
 /// every peer). Returns each roll's time from the shooter's `roll()` to
 /// the shooter holding the settled roll (which needs every reveal).
@@ -467,11 +468,28 @@ pub async fn run_consensus(
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     return;
                 }
-                // Roll when it is our turn, everyone is seated and there
-                // are rolls left to play.
-                if session.table().seats().len() == players - 1
-                    && session.is_betting()
-                    && session.table().shooter() == Some(me)
+                // Every player keeps a stake on the table (a seat with
+                // nothing at stake takes no part in the dice): a place bet
+                // on 6, placed again after a seven takes it.
+                let table = session.table();
+                let needs_stake = me != banker && table.is_seated(&me) && !table.has_stake(&me);
+                let staked = table.seats().iter().all(|s| table.has_stake(&s.player));
+                let everyone = table.seats().len() == players - 1;
+                let shooting = table.shooter() == Some(me);
+                let betting = session.is_betting();
+                if needs_stake && betting {
+                    let bet = LocalAction::Bet {
+                        kind: shared::craps::BetKind::Place(6),
+                        stake: 6,
+                    };
+                    let _ = peer.act(now(), room, bet);
+                }
+                // Roll when it is our turn, everyone is seated with a stake
+                // and there are rolls left to play.
+                if everyone
+                    && staked
+                    && betting
+                    && shooting
                     && rolled_at.is_none()
                     && peer.act(now(), room, LocalAction::Roll).is_ok()
                 {

@@ -38,6 +38,11 @@ pub struct Config {
     /// STUN: the relay's own server and public-address discovery.
     #[command(flatten)]
     pub stun: StunConfig,
+
+    /// Validation mode: write every validated game's transcript (`.bctx`,
+    /// for `bitcraps-verify`) into this folder as the game goes.
+    #[arg(long, env = "BITCRAPS_TRANSCRIPTS", requires = "validate")]
+    pub transcripts: Option<PathBuf>,
 }
 
 /// STUN settings.

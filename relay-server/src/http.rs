@@ -87,8 +87,12 @@ impl Relay {
     /// A relay for `config`, stopping when `shutdown` fires.
     pub fn new(config: &Config, shutdown: Shutdown) -> Self {
         let metrics = Arc::new(Metrics::new());
+        let mut hub = Hub::new(config.limits, Arc::clone(&metrics));
+        if let Some(dir) = &config.transcripts {
+            hub.set_transcripts(crate::transcripts::TranscriptLog::new(dir));
+        }
         Self {
-            hub: Arc::new(Hub::new(config.limits, Arc::clone(&metrics))),
+            hub: Arc::new(hub),
             metrics,
             origins: Arc::new(config.origins.allowed.clone()),
             cors: Arc::new(config.origins.cors().to_vec()),

@@ -19,6 +19,7 @@ pub mod rooms;
 pub mod shutdown;
 pub mod socket;
 pub mod stun;
+pub mod transcripts;
 
 pub use config::Config;
 pub use http::{serve, Relay};

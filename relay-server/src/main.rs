@@ -20,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
             "no index.html in the web folder: the page will not be served (set --web-dir)"
         );
     }
+    if let Some(dir) = &config.transcripts {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the transcripts folder {}", dir.display()))?;
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -54,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         replay_bytes = limits.replay_bytes,
         replay_total_bytes = limits.replay_total_bytes,
         validate = limits.validate,
+        transcripts = ?config.transcripts,
         allowed_origins = ?config.origins.allowed,
         shutdown_grace_secs = config.shutdown_grace_secs,
         "limits in force"

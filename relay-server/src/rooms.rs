@@ -37,6 +37,7 @@ use shared::wire::{error, FrameKind, PeerId, Priority, RoomId};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
+use crate::transcripts::TranscriptLog;
 
 /// One member of a room: the connection it came on and its outbox.
 #[derive(Clone)]
@@ -124,6 +125,8 @@ pub struct Hub {
     limits: Limits,
     metrics: Arc<Metrics>,
     validator: Option<ConsensusGameManager>,
+    /// Validation mode's game files (`--transcripts`).
+    transcripts: Option<TranscriptLog>,
     next_conn: AtomicU64,
     started: Instant,
     epoch: u64,
@@ -168,6 +171,7 @@ impl Hub {
         Self {
             rooms: DashMap::new(),
             validator: limits.validate.then(ConsensusGameManager::new),
+            transcripts: None,
             limits: limits.effective(),
             metrics,
             next_conn: AtomicU64::new(1),
@@ -191,6 +195,16 @@ impl Hub {
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Validation mode writes each validated game's transcript with `log`.
+    pub fn set_transcripts(&mut self, log: TranscriptLog) {
+        self.transcripts = Some(log);
+    }
+
+    /// Validation mode's game files, if written.
+    pub fn transcripts(&self) -> Option<&TranscriptLog> {
+        self.transcripts.as_ref()
     }
 
     /// The game validator, in validation mode.
@@ -342,7 +356,10 @@ impl Hub {
             // Validation mode follows the game no longer: a room that is
             // gone keeps no session (its own map, no room lock held).
             if let Some(validator) = &self.validator {
-                validator.remove(room_id);
+                let game = validator.remove(room_id);
+                if let (Some(log), Some(game)) = (&self.transcripts, game) {
+                    log.finish(room_id, &game);
+                }
             }
         }
     }
@@ -639,7 +656,11 @@ impl Hub {
             ));
         }
         // A table announced twice keeps its first configuration.
-        let _ = validator.observe(config);
+        if validator.observe(config).is_ok() {
+            if let Some(log) = &self.transcripts {
+                log.start(&config);
+            }
+        }
         Ok(())
     }
 
@@ -666,7 +687,15 @@ impl Hub {
         }
         let message = SignedMessage::from_frame(frame).map_err(|e| invalid(e.to_string()))?;
         let now = self.started.elapsed().as_millis() as u64;
-        match validator.handle_message(now, message, Some(time)) {
+        let game = message.message.game;
+        let result = validator.handle_message(now, message, Some(time));
+        // (Under the room's lock: the file takes the relay's order.)
+        if let Some(log) = &self.transcripts {
+            if let Some(from) = log.written(&game) {
+                log.append(&game, &validator.transcript_from(&game, from));
+            }
+        }
+        match result {
             Ok(_) => Ok(()),
             Err(ManagerError::Session(e)) if e.used_its_turn() => Ok(()),
             Err(e) => Err(invalid(e.to_string())),

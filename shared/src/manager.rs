@@ -21,7 +21,9 @@ use dashmap::DashMap;
 
 use crate::commit_reveal::GameId;
 use crate::message::SignedMessage;
-use crate::session::{Event, GameConfig, LocalAction, Millis, Session, SessionError};
+use crate::session::{
+    Event, GameConfig, LocalAction, Millis, Session, SessionError, TranscriptEntry,
+};
 
 /// Why the manager refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -245,6 +247,16 @@ impl<S: SessionStore> ConsensusGameManager<S> {
     /// The current state hash of a game.
     pub fn state_hash(&self, game: &GameId) -> Option<[u8; 32]> {
         self.sessions.read(game, Session::state_hash)
+    }
+
+    /// A game's transcript entries from the `from`th on (a copy: no guard
+    /// outlives the call).
+    pub fn transcript_from(&self, game: &GameId, from: usize) -> Vec<TranscriptEntry> {
+        self.sessions
+            .read(game, |s| {
+                s.transcript().get(from..).unwrap_or_default().to_vec()
+            })
+            .unwrap_or_default()
     }
 
     /// Routes a message to its game: `relayed_at` is the relay time

@@ -8,7 +8,11 @@
 //! differs from the record.
 
 use crate::commit_reveal::Digest32;
-use crate::session::{GameConfig, RollRecord, Session, SessionError, TranscriptEntry};
+use crate::craps::PlayerId;
+use crate::session::{
+    confirmed, settled_votes, CheckpointError, CheckpointState, GameConfig, RollRecord, Session,
+    SessionError, TranscriptEntry,
+};
 
 /// Why a transcript does not check out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +46,32 @@ pub enum VerifyError {
         /// The round.
         round: u64,
     },
+    /// The checkpoint the game is followed from does not hold up.
+    #[error("the checkpoint does not hold up: {0}")]
+    BadCheckpoint(#[from] CheckpointError),
+    /// The players did not sign the checkpoint's state (most of those who
+    /// signed a state after that roll named another), or no roll was
+    /// played on it.
+    #[error("the state after round {round} that the file starts from is not one the players signed and played on")]
+    Unvouched {
+        /// The roll the checkpoint follows.
+        round: u64,
+    },
+}
+
+/// A checkpoint a verified game starts from, and who vouched for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vouched {
+    /// The roll it follows (the game's rolls before it are not in the
+    /// file: the writer took the game under way).
+    pub round: u64,
+    /// How many rolls the game had had by then.
+    pub rolls_before: u64,
+    /// Who signed its state hash after that roll (the banker and seated
+    /// players who did), by their `Settled` messages in the file.
+    pub signed_by: Vec<PlayerId>,
+    /// Who could have (the banker and every seated player then).
+    pub voters: usize,
 }
 
 /// What a verified transcript establishes.
@@ -68,6 +98,8 @@ pub fn verify(config: GameConfig, transcript: &[TranscriptEntry]) -> Result<Veri
 /// by roll replays every message once.
 pub struct Verifier {
     observer: Session,
+    /// The checkpoint it started from, if any.
+    from: Option<Vouched>,
     game: crate::commit_reveal::GameId,
     /// Entries checked so far.
     checked: usize,
@@ -80,10 +112,66 @@ impl Verifier {
     pub fn new(config: GameConfig) -> Self {
         Verifier {
             observer: Session::observer(config),
+            from: None,
             game: config.game,
             checked: 0,
             rolls_checked: 0,
         }
+    }
+
+    /// A verifier of the game `config` from a checkpoint (`bytes`, as
+    /// `Session::snapshot_parts` gives them) that `entries`, the messages
+    /// after it, vouch for: most of its voters who signed a state hash
+    /// after that roll (the banker and the seated players, read off the
+    /// state) signed this state's, one at least. Whether a roll was then
+    /// played on it (every commitment of a finished roll names the table
+    /// the replay rolled on, the banker's among them) is for the caller
+    /// to ask once the entries are checked ([`Verifier::played_on`]).
+    pub fn from_checkpoint(
+        config: GameConfig,
+        bytes: &[u8],
+        entries: &[TranscriptEntry],
+    ) -> Result<Self, VerifyError> {
+        let state = CheckpointState::read(bytes, &config)?;
+        let (round, hash) = (state.round, state.state_hash(&config));
+        let voters = state.voters();
+        let votes = settled_votes(entries, round, &config);
+        // Nobody is the giver here: every voter counts.
+        let nobody = [0u8; 32];
+        if !confirmed(&voters, &nobody, &hash, &votes) {
+            return Err(VerifyError::Unvouched { round });
+        }
+        let signed_by = votes
+            .iter()
+            .filter(|(p, h)| voters.contains(p) && **h == hash)
+            .map(|(p, _)| *p)
+            .collect();
+        let observer = Session::from_checkpoint(config, None, state, 0)?;
+        Ok(Verifier {
+            from: Some(Vouched {
+                round,
+                rolls_before: observer.rolls(),
+                signed_by,
+                voters: voters.len(),
+            }),
+            observer,
+            game: config.game,
+            checked: 0,
+            rolls_checked: 0,
+        })
+    }
+
+    /// The checkpoint this verifier started from, if any.
+    pub fn from(&self) -> Option<&Vouched> {
+        self.from.as_ref()
+    }
+
+    /// Whether a roll was played on the state this verifier started from
+    /// (always, from a game's first message): a roll after the checkpoint
+    /// finished in the replay, so its participants, the banker among
+    /// them, committed to the table the replay rolled on.
+    pub fn played_on(&self) -> bool {
+        self.from.is_none() || !self.observer.history().is_empty()
     }
 
     /// Checks the entries that follow those checked so far (`more` is

@@ -345,17 +345,30 @@ fn play_one(seed: u64, rounds: u64, kind: Hostile, counts: &mut Counts) {
                     flood(&mut net, round);
                 }
                 if kind == Hostile::Squatters && round % 4 == 0 && squatters < 60 {
-                    // A throwaway key sits down and will never commit.
-                    let sit = Message {
-                        game: GAME,
-                        round,
-                        seq: 1,
-                        action: Action::Sit { buy_in: 50 },
+                    // A throwaway key sits down, stakes a chip (a seat
+                    // with nothing at stake takes no part in the dice)
+                    // and will never commit.
+                    for (seq, action) in [
+                        (1, Action::Sit { buy_in: 50 }),
+                        (
+                            2,
+                            Action::Bet {
+                                kind: BetKind::Field,
+                                stake: 1,
+                            },
+                        ),
+                    ] {
+                        let m = Message {
+                            game: GAME,
+                            round,
+                            seq,
+                            action,
+                        }
+                        .sign(&key(150 + squatters));
+                        net.inject(m);
                     }
-                    .sign(&key(150 + squatters));
                     squatters += 1;
                     acts.set(acts.get() + 1);
-                    net.inject(sit);
                 }
                 if kind == Hostile::ChannelInjector && round % 3 == 0 {
                     // Only over a data channel, to one peer: a sit and a
@@ -558,6 +571,7 @@ fn zz_seed() {
         .and_then(|name| HOSTILE.into_iter().find(|k| format!("{k:?}") == name))
         .unwrap_or(HOSTILE[(seed % HOSTILE.len() as u64) as usize]);
     play_one(seed, 400, kind, &mut counts);
+    eprintln!("{kind:?}: {counts:?}");
 }
 
 #[test]
@@ -565,7 +579,13 @@ fn peers_agree_on_every_roll_with_bets_crossing_and_a_small_bankroll() {
     let wanted = rounds_wanted();
     let mut counts = Counts::default();
     let mut seed = 100;
-    while counts.rounds < wanted {
+    // Until the rounds are played and every hostile kind has had its
+    // stretch (a game can end before it: a bankroll runs dry).
+    while counts.rounds < wanted || counts.hostile.len() < HOSTILE.len() {
+        assert!(
+            seed < 140,
+            "the hostile kinds never all took part: {counts:?}"
+        );
         // The kind that took part least so far (one whose game ended
         // before its stretch began goes again).
         let kind = *HOSTILE
@@ -574,7 +594,7 @@ fn peers_agree_on_every_roll_with_bets_crossing_and_a_small_bankroll() {
             .unwrap_or(&HOSTILE[0]);
         play_one(
             seed,
-            (wanted - counts.rounds).clamp(50, 200),
+            wanted.saturating_sub(counts.rounds).clamp(50, 200),
             kind,
             &mut counts,
         );

@@ -1,5 +1,6 @@
-//! A flood of throwaway keys that sit down and never commit, against a
-//! table of honest players: each such seat costs every honest player one
+//! A flood of throwaway keys that sit down, stake a chip and never
+//! commit, against a table of honest players: each such seat costs every
+//! honest player one
 //! commit timeout, so the table prices seats (see
 //! [`shared::craps::SEAT_EVERY`]). Twenty throwaway keys always wait for a
 //! seat (each one that forfeits is replaced by a fresh one at once); the
@@ -18,7 +19,7 @@ mod sim;
 use std::collections::BTreeSet;
 
 use ed25519_dalek::SigningKey;
-use shared::craps::{PlayerId, SEAT_BURST, SEAT_EVERY};
+use shared::craps::{BetKind, PlayerId, SEAT_BURST, SEAT_EVERY};
 use shared::message::{Action, Message};
 use shared::session::{Event, ForfeitReason, TICK_GRACE};
 use sim::{Net, GAME};
@@ -77,15 +78,28 @@ fn play(seed: u64, rolls: usize, flood: usize, newcomer_at: Option<usize>) -> Ru
         while waiting.len() < flood {
             let key = throwaway(next);
             next += 1;
-            let sit = Message {
-                game: GAME,
-                round: current,
-                seq: 1,
-                action: Action::Sit { buy_in: 50 },
+            // It sits and stakes a chip (a seat with nothing at stake
+            // takes no part in the dice, so costs nobody a timeout).
+            for (seq, action) in [
+                (1, Action::Sit { buy_in: 50 }),
+                (
+                    2,
+                    Action::Bet {
+                        kind: BetKind::Field,
+                        stake: 1,
+                    },
+                ),
+            ] {
+                let m = Message {
+                    game: GAME,
+                    round: current,
+                    seq,
+                    action,
+                }
+                .sign(&key);
+                net.inject(m);
             }
-            .sign(&key);
             waiting.insert(key.verifying_key().to_bytes());
-            net.inject(sit);
         }
         if newcomer_at.is_some_and(|at| net.rolls(0) >= WARM_UP + at) && !asked {
             asked = true;

@@ -675,6 +675,9 @@ fn deadlines_are_judged_on_the_relays_clock_alike_whatever_the_peers_clocks_say(
 fn a_commitment_past_the_deadline_forfeits_on_every_peer_alike() {
     let (mut banker, mut shooter, mut other) = table_of_three();
     let other_id = other.local_id().unwrap();
+    // A stake: the other player takes part in the dice.
+    other.place_bet(5, BetKind::Field, 5).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 5);
     shooter.roll(10).unwrap();
     // The relay stamps the request and the banker's close at 10.
     pump(&mut [&mut banker, &mut shooter], 10);

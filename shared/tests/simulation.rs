@@ -56,7 +56,11 @@ fn honest_peers_agree_over_a_thousand_rolls() {
     assert!(s.history().iter().any(|r| r.settlement.seven_out));
     for r in s.history() {
         assert!(r.verify(&GAME));
-        assert_eq!(r.reveals.len(), 4, "every participant revealed");
+        assert_eq!(
+            r.reveals.len(),
+            r.commits.len(),
+            "every participant revealed"
+        );
     }
     for p in &net.peers {
         assert!(
@@ -227,8 +231,19 @@ fn bets_after_betting_closes_or_above_the_balance_are_refused() {
     };
     net.inject(msg(1, 1, Action::Sit { buy_in: 100 }));
     net.run_until(5, |_| false);
+    // A stake (so Mallory takes part in the dice), then one above its
+    // balance.
     net.inject(msg(
         2,
+        1,
+        Action::Bet {
+            kind: BetKind::Field,
+            stake: 5,
+        },
+    ));
+    net.run_until(5, |_| false);
+    net.inject(msg(
+        3,
         1,
         Action::Bet {
             kind: BetKind::Field,
@@ -238,7 +253,7 @@ fn bets_after_betting_closes_or_above_the_balance_are_refused() {
     // Wait until betting closed everywhere, then bet.
     assert!(net.run_until(1_000, |n| n.peers.iter().all(|p| !p.session.is_betting())));
     net.inject(msg(
-        3,
+        4,
         1,
         Action::Bet {
             kind: BetKind::Field,
@@ -264,9 +279,10 @@ fn bets_after_betting_closes_or_above_the_balance_are_refused() {
             .rejected
             .contains(&SessionError::Table(shared::craps::TableError::NotSeated)));
     }
-    // Mallory never committed, so it forfeited and left with its chips.
+    // Mallory never committed, so it forfeited its stake and left with
+    // the rest of its chips.
     let s = &net.peers[0].session;
-    assert_eq!(s.table().departed().get(&m), Some(&100));
+    assert_eq!(s.table().departed().get(&m), Some(&95));
     assert_eq!(s.history()[0].forfeited, vec![(m, ForfeitReason::NoCommit)]);
 }
 

@@ -1,12 +1,18 @@
 //! A whole game's transcript file: written by a player, read back, checked
 //! by a fresh observer; and every kind of tampering caught, each with its
-//! own reason.
+//! own reason. The same tests run natively and, compiled to wasm, in
+//! headless Chromium (the checks `verify.html` runs).
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod sim;
 
 use shared::message::{Action, SignedMessage};
 use shared::session::{SessionError, TranscriptEntry};
-use shared::transcript::{GameTranscript, TranscriptError};
+use shared::transcript::{Claims, GameTranscript, TranscriptError};
 use shared::verify::VerifyError;
 use shared::SigningKey;
 use sim::Net;
@@ -19,9 +25,14 @@ fn game() -> (GameTranscript, Vec<SigningKey>) {
     net.run_until(10_000_000, |n| n.rolls(0) >= 12);
     net.settle();
     let keys = net.peers.iter().map(|p| p.key.clone()).collect();
-    let written = GameTranscript::of(&net.peers[1].session).expect("a whole game");
-    assert!(written.rolls.len() >= 12);
+    let written = GameTranscript::of(&net.peers[1].session);
+    assert!(claims(&written).rolls.len() >= 12);
     (written, keys)
+}
+
+/// What the file claims.
+fn claims(t: &GameTranscript) -> &Claims {
+    t.claims.as_ref().expect("a finished file")
 }
 
 /// The first entry whose message matches, with its place.
@@ -44,9 +55,10 @@ fn a_whole_game_round_trips_through_its_file_and_checks_out() {
     let read = GameTranscript::decode(&bytes).expect("reads back");
     assert_eq!(read, written);
     let checked = read.check().expect("checks out");
-    assert_eq!(checked.rolls.len(), written.rolls.len());
-    assert_eq!(checked.state_hash, written.state_hash);
+    assert_eq!(checked.rolls.len(), claims(&written).rolls.len());
+    assert_eq!(checked.state_hash, claims(&written).state_hash);
     assert_eq!(checked.entries, written.entries.len());
+    assert!(checked.finished && checked.from.is_none());
     println!(
         "a 12-roll game of 4 peers: {} messages, {} bytes",
         written.entries.len(),
@@ -70,11 +82,8 @@ fn every_kind_of_tampering_is_caught_with_its_reason() {
 
     // A changed die in what the file claims.
     let mut t = written.clone();
-    t.rolls[3].1 = if t.rolls[3].1 == [6, 6] {
-        [1, 1]
-    } else {
-        [6, 6]
-    };
+    let rolls = &mut t.claims.as_mut().unwrap().rolls;
+    rolls[3].1 = if rolls[3].1 == [6, 6] { [1, 1] } else { [6, 6] };
     assert!(
         matches!(t.check(), Err(TranscriptError::DiceDiffer { index: 3, .. })),
         "{:?}",
@@ -221,6 +230,23 @@ fn every_kind_of_tampering_is_caught_with_its_reason() {
         GameTranscript::decode(&bytes[..bytes.len() - 7]),
         Err(TranscriptError::Truncated("a field is cut short"))
     );
+    // The file cut where its claims begin: not a finished game, and
+    // what it holds checks out when read as unfinished.
+    let mut unfinished = written.clone();
+    unfinished.claims = None;
+    let cut = unfinished.encode();
+    assert_eq!(
+        GameTranscript::decode(&cut),
+        Err(TranscriptError::Unfinished)
+    );
+    let read = GameTranscript::decode_unfinished(&cut).unwrap();
+    let checked = read.check().expect("what it holds checks out");
+    assert!(!checked.finished);
+    assert_eq!(checked.rolls.len(), claims(&written).rolls.len());
+    // A writer that stopped in the middle of a record: the record is
+    // dropped, the rest checked.
+    let read = GameTranscript::decode_unfinished(&cut[..cut.len() - 5]).unwrap();
+    assert_eq!(read.entries.len(), written.entries.len() - 1);
     // Not a transcript at all.
     assert_eq!(
         GameTranscript::decode(b"GIF89a"),
@@ -228,7 +254,7 @@ fn every_kind_of_tampering_is_caught_with_its_reason() {
     );
     // A state claimed that the messages do not make.
     let mut t = written.clone();
-    t.state_hash[0] ^= 1;
+    t.claims.as_mut().unwrap().state_hash[0] ^= 1;
     assert_eq!(t.check().unwrap_err(), TranscriptError::StateDiffers);
 }
 
@@ -247,7 +273,7 @@ fn a_game_whose_rolls_end_at_a_deadline_checks_out_in_turn() {
     net.run_until(10_000_000, |n| n.rolls(0) >= 3);
     net.settle();
     for i in [0, 2, 3] {
-        let written = GameTranscript::of(&net.peers[i].session).expect("a whole game");
+        let written = GameTranscript::of(&net.peers[i].session);
         let forfeits = net.peers[i]
             .session
             .history()
@@ -257,4 +283,74 @@ fn a_game_whose_rolls_end_at_a_deadline_checks_out_in_turn() {
         assert!(forfeits >= 1, "a roll ended at its deadline");
         written.check().unwrap_or_else(|e| panic!("peer {i}: {e}"));
     }
+}
+
+/// A page that took the game under way from a snapshot writes the
+/// checkpoint it started from: the file checks out from there, saying
+/// from which roll and who signed that state; a checkpoint changed, or
+/// stripped of the players' signatures on it, does not.
+#[test]
+fn a_game_taken_under_way_checks_out_from_its_checkpoint() {
+    use shared::peer::{handshake, sync};
+    use shared::wire::FrameKind;
+
+    let mut net = Net::new(3, 31);
+    net.run_until(10_000_000, |n| n.rolls(0) >= 12);
+    net.settle();
+    let config = *net.peers[1].session.config();
+    let banker = &net.peers[0].key;
+    let table = handshake::signed_frame(
+        banker,
+        FrameKind::Table,
+        config.game,
+        None,
+        &config.encode(),
+    )
+    .unwrap();
+    let giver = &net.peers[1];
+    let snapshot = sync::encode(&table, &giver.session);
+    let newcomer = SigningKey::from_bytes(&[0x5A; 32]);
+    let restored = sync::restore(
+        &snapshot,
+        config.game,
+        giver.id(),
+        &newcomer,
+        [3; 32],
+        net.now,
+    )
+    .expect("the snapshot holds up");
+    let session = restored.session;
+    assert!(
+        session.started_from_checkpoint(),
+        "a checkpoint, not the whole game"
+    );
+
+    let written = GameTranscript::of(&session);
+    let base = written.base.clone().expect("the checkpoint is in the file");
+    let read = GameTranscript::decode(&written.encode()).unwrap();
+    assert_eq!(read, written);
+    let checked = read.check().expect("checks out from the checkpoint");
+    let from = checked.from.expect("says it starts from a checkpoint");
+    assert!(from.rolls_before >= 1 && from.round >= 1, "{from:?}");
+    // Every peer was honest: every voter signed it.
+    assert_eq!(from.signed_by.len(), from.voters, "{from:?}");
+    assert!(!checked.rolls.is_empty(), "a roll played on it");
+
+    // The checkpoint's state changed (a byte of its table): its hash is no
+    // longer what the players signed.
+    let mut t = written.clone();
+    let mut changed = base.clone();
+    let at = changed.len() / 2;
+    changed[at] ^= 1;
+    t.base = Some(changed);
+    let error = t.check().unwrap_err();
+    assert!(
+        matches!(error.kind(), "unvouched" | "bad-checkpoint"),
+        "{error:?}"
+    );
+    // The players' signatures on it taken out.
+    let mut t = written.clone();
+    t.entries
+        .retain(|e| !matches!(e.message.message.action, Action::Settled { round, .. } if round == from.round));
+    assert_eq!(t.check().unwrap_err().kind(), "unvouched");
 }

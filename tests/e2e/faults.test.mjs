@@ -5,6 +5,10 @@
 // every roll in the same state, chips are conserved, no roll is lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { startRelay, useRelayAndBrowser } from './harness.mjs';
 import { play } from './play.mjs';
 
@@ -16,6 +20,7 @@ const env = useRelayAndBrowser();
 const ROLLS = Number(process.env.BITCRAPS_FAULT_ROLLS ?? 8);
 const HISTORY_ROLLS = Number(process.env.BITCRAPS_HISTORY_ROLLS ?? 10);
 const WINDOW = process.env.BITCRAPS_HISTORY_WINDOW ?? '40';
+const VERIFY_BIN = process.env.VERIFY_BIN ?? resolve(import.meta.dirname, '../../target/debug/bitcraps-verify');
 const { openPage, assertClean, setUp, stateOf, data, playRoll, assertAgreement, chips } = play(env);
 
 /** Kills the relay and starts a new one on the same port. */
@@ -158,6 +163,21 @@ test('a page that joins after the history left the relay catches up from a playe
   const theirs = await pages[0].evaluate((t) => window.bitcraps.rolls(t, 0, 1000), table);
   assert.ok(rolls.length < HISTORY_ROLLS, `from a checkpoint: ${rolls.length} rolls held`);
   assert.deepEqual(rolls, theirs.slice(theirs.length - rolls.length), 'the same rolls since it');
+  // Its transcript starts from that checkpoint, with the players'
+  // signatures on it: the command-line checker takes it and says so.
+  const dir = mkdtempSync(join(tmpdir(), 'bitcraps-late-'));
+  try {
+    const file = join(dir, 'late.bctx');
+    writeFileSync(file, Buffer.from(await late.evaluate((t) => Array.from(window.bitcraps.transcript(t)), table)));
+    const report = JSON.parse(execFileSync(VERIFY_BIN, [file, '--json'], { encoding: 'utf8' }));
+    assert.equal(report.ok, true);
+    assert.ok(report.from && report.from.rollsBefore === HISTORY_ROLLS - rolls.length, JSON.stringify(report.from));
+    assert.ok(report.from.signedBy.length >= 1 && report.from.signedBy.length <= report.from.voters);
+    assert.deepEqual(report.rolls.map((r) => r.dice), rolls.map((r) => r.dice));
+    assert.equal(report.stateHash, mine.stateHash);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   await late.click('[data-sit]');
   pages.push(late);
   for (const page of pages) {

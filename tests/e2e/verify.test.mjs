@@ -57,9 +57,31 @@ test('a game downloaded from the page is checked by bitcraps-verify, and a chang
     const first = await checker.textContent('[data-rolls] tbody tr td:nth-child(2)');
     assert.equal(first, `${state.recent[0].dice[0]} + ${state.recent[0].dice[1]}`);
 
+    // "Check the whole game" at the table opens the checker with this
+    // game, no file to carry: same verdict, same rolls.
+    const [popup] = await Promise.all([player.waitForEvent('popup'), player.click('[data-check-game]')]);
+    await popup.waitForFunction(() => document.querySelector('[data-verdict]')?.dataset.ok);
+    assert.equal(await popup.getAttribute('[data-verdict]', 'data-ok'), 'true');
+    assert.match(await popup.textContent('[data-verdict]'), /checks out: \d+ messages, 3 rolls/);
+    assert.equal(await popup.locator('[data-rolls] tbody tr').count(), 3);
+    await popup.close();
+
     // One byte changed in the middle of the messages: caught, exit 1.
     const bytes = readFileSync(file);
-    bytes[Math.floor(bytes.length * 0.6)] ^= 0x01;
+    // The middle accepted message, found by walking the records
+    // (`shared::transcript`): its last byte is in its signature.
+    let at = 4 + 1 + 103;
+    at += 4 + bytes.readUInt32BE(at);
+    const accepted = [];
+    while (bytes[at] === 1) {
+      const flags = bytes[at + 1];
+      at += 2 + (flags & 1 ? 8 : 0);
+      const len = bytes.readUInt16BE(at);
+      at += 2;
+      if (flags & 2) accepted.push(at + len - 1);
+      at += len;
+    }
+    bytes[accepted[Math.floor(accepted.length / 2)]] ^= 0x01;
     const changed = join(dir, 'changed.bctx');
     writeFileSync(changed, bytes);
     const tampered = spawnSync(VERIFY_BIN, [changed], { encoding: 'utf8' });

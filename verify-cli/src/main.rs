@@ -6,6 +6,9 @@
 //! final state hash. Prints a table of the rolls and a verdict; exits 0 if
 //! the game checks out, 1 with the first failure and its reason, 2 if the
 //! file cannot be read. `--json` prints one JSON object instead.
+//! `--unfinished` checks a file its writer had not finished (a relay's
+//! log of a game still on, or of a relay that crashed): every message it
+//! holds, with no claims to compare.
 //!
 //! It links the engine only (not the relay): anyone can build and run it.
 
@@ -16,6 +19,7 @@ use clap::Parser;
 use serde_json::json;
 use shared::session::RollRecord;
 use shared::transcript::{GameTranscript, TranscriptError};
+use shared::verify::Vouched;
 
 /// Checks a whole BitCraps game from its transcript file.
 #[derive(Debug, Parser)]
@@ -27,6 +31,10 @@ struct Args {
     /// One JSON object on standard output instead of the table.
     #[arg(long)]
     json: bool,
+    /// Accept a file without its writer's claims at the end (a relay's
+    /// log of a game still on, or cut short by a crash).
+    #[arg(long)]
+    unfinished: bool,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -60,9 +68,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let transcript = match GameTranscript::decode(&bytes) {
+    let read = if args.unfinished {
+        GameTranscript::decode_unfinished(&bytes)
+    } else {
+        GameTranscript::decode(&bytes)
+    };
+    let transcript = match read {
         Ok(t) => t,
-        Err(error) => return failed(&args, None, &error, 2),
+        Err(error) => {
+            let code = if error.is_unreadable() { 2 } else { 1 };
+            return failed(&args, None, &error, code);
+        }
     };
     match transcript.check() {
         Ok(checked) => {
@@ -75,10 +91,15 @@ fn main() -> ExitCode {
                         "messages": checked.entries,
                         "rolls": checked.rolls.iter().map(roll_json).collect::<Vec<_>>(),
                         "stateHash": hex(&checked.state_hash),
+                        "finished": checked.finished,
+                        "from": checked.from.as_ref().map(from_json),
                     })
                 );
             } else {
                 println!("game {}", hex(&transcript.config.game));
+                if let Some(from) = &checked.from {
+                    println!("{}", from_words(from));
+                }
                 println!(
                     "{:>6}  {:>5}  {:>5}  {:>12}  {:>4}  forfeited",
                     "round", "dice", "total", "participants", "bets"
@@ -100,8 +121,13 @@ fn main() -> ExitCode {
                         forfeited.join(", ")
                     );
                 }
+                let verdict = if checked.finished {
+                    "OK"
+                } else {
+                    "OK SO FAR (unfinished: no claims to compare)"
+                };
                 println!(
-                    "OK: {} messages, {} rolls; every signature, turn, rule, deadline, settlement and roll checks out; state {}",
+                    "{verdict}: {} messages, {} rolls; every signature, turn, rule, deadline, settlement and roll checks out; state {}",
                     checked.entries,
                     checked.rolls.len(),
                     hex(&checked.state_hash)
@@ -111,6 +137,26 @@ fn main() -> ExitCode {
         }
         Err(error) => failed(&args, Some(&transcript), &error, 1),
     }
+}
+
+fn from_json(from: &Vouched) -> serde_json::Value {
+    json!({
+        "round": from.round,
+        "rollsBefore": from.rolls_before,
+        "signedBy": from.signed_by.iter().map(|p| hex(p)).collect::<Vec<_>>(),
+        "voters": from.voters,
+    })
+}
+
+/// Says where a game taken under way starts, and on whose word.
+fn from_words(from: &Vouched) -> String {
+    format!(
+        "from the state after round {} ({} earlier rolls are not in this file): signed by {} of its {} voters, and the next roll was played on it",
+        from.round,
+        from.rolls_before,
+        from.signed_by.len(),
+        from.voters
+    )
 }
 
 /// Reports `error` (with its kind) and returns `code`.

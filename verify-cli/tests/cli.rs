@@ -14,7 +14,7 @@ fn written() -> GameTranscript {
     let mut net = sim::Net::new(3, 5);
     net.run_until(10_000_000, |n| n.rolls(0) >= 6);
     net.settle();
-    GameTranscript::of(&net.peers[2].session).expect("a whole game")
+    GameTranscript::of(&net.peers[2].session)
 }
 
 fn file(name: &str, bytes: &[u8]) -> PathBuf {
@@ -40,6 +40,7 @@ fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
 #[test]
 fn a_true_game_checks_out_and_a_tampered_one_names_its_failure() {
     let game = written();
+    let rolls = game.claims.as_ref().unwrap().rolls.clone();
     let good = file("good.bctx", &game.encode());
     let (code, out, _) = run(&[good.as_os_str()]);
     assert_eq!(code, 0, "{out}");
@@ -48,15 +49,15 @@ fn a_true_game_checks_out_and_a_tampered_one_names_its_failure() {
         out.lines()
             .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
             .count(),
-        game.rolls.len(),
+        rolls.len(),
         "one line per roll: {out}"
     );
     let (code, out, _) = run(&[good.as_os_str(), "--json".as_ref()]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["ok"], true);
-    assert_eq!(json["rolls"].as_array().unwrap().len(), game.rolls.len());
-    assert_eq!(json["rolls"][0]["dice"], serde_json::json!(game.rolls[0].1));
+    assert_eq!(json["rolls"].as_array().unwrap().len(), rolls.len());
+    assert_eq!(json["rolls"][0]["dice"], serde_json::json!(rolls[0].1));
 
     // A message dropped from the middle.
     let mut dropped = game.clone();
@@ -71,6 +72,19 @@ fn a_true_game_checks_out_and_a_tampered_one_names_its_failure() {
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["ok"], false);
     assert!(json["reason"].as_str().unwrap().len() > 10);
+
+    // A file whose writer had not finished (no claims at its end): not a
+    // finished game (exit 1, "unfinished"), and with `--unfinished`
+    // every message it holds checks out, said so.
+    let mut open = game.clone();
+    open.claims = None;
+    let open = file("open.bctx", &open.encode());
+    let (code, _, err) = run(&[open.as_os_str()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("(unfinished)"), "{err}");
+    let (code, out, err) = run(&[open.as_os_str(), "--unfinished".as_ref()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("OK SO FAR (unfinished"), "{out}");
 
     // Not a transcript.
     let junk = file("junk.bctx", b"\x89PNG\r\n");

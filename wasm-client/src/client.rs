@@ -564,8 +564,8 @@ impl Client {
     /// the configuration, every signed message this page processed with
     /// its relay time, and the dice and state it claims; see
     /// `shared::transcript`), for `bitcraps-verify` or anyone's checker.
-    /// Refused (`from-checkpoint`) for a game this page took from a
-    /// snapshot.
+    /// A game this page took under way starts from the checkpoint it took
+    /// (the players' signatures on it are in the file).
     #[wasm_bindgen(js_name = transcript)]
     pub fn transcript(&self, table: &str) -> Result<Vec<u8>, Refusal> {
         let room = room_of(table)?;
@@ -573,9 +573,7 @@ impl Client {
             .peer
             .session(&room)
             .ok_or_else(|| Refusal::new("not-open", "this table has not opened yet"))?;
-        shared::transcript::GameTranscript::of(session)
-            .map(|t| t.encode())
-            .map_err(|e| Refusal::new("from-checkpoint", e.to_string()))
+        Ok(shared::transcript::GameTranscript::of(session).encode())
     }
 
     /// Re-verifies a past roll from its commitments and reveals, in the

@@ -48,7 +48,8 @@ pub fn roll_from_seed(seed: &[u8]) -> Result<Vec<u8>, Refusal> {
 /// Checks a whole game's transcript file (`.bctx`) in the browser, with
 /// the very checks `bitcraps-verify` runs (`shared::transcript`): JSON
 /// `{ok: true, messages, rolls: [{round, dice, participants, forfeited}],
-/// stateHash}`, or `{ok: false, failure, reason, unreadable}` with the
+/// stateHash, from}` (`from`: `null`, or where a game taken under way
+/// starts: `{round, rollsBefore, signedBy, voters}`), or `{ok: false, failure, reason, unreadable}` with the
 /// first failure's stable name and its reason in words.
 #[wasm_bindgen(js_name = checkTranscript)]
 pub fn check_transcript(bytes: &[u8]) -> String {
@@ -65,6 +66,12 @@ pub fn check_transcript(bytes: &[u8]) -> String {
                 "forfeited": r.forfeited.iter().map(|(p, why)| serde_json::json!([events::hex(p), format!("{why:?}")])).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "stateHash": events::hex(&checked.state_hash),
+            "from": checked.from.as_ref().map(|f| serde_json::json!({
+                "round": f.round,
+                "rollsBefore": f.rolls_before,
+                "signedBy": f.signed_by.iter().map(|p| events::hex(p)).collect::<Vec<_>>(),
+                "voters": f.voters,
+            })),
         }),
         Err(error) => serde_json::json!({
             "ok": false,

@@ -116,6 +116,8 @@ pub struct Got {
     pub room: RoomId,
     pub sender: PeerId,
     pub payload: Vec<u8>,
+    /// The whole frame.
+    pub raw: Bytes,
 }
 
 impl Client {
@@ -199,6 +201,7 @@ impl Client {
                         room: f.header.room,
                         sender: f.header.sender,
                         payload: f.payload.to_vec(),
+                        raw: bytes.clone(),
                     });
                 }
                 Message::Close(_) => return None,

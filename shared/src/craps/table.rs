@@ -274,11 +274,29 @@ impl Table {
         self.seat(player).is_some()
     }
 
-    /// The banker and every seated player: who takes part in each roll.
+    /// Who contributes entropy to the next roll: the banker, the shooter,
+    /// and every seat with a stake on the table. A seat with nothing at
+    /// stake takes no part (it has nothing to protect, and a reveal it
+    /// could withhold for free would only slow the roll).
     pub fn participants(&self) -> Vec<PlayerId> {
+        let shooter = self.shooter();
         let mut all = vec![self.banker];
-        all.extend(self.seats.iter().map(|s| s.player));
+        all.extend(
+            self.seats
+                .iter()
+                .map(|s| s.player)
+                .filter(|p| Some(*p) == shooter || self.has_stake(p)),
+        );
         all
+    }
+
+    /// Whether `player` has any bet on the table.
+    pub fn has_stake(&self, player: &PlayerId) -> bool {
+        self.bets
+            // (Pass line sorts first of the kinds: the player's first key.)
+            .range((*player, BetKind::PassLine)..)
+            .next()
+            .is_some_and(|((p, _), _)| p == player)
     }
 
     fn seat(&self, player: &PlayerId) -> Option<&Seat> {

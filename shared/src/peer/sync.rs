@@ -50,18 +50,14 @@
 //!
 //! No entry depends on the giver's clock: relay times are the relay's.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
-use ed25519_dalek::VerifyingKey;
 
 use crate::codec::FrameRef;
-use crate::commit_reveal::Digest32;
 use crate::decode::{Reader, UnexpectedEnd};
-use crate::message::{Action, SignedMessage};
+use crate::message::SignedMessage;
 use crate::session::{
-    self, named_against, CheckpointError, CheckpointState, Event, GameConfig, Millis, Session,
-    TranscriptEntry,
+    self, named_against, settled_votes, CheckpointError, CheckpointState, Event, GameConfig,
+    Millis, Session, TranscriptEntry,
 };
 use crate::wire::{FrameKind, PeerId, MAX_FRAME_LEN};
 use crate::SigningKey;
@@ -326,35 +322,6 @@ pub fn restore(
         session,
         table: Bytes::copy_from_slice(table),
     })
-}
-
-/// Each sender's latest state hash for roll `round` of this game among
-/// `entries`, its signature checked (only those: padding costs no
-/// signature checks).
-fn settled_votes(
-    entries: &[TranscriptEntry],
-    round: u64,
-    config: &GameConfig,
-) -> BTreeMap<PeerId, Digest32> {
-    let mut votes = BTreeMap::new();
-    for TranscriptEntry { message, .. } in entries {
-        let Action::Settled {
-            round: r,
-            state_hash,
-        } = message.message.action
-        else {
-            continue;
-        };
-        if r != round || message.message.game != config.game {
-            continue;
-        }
-        let signed = VerifyingKey::from_bytes(&message.sender)
-            .is_ok_and(|key| message.verify_with(&key).is_ok());
-        if signed {
-            votes.insert(message.sender, state_hash);
-        }
-    }
-    votes
 }
 
 /// Drops the replay's events (they happened before this peer came), and

@@ -26,13 +26,16 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use ed25519_dalek::VerifyingKey;
 
 use crate::commit_reveal::Digest32;
 use crate::craps::{PlayerId, Table};
 use crate::decode::{Reader, UnexpectedEnd};
 use crate::message::{Action, SignedMessage};
 use crate::session::held::Held;
-use crate::session::{GameConfig, Millis, Session, MAX_HELD, MAX_NAMES, MAX_NEWCOMERS_HELD};
+use crate::session::{
+    GameConfig, Millis, Session, TranscriptEntry, MAX_HELD, MAX_NAMES, MAX_NEWCOMERS_HELD,
+};
 use crate::SigningKey;
 
 /// Beyond any round, roll count, relay time or sequence number a game
@@ -211,6 +214,35 @@ pub fn confirmed<'a>(
         }
     }
     others == 0 || (agree >= 1 && 2 * agree > spoke)
+}
+
+/// Each sender's latest state hash for roll `round` of this game among
+/// `entries`, its signature checked (only those: padding costs no
+/// signature checks).
+pub fn settled_votes(
+    entries: &[TranscriptEntry],
+    round: u64,
+    config: &GameConfig,
+) -> BTreeMap<PlayerId, Digest32> {
+    let mut votes = BTreeMap::new();
+    for TranscriptEntry { message, .. } in entries {
+        let Action::Settled {
+            round: r,
+            state_hash,
+        } = message.message.action
+        else {
+            continue;
+        };
+        if r != round || message.message.game != config.game {
+            continue;
+        }
+        let signed = VerifyingKey::from_bytes(&message.sender)
+            .is_ok_and(|key| message.verify_with(&key).is_ok());
+        if signed {
+            votes.insert(message.sender, state_hash);
+        }
+    }
+    votes
 }
 
 impl Session {

@@ -26,7 +26,11 @@ impl Session {
         let timeout = self.config.commit_timeout;
         match self.stage {
             Stage::Committing { opened } => Some(opened.saturating_add(timeout)),
-            Stage::Revealing { opened } => Some(opened.saturating_add(self.config.reveal_timeout)),
+            Stage::Revealing { opened, house_from } => Some(
+                house_from
+                    .unwrap_or(opened)
+                    .saturating_add(self.config.reveal_timeout),
+            ),
             Stage::Betting => [
                 self.roll_asked_at.map(|at| at.saturating_add(timeout)),
                 self.house_due(),
@@ -144,6 +148,18 @@ impl Session {
                     if self.stage != Stage::Closed {
                         self.finish_commits(now, deadline);
                     }
+                }
+                Stage::Revealing {
+                    house_from: None, ..
+                } => {
+                    // The players' turn is over: who has not revealed is
+                    // out, and the house's turn opens at the relay time
+                    // that said so.
+                    let banker = self.config.banker;
+                    let missing =
+                        |s: &Self, p: &PlayerId| *p != banker && !s.reveals.contains_key(p);
+                    self.forfeit_missing(missing, ForfeitReason::NoReveal);
+                    self.open_house_turn(now, self.clock);
                 }
                 Stage::Revealing { .. } => {
                     let missing = |s: &Self, p: &PlayerId| !s.reveals.contains_key(p);

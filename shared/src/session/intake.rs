@@ -565,6 +565,8 @@ impl Session {
                     self.reveals.insert(sender, *secret);
                     self.events.push_back(Event::Revealed { player: sender });
                 }
+                // (Timed: only relayed ones get here.)
+                self.open_house_turn(now, relayed_at.unwrap_or(self.clock));
             }
             _ => {
                 let betting = self.stage == Stage::Betting;

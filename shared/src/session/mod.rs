@@ -95,7 +95,7 @@ use crate::commit_reveal::{self, Digest32, GameId, Secret};
 use crate::craps::{BetKind, Change, Checked, PlayerId, Step, Table, TableError};
 use crate::message::{Action, Cut, Message, MessageError, SignedMessage};
 
-pub use checkpoint::{confirmed, CheckpointError, CheckpointState};
+pub use checkpoint::{confirmed, settled_votes, CheckpointError, CheckpointState};
 pub use config::{ConfigError, GameConfig, CONFIG_LEN};
 pub use early::{MAX_AHEAD, MAX_SEATING_PENDING, MAX_STRANGERS_PENDING, MAX_STRANGER_AHEAD};
 pub use error::SessionError;
@@ -198,8 +198,16 @@ enum Scan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Betting,
-    Committing { opened: Millis },
-    Revealing { opened: Millis },
+    Committing {
+        opened: Millis,
+    },
+    /// Players reveal first; the house's turn (`house_from`, the relay
+    /// time it opened) comes once every player has revealed or is out, so
+    /// no player knows the dice while its own reveal is still to come.
+    Revealing {
+        opened: Millis,
+        house_from: Option<Millis>,
+    },
     Closed,
 }
 
@@ -420,6 +428,13 @@ impl Session {
     /// its transcript then starts there, not at the game's first message.
     pub fn started_from_checkpoint(&self) -> bool {
         self.base.is_some()
+    }
+
+    /// The checkpoint this session took its game from, if any (its bytes,
+    /// as [`CheckpointState::read`] reads them): its transcript holds what
+    /// came after it.
+    pub fn base_checkpoint(&self) -> Option<&bytes::Bytes> {
+        self.base.as_ref().map(|c| &c.bytes)
     }
 
     /// The transcript so far.

@@ -86,9 +86,11 @@ impl Session {
                 }
                 false
             }
-            Stage::Revealing { .. } => {
+            Stage::Revealing { house_from, .. } => {
                 let sent = self.in_flight(|a| matches!(a, Action::Reveal { .. }));
-                if local.is_some_and(|id| !self.reveals.contains_key(&id)) && !sent {
+                // The house reveals only in its turn, after the players.
+                let turn = house_from.is_some() || !self.is_banker();
+                if local.is_some_and(|id| !self.reveals.contains_key(&id)) && !sent && turn {
                     if let Some(l) = self.local.as_ref() {
                         let secret =
                             commit_reveal::derive_secret(&l.entropy, &self.config.game, self.round);
@@ -142,14 +144,22 @@ impl Session {
     /// banker's is the odd one, and the round is called off on every peer
     /// (decided by the commitments alone, so alike everywhere).
     pub(super) fn banker_alone(&self) -> bool {
+        // Two players at least, and every one named another table than the
+        // banker's. (One player against the banker sits the roll out: a
+        // lone liar, the only one with a stake, cannot call every round
+        // off.)
         let banker = self.config.banker;
-        let mut players = self.commits.iter().filter(|(p, _)| **p != banker);
-        let first = players.next();
-        first.is_some()
-            && first
-                .into_iter()
-                .chain(players)
-                .all(|(_, (_, hash))| Some(*hash) != self.banker_hash())
+        let mut players = 0;
+        for (player, (_, hash)) in &self.commits {
+            if *player == banker {
+                continue;
+            }
+            if Some(*hash) == self.banker_hash() {
+                return false;
+            }
+            players += 1;
+        }
+        players >= 2
     }
 
     /// The peers hold different tables: call the round off and undo its
@@ -212,8 +222,38 @@ impl Session {
                 table_hash,
             });
         }
-        self.stage = Stage::Revealing { opened };
+        self.stage = Stage::Revealing {
+            opened,
+            house_from: None,
+        };
         self.schedule_tick(now, self.config.reveal_timeout);
+        self.open_house_turn(now, opened);
+    }
+
+    /// Whether every participant but the house has revealed (or is out).
+    pub(super) fn players_revealed(&self) -> bool {
+        let banker = self.config.banker;
+        self.roll_participants
+            .iter()
+            .all(|p| *p == banker || self.reveals.contains_key(p))
+    }
+
+    /// Opens the house's turn to reveal at relay time `at`, once every
+    /// player has revealed or is out (see [`Stage::Revealing`]).
+    pub(super) fn open_house_turn(&mut self, now: Millis, at: Millis) {
+        if let Stage::Revealing {
+            opened,
+            house_from: None,
+        } = self.stage
+        {
+            if self.players_revealed() {
+                self.stage = Stage::Revealing {
+                    opened,
+                    house_from: Some(at),
+                };
+                self.schedule_tick(now, self.config.reveal_timeout);
+            }
+        }
     }
 
     pub(super) fn finish_roll(&mut self, now: Millis) {
