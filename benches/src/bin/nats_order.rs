@@ -6,7 +6,8 @@
 //!   publishes a client's frame and waits for the stream's ack (the
 //!   frame's sequence number: ordered, stored, readable again from any
 //!   relay after a restart); each relay reads each room through an
-//!   ordered push consumer filtered to that room's subject.
+//!   ordered push consumer filtered to that room's subject
+//!   (`--one-consumer`: one per relay over every room).
 //! - `sequencer`: core NATS pub/sub and nothing stored. A relay publishes
 //!   to `in.<room>`; the room's sequencer (one of the relays, chosen by the
 //!   room's number) numbers each frame and publishes it to `out.<room>`;
@@ -61,6 +62,10 @@ struct Args {
     /// Bytes per frame.
     #[arg(long, default_value_t = 200)]
     size: usize,
+    /// JetStream: one ordered consumer per relay over every room's subject
+    /// (`rooms.>`), instead of one per relay and room.
+    #[arg(long)]
+    one_consumer: bool,
     /// An already running nats-server (with JetStream) instead of one
     /// started here.
     #[arg(long)]
@@ -200,12 +205,17 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("create stream: {e}"))?;
+            let filters: Vec<String> = if args.one_consumer {
+                vec!["rooms.>".into()]
+            } else {
+                (0..rooms).map(|room| format!("rooms.{room}")).collect()
+            };
             for (relay, client) in clients.iter().enumerate() {
-                for room in 0..rooms {
+                for filter in &filters {
                     let consumer = stream
                         .create_consumer(jetstream::consumer::push::OrderedConfig {
                             deliver_subject: client.new_inbox(),
-                            filter_subject: format!("rooms.{room}"),
+                            filter_subject: filter.clone(),
                             ..Default::default()
                         })
                         .await
