@@ -123,7 +123,9 @@ impl Verifier {
     /// `Session::snapshot_parts` gives them) that `entries`, the messages
     /// after it, vouch for: most of its voters who signed a state hash
     /// after that roll (the banker and the seated players, read off the
-    /// state) signed this state's, one at least. Whether a roll was then
+    /// state) signed this state's, a player at least (not the house
+    /// alone). The file is as good as those signers: the verdict names
+    /// how many of the voters they are. Whether a roll was then
     /// played on it (every commitment of a finished roll names the table
     /// the replay rolled on, the banker's among them) is for the caller
     /// to ask once the entries are checked ([`Verifier::played_on`]).
@@ -141,11 +143,15 @@ impl Verifier {
         if !confirmed(&voters, &nobody, &hash, &votes) {
             return Err(VerifyError::Unvouched { round });
         }
-        let signed_by = votes
+        let signed_by: Vec<PlayerId> = votes
             .iter()
             .filter(|(p, h)| voters.contains(p) && **h == hash)
             .map(|(p, _)| *p)
             .collect();
+        // A player's word too, not the house's alone.
+        if !signed_by.iter().any(|p| *p != config.banker) {
+            return Err(VerifyError::Unvouched { round });
+        }
         let observer = Session::from_checkpoint(config, None, state, 0)?;
         Ok(Verifier {
             from: Some(Vouched {

@@ -36,6 +36,8 @@ struct Counts {
     refused_at_the_cut: u64,
     bankrolls_exhausted: u64,
     called_off: u64,
+    /// Rounds called off because the only player committing lied.
+    lone_liar_call_offs: u64,
     /// Times the laggard's link stalled around a deadline, and the rolls
     /// it was late for (forfeited on every peer alike, itself included).
     stalls: u64,
@@ -348,23 +350,7 @@ fn play_one(seed: u64, rounds: u64, kind: Hostile, counts: &mut Counts) {
                     // A throwaway key sits down, stakes a chip (a seat
                     // with nothing at stake takes no part in the dice)
                     // and will never commit.
-                    for (seq, action) in [
-                        (1, Action::Sit { buy_in: 50 }),
-                        (
-                            2,
-                            Action::Bet {
-                                kind: BetKind::Field,
-                                stake: 1,
-                            },
-                        ),
-                    ] {
-                        let m = Message {
-                            game: GAME,
-                            round,
-                            seq,
-                            action,
-                        }
-                        .sign(&key(150 + squatters));
+                    for m in sim::sit_and_stake(&key(150 + squatters), round, 50, 1) {
                         net.inject(m);
                     }
                     squatters += 1;
@@ -375,23 +361,7 @@ fn play_one(seed: u64, rounds: u64, kind: Hostile, counts: &mut Counts) {
                     // bet no relay ever carries.
                     let stranger = key(120 + (round % 20) as u8);
                     let to = net.rng.below(net.peers.len() as u64) as usize;
-                    for (seq, action) in [
-                        (1, Action::Sit { buy_in: 500 }),
-                        (
-                            2,
-                            Action::Bet {
-                                kind: BetKind::Field,
-                                stake: 10,
-                            },
-                        ),
-                    ] {
-                        let m = Message {
-                            game: GAME,
-                            round,
-                            seq,
-                            action,
-                        }
-                        .sign(&stranger);
+                    for m in sim::sit_and_stake(&stranger, round, 500, 10) {
                         acts.set(acts.get() + 1);
                         net.send(to, m);
                     }
@@ -470,6 +440,7 @@ fn play_one(seed: u64, rounds: u64, kind: Hostile, counts: &mut Counts) {
     // have had its effect (a test of a misbehaviour that never happened
     // proves nothing).
     let hostile = net.peers[hostile_peer(kind)].id();
+    let banker = net.peers[0].id();
     let forfeits: Vec<(shared::craps::PlayerId, ForfeitReason)> = first
         .history()
         .iter()
@@ -479,9 +450,11 @@ fn play_one(seed: u64, rounds: u64, kind: Hostile, counts: &mut Counts) {
     let effect = match kind {
         Hostile::WrongReveal => forfeits.contains(&(hostile, ForfeitReason::WrongReveal)),
         Hostile::WithholdsReveal => forfeits.contains(&(hostile, ForfeitReason::NoReveal)),
-        Hostile::AnotherTable => events
-            .iter()
-            .any(|e| matches!(e, Event::SatOut { player, .. } if *player == hostile)),
+        Hostile::AnotherTable => events.iter().any(|e| match e {
+            Event::SatOut { player, .. } => *player == hostile,
+            Event::RoundAborted { named, .. } => named.iter().any(|(p, _)| *p == hostile),
+            _ => false,
+        }),
         // Nothing shows: the relay's version is the one everyone counts.
         Hostile::Equivocates => acts.get() > 0,
         Hostile::WithholdingBanker => events.iter().any(|e| {
@@ -552,6 +525,14 @@ fn play_one(seed: u64, rounds: u64, kind: Hostile, counts: &mut Counts) {
                 reason: CloseReason::BankrollExhausted,
                 ..
             } => counts.bankrolls_exhausted += 1,
+            // The hostile one was the only player committing (the shooter,
+            // nobody else with a stake) and named a table of its own: the
+            // round is called off and the dice pass; expected.
+            Event::RoundAborted { named, .. }
+                if named.iter().all(|(p, _)| *p == hostile || *p == banker) =>
+            {
+                counts.lone_liar_call_offs += 1
+            }
             Event::RoundAborted { .. } => counts.called_off += 1,
             Event::TableClosed {
                 reason: CloseReason::HouseGone,

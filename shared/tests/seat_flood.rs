@@ -19,7 +19,7 @@ mod sim;
 use std::collections::BTreeSet;
 
 use ed25519_dalek::SigningKey;
-use shared::craps::{BetKind, PlayerId, SEAT_BURST, SEAT_EVERY};
+use shared::craps::{PlayerId, SEAT_BURST, SEAT_EVERY};
 use shared::message::{Action, Message};
 use shared::session::{Event, ForfeitReason, TICK_GRACE};
 use sim::{Net, GAME};
@@ -80,23 +80,7 @@ fn play(seed: u64, rolls: usize, flood: usize, newcomer_at: Option<usize>) -> Ru
             next += 1;
             // It sits and stakes a chip (a seat with nothing at stake
             // takes no part in the dice, so costs nobody a timeout).
-            for (seq, action) in [
-                (1, Action::Sit { buy_in: 50 }),
-                (
-                    2,
-                    Action::Bet {
-                        kind: BetKind::Field,
-                        stake: 1,
-                    },
-                ),
-            ] {
-                let m = Message {
-                    game: GAME,
-                    round: current,
-                    seq,
-                    action,
-                }
-                .sign(&key);
+            for m in sim::sit_and_stake(&key, current, 50, 1) {
                 net.inject(m);
             }
             waiting.insert(key.verifying_key().to_bytes());

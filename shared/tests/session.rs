@@ -1390,3 +1390,88 @@ fn every_refusal_has_a_stable_code_for_programs() {
     );
     assert_eq!(PeerError::OpenElsewhere.code(), "open-elsewhere");
 }
+
+#[test]
+fn a_deadline_passed_on_the_relays_copy_of_a_players_own_name_is_seen_there_by_every_peer() {
+    // The players' reveal deadline passes on the relay's copy of a name the
+    // shooter set (a message its own peer counted at once): every peer,
+    // the shooter's too, opens the house's turn at that copy's relay time,
+    // so they agree on whether the house's reveal, later, was in time.
+    let (mut banker, mut shooter, mut other) = table_of_three();
+    shooter.place_bet(1, BetKind::Field, 5).unwrap();
+    other.place_bet(1, BetKind::Field, 5).unwrap();
+    pump(&mut [&mut banker, &mut shooter, &mut other], 1);
+    shooter.roll(10).unwrap();
+    // Everything relayed at 10, but the other player's reveal: withheld.
+    loop {
+        let mut moved = false;
+        for i in 0..3 {
+            let out: Vec<SignedMessage> = {
+                let s = [&mut banker, &mut shooter, &mut other];
+                std::iter::from_fn(|| s[i].poll_transmit()).collect()
+            };
+            for m in out {
+                moved = true;
+                if i == 2 && matches!(m.message.action, Action::Reveal { .. }) {
+                    continue;
+                }
+                relay(
+                    &mut [&mut banker, &mut shooter, &mut other],
+                    &[10; 3],
+                    &m,
+                    10,
+                );
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert!(
+        shooter.history().is_empty(),
+        "the players' turn is still on"
+    );
+    let timeout = config().reveal_timeout;
+    // The shooter names itself; the relay's copy is stamped past the
+    // players' deadline.
+    shooter.set_name(20, "Zoë").unwrap();
+    let name = shooter.poll_transmit().expect("the name");
+    let t1 = 11 + timeout;
+    relay(
+        &mut [&mut banker, &mut shooter, &mut other],
+        &[t1; 3],
+        &name,
+        t1,
+    );
+    // The house reveals at once, but its reveal is stamped after its own
+    // deadline counted from that copy: late, on every peer alike.
+    let reveal = std::iter::from_fn(|| banker.poll_transmit())
+        .find(|m| matches!(m.message.action, Action::Reveal { .. }))
+        .expect("the house's reveal, its turn open");
+    let late = t1 + timeout + 5;
+    relay(
+        &mut [&mut banker, &mut shooter, &mut other],
+        &[late; 3],
+        &reveal,
+        late,
+    );
+    pump(&mut [&mut banker, &mut shooter, &mut other], late + 1);
+    let other_id = other.local_id().unwrap();
+    for s in [&banker, &shooter, &other] {
+        assert!(s.is_closed(), "the house defaulted on every peer");
+        assert!(s.history().is_empty());
+    }
+    for s in [&mut banker, &mut shooter, &mut other] {
+        let forfeits: Vec<_> = events(s)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Forfeited { player, reason } => Some((player, reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(forfeits[0], (other_id, ForfeitReason::NoReveal));
+        assert_eq!(forfeits[1], (config().banker, ForfeitReason::NoReveal));
+    }
+    assert_eq!(banker.state_hash(), shooter.state_hash());
+    assert_eq!(banker.state_hash(), other.state_hash());
+}

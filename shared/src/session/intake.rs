@@ -100,7 +100,19 @@ impl Session {
         if seq < expected {
             // (Our own table action, back from the relay: at this point of
             // the relay's order, as every other peer processes it.)
-            if let Some(at) = relayed_at.filter(|_| self.held.is_held(&signed)) {
+            // (Or a message of ours that counted at once, a name or a
+            // state hash: every other peer reads the relay's time on it
+            // here, and so must we, or a deadline it passes would be
+            // seen at another message here than there.)
+            let at_once = self
+                .unrelayed
+                .iter()
+                .position(|k| *k == (signed.sender, seq));
+            let held = self.held.is_held(&signed);
+            if let Some(at) = relayed_at.filter(|_| held || at_once.is_some()) {
+                if let Some(i) = at_once {
+                    self.unrelayed.remove(i);
+                }
                 // Recorded: the relay's time it brings is part of the game
                 // (a deadline may pass on it), so a replay of this
                 // transcript must read it at the same point. (It replays
@@ -112,7 +124,9 @@ impl Session {
                 });
                 self.advance_clock(now, at);
                 self.expire(now);
-                self.held.relayed(&signed);
+                if held {
+                    self.held.relayed(&signed);
+                }
                 self.watch_shooter(now);
                 // (The clock may have ended a phase: take our next step.)
                 self.move_on(now);
@@ -357,6 +371,12 @@ impl Session {
         let before = (self.round, self.stage);
         self.expected.insert(signed.sender, signed.message.seq + 1);
         let sender = signed.sender;
+        if relayed_at.is_none() && signed.message.action.counts_at_once() {
+            if self.unrelayed.len() >= MAX_UNRELAYED {
+                self.unrelayed.pop_front();
+            }
+            self.unrelayed.push_back((sender, signed.message.seq));
+        }
         // Ours: what the relay carried under this number is what counts.
         if let Some(local) = self.local.as_mut().filter(|l| l.id == sender) {
             local
@@ -460,6 +480,11 @@ impl Session {
             }
             (Action::Commit { close: Some(_), .. }, _) => return Err(SessionError::BettingClosed),
             (Action::Commit { .. }, _) => return Err(SessionError::NotCommitting),
+            // (A house reveal before the players' turn ended is taken:
+            // the honest page never sends one, but after a relay restart
+            // a peer can get the house's reveal, resent, before a
+            // player's that the house had already processed; refusing it
+            // there would split the table.)
             (Action::Reveal { .. }, Stage::Revealing { .. }) => {
                 if !self.commits.contains_key(sender) || !self.roll_participants.contains(sender) {
                     return Err(SessionError::NotRevealing);

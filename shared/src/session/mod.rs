@@ -309,7 +309,15 @@ pub struct Session {
     base: Option<checkpoint::Checkpoint>,
     /// Senders' keys, decompressed once (at most `MAX_KEYS`).
     keys: HashMap<PlayerId, VerifyingKey>,
+    /// Messages that counted at once, before the relay's copy (this
+    /// peer's own `Name` and `Settled`, or a replay of them): when that
+    /// copy comes, its relay time is read at its place in the relay's
+    /// order, as every other peer reads it (at most `MAX_UNRELAYED`).
+    unrelayed: VecDeque<(PlayerId, u64)>,
 }
+
+/// Messages counted at once whose relay copy a session waits for.
+const MAX_UNRELAYED: usize = 64;
 
 /// Senders whose decompressed keys a session keeps; beyond that, keys are
 /// decompressed per message (a flood of strangers cannot grow the cache).
@@ -374,6 +382,7 @@ impl Session {
             checkpoints: VecDeque::new(),
             base: None,
             keys: HashMap::new(),
+            unrelayed: VecDeque::new(),
         }
     }
 

@@ -144,22 +144,17 @@ impl Session {
     /// banker's is the odd one, and the round is called off on every peer
     /// (decided by the commitments alone, so alike everywhere).
     pub(super) fn banker_alone(&self) -> bool {
-        // Two players at least, and every one named another table than the
-        // banker's. (One player against the banker sits the roll out: a
-        // lone liar, the only one with a stake, cannot call every round
-        // off.)
+        // (Also with one player only: a roll whose only entropy were the
+        // house's must never settle a player's bets. A shooter that keeps
+        // naming a table of its own loses the dice: see `abort_round`.)
         let banker = self.config.banker;
-        let mut players = 0;
-        for (player, (_, hash)) in &self.commits {
-            if *player == banker {
-                continue;
-            }
-            if Some(*hash) == self.banker_hash() {
-                return false;
-            }
-            players += 1;
-        }
-        players >= 2
+        let mut players = self.commits.iter().filter(|(p, _)| **p != banker);
+        let first = players.next();
+        first.is_some()
+            && first
+                .into_iter()
+                .chain(players)
+                .all(|(_, (_, hash))| Some(*hash) != self.banker_hash())
     }
 
     /// The peers hold different tables: call the round off and undo its
@@ -183,8 +178,23 @@ impl Session {
         let alone = named_against(&named, &self.table_hash, me.as_slice())
             || (backed && !self.agrees_with_banker());
         let table_hash = self.table_hash;
+        // The shooter named another table than the house's: the dice
+        // pass on (decided by the commitments, alike on every peer that
+        // holds the house's table), so a shooter whose commitments all
+        // name a table of its own cannot hold the game still.
+        let banker_hash = self.banker_hash();
+        let shooter_dissents = self.table.shooter().is_some_and(|s| {
+            banker_hash.is_some()
+                && self
+                    .commits
+                    .get(&s)
+                    .is_some_and(|(_, hash)| Some(*hash) != banker_hash)
+        });
         self.in_roll.clear();
         self.table = self.round_start.clone();
+        if shooter_dissents {
+            self.table.pass_dice();
+        }
         self.next_round();
         self.restart_idle(now);
         self.events.push_back(Event::RoundAborted {

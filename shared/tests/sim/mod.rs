@@ -39,6 +39,31 @@ impl Rng {
     }
 }
 
+/// A stranger's first two messages: it sits down with `buy_in` and bets
+/// `stake` on the field (so it takes part in the dice once seated), signed
+/// by `key` for `round`.
+pub fn sit_and_stake(key: &SigningKey, round: u64, buy_in: u64, stake: u64) -> [SignedMessage; 2] {
+    let sign = |seq, action| {
+        shared::message::Message {
+            game: GAME,
+            round,
+            seq,
+            action,
+        }
+        .sign(key)
+    };
+    [
+        sign(1, shared::message::Action::Sit { buy_in }),
+        sign(
+            2,
+            shared::message::Action::Bet {
+                kind: BetKind::Field,
+                stake,
+            },
+        ),
+    ]
+}
+
 /// What the network does with a peer's outgoing message: deliver these
 /// instead (empty = withhold).
 pub type Tamper = Box<dyn FnMut(SignedMessage, &SigningKey) -> Vec<SignedMessage>>;
