@@ -28,6 +28,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
 use shared::codec::{control, encode_unsigned, stamp, FrameHeader};
+use shared::hex;
 use shared::manager::{ConsensusGameManager, ManagerError};
 use shared::message::SignedMessage;
 use shared::peer::listing::{self, Listing};
@@ -701,8 +702,4 @@ impl Hub {
             Err(e) => Err(invalid(e.to_string())),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

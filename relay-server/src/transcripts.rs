@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dashmap::DashMap;
+use shared::hex;
 use shared::session::{GameConfig, Session, TranscriptEntry};
 use shared::transcript::{claims_of, encode_claims, encode_entry, header};
 use shared::wire::RoomId;
@@ -35,10 +36,6 @@ struct Writer {
 pub struct TranscriptLog {
     dir: PathBuf,
     open: DashMap<RoomId, Mutex<Writer>>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl TranscriptLog {
@@ -115,13 +112,10 @@ impl TranscriptLog {
         let Some(from) = self.written(room) else {
             return;
         };
-        let rest = session.transcript().get(from..).unwrap_or_default();
-        let mut bytes = Vec::with_capacity(rest.len() * 192 + 64);
-        for entry in rest {
-            encode_entry(entry, &mut bytes);
-        }
-        encode_claims(&claims_of(session), &mut bytes);
-        self.write(room, &bytes, rest.len());
+        self.append(room, session.transcript().get(from..).unwrap_or_default());
+        let mut claims = Vec::with_capacity(64);
+        encode_claims(&claims_of(session), &mut claims);
+        self.write(room, &claims, 0);
         if let Some((_, writer)) = self.open.remove(room) {
             if let Ok(w) = writer.into_inner() {
                 tracing::info!(file = %w.path.display(), entries = w.written, "game transcript finished");

@@ -4,6 +4,8 @@
 
 mod common;
 
+use shared::hex;
+
 use shared::peer::listing;
 use shared::session::GameConfig;
 use shared::wire::{error, FrameKind};
@@ -28,10 +30,6 @@ async fn lobby_of(relay: &common::Running, n: usize) -> Vec<serde_json::Value> {
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
     panic!("the lobby never held {n} tables: {:?}", tables(relay).await);
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test]

@@ -38,6 +38,12 @@ pub use ed25519_dalek::SigningKey;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// Lower-case hex of bytes (ids, hashes), as every program of the
+/// project prints them.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Version of this engine crate, as published in `Cargo.toml`.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 

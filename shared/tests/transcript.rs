@@ -40,6 +40,18 @@ fn find(t: &GameTranscript, what: impl Fn(&TranscriptEntry) -> bool) -> usize {
     t.entries.iter().position(what).expect("such an entry")
 }
 
+/// The check fails at entry `i`: recorded as accepted, refused on replay.
+fn assert_wrongly_accepted(t: &GameTranscript, i: usize) {
+    assert!(
+        matches!(
+            t.check(),
+            Err(TranscriptError::Replay(VerifyError::WronglyAccepted { index, .. })) if index == i
+        ),
+        "{:?}",
+        t.check()
+    );
+}
+
 fn resign(m: &SignedMessage, keys: &[SigningKey]) -> SignedMessage {
     let key = keys
         .iter()
@@ -115,14 +127,7 @@ fn every_kind_of_tampering_is_caught_with_its_reason() {
         .unwrap();
     forged.signature = forged.message.clone().sign(other).signature;
     t.entries[i].message = forged;
-    assert!(
-        matches!(
-            t.check(),
-            Err(TranscriptError::Replay(VerifyError::WronglyAccepted { index, .. })) if index == i
-        ),
-        "{:?}",
-        t.check()
-    );
+    assert_wrongly_accepted(&t, i);
 
     // A reveal swapped for another secret, re-signed by its own sender: the
     // record says it counted, the replay says it forfeits.
@@ -206,14 +211,7 @@ fn every_kind_of_tampering_is_caught_with_its_reason() {
     t.entries[i].relayed_at = t.entries[i]
         .relayed_at
         .map(|at| at + 10 * t.config.commit_timeout);
-    assert!(
-        matches!(
-            t.check(),
-            Err(TranscriptError::Replay(VerifyError::WronglyAccepted { index, .. })) if index == i
-        ),
-        "{:?}",
-        t.check()
-    );
+    assert_wrongly_accepted(&t, i);
 
     // The transcript cut short: fewer rolls than it claims.
     let mut t = written.clone();

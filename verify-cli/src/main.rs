@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::json;
+use shared::hex;
 use shared::session::RollRecord;
 use shared::transcript::{GameTranscript, TranscriptError};
 use shared::verify::Vouched;
@@ -35,10 +36,6 @@ struct Args {
     /// log of a game still on, or cut short by a crash).
     #[arg(long)]
     unfinished: bool,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn short(bytes: &[u8]) -> String {

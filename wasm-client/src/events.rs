@@ -6,10 +6,7 @@ use shared::craps::{BetResult, Outcome};
 use shared::peer::{PeerEvent, SignalKind};
 use shared::session::{CloseReason, Event, ForfeitReason, RollRecord};
 
-/// Lower-case hex of bytes (ids, hashes).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use shared::hex;
 
 /// Parses lower- or upper-case hex into exactly `N` bytes.
 pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
