@@ -73,9 +73,10 @@ else
 fi
 
 # 2. Chromium for the browser tests (and its WebDriver for wasm-bindgen-test);
-#    real STUN servers (coturn, stund) for the STUN tests. The tests start
-#    their own instances on free loopback ports.
-apt_install chromium chromium-driver coturn stun-server
+#    real STUN servers (coturn, stund) for the STUN tests; nats-server
+#    (JetStream) for cluster mode's tests. The tests start their own
+#    instances on free loopback ports.
+apt_install chromium chromium-driver coturn stun-server nats-server
 
 # 3. wasm-bindgen CLI, exactly the crate's version, built once into the cache.
 if ! "$WASM_BINDGEN_DIR/wasm-bindgen" --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_VERSION"; then

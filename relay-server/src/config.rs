@@ -43,6 +43,53 @@ pub struct Config {
     /// for `bitcraps-verify`) into this folder as the game goes.
     #[arg(long, env = "BITCRAPS_TRANSCRIPTS", requires = "validate")]
     pub transcripts: Option<PathBuf>,
+
+    /// Cluster mode: several relays sharing rooms through NATS.
+    #[command(flatten)]
+    pub cluster: ClusterConfig,
+}
+
+/// Cluster mode's settings (see `docs/ARCHITECTURE.md`, "Cluster mode").
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ClusterConfig {
+    /// Cluster mode: the NATS servers (`nats://HOST:PORT`, comma-separated,
+    /// JetStream on) through which relays share rooms. Unset: this relay
+    /// alone holds its rooms.
+    #[arg(
+        long = "nats",
+        env = "BITCRAPS_NATS",
+        value_delimiter = ',',
+        conflicts_with = "validate"
+    )]
+    pub nats: Vec<String>,
+
+    /// Shards the rooms are spread over (a relay reads one ordered
+    /// consumer per shard it has players in). Every relay of a cluster
+    /// must use the same number.
+    #[arg(long, env = "BITCRAPS_NATS_SHARDS", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub nats_shards: u16,
+
+    /// Seconds the cluster keeps a room's frames (the stream's age limit;
+    /// a room silent for longer starts afresh).
+    #[arg(long, env = "BITCRAPS_NATS_MAX_AGE_SECS", default_value_t = 86_400)]
+    pub nats_max_age_secs: u64,
+
+    /// Bytes of frames the cluster keeps for all rooms together (the
+    /// stream's size limit; the oldest go first).
+    #[arg(long, env = "BITCRAPS_NATS_MAX_BYTES", default_value_t = 1 << 30)]
+    pub nats_max_bytes: i64,
+
+    /// Seconds to wait for NATS when the relay starts.
+    #[arg(long, env = "BITCRAPS_NATS_CONNECT_TIMEOUT_SECS", default_value_t = 10)]
+    pub nats_connect_timeout_secs: u64,
+}
+
+impl ClusterConfig {
+    /// Whether cluster mode is on.
+    pub fn enabled(&self) -> bool {
+        !self.nats.is_empty()
+    }
 }
 
 /// STUN settings.

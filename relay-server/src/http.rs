@@ -84,15 +84,36 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// A relay for `config`, stopping when `shutdown` fires.
+    /// A relay for `config`, stopping when `shutdown` fires; in cluster
+    /// mode (`--nats`), once it has joined the cluster.
+    pub async fn start(config: &Config, shutdown: Shutdown) -> anyhow::Result<Self> {
+        if !config.cluster.enabled() {
+            return Ok(Self::new(config, shutdown));
+        }
+        let limits = config.limits.effective();
+        let connected = crate::cluster::connect(&config.cluster, limits.replay_frames).await?;
+        let metrics = Arc::new(Metrics::new());
+        let mut hub = Hub::new(config.limits, Arc::clone(&metrics));
+        hub.set_epoch(connected.epoch());
+        let hub = Arc::new(hub);
+        crate::cluster::Cluster::start(connected, &hub, shutdown.clone()).await?;
+        Ok(Self::with_hub(config, shutdown, hub, metrics))
+    }
+
+    /// A relay for `config` on its own (no cluster), stopping when
+    /// `shutdown` fires.
     pub fn new(config: &Config, shutdown: Shutdown) -> Self {
         let metrics = Arc::new(Metrics::new());
         let mut hub = Hub::new(config.limits, Arc::clone(&metrics));
         if let Some(dir) = &config.transcripts {
             hub.set_transcripts(crate::transcripts::TranscriptLog::new(dir));
         }
+        Self::with_hub(config, shutdown, Arc::new(hub), metrics)
+    }
+
+    fn with_hub(config: &Config, shutdown: Shutdown, hub: Arc<Hub>, metrics: Arc<Metrics>) -> Self {
         Self {
-            hub: Arc::new(hub),
+            hub,
             metrics,
             origins: Arc::new(config.origins.allowed.clone()),
             cors: Arc::new(config.origins.cors().to_vec()),

@@ -7,6 +7,7 @@
 //! slow player never holds up a room. It never decides anything about a
 //! game; in validation mode it only refuses frames the engine refuses.
 
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod http;

@@ -66,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
     let (trigger, signal) = shutdown::channel();
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     shutdown::spawn_watchdog(trigger, grace).context("cannot start the signal thread")?;
-    let app = relay::Relay::new(&config, signal);
+    let app = relay::Relay::start(&config, signal)
+        .await
+        .context("cannot join the cluster")?;
     relay::serve(listener, app, &config.web_dir)
         .await
         .context("server failed")?;

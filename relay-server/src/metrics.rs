@@ -3,7 +3,7 @@
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Every reason input is refused for (`bitcraps_rejections_total`).
-pub const REJECTION_REASONS: [&str; 20] = [
+pub const REJECTION_REASONS: [&str; 21] = [
     "bad_frame",
     "bad_join",
     "rate_limited",
@@ -24,6 +24,19 @@ pub const REJECTION_REASONS: [&str; 20] = [
     "idle",
     "join_timeout",
     "room_idle",
+    "cluster_unavailable",
+];
+/// Cluster mode's traffic through NATS (`bitcraps_cluster_total`).
+pub const CLUSTER_EVENTS: [&str; 9] = [
+    "published",
+    "received",
+    "conflicts",
+    "publish_failed",
+    "presence_out",
+    "presence_in",
+    "direct_out",
+    "direct_in",
+    "relays_gone",
 ];
 /// Why a queued frame was dropped (`bitcraps_queue_drops_total`).
 pub const DROP_REASONS: [&str; 3] = ["evicted", "displaced", "refused"];
@@ -77,6 +90,13 @@ pub struct Metrics {
     pub resume_gaps: IntCounter,
     /// STUN server events ([`STUN_EVENTS`]).
     pub stun: IntCounterVec,
+    /// Cluster mode's traffic ([`CLUSTER_EVENTS`]): frames published to
+    /// and received from the rooms' stream, ordering conflicts between
+    /// relays (retried), presence and targeted frames exchanged, relays
+    /// declared gone.
+    pub cluster: IntCounterVec,
+    /// Cluster mode: other relays heard from lately.
+    pub cluster_relays: IntGauge,
     /// Always 1, labelled with the relay's and the engine's versions.
     pub build_info: IntGaugeVec,
 }
@@ -123,6 +143,9 @@ impl Metrics {
         }
         for event in STUN_EVENTS {
             metrics.stun.with_label_values(&[event]);
+        }
+        for event in CLUSTER_EVENTS {
+            metrics.cluster.with_label_values(&[event]);
         }
         metrics
             .build_info
@@ -192,6 +215,17 @@ impl Metrics {
                 "Resumes older than the replay window",
             ),
             stun: counter_vec(&r, "bitcraps_stun_total", "STUN server events", &["event"]),
+            cluster: counter_vec(
+                &r,
+                "bitcraps_cluster_total",
+                "Cluster traffic through NATS",
+                &["event"],
+            ),
+            cluster_relays: gauge(
+                &r,
+                "bitcraps_cluster_relays",
+                "Other relays of the cluster heard from lately",
+            ),
             build_info: {
                 let g = IntGaugeVec::new(
                     Opts::new("bitcraps_build_info", "The relay's build (always 1)"),
@@ -204,6 +238,11 @@ impl Metrics {
             },
             registry: r,
         }
+    }
+
+    /// Counts one cluster event ([`CLUSTER_EVENTS`]).
+    pub fn cluster(&self, event: &str) {
+        self.cluster.with_label_values(&[event]).inc();
     }
 
     /// Counts one refusal.

@@ -35,6 +35,7 @@ use shared::peer::listing::{self, Listing};
 use shared::session::GameConfig;
 use shared::wire::{error, FrameKind, PeerId, Priority, RoomId};
 
+use crate::cluster::{Cluster, RoomLink};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
@@ -42,33 +43,64 @@ use crate::transcripts::TranscriptLog;
 
 /// One member of a room: the connection it came on and its outbox.
 #[derive(Clone)]
-struct Member {
-    conn: u64,
-    outbox: Arc<Outbox>,
+pub(crate) struct Member {
+    pub(crate) conn: u64,
+    pub(crate) outbox: Arc<Outbox>,
     /// Its own room frames come back to it stamped (its acknowledgement).
-    echo: bool,
+    pub(crate) echo: bool,
+    /// It has its replay and roster: it gets the room's traffic (in
+    /// cluster mode a joiner waits for the room to load first).
+    pub(crate) welcomed: bool,
 }
 
 #[derive(Default)]
-struct Room {
-    members: HashMap<PeerId, Member>,
+pub(crate) struct Room {
+    /// This relay's members (cluster mode: those connected here).
+    pub(crate) members: HashMap<PeerId, Member>,
     /// The sequence number the next stamped frame gets.
-    next_seq: u64,
+    pub(crate) next_seq: u64,
     /// The relay time of the last stamped frame (ms since the Unix epoch;
     /// a room's times never go back, even if the system clock does).
-    last_time: u64,
+    pub(crate) last_time: u64,
     /// The last stamped frames, oldest first.
-    replay: VecDeque<(u64, Bytes)>,
+    pub(crate) replay: VecDeque<(u64, Bytes)>,
     /// Bytes in `replay`.
     replay_bytes: usize,
     /// Emptied and being removed from the map: nobody may join it.
     closed: bool,
     /// Random per room made (in every roster): a client that sees a new
     /// one knows the room it knew is gone.
-    incarnation: u64,
+    pub(crate) incarnation: u64,
     /// The house's listing of its table in the lobby, while the house is
     /// in the room.
     listing: Option<Listing>,
+    /// Cluster mode: the room as the cluster sees it (its order comes
+    /// from the rooms' stream, members on other relays).
+    pub(crate) cluster: Option<Box<RoomLink>>,
+}
+
+impl Room {
+    /// Members here and, in cluster mode, on other relays.
+    fn population(&self) -> usize {
+        self.members.len() + self.cluster.as_ref().map_or(0, |c| c.remote.len())
+    }
+
+    /// The room's roster: everyone in it, here or on another relay, in
+    /// order, with the room's last sequence number and incarnation.
+    pub(crate) fn roster_frame(&self, room_id: RoomId) -> Bytes {
+        let mut peers: Vec<PeerId> = self.members.keys().copied().collect();
+        if let Some(link) = &self.cluster {
+            peers.extend(link.remote.keys().copied());
+        }
+        peers.sort();
+        peers.dedup();
+        relay_frame(
+            FrameKind::Roster,
+            room_id,
+            self.next_seq - 1,
+            &control::encode_roster(&peers, self.incarnation),
+        )
+    }
 }
 
 /// A table in the lobby (`GET /api/tables`).
@@ -131,6 +163,8 @@ pub struct Hub {
     next_conn: AtomicU64,
     started: Instant,
     epoch: u64,
+    /// Cluster mode: the link to the other relays through NATS.
+    cluster: std::sync::OnceLock<Arc<Cluster>>,
 }
 
 /// Encodes an unsigned relay frame.
@@ -145,9 +179,9 @@ pub fn relay_frame(kind: FrameKind, room: RoomId, seq: u64, payload: &[u8]) -> B
     out.freeze()
 }
 
-/// A random epoch (the time if the system has no randomness: an epoch
-/// only has to differ from the last start's).
-fn new_epoch() -> u64 {
+/// A random number for an epoch, an incarnation or an id (the time if
+/// the system has no randomness: each only has to differ from the last).
+pub(crate) fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         let now = std::time::SystemTime::now()
@@ -177,8 +211,46 @@ impl Hub {
             metrics,
             next_conn: AtomicU64::new(1),
             started: Instant::now(),
-            epoch: new_epoch(),
+            epoch: random_u64(),
+            cluster: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Cluster mode: the cluster's epoch instead of this relay's own, so
+    /// that a client moving between relays keeps its rooms.
+    pub fn set_epoch(&mut self, epoch: u64) {
+        self.epoch = epoch;
+    }
+
+    /// Cluster mode: rooms from now on are shared through `cluster`.
+    pub(crate) fn set_cluster(&self, cluster: Arc<Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// The cluster link, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// A new room, in cluster mode followed through the cluster (a task
+    /// of its own loads its history and carries its traffic).
+    fn open_room(&self, room_id: RoomId) -> Arc<Mutex<Room>> {
+        self.metrics.rooms.inc();
+        let mut room = Room {
+            next_seq: 1,
+            incarnation: random_u64(),
+            ..Room::default()
+        };
+        let opening = self.cluster.get().map(|cluster| {
+            let (link, opening) = cluster.open(room_id);
+            room.cluster = Some(Box::new(link));
+            opening
+        });
+        let room = Arc::new(Mutex::new(room));
+        if let Some(opening) = opening {
+            opening.start(Arc::downgrade(&room));
+        }
+        room
     }
 
     /// This relay's epoch: random per start, sent in every challenge, so
@@ -223,7 +295,22 @@ impl Hub {
         self.rooms.len()
     }
 
-    fn room(&self, id: &RoomId) -> Option<Arc<Mutex<Room>>> {
+    /// Cluster mode: the rooms followed here.
+    pub(crate) fn cluster_rooms(&self) -> Vec<RoomId> {
+        self.rooms.iter().map(|r| *r.key()).collect()
+    }
+
+    /// The room's members connected here (none if it is not open here).
+    pub(crate) fn local_members(&self, room_id: &RoomId) -> Vec<PeerId> {
+        self.room(room_id)
+            .and_then(|room| {
+                let r = room.lock().ok()?;
+                Some(r.members.keys().copied().collect())
+            })
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn room(&self, id: &RoomId) -> Option<Arc<Mutex<Room>>> {
         self.rooms.get(id).map(|r| Arc::clone(&r))
     }
 
@@ -246,14 +333,7 @@ impl Hub {
             let room = self
                 .rooms
                 .entry(room_id)
-                .or_insert_with(|| {
-                    self.metrics.rooms.inc();
-                    Arc::new(Mutex::new(Room {
-                        next_seq: 1,
-                        incarnation: new_epoch(),
-                        ..Room::default()
-                    }))
-                })
+                .or_insert_with(|| self.open_room(room_id))
                 .clone();
             let Ok(mut r) = room.lock() else {
                 return Err(Refusal::new(
@@ -272,7 +352,7 @@ impl Hub {
             let replacing = r.members.get(&peer).filter(|m| m.conn != conn).cloned();
             if replacing.is_none()
                 && !r.members.contains_key(&peer)
-                && r.members.len() >= self.limits.max_peers_per_room
+                && r.population() >= self.limits.max_peers_per_room
             {
                 return Err(Refusal::new(
                     error::ROOM_FULL,
@@ -290,31 +370,53 @@ impl Hub {
                     ),
                 );
             }
-            let rejoining = r.members.contains_key(&peer);
+            let mut rejoining = r.members.contains_key(&peer);
             r.members.insert(
                 peer,
                 Member {
                     conn,
                     outbox: Arc::clone(outbox),
                     echo,
+                    welcomed: false,
                 },
             );
-            let mut peers: Vec<PeerId> = r.members.keys().copied().collect();
-            peers.sort();
-            let roster = relay_frame(
-                FrameKind::Roster,
-                room_id,
-                r.next_seq - 1,
-                &control::encode_roster(&peers, r.incarnation),
-            );
-            self.replay_to(&r, outbox, room_id, resume_from, roster.len());
-            outbox.push(Priority::Critical, roster);
+            let mut loading = false;
+            let taken = r.next_seq;
+            if let Some(link) = r.cluster.as_mut() {
+                // Here now, whichever relay it was on (that one lets it go).
+                rejoining |= link.remote.remove(&peer).is_some();
+                link.joined(peer);
+                // Its replay and roster follow when the room is loaded and
+                // has taken what the joiner saw on another relay (this
+                // one may be a moment behind).
+                let ahead = resume_from != u64::MAX && resume_from >= taken;
+                if !link.loaded || ahead {
+                    link.wait(peer, conn, resume_from);
+                    loading = true;
+                }
+            }
+            if !loading {
+                self.welcome(&mut r, &peer, room_id, resume_from);
+            }
             if !rejoining {
                 let joined = relay_frame(FrameKind::PeerJoined, room_id, 0, &peer);
                 Self::fan_out(&r, Some(&peer), Priority::Critical, &joined);
             }
             return Ok(());
         }
+    }
+
+    /// Sends a joiner what it missed since `resume_from`, then the
+    /// roster; from then on it gets the room's traffic.
+    pub(crate) fn welcome(&self, r: &mut Room, peer: &PeerId, room_id: RoomId, resume_from: u64) {
+        let roster = r.roster_frame(room_id);
+        let Some(member) = r.members.get_mut(peer) else {
+            return;
+        };
+        member.welcomed = true;
+        let outbox = Arc::clone(&member.outbox);
+        self.replay_to(r, &outbox, room_id, resume_from, roster.len());
+        outbox.push(Priority::Critical, roster);
     }
 
     /// Removes `peer` (if it is there on connection `conn`) and tells the
@@ -328,26 +430,36 @@ impl Hub {
             return;
         }
         r.members.remove(&peer);
+        if let Some(link) = r.cluster.as_mut() {
+            link.left(peer);
+        }
         if r.listing.as_ref().is_some_and(|l| l.config.banker == peer) {
             r.listing = None;
         }
         let left = relay_frame(FrameKind::PeerLeft, room_id, 0, &peer);
         Self::fan_out(&r, None, Priority::Critical, &left);
-        if r.members.is_empty() {
-            r.closed = true;
-            // Nobody will resume in a room that is gone.
-            self.metrics.replay_bytes.sub(r.replay_bytes as i64);
-            r.replay.clear();
-            r.replay_bytes = 0;
+        if self.close_if_empty(&mut r) {
             drop(r);
             self.remove_closed(&room_id, &room);
         }
     }
 
+    /// Marks a room that has no member here closed (to be removed from
+    /// the map with [`Hub::remove_closed`], its lock released).
+    pub(crate) fn close_if_empty(&self, r: &mut Room) -> bool {
+        if !r.members.is_empty() {
+            return false;
+        }
+        r.closed = true;
+        // Nobody will resume in a room that is gone.
+        self.forget_replay(r);
+        true
+    }
+
     /// Removes `room` from the map if it is still the entry for `room_id`.
     /// Called with no room lock held; the room is already `closed`, so it
     /// cannot gain members meanwhile.
-    fn remove_closed(&self, room_id: &RoomId, room: &Arc<Mutex<Room>>) {
+    pub(crate) fn remove_closed(&self, room_id: &RoomId, room: &Arc<Mutex<Room>>) {
         if self
             .rooms
             .remove_if(room_id, |_, cur| Arc::ptr_eq(cur, room))
@@ -370,7 +482,7 @@ impl Hub {
     /// (with `reserve` bytes left for the roster). If frames it needs are
     /// gone, or do not fit, an `Error` frame says which, so it can
     /// resynchronise instead of waiting for them.
-    fn replay_to(
+    pub(crate) fn replay_to(
         &self,
         room: &Room,
         outbox: &Outbox,
@@ -431,9 +543,9 @@ impl Hub {
     /// Queues `frame` for every member but `except`, unstamped and not
     /// kept for replay: presence (who joined, who left, who is still
     /// there), which the roster sums up for anyone who joins later.
-    fn fan_out(room: &Room, except: Option<&PeerId>, priority: Priority, frame: &Bytes) {
+    pub(crate) fn fan_out(room: &Room, except: Option<&PeerId>, priority: Priority, frame: &Bytes) {
         for (peer, member) in &room.members {
-            if Some(peer) != except {
+            if Some(peer) != except && member.welcomed {
                 member.outbox.push(priority, frame.clone());
             }
         }
@@ -462,11 +574,26 @@ impl Hub {
         time: u64,
     ) {
         let seq = room.next_seq;
-        room.next_seq += 1;
-        room.last_time = time;
         let mut stamped = BytesMut::from(&frame[..]);
         let _ = stamp(&mut stamped, seq, time);
-        let frame = stamped.freeze();
+        self.keep_and_fan_out(room, sender, priority, stamped.freeze(), seq, time);
+    }
+
+    /// Takes a stamped frame (number `seq`, relay time `time`) into the
+    /// room's order: keeps it for replay and queues it for every member
+    /// but its `sender` (and for the sender too when it asked for its
+    /// echo).
+    pub(crate) fn keep_and_fan_out(
+        &self,
+        room: &mut Room,
+        sender: &PeerId,
+        priority: Priority,
+        frame: Bytes,
+        seq: u64,
+        time: u64,
+    ) {
+        room.next_seq = seq + 1;
+        room.last_time = time;
         room.replay_bytes += frame.len();
         room.replay.push_back((seq, frame.clone()));
         self.metrics.replay_bytes.add(frame.len() as i64);
@@ -494,6 +621,13 @@ impl Hub {
             _ => Some(sender),
         };
         Self::fan_out(room, except, priority, &frame);
+    }
+
+    /// Empties a room's replay (a room that is gone, or made anew).
+    pub(crate) fn forget_replay(&self, room: &mut Room) {
+        self.metrics.replay_bytes.sub(room.replay_bytes as i64);
+        room.replay.clear();
+        room.replay_bytes = 0;
     }
 
     /// Runs `f` on the room, locked, if `peer` is in it on connection
@@ -531,6 +665,9 @@ impl Hub {
         self.as_member(conn, &peer, &room_id, |r| {
             if !keepalive {
                 Self::fan_out(r, Some(&peer), Priority::Low, &frame);
+                if let Some(link) = &r.cluster {
+                    link.presence(frame);
+                }
             }
         })
     }
@@ -566,11 +703,11 @@ impl Hub {
                     table: hex(&l.config.game),
                     name: l.name.clone(),
                     house: hex(&l.config.banker),
-                    players: r.members.len().saturating_sub(1),
+                    players: r.population().saturating_sub(1),
                     min_bet: l.config.rules.min_bet,
                     max_bet: l.config.rules.max_bet,
                     bankroll: l.config.bankroll,
-                    full: r.members.len() >= self.limits.max_peers_per_room,
+                    full: r.population() >= self.limits.max_peers_per_room,
                 })
             })
             .collect();
@@ -605,6 +742,11 @@ impl Hub {
         check: impl FnOnce(u64) -> Result<(), Refusal>,
     ) -> Result<(), Refusal> {
         self.as_member(conn, &peer, &room_id, |r| {
+            if let Some(link) = &r.cluster {
+                // Its number and time come from the cluster's order
+                // (validation mode is not offered in cluster mode).
+                return link.publish(frame);
+            }
             let time = Self::next_time(r);
             check(time)?;
             self.stamp_and_fan_out(r, &peer, priority, frame, time);
@@ -623,17 +765,26 @@ impl Hub {
         frame: Bytes,
     ) -> Result<(), Refusal> {
         let target_outbox = self.as_member(conn, &peer, &room_id, |r| {
-            r.members.get(&target).map(|m| Arc::clone(&m.outbox))
+            if let Some(member) = r.members.get(&target) {
+                return Some(Ok(Arc::clone(&member.outbox)));
+            }
+            // On another relay of the cluster: through that relay.
+            let link = r.cluster.as_ref()?;
+            let relay = *link.remote.get(&target)?;
+            Some(Err(link.direct(relay, target, frame.clone())))
         })?;
-        let outbox = target_outbox.ok_or_else(|| {
-            Refusal::new(
+        match target_outbox {
+            Some(Ok(outbox)) => {
+                outbox.push(priority, frame);
+                Ok(())
+            }
+            Some(Err(sent)) => sent,
+            None => Err(Refusal::new(
                 error::UNKNOWN_TARGET,
                 "unknown_target",
                 "that peer is not in this room",
-            )
-        })?;
-        outbox.push(priority, frame);
-        Ok(())
+            )),
+        }
     }
 
     /// Validation mode: registers a room's table from its banker's `Table`

@@ -185,4 +185,7 @@ pub mod error {
     pub const ALREADY_JOINED: u16 = 9;
     /// A table listing that is malformed, or not the room's house's.
     pub const BAD_LISTING: u16 = 10;
+    /// Cluster mode: the relay could not hand the frame to the cluster
+    /// (NATS unreachable, or the room's queue full); send it again later.
+    pub const CLUSTER_UNAVAILABLE: u16 = 11;
 }

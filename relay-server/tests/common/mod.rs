@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test file uses part of the harness
 
+pub mod binary;
+pub mod nats;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -66,7 +69,7 @@ pub async fn start(flags: &[&str]) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (trigger, signal) = shutdown::channel();
-    let relay = Relay::new(&config, signal);
+    let relay = Relay::start(&config, signal).await.expect("relay starts");
     let app = relay.clone();
     let dir = if flags.contains(&"--web-dir") {
         config.web_dir.clone()
@@ -186,10 +189,27 @@ impl Client {
 
     /// The next frame (5 s at most); `None` if the connection closed.
     pub async fn recv(&mut self) -> Option<Got> {
+        self.recv_within(Duration::from_secs(5)).await
+    }
+
+    /// The next frame of `kind`, within `limit`.
+    pub async fn recv_kind_within(&mut self, kind: FrameKind, limit: Duration) -> Got {
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let next = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let got = self.recv_within(left).await.expect("connection open");
+            if got.kind == kind {
+                return got;
+            }
+        }
+    }
+
+    /// The next frame (within `limit`); `None` if the connection closed.
+    pub async fn recv_within(&mut self, limit: Duration) -> Option<Got> {
+        loop {
+            let next = tokio::time::timeout(limit, self.ws.next())
                 .await
-                .expect("a frame within 5 s")?;
+                .unwrap_or_else(|_| panic!("a frame within {limit:?}"))?;
             match next.ok()? {
                 Message::Binary(bytes) => {
                     let f =

@@ -1,0 +1,858 @@
+//! One room in cluster mode: its order from the rooms' stream, its
+//! members on other relays, and the task that carries its traffic.
+//!
+//! A room opens here when its first member here joins: its task asks the
+//! other relays who of theirs is in it (a hello), makes sure its shard is
+//! read, loads its kept frames from the stream (a room never seen before
+//! gets a marker first, carrying its incarnation; the first relay to
+//! store one wins), waits up to [`super::HELLO_WAIT`] for the answers,
+//! and only then gives its first joiners their replay and roster. Frames
+//! the shard brings meanwhile are held and taken in order afterwards.
+//!
+//! A client's frame is stamped here with the room's next number and time
+//! and published on condition that the room's last stored message is
+//! still the one this relay knows; if another relay stored one first,
+//! this one waits until it has read it and tries again. Nothing is fanned
+//! out on publishing: every relay, this one included, delivers the frame
+//! when it reads it from the stream, so every member everywhere gets the
+//! same bytes in the same order. A frame read out of turn (a number
+//! skipped) has the room reload from the stream where it was.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_nats::header::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID};
+use async_nats::jetstream::consumer;
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use async_nats::HeaderMap;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use shared::codec::{stamp, FrameHeader, FrameRef};
+use shared::wire::{error, PeerId, Priority, RoomId, MAX_FRAME_LEN};
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+use super::wire::{self, News, RelayId};
+use super::Cluster;
+use crate::rooms::{error_frame, relay_frame, Hub, Refusal, Room};
+
+/// Frames a room may have waiting to be published here; more are refused
+/// (`CLUSTER_UNAVAILABLE`), so that a stalled NATS cannot take memory.
+const MAX_UNPUBLISHED: usize = 1024;
+/// Frames held while a room loads; past this it reloads from the stream.
+const MAX_HELD: usize = 4096;
+/// Attempts to publish one frame before giving up on it.
+const PUBLISH_ATTEMPTS: u32 = 8;
+/// How long a joiner that saw more of the room on another relay waits for
+/// this relay to take it, before the room counts as made anew.
+const RESUME_WAIT: Duration = Duration::from_secs(1);
+
+/// What the room's task is asked to do.
+enum Cmd {
+    Publish(Bytes),
+    Presence(Bytes),
+    Direct(RelayId, PeerId, Bytes),
+    Joined(PeerId),
+    Left(PeerId),
+    Reload,
+    /// A joiner waits until then at most.
+    Recheck(Instant),
+}
+
+/// A joiner waiting for the room to load.
+struct Waiting {
+    peer: PeerId,
+    conn: u64,
+    resume_from: u64,
+    until: Instant,
+}
+
+/// A room's cluster side, kept in the room (under its lock).
+pub(crate) struct RoomLink {
+    /// Its frames read up to now; members get replay and rosters.
+    pub(crate) loaded: bool,
+    /// Its numbering is known (a first message was read).
+    based: bool,
+    /// The stream sequence of the last of its messages taken.
+    last_stream_seq: u64,
+    /// Members on other relays, and which.
+    pub(crate) remote: HashMap<PeerId, RelayId>,
+    waiting: Vec<Waiting>,
+    /// Frames read from the shard while loading: (stream sequence,
+    /// incarnation, frame).
+    held: Vec<(u64, u64, Bytes)>,
+    tx: mpsc::UnboundedSender<Cmd>,
+    unpublished: Arc<AtomicUsize>,
+    /// Woken whenever the room takes a message from the stream.
+    delivered: Arc<Notify>,
+}
+
+/// A room about to be followed: its task starts once the room exists.
+pub(crate) struct Opening {
+    cluster: Arc<Cluster>,
+    room: RoomId,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    unpublished: Arc<AtomicUsize>,
+    delivered: Arc<Notify>,
+}
+
+impl Cluster {
+    /// A new room's link, and its task (to start with the room).
+    pub(crate) fn open(self: &Arc<Self>, room: RoomId) -> (RoomLink, Opening) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let unpublished = Arc::new(AtomicUsize::new(0));
+        let delivered = Arc::new(Notify::new());
+        let link = RoomLink {
+            loaded: false,
+            based: false,
+            last_stream_seq: 0,
+            remote: HashMap::new(),
+            waiting: Vec::new(),
+            held: Vec::new(),
+            tx,
+            unpublished: Arc::clone(&unpublished),
+            delivered: Arc::clone(&delivered),
+        };
+        let opening = Opening {
+            cluster: Arc::clone(self),
+            room,
+            rx,
+            unpublished,
+            delivered,
+        };
+        (link, opening)
+    }
+}
+
+impl RoomLink {
+    fn send(&self, cmd: Cmd) {
+        let _ = self.tx.send(cmd);
+    }
+
+    /// A member joined here.
+    pub(crate) fn joined(&self, peer: PeerId) {
+        self.send(Cmd::Joined(peer));
+    }
+
+    /// A member left here.
+    pub(crate) fn left(&self, peer: PeerId) {
+        self.send(Cmd::Left(peer));
+    }
+
+    /// A joiner gets its replay and roster once the room is loaded.
+    pub(crate) fn wait(&mut self, peer: PeerId, conn: u64, resume_from: u64) {
+        let until = Instant::now() + RESUME_WAIT;
+        self.waiting.push(Waiting {
+            peer,
+            conn,
+            resume_from,
+            until,
+        });
+        self.send(Cmd::Recheck(until));
+    }
+
+    /// A member's frame for the room's order.
+    pub(crate) fn publish(&self, frame: Bytes) -> Result<(), Refusal> {
+        if self.unpublished.fetch_add(1, Ordering::Relaxed) >= MAX_UNPUBLISHED {
+            self.unpublished.fetch_sub(1, Ordering::Relaxed);
+            return Err(unavailable(
+                "the cluster is not taking frames now; send it again",
+            ));
+        }
+        self.send(Cmd::Publish(frame));
+        Ok(())
+    }
+
+    /// A member's presence frame, for the room's members elsewhere.
+    pub(crate) fn presence(&self, frame: Bytes) {
+        self.send(Cmd::Presence(frame));
+    }
+
+    /// A frame for `target`, a member on `relay`.
+    pub(crate) fn direct(
+        &self,
+        relay: RelayId,
+        target: PeerId,
+        frame: Bytes,
+    ) -> Result<(), Refusal> {
+        self.send(Cmd::Direct(relay, target, frame));
+        Ok(())
+    }
+}
+
+fn unavailable(reason: &str) -> Refusal {
+    Refusal::new(error::CLUSTER_UNAVAILABLE, "cluster_unavailable", reason)
+}
+
+/// The incarnation a stored message carries.
+pub(super) fn incarnation(headers: &Option<HeaderMap>) -> u64 {
+    headers
+        .as_ref()
+        .and_then(|h| h.get(wire::INCARNATION))
+        .and_then(|v| v.as_str().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Where this relay's publishing stands: the room's last stored message
+/// as it knows it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    stream_seq: u64,
+    next_seq: u64,
+    time: u64,
+    incarnation: u64,
+}
+
+/// What taking one message from the stream did.
+#[derive(Debug, PartialEq, Eq)]
+enum Taken {
+    /// Taken (or a duplicate, skipped).
+    Done,
+    /// A number was skipped: reload from the stream.
+    Gap,
+}
+
+impl Opening {
+    /// Starts the room's task, which ends when the room is gone.
+    pub(crate) fn start(self, room: Weak<Mutex<Room>>) {
+        tokio::spawn(self.run(room));
+    }
+
+    async fn run(mut self, weak: Weak<Mutex<Room>>) {
+        let cluster = Arc::clone(&self.cluster);
+        let Ok(mut presence) = cluster
+            .client
+            .subscribe(wire::presence_subject(&self.room))
+            .await
+        else {
+            tracing::warn!("cluster: cannot subscribe to a room's presence");
+            return;
+        };
+        cluster.hello(&self.room).await;
+        let asked = cluster.live_relays();
+        let hello_until = tokio::time::Instant::now() + super::HELLO_WAIT;
+        let mut answered = Vec::new();
+        // Its history, then the other relays' answers.
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if weak.strong_count() == 0 {
+                return;
+            }
+            match self.load(&weak, true).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cluster: cannot load a room; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        while !asked.iter().all(|r| answered.contains(r)) {
+            match tokio::time::timeout_at(hello_until, presence.next()).await {
+                Ok(Some(message)) => {
+                    if let Some(relay) = self.news(&weak, &message.payload) {
+                        answered.push(relay);
+                    }
+                }
+                _ => break,
+            }
+        }
+        if !self.loaded(&weak) {
+            self.reload(&weak).await;
+        }
+        let mut publisher = Cursor::default();
+        let mut recheck: Option<Instant> = None;
+        loop {
+            let due = recheck.unwrap_or_else(Instant::now);
+            tokio::select! {
+                () = tokio::time::sleep_until(due), if recheck.is_some() => {
+                    recheck = None;
+                    self.welcome_due(&weak);
+                }
+                cmd = self.rx.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    match cmd {
+                        Cmd::Publish(frame) => {
+                            self.publish(&weak, &mut publisher, frame).await;
+                            self.unpublished.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        Cmd::Presence(frame) => self.tell(News::Frame(frame)).await,
+                        Cmd::Joined(peer) => self.tell(News::Joined(peer)).await,
+                        Cmd::Left(peer) => self.tell(News::Left(peer)).await,
+                        Cmd::Direct(relay, target, frame) => {
+                            cluster.metrics.cluster("direct_out");
+                            let body = wire::encode_direct(&self.room, &target, &frame);
+                            let _ = cluster.client.publish(wire::relay_subject(relay), body).await;
+                        }
+                        Cmd::Reload => self.reload(&weak).await,
+                        Cmd::Recheck(at) => {
+                            recheck = Some(recheck.map_or(at, |r| r.min(at)));
+                        }
+                    }
+                }
+                message = presence.next() => {
+                    let Some(message) = message else { return };
+                    self.news(&weak, &message.payload);
+                }
+            }
+        }
+    }
+
+    async fn tell(&self, news: News) {
+        self.cluster.metrics.cluster("presence_out");
+        let _ = self
+            .cluster
+            .client
+            .publish(
+                wire::presence_subject(&self.room),
+                news.encode(self.cluster.id),
+            )
+            .await;
+    }
+
+    /// Takes another relay's news about the room; returns the relay if it
+    /// was a `State` (an answer to a hello).
+    fn news(&self, weak: &Weak<Mutex<Room>>, payload: &Bytes) -> Option<RelayId> {
+        let (relay, news) = News::decode(payload)?;
+        if relay == self.cluster.id {
+            return None;
+        }
+        self.cluster.metrics.cluster("presence_in");
+        let hub = self.cluster.hub.upgrade()?;
+        let room = weak.upgrade()?;
+        let mut r = room.lock().ok()?;
+        let state = matches!(news, News::State(_));
+        hub.cluster_news(&mut r, self.room, relay, news);
+        // Its last member here moved to another relay.
+        if hub.close_if_empty(&mut r) {
+            drop(r);
+            hub.remove_closed(&self.room, &room);
+        }
+        state.then_some(relay)
+    }
+
+    /// Loads the room's kept frames from the stream (all of them the first
+    /// time, else those after the last taken).
+    async fn load(&self, weak: &Weak<Mutex<Room>>, first: bool) -> anyhow::Result<()> {
+        let cluster = &self.cluster;
+        cluster
+            .read_shard(wire::shard(cluster.shards, &self.room))
+            .await?;
+        let subject = wire::room_subject(cluster.shards, &self.room);
+        let last = loop {
+            match cluster
+                .stream
+                .get_last_raw_message_by_subject(&subject)
+                .await
+            {
+                Ok(m) => break m.sequence,
+                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+                Err(e) => anyhow::bail!("reading the room's last frame: {e}"),
+            }
+            // Never seen: mark it, with its incarnation (the first relay's
+            // marker wins; the others read it on the next turn).
+            let mut headers = HeaderMap::new();
+            headers.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
+            headers.insert(
+                wire::INCARNATION,
+                crate::rooms::random_u64().to_string().as_str(),
+            );
+            let ack = cluster
+                .stream_context()
+                .publish_with_headers(subject.clone(), headers, Bytes::new())
+                .await;
+            match ack {
+                Ok(ack) => match ack.await {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {}
+                    Err(e) => anyhow::bail!("marking a new room: {e}"),
+                },
+                Err(e) => anyhow::bail!("marking a new room: {e}"),
+            }
+        };
+        let from = if first { 0 } else { self.taken(weak) };
+        if last > from {
+            let policy = if from == 0 {
+                consumer::DeliverPolicy::All
+            } else {
+                consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: from + 1,
+                }
+            };
+            let consumer = cluster
+                .stream
+                .create_consumer(consumer::push::OrderedConfig {
+                    deliver_subject: cluster.client.new_inbox(),
+                    filter_subject: subject,
+                    deliver_policy: policy,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the room's frames: {e}"))?;
+            let mut messages = consumer
+                .messages()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the room's frames: {e}"))?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let message = tokio::time::timeout_at(deadline, messages.next())
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the room's frames did not come in 10 s"))?
+                    .ok_or_else(|| anyhow::anyhow!("the room's frames ended early"))?
+                    .map_err(|e| anyhow::anyhow!("reading the room's frames: {e}"))?;
+                let seq = message
+                    .info()
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .stream_sequence;
+                let (Some(hub), Some(room)) = (cluster.hub.upgrade(), weak.upgrade()) else {
+                    return Ok(());
+                };
+                if let Ok(mut r) = room.lock() {
+                    hub.take(
+                        &mut r,
+                        seq,
+                        incarnation(&message.headers),
+                        message.payload.clone(),
+                        true,
+                    );
+                }
+                if seq >= last {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream sequence of the room's last message taken here.
+    fn taken(&self, weak: &Weak<Mutex<Room>>) -> u64 {
+        weak.upgrade()
+            .and_then(|room| {
+                let r = room.lock().ok()?;
+                Some(r.cluster.as_ref()?.last_stream_seq)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Loaded: takes what was held meanwhile and welcomes the waiting
+    /// joiners. False if a number was skipped (load again).
+    fn loaded(&self, weak: &Weak<Mutex<Room>>) -> bool {
+        let (Some(hub), Some(room)) = (self.cluster.hub.upgrade(), weak.upgrade()) else {
+            return true;
+        };
+        let Ok(mut r) = room.lock() else { return true };
+        hub.cluster_loaded(&mut r, self.room)
+    }
+
+    /// Welcomes the joiners whose wait is over.
+    fn welcome_due(&self, weak: &Weak<Mutex<Room>>) {
+        let (Some(hub), Some(room)) = (self.cluster.hub.upgrade(), weak.upgrade()) else {
+            return;
+        };
+        if let Ok(mut r) = room.lock() {
+            hub.welcome_due(&mut r, self.room);
+        };
+    }
+
+    /// Loads what was missed, until nothing is.
+    async fn reload(&self, weak: &Weak<Mutex<Room>>) {
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            if weak.strong_count() == 0 {
+                return;
+            }
+            match self.load(weak, false).await {
+                Ok(()) if self.loaded(weak) => return,
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cluster: cannot reload a room; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// The room's last stored message as this relay knows it: what it
+    /// took from the stream, or what it stored itself since, whichever is
+    /// later. `None` while the room is loading.
+    fn cursor(&self, weak: &Weak<Mutex<Room>>, publisher: &Cursor) -> Option<Cursor> {
+        let room = weak.upgrade()?;
+        let r = room.lock().ok()?;
+        let link = r.cluster.as_ref()?;
+        if !link.loaded {
+            return None;
+        }
+        let taken = Cursor {
+            stream_seq: link.last_stream_seq,
+            next_seq: r.next_seq,
+            time: r.last_time,
+            incarnation: r.incarnation,
+        };
+        Some(if publisher.stream_seq > taken.stream_seq {
+            *publisher
+        } else {
+            taken
+        })
+    }
+
+    /// Stamps `frame` with the room's next number and time and stores it
+    /// in the stream, on condition that nothing was stored since the
+    /// last message this relay knows (else, once it has read what was,
+    /// again).
+    async fn publish(&self, weak: &Weak<Mutex<Room>>, publisher: &mut Cursor, frame: Bytes) {
+        let cluster = &self.cluster;
+        let Ok(parsed) = FrameRef::parse(&frame, MAX_FRAME_LEN) else {
+            return;
+        };
+        let sender = parsed.header.sender;
+        let id = parsed.signature.map(|s| shared::hex(s));
+        let subject = wire::room_subject(cluster.shards, &self.room);
+        let mut failures = 0;
+        loop {
+            let delivered = self.delivered.notified();
+            tokio::pin!(delivered);
+            delivered.as_mut().enable();
+            let Some(cursor) = self.cursor(weak, publisher) else {
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), delivered).await;
+                continue;
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let time = now.max(cursor.time);
+            let mut stamped = BytesMut::from(&frame[..]);
+            let _ = stamp(&mut stamped, cursor.next_seq, time);
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                cursor.stream_seq.to_string().as_str(),
+            );
+            headers.insert(wire::INCARNATION, cursor.incarnation.to_string().as_str());
+            if let Some(id) = &id {
+                // A frame given again (a client resending after its relay
+                // died) is stored once.
+                headers.insert(NATS_MESSAGE_ID, id.as_str());
+            }
+            let result = match cluster
+                .stream_context()
+                .publish_with_headers(subject.clone(), headers, stamped.freeze())
+                .await
+            {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(ack) => {
+                    if !ack.duplicate {
+                        cluster.metrics.cluster("published");
+                        *publisher = Cursor {
+                            stream_seq: ack.sequence,
+                            next_seq: cursor.next_seq + 1,
+                            time,
+                            incarnation: cursor.incarnation,
+                        };
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                    // Another relay stored one first: read it, then again.
+                    cluster.metrics.cluster("conflicts");
+                    *publisher = Cursor::default();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), delivered).await;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "cluster: cannot store a frame");
+                    if failures >= PUBLISH_ATTEMPTS {
+                        cluster.metrics.cluster("publish_failed");
+                        self.refuse(weak, &sender);
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << failures.min(6))).await;
+                }
+            }
+        }
+    }
+
+    /// Tells the sender its frame could not be stored (it sends it again
+    /// when it next joins: it was never acknowledged).
+    fn refuse(&self, weak: &Weak<Mutex<Room>>, sender: &PeerId) {
+        let Some(room) = weak.upgrade() else { return };
+        let Ok(r) = room.lock() else { return };
+        if let Some(member) = r.members.get(sender) {
+            member.outbox.push(
+                Priority::Critical,
+                error_frame(
+                    self.room,
+                    error::CLUSTER_UNAVAILABLE,
+                    "the cluster could not store that frame; send it again",
+                ),
+            );
+        }
+    }
+}
+
+impl Cluster {
+    fn stream_context(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.client.clone())
+    }
+}
+
+impl Hub {
+    /// A message of `room_id` read from its shard.
+    pub(crate) fn cluster_deliver(
+        &self,
+        room_id: &RoomId,
+        stream_seq: u64,
+        incarnation: u64,
+        frame: Bytes,
+    ) {
+        let Some(room) = self.room(room_id) else {
+            return;
+        };
+        let Ok(mut r) = room.lock() else { return };
+        let Some(link) = r.cluster.as_mut() else {
+            return;
+        };
+        if !link.loaded {
+            if link.held.len() < MAX_HELD {
+                link.held.push((stream_seq, incarnation, frame));
+            }
+            // (Past that the room reloads from the stream when loaded.)
+            return;
+        }
+        if self.take(&mut r, stream_seq, incarnation, frame, false) == Taken::Gap {
+            if let Some(link) = r.cluster.as_mut() {
+                link.loaded = false;
+                link.send(Cmd::Reload);
+            }
+        }
+    }
+
+    /// Takes one stored message into the room's order: a marker sets its
+    /// numbering, a frame is kept for replay and fanned out. While
+    /// `loading`, a number skipped (frames the stream no longer keeps) is
+    /// passed over; live, it is a gap.
+    fn take(
+        &self,
+        r: &mut Room,
+        stream_seq: u64,
+        incarnation: u64,
+        frame: Bytes,
+        loading: bool,
+    ) -> Taken {
+        let Some(link) = r.cluster.as_mut() else {
+            return Taken::Done;
+        };
+        if stream_seq <= link.last_stream_seq {
+            return Taken::Done;
+        }
+        let header = if frame.is_empty() {
+            None
+        } else {
+            match FrameHeader::peek(&frame) {
+                Ok((header, _)) => Some(header),
+                Err(_) => {
+                    link.last_stream_seq = stream_seq;
+                    return Taken::Done;
+                }
+            }
+        };
+        let seq = header.map_or(0, |h| h.seq);
+        let based = link.based;
+        if !based || incarnation != r.incarnation {
+            // The room's numbering starts here: the first message this
+            // relay reads of it, or the room was made anew.
+            link.based = true;
+            r.incarnation = incarnation;
+            r.next_seq = seq.max(1);
+            if based {
+                self.forget_replay(r);
+            }
+        }
+        let Some(header) = header else {
+            if let Some(link) = r.cluster.as_mut() {
+                link.last_stream_seq = stream_seq;
+            }
+            return Taken::Done;
+        };
+        if seq < r.next_seq {
+            if let Some(link) = r.cluster.as_mut() {
+                link.last_stream_seq = stream_seq;
+            }
+            return Taken::Done;
+        }
+        if seq > r.next_seq && !loading {
+            return Taken::Gap;
+        }
+        if let Some(link) = r.cluster.as_mut() {
+            link.last_stream_seq = stream_seq;
+            link.delivered.notify_waiters();
+        }
+        self.keep_and_fan_out(r, &header.sender, header.priority, frame, seq, header.time);
+        if !loading && r.cluster.as_ref().is_some_and(|l| !l.waiting.is_empty()) {
+            self.welcome_due(r, header.room);
+        }
+        Taken::Done
+    }
+
+    /// The room is loaded: takes what was held and welcomes the waiting
+    /// joiners. False if something is missing (load again).
+    fn cluster_loaded(&self, r: &mut Room, room_id: RoomId) -> bool {
+        let Some(link) = r.cluster.as_mut() else {
+            return true;
+        };
+        let overflow = link.held.len() >= MAX_HELD;
+        let held = std::mem::take(&mut link.held);
+        for (seq, incarnation, frame) in held {
+            if self.take(r, seq, incarnation, frame, false) == Taken::Gap {
+                return false;
+            }
+        }
+        if overflow {
+            return false;
+        }
+        let Some(link) = r.cluster.as_mut() else {
+            return true;
+        };
+        link.loaded = true;
+        link.delivered.notify_waiters();
+        self.welcome_due(r, room_id);
+        true
+    }
+
+    /// Gives the waiting joiners whose time has come their replay and
+    /// roster: the room is loaded and has taken what each saw, or its
+    /// wait is over.
+    fn welcome_due(&self, r: &mut Room, room_id: RoomId) {
+        let next = r.next_seq;
+        let Some(link) = r.cluster.as_mut() else {
+            return;
+        };
+        if !link.loaded {
+            return;
+        }
+        let now = Instant::now();
+        let (due, wait): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut link.waiting)
+            .into_iter()
+            .partition(|w| w.resume_from == u64::MAX || w.resume_from < next || now >= w.until);
+        link.waiting = wait;
+        for w in due {
+            if r.members.get(&w.peer).is_some_and(|m| m.conn == w.conn) {
+                self.welcome(r, &w.peer, room_id, w.resume_from);
+            }
+        }
+    }
+
+    /// Another relay's news about a room followed here.
+    fn cluster_news(&self, r: &mut Room, room_id: RoomId, relay: RelayId, news: News) {
+        let Some(link) = r.cluster.as_mut() else {
+            return;
+        };
+        let mut joined = Vec::new();
+        let mut left = Vec::new();
+        match news {
+            News::State(peers) => {
+                link.remote.retain(|peer, at| {
+                    let keep = *at != relay || peers.contains(peer);
+                    if !keep {
+                        left.push(*peer);
+                    }
+                    keep
+                });
+                for peer in peers {
+                    if !r.members.contains_key(&peer) && link.remote.insert(peer, relay).is_none() {
+                        joined.push(peer);
+                    }
+                }
+            }
+            News::Joined(peer) => {
+                let was_here = link.remote.insert(peer, relay).is_some();
+                if let Some(old) = r.members.remove(&peer) {
+                    // It joined there since: this connection speaks for
+                    // it no longer.
+                    old.outbox.push(
+                        Priority::Critical,
+                        error_frame(
+                            room_id,
+                            error::REPLACED,
+                            "joined this room from another connection",
+                        ),
+                    );
+                } else if !was_here {
+                    joined.push(peer);
+                }
+            }
+            News::Left(peer) => {
+                if link.remote.get(&peer) == Some(&relay) {
+                    link.remote.remove(&peer);
+                    left.push(peer);
+                }
+            }
+            News::Frame(frame) => {
+                if let Ok((header, _)) = FrameHeader::peek(&frame) {
+                    if header.room == room_id {
+                        Self::fan_out(r, Some(&header.sender), Priority::Low, &frame);
+                    }
+                }
+                return;
+            }
+        }
+        self.tell_presence(r, room_id, &joined, &left);
+    }
+
+    fn tell_presence(&self, r: &Room, room_id: RoomId, joined: &[PeerId], left: &[PeerId]) {
+        use shared::wire::FrameKind;
+        for peer in joined {
+            let frame = relay_frame(FrameKind::PeerJoined, room_id, 0, peer);
+            Self::fan_out(r, None, Priority::Critical, &frame);
+        }
+        for peer in left {
+            let frame = relay_frame(FrameKind::PeerLeft, room_id, 0, peer);
+            Self::fan_out(r, None, Priority::Critical, &frame);
+        }
+    }
+
+    /// A relay is gone: its members leave every room here.
+    pub(crate) fn cluster_relay_gone(&self, relay: RelayId) {
+        for room_id in self.cluster_rooms() {
+            let Some(room) = self.room(&room_id) else {
+                continue;
+            };
+            let Ok(mut r) = room.lock() else { continue };
+            let Some(link) = r.cluster.as_mut() else {
+                continue;
+            };
+            let mut left = Vec::new();
+            link.remote.retain(|peer, at| {
+                let keep = *at != relay;
+                if !keep {
+                    left.push(*peer);
+                }
+                keep
+            });
+            self.tell_presence(&r, room_id, &[], &left);
+        }
+    }
+
+    /// A frame from another relay for a member here.
+    pub(crate) fn cluster_direct(&self, room_id: &RoomId, target: &PeerId, frame: Bytes) {
+        let Some(room) = self.room(room_id) else {
+            return;
+        };
+        let Ok(r) = room.lock() else { return };
+        let Ok((header, _)) = FrameHeader::peek(&frame) else {
+            return;
+        };
+        if let Some(member) = r.members.get(target) {
+            member.outbox.push(header.priority, frame);
+        }
+    }
+}
