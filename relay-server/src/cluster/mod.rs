@@ -17,6 +17,9 @@
 //! - **Epoch**: the stream's creation time, the same on every relay, so a
 //!   client moving to another relay keeps its rooms and numbering.
 
+mod link;
+mod order;
+mod presence;
 mod room;
 pub mod wire;
 
@@ -33,7 +36,7 @@ use crate::config::ClusterConfig;
 use crate::metrics::Metrics;
 use crate::rooms::Hub;
 use crate::shutdown::Shutdown;
-pub(crate) use room::RoomLink;
+pub(crate) use link::RoomLink;
 use wire::{Beat, RelayId};
 
 /// How often a relay says it is alive.
@@ -385,7 +388,7 @@ impl Cluster {
                 hub.cluster_deliver(
                     &room,
                     seq,
-                    room::incarnation(&message.headers),
+                    link::incarnation(&message.headers),
                     message.payload.clone(),
                 );
             }

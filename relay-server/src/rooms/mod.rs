@@ -27,13 +27,16 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
-use shared::codec::{control, encode_unsigned, stamp, FrameHeader};
-use shared::hex;
-use shared::manager::{ConsensusGameManager, ManagerError};
-use shared::message::SignedMessage;
-use shared::peer::listing::{self, Listing};
-use shared::session::GameConfig;
+use shared::codec::{control, encode_unsigned, FrameHeader};
+use shared::manager::ConsensusGameManager;
+use shared::peer::listing::Listing;
 use shared::wire::{error, FrameKind, PeerId, Priority, RoomId};
+
+mod lobby;
+mod replay;
+mod validate;
+
+pub use lobby::ListedTable;
 
 use crate::cluster::{Cluster, RoomLink};
 use crate::config::Limits;
@@ -101,28 +104,6 @@ impl Room {
             &control::encode_roster(&peers, self.incarnation),
         )
     }
-}
-
-/// A table in the lobby (`GET /api/tables`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListedTable {
-    /// The table's id (hex).
-    pub table: String,
-    /// The name its house gave it.
-    pub name: String,
-    /// The house's key (hex).
-    pub house: String,
-    /// Who else is in the room (players and watchers).
-    pub players: usize,
-    /// The smallest bet.
-    pub min_bet: u64,
-    /// The largest bet.
-    pub max_bet: u64,
-    /// The house's bankroll when it opened the table.
-    pub bankroll: u64,
-    /// Whether the room has no place left.
-    pub full: bool,
 }
 
 /// Why the hub refused a request (sent back as an `Error` frame).
@@ -477,69 +458,6 @@ impl Hub {
         }
     }
 
-    /// Queues for a joining peer what it missed since `resume_from`: every
-    /// kept frame after it, as many of the newest as its queue has room for
-    /// (with `reserve` bytes left for the roster). If frames it needs are
-    /// gone, or do not fit, an `Error` frame says which, so it can
-    /// resynchronise instead of waiting for them.
-    pub(crate) fn replay_to(
-        &self,
-        room: &Room,
-        outbox: &Outbox,
-        room_id: RoomId,
-        resume_from: u64,
-        reserve: usize,
-    ) {
-        // Room for the roster, and for this error frame itself.
-        const SLACK_BYTES: usize = 512;
-        let (free_frames, free_bytes) = outbox.space();
-        let frames_left = free_frames.saturating_sub(2);
-        let bytes_left = free_bytes.saturating_sub(reserve + SLACK_BYTES);
-        // A resume point past the room's numbering comes from a room that
-        // was emptied and made anew since: everything here is new to it.
-        // (`u64::MAX` asks for nothing from the past.)
-        let resume_from = if resume_from >= room.next_seq && resume_from != u64::MAX {
-            0
-        } else {
-            resume_from
-        };
-        let wanted = room.replay.partition_point(|(seq, _)| *seq <= resume_from);
-        let mut first = room.replay.len();
-        let mut bytes = 0;
-        while first > wanted && room.replay.len() - first < frames_left {
-            let len = room.replay[first - 1].1.len();
-            if bytes + len > bytes_left {
-                break;
-            }
-            bytes += len;
-            first -= 1;
-        }
-        let first_seq = room
-            .replay
-            .get(first)
-            .map_or(room.next_seq, |(seq, _)| *seq);
-        if resume_from < u64::MAX && resume_from + 1 < first_seq {
-            self.metrics.resume_gaps.inc();
-            outbox.push(
-                Priority::Critical,
-                error_frame(
-                    room_id,
-                    error::RESUME_GAP,
-                    &format!(
-                        "frames {}..{} are gone (replay keeps {}); resynchronise",
-                        resume_from.saturating_add(1),
-                        first_seq - 1,
-                        self.limits.replay_frames
-                    ),
-                ),
-            );
-        }
-        for (_, frame) in room.replay.range(first..) {
-            self.metrics.replay_hits.inc();
-            outbox.push(Priority::Critical, frame.clone());
-        }
-    }
-
     /// Queues `frame` for every member but `except`, unstamped and not
     /// kept for replay: presence (who joined, who left, who is still
     /// there), which the roster sums up for anyone who joins later.
@@ -549,85 +467,6 @@ impl Hub {
                 member.outbox.push(priority, frame.clone());
             }
         }
-    }
-
-    /// The relay time the room's next stamped frame gets: now, never
-    /// before the room's last (whatever time a client wrote in its frame:
-    /// the game's deadlines are judged on this clock alone).
-    fn next_time(room: &Room) -> u64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        now.max(room.last_time)
-    }
-
-    /// Stamps `frame` with the room's next sequence number and the relay
-    /// time `time` (from [`Hub::next_time`]), keeps it for replay and
-    /// queues it for every member but its `sender` (and for the sender too
-    /// when it asked for its echo).
-    fn stamp_and_fan_out(
-        &self,
-        room: &mut Room,
-        sender: &PeerId,
-        priority: Priority,
-        frame: Bytes,
-        time: u64,
-    ) {
-        let seq = room.next_seq;
-        let mut stamped = BytesMut::from(&frame[..]);
-        let _ = stamp(&mut stamped, seq, time);
-        self.keep_and_fan_out(room, sender, priority, stamped.freeze(), seq, time);
-    }
-
-    /// Takes a stamped frame (number `seq`, relay time `time`) into the
-    /// room's order: keeps it for replay and queues it for every member
-    /// but its `sender` (and for the sender too when it asked for its
-    /// echo).
-    pub(crate) fn keep_and_fan_out(
-        &self,
-        room: &mut Room,
-        sender: &PeerId,
-        priority: Priority,
-        frame: Bytes,
-        seq: u64,
-        time: u64,
-    ) {
-        room.next_seq = seq + 1;
-        room.last_time = time;
-        room.replay_bytes += frame.len();
-        room.replay.push_back((seq, frame.clone()));
-        self.metrics.replay_bytes.add(frame.len() as i64);
-        // Each room within its own window; and all rooms together within
-        // the relay's budget, which a room that stamps a frame while over
-        // it pays for from its own oldest frames (down to none: the frame
-        // still goes to every member, and a newcomer is told of the gap),
-        // so that rooms opened by the thousand cannot take the relay's
-        // memory.
-        let budget = self.limits.replay_total_bytes as i64;
-        while room.replay.len() > self.limits.replay_frames
-            || room.replay_bytes > self.limits.replay_bytes
-            || self.metrics.replay_bytes.get() > budget
-        {
-            match room.replay.pop_front() {
-                Some((_, old)) => {
-                    room.replay_bytes -= old.len();
-                    self.metrics.replay_bytes.sub(old.len() as i64);
-                }
-                None => break,
-            }
-        }
-        let except = match room.members.get(sender) {
-            Some(member) if member.echo => None,
-            _ => Some(sender),
-        };
-        Self::fan_out(room, except, priority, &frame);
-    }
-
-    /// Empties a room's replay (a room that is gone, or made anew).
-    pub(crate) fn forget_replay(&self, room: &mut Room) {
-        self.metrics.replay_bytes.sub(room.replay_bytes as i64);
-        room.replay.clear();
-        room.replay_bytes = 0;
     }
 
     /// Runs `f` on the room, locked, if `peer` is in it on connection
@@ -670,50 +509,6 @@ impl Hub {
                 }
             }
         })
-    }
-
-    /// A house lists its table in the lobby (a `Presence` frame with a
-    /// listing, see `shared::peer::listing`): kept with the room while the
-    /// house is in it, sent to nobody.
-    pub fn list_table(
-        &self,
-        conn: u64,
-        peer: PeerId,
-        room_id: RoomId,
-        payload: &[u8],
-    ) -> Result<(), Refusal> {
-        let bad = |why: &str| Refusal::new(error::BAD_LISTING, "bad_listing", why);
-        let listing = listing::decode(payload).ok_or_else(|| bad("malformed table listing"))?;
-        if listing.config.game != room_id || listing.config.banker != peer {
-            return Err(bad("only the house lists its table, in its own room"));
-        }
-        self.as_member(conn, &peer, &room_id, |r| r.listing = Some(listing))
-    }
-
-    /// The tables in the lobby, those with the most players first (at most
-    /// `max`).
-    pub fn tables(&self, max: usize) -> Vec<ListedTable> {
-        let rooms: Vec<Arc<Mutex<Room>>> = self.rooms.iter().map(|r| Arc::clone(&r)).collect();
-        let mut tables: Vec<ListedTable> = rooms
-            .iter()
-            .filter_map(|room| {
-                let r = room.lock().ok()?;
-                let l = r.listing.as_ref()?;
-                Some(ListedTable {
-                    table: hex(&l.config.game),
-                    name: l.name.clone(),
-                    house: hex(&l.config.banker),
-                    players: r.population().saturating_sub(1),
-                    min_bet: l.config.rules.min_bet,
-                    max_bet: l.config.rules.max_bet,
-                    bankroll: l.config.bankroll,
-                    full: r.population() >= self.limits.max_peers_per_room,
-                })
-            })
-            .collect();
-        tables.sort_by(|a, b| b.players.cmp(&a.players).then_with(|| a.name.cmp(&b.name)));
-        tables.truncate(max);
-        tables
     }
 
     /// A client frame for the whole room: stamped, kept for replay and
@@ -784,73 +579,6 @@ impl Hub {
                 "unknown_target",
                 "that peer is not in this room",
             )),
-        }
-    }
-
-    /// Validation mode: registers a room's table from its banker's `Table`
-    /// frame, so the room's game frames can be checked.
-    pub fn announce_table(
-        &self,
-        sender: PeerId,
-        room_id: RoomId,
-        payload: &[u8],
-    ) -> Result<(), Refusal> {
-        let Some(validator) = &self.validator else {
-            return Ok(());
-        };
-        let invalid =
-            |why: &str| Refusal::new(error::INVALID_GAME_FRAME, "invalid_game_frame", why);
-        let config =
-            GameConfig::decode(payload).map_err(|_| invalid("malformed table configuration"))?;
-        if config.game != room_id || config.banker != sender {
-            return Err(invalid(
-                "only the banker announces a table, in its own room",
-            ));
-        }
-        // A table announced twice keeps its first configuration.
-        if validator.observe(config).is_ok() {
-            if let Some(log) = &self.transcripts {
-                log.start(&config);
-            }
-        }
-        Ok(())
-    }
-
-    /// Validation mode: checks a game frame with the engine, as stamped at
-    /// relay time `time` (the game's deadlines are judged on it, as every
-    /// peer does). A frame the game refused in its turn (its sequence
-    /// number used up: a stale commitment, a player passing the dice) is
-    /// still relayed, so the peers, who judge it alike, are never left
-    /// waiting for that number; it counts as refused in the validator's
-    /// figures.
-    pub fn validate_game(
-        &self,
-        frame: &shared::codec::FrameRef<'_>,
-        time: u64,
-    ) -> Result<(), Refusal> {
-        let Some(validator) = &self.validator else {
-            return Ok(());
-        };
-        let invalid =
-            |why: String| Refusal::new(error::INVALID_GAME_FRAME, "invalid_game_frame", why);
-        if frame.header.priority != Priority::Critical {
-            // Every peer ignores it: it might have been reordered or dropped.
-            return Err(invalid("game frames travel at critical priority".into()));
-        }
-        let message = SignedMessage::from_frame(frame).map_err(|e| invalid(e.to_string()))?;
-        let now = self.started.elapsed().as_millis() as u64;
-        let game = message.message.game;
-        let result = validator.handle_message(now, message, Some(time));
-        // (Under the room's lock: the file takes the relay's order.)
-        if let Some(log) = &self.transcripts {
-            if let Some(from) = log.written(&game) {
-                log.append(&game, &validator.transcript_from(&game, from));
-            }
-        }
-        match result {
-            Ok(_) => Ok(()),
-            Err(ManagerError::Session(e)) if e.used_its_turn() => Ok(()),
-            Err(e) => Err(invalid(e.to_string())),
         }
     }
 }
