@@ -91,8 +91,9 @@ impl Relay {
             return Ok(Self::new(config, shutdown));
         }
         let limits = config.limits.effective();
-        let connected = crate::cluster::connect(&config.cluster, limits.replay_frames).await?;
         let metrics = Arc::new(Metrics::new());
+        let connected =
+            crate::cluster::connect(&config.cluster, limits.replay_frames, &metrics).await?;
         let mut hub = Hub::new(config.limits, Arc::clone(&metrics));
         hub.set_epoch(connected.epoch());
         let hub = Arc::new(hub);
@@ -160,6 +161,7 @@ impl Relay {
     pub fn router(&self, web_dir: &Path) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .route("/api/stats", get(stats))
             .route("/api/stun", get(stun))
@@ -268,8 +270,24 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
 }
 
 /// Liveness: answers `ok` while the relay runs.
+/// Liveness: the relay answers.
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Readiness: the relay can carry rooms (in cluster mode, its link to
+/// NATS is up; while it is not, local connections stay open and frames
+/// wait to be stored, but a load balancer should send new players to
+/// another relay).
+async fn readyz(State(relay): State<Relay>) -> Response {
+    match relay.hub.cluster() {
+        Some(cluster) if !cluster.connected() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: NATS unreachable\n",
+        )
+            .into_response(),
+        _ => "ready\n".into_response(),
+    }
 }
 
 async fn metrics(State(relay): State<Relay>) -> Response {

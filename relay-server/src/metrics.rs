@@ -27,7 +27,7 @@ pub const REJECTION_REASONS: [&str; 21] = [
     "cluster_unavailable",
 ];
 /// Cluster mode's traffic through NATS (`bitcraps_cluster_total`).
-pub const CLUSTER_EVENTS: [&str; 9] = [
+pub const CLUSTER_EVENTS: [&str; 11] = [
     "published",
     "received",
     "conflicts",
@@ -37,6 +37,8 @@ pub const CLUSTER_EVENTS: [&str; 9] = [
     "direct_out",
     "direct_in",
     "relays_gone",
+    "disconnects",
+    "reconnects",
 ];
 /// Why a queued frame was dropped (`bitcraps_queue_drops_total`).
 pub const DROP_REASONS: [&str; 3] = ["evicted", "displaced", "refused"];

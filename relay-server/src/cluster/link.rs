@@ -22,8 +22,9 @@ use crate::rooms::Refusal;
 pub(super) const MAX_UNPUBLISHED: usize = 1024;
 /// Frames held while a room loads; past this it reloads from the stream.
 pub(super) const MAX_HELD: usize = 4096;
-/// Attempts to publish one frame before giving up on it.
-pub(super) const PUBLISH_ATTEMPTS: u32 = 8;
+/// Failed attempts to store a frame after which its sender is told the
+/// room is stalled (the frame still waits, in order, for NATS).
+pub(super) const STALLED_AFTER: u32 = 1;
 /// How long a joiner that saw more of the room on another relay waits for
 /// this relay to take it, before the room counts as made anew.
 pub(super) const RESUME_WAIT: Duration = Duration::from_secs(1);

@@ -64,11 +64,32 @@ impl Connected {
 
 /// Connects to NATS and finds (or creates) the rooms' stream, keeping at
 /// most `replay_frames` frames per room.
-pub async fn connect(config: &ClusterConfig, replay_frames: usize) -> anyhow::Result<Connected> {
+pub async fn connect(
+    config: &ClusterConfig,
+    replay_frames: usize,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Connected> {
     let urls = config.nats.join(",");
+    let events = Arc::clone(metrics);
     let options = async_nats::ConnectOptions::new()
         .name("bitcraps-relay")
-        .retry_on_initial_connect();
+        .retry_on_initial_connect()
+        .event_callback(move |event| {
+            let metrics = Arc::clone(&events);
+            async move {
+                match event {
+                    async_nats::Event::Disconnected => {
+                        metrics.cluster("disconnects");
+                        tracing::warn!("cluster: NATS connection lost; reconnecting");
+                    }
+                    async_nats::Event::Connected => {
+                        metrics.cluster("reconnects");
+                        tracing::info!("cluster: NATS connected");
+                    }
+                    other => tracing::info!(event = %other, "cluster: NATS"),
+                }
+            }
+        });
     let wait = Duration::from_secs(config.nats_connect_timeout_secs.max(1));
     let client = tokio::time::timeout(
         wait,
@@ -173,6 +194,11 @@ impl Cluster {
     /// This relay's id in the cluster.
     pub fn id(&self) -> RelayId {
         self.id
+    }
+
+    /// Whether this relay's link to NATS is up (readiness, `/readyz`).
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
     }
 
     /// Other relays heard from lately.

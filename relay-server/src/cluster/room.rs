@@ -33,7 +33,7 @@ use shared::codec::{stamp, FrameRef};
 use shared::wire::{error, PeerId, Priority, MAX_FRAME_LEN};
 use tokio::time::Instant;
 
-use super::link::{incarnation, Cmd, Cursor, Opening, PUBLISH_ATTEMPTS};
+use super::link::{incarnation, Cmd, Cursor, Opening, STALLED_AFTER};
 use super::wire::{self, News, RelayId};
 use super::Cluster;
 use crate::rooms::{error_frame, Room};
@@ -346,6 +346,16 @@ impl Opening {
                 let _ = tokio::time::timeout(Duration::from_secs(1), delivered).await;
                 continue;
             };
+            if !cluster.connected() {
+                // No NATS: the frame waits, in order, for it to come back.
+                failures += 1;
+                if failures == STALLED_AFTER {
+                    tracing::warn!("cluster: NATS unreachable; frames wait");
+                    self.stalled(weak, &sender);
+                }
+                tokio::time::sleep(Duration::from_millis(50 << failures.min(5))).await;
+                continue;
+            }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
@@ -391,22 +401,25 @@ impl Opening {
                     let _ = tokio::time::timeout(Duration::from_secs(1), delivered).await;
                 }
                 Err(e) => {
+                    // NATS lost on the way (or the stream unwell): the
+                    // frame waits, in order, and goes when it comes back
+                    // (stored already, it is known by its id). Its sender
+                    // is told once that the room is stalled.
                     failures += 1;
-                    tracing::warn!(error = %e, "cluster: cannot store a frame");
-                    if failures >= PUBLISH_ATTEMPTS {
-                        cluster.metrics.cluster("publish_failed");
-                        self.refuse(weak, &sender);
-                        return;
+                    cluster.metrics.cluster("publish_failed");
+                    if failures == STALLED_AFTER {
+                        tracing::warn!(error = %e, "cluster: cannot store frames; waiting for NATS");
+                        self.stalled(weak, &sender);
                     }
-                    tokio::time::sleep(Duration::from_millis(50 << failures.min(6))).await;
+                    tokio::time::sleep(Duration::from_millis(50 << failures.min(5))).await;
                 }
             }
         }
     }
 
-    /// Tells the sender its frame could not be stored (it sends it again
-    /// when it next joins: it was never acknowledged).
-    fn refuse(&self, weak: &Weak<Mutex<Room>>, sender: &PeerId) {
+    /// Tells the sender its frame cannot be stored for now (it waits; the
+    /// sender's page says the table is stalled).
+    fn stalled(&self, weak: &Weak<Mutex<Room>>, sender: &PeerId) {
         let Some(room) = weak.upgrade() else { return };
         let Ok(r) = room.lock() else { return };
         if let Some(member) = r.members.get(sender) {
@@ -415,7 +428,7 @@ impl Opening {
                 error_frame(
                     self.room,
                     error::CLUSTER_UNAVAILABLE,
-                    "the cluster could not store that frame; send it again",
+                    "the relays' cluster is unreachable; moves wait until it is back",
                 ),
             );
         }

@@ -11,6 +11,33 @@ pub struct Nats {
     pub port: u16,
 }
 
+fn binary() -> &'static str {
+    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("nats-server")
+}
+
+fn spawn(config: &std::path::Path) -> Child {
+    Command::new(binary())
+        .arg("-c")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server runs (Debian: apt-get install nats-server; scripts/setup.sh)")
+}
+
+async fn listening(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("nats-server did not start on {port}");
+}
+
 impl Nats {
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
@@ -35,25 +62,21 @@ impl Nats {
             ),
         )
         .unwrap();
-        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .unwrap_or("nats-server");
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs (Debian: apt-get install nats-server; scripts/setup.sh)");
-        let nats = Nats { child, dir, port };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return nats;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("nats-server did not start on {port}");
+        let child = spawn(&config);
+        listening(port).await;
+        Nats { child, dir, port }
+    }
+
+    /// Kills it (SIGKILL): every relay loses NATS.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again, same port, same storage.
+    pub async fn restart(&mut self) {
+        self.child = spawn(&self.dir.join("nats.conf"));
+        listening(self.port).await;
     }
 }
 
