@@ -10,7 +10,8 @@ export interface BitCrapsTableEventMap extends HTMLElementEventMap {
 }
 
 /**
- * A whole craps table. Attributes: `relay` (the relay's WebSocket URL;
+ * A whole craps table. Attributes: `relay` (the relay's WebSocket URL, or
+ * several of one cluster separated by spaces or commas;
  * default: this page's host + `/ws`), `table` (a table id; else the page
  * URL's `?table=`, else the lobby), `webrtc="off"`, `deadline` and
  * `shooter` (ms, for a table it opens as the house).

@@ -3,7 +3,9 @@
 //   <script type="module" src="https://your-relay/bitcraps-table.js"></script>
 //   <bitcraps-table relay="wss://your-relay/ws" table="…32 hex…"></bitcraps-table>
 //
-// Attributes: `relay` (WebSocket URL; default: this page's host + /ws),
+// Attributes: `relay` (WebSocket URL; default: this page's host + /ws; or
+// several relays of one cluster, separated by spaces or commas: when one
+// goes away the table carries on through the next),
 // `table` (table id; without it, the page URL's ?table=, else the element
 // offers to open or join one; changing it moves the element),
 // `webrtc="off"` (relay only), `deadline` (ms, for tables opened here),
@@ -293,12 +295,14 @@ export class BitCrapsTable extends HTMLElement {
     this.peer?.close();
   }
 
-  get relayUrl() {
-    return this.getAttribute('relay') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  /** The relay (or the relays of one cluster) to play through. */
+  get relayUrls() {
+    const given = (this.getAttribute('relay') ?? '').split(/[\s,]+/).filter(Boolean);
+    return given.length > 0 ? given : [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`];
   }
 
   async start() {
-    this.peer = new BitCrapsClient({ relay: this.relayUrl, webrtc: this.getAttribute('webrtc') !== 'off' });
+    this.peer = new BitCrapsClient({ relay: this.relayUrls, webrtc: this.getAttribute('webrtc') !== 'off' });
     await this.peer.start();
     window.bitcraps = this.peer; // for the console and tests
     this.$('me').textContent = short(this.peer.me);
@@ -1028,7 +1032,9 @@ export class BitCrapsTable extends HTMLElement {
       closed: 'reconnecting…',
     };
     const waiting = s.waiting ? ` (${s.waiting} of your moves waiting to be sent)` : '';
-    this.$('relay').textContent = s.elsewhere ? 'open in another tab' : `${relayWords[conn.relay] ?? conn.relay}${waiting}`;
+    // With several relays, which one.
+    const via = this.relayUrls.length > 1 ? ` via ${new URL(conn.relayUrl).host}` : '';
+    this.$('relay').textContent = s.elsewhere ? 'open in another tab' : `${relayWords[conn.relay] ?? conn.relay}${via}${waiting}`;
     this.$('view').classList.toggle('bc-elsewhere', Boolean(s.elsewhere));
     // Peers whose data channel carried a game frame to this page lately
     // (an open channel that carries nothing does not count).

@@ -98,6 +98,8 @@ export interface TablePaths {
 }
 export interface ConnectionState {
   relay: 'idle' | 'connecting' | 'open' | 'closed';
+  /** The relay in use (or tried next), of those given to the constructor. */
+  relayUrl: string;
   webrtc: boolean;
   /** Data channel states, keyed `<table>/<peer>`. */
   peers: Record<string, 'connecting' | 'open' | 'closed'>;
@@ -189,7 +191,11 @@ export interface BitCrapsEventMap {
 export type BitCrapsEvent<K extends keyof BitCrapsEventMap> = CustomEvent<BitCrapsEventMap[K]>;
 
 export class BitCrapsClient extends EventTarget {
-  constructor(options: { relay: string; webrtc?: boolean; storagePrefix?: string });
+  /** `relay`: the relay's WebSocket URL, or several of one cluster (the
+   * client goes on to the next when its connection ends, resuming). */
+  constructor(options: { relay: string | string[]; webrtc?: boolean; storagePrefix?: string });
+  /** The relay in use (or tried next). */
+  readonly relayUrl: string;
   readonly me: string;
   static version(): string;
   static betCatalog(): { bet: string; unit: number; edge: number | null }[];

@@ -87,13 +87,18 @@ const refusal = (error) =>
 export class BitCrapsClient extends EventTarget {
   /**
    * @param {object} options
-   * @param {string} options.relay  WebSocket URL of the relay, e.g. `ws://127.0.0.1:8080/ws`
+   * @param {string | string[]} options.relay  WebSocket URL of the relay, e.g.
+   *   `ws://127.0.0.1:8080/ws`; or several relays of one cluster: the client
+   *   uses the first, and when its connection ends goes on to the next
+   *   (round the list), resuming every table where it was
    * @param {boolean} [options.webrtc=true]  open data channels to peers
    * @param {string} [options.storagePrefix='bitcraps']  localStorage key prefix
    */
   constructor({ relay, webrtc = true, storagePrefix = 'bitcraps' }) {
     super();
-    this.relayUrl = relay;
+    this.relayUrls = (Array.isArray(relay) ? relay : [relay]).filter(Boolean);
+    if (this.relayUrls.length === 0) throw new TypeError('BitCrapsClient: no relay URL');
+    this.relayIndex = 0;
     this.webrtc = webrtc && typeof RTCPeerConnection !== 'undefined';
     this.prefix = storagePrefix;
     this.tables = new Set();
@@ -134,6 +139,11 @@ export class BitCrapsClient extends EventTarget {
   /** Every bet with its stake unit and house edge. */
   static betCatalog() {
     return JSON.parse(betCatalog());
+  }
+
+  /** The WebSocket URL of the relay in use (or tried next). */
+  get relayUrl() {
+    return this.relayUrls[this.relayIndex];
   }
 
   /** The relay's HTTP address (for its `/api/...` routes). */
@@ -185,8 +195,16 @@ export class BitCrapsClient extends EventTarget {
       this.closeCode = event.code;
       this.setRelayState('closed');
       if (!this.closed && this.tables.size > 0) {
-        this.reconnectTimer = setTimeout(() => this.connect(), this.retry);
-        this.retry = Math.min(this.retry * 2, 5000);
+        // Several relays: the next one (a relay that dies is left for
+        // another of its cluster at once; each table resumes there). Once
+        // round the list, or after a relay that never answered, the wait
+        // grows as with one relay.
+        const moved = this.relayUrls.length > 1;
+        this.relayIndex = (this.relayIndex + 1) % this.relayUrls.length;
+        const wrapped = this.relayIndex === 0;
+        const delay = moved && opened && !wrapped ? 0 : this.retry;
+        this.reconnectTimer = setTimeout(() => this.connect(), delay);
+        if (delay > 0) this.retry = Math.min(this.retry * 2, 5000);
       }
     };
   }
@@ -533,7 +551,7 @@ export class BitCrapsClient extends EventTarget {
         /* not at this table any more */
       }
     }
-    return { relay: this.relayState, webrtc: this.webrtc, peers, paths };
+    return { relay: this.relayState, relayUrl: this.relayUrl, webrtc: this.webrtc, peers, paths };
   }
 
   // ----- WebRTC -----------------------------------------------------------

@@ -1,18 +1,24 @@
 // Cluster mode in the browser: a real nats-server (JetStream) and three
 // relay binaries sharing its rooms; the house's page on one relay, each
 // player's page on another. They play one table, roll after roll, and
-// every page agrees on every roll with no chip lost.
+// every page agrees on every roll with no chip lost; then, at another
+// table, one relay is killed (SIGKILL) as the shooter rolls: its page goes
+// on through another relay, the roll completes, and the game that follows
+// verifies as a whole.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort, launchBrowser, startRelay } from './harness.mjs';
 import { play } from './play.mjs';
 
 const ROLLS = Number(process.env.BITCRAPS_CLUSTER_ROLLS ?? 8);
+const VERIFY_BIN = process.env.VERIFY_BIN ?? resolve(import.meta.dirname, '../../target/debug/bitcraps-verify');
+const killed = new Set();
 const env = { relay: null, browser: null };
 const relays = [];
 let nats = null;
@@ -49,6 +55,7 @@ before(async () => {
 after(async () => {
   await env.browser?.close();
   for (const relay of relays) {
+    if (killed.has(relay)) continue;
     const status = await relay.stop();
     assert.equal(status?.code, 0, `relay did not exit cleanly on SIGTERM:\n${relay.output()}`);
   }
@@ -94,4 +101,60 @@ test('three pages, each on its own relay of a cluster, play one table and agree 
     const published = Number(/bitcraps_cluster_total\{event="published"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     assert.ok(published > 0, `relay ${relay.port} stored its page's frames`);
   }
+});
+
+test('a relay killed as the shooter rolls: its page goes on through another, the roll completes, the game verifies', async () => {
+  const ws = (relay) => relay.url.replace('http:', 'ws:') + '/ws';
+  // Each page knows the three relays, its own first.
+  const list = (i) => [0, 1, 2].map((k) => ws(relays[(i + k) % 3])).join(',');
+  const house = await openPage(`${relays[0].url}/?deadline=2000&relay=${encodeURIComponent(list(0))}`);
+  await house.click('[data-open]');
+  await waitOpen(house);
+  const table = await house.evaluate(() => document.querySelector('bitcraps-table').getAttribute('table'));
+  const pages = [house];
+  for (const i of [1, 2]) {
+    const page = await openPage(`${relays[i].url}/?deadline=2000&table=${table}&relay=${encodeURIComponent(list(i))}`);
+    await waitOpen(page);
+    await page.click('[data-sit]');
+    pages.push(page);
+  }
+  for (const page of pages) {
+    await page.waitForFunction(
+      () => window.bitcraps.state(document.querySelector('bitcraps-table').getAttribute('table')).seats.length === 2,
+      null,
+      { timeout: 15_000 },
+    );
+  }
+  const total = chips(await stateOf(house));
+  const victim = relays[1];
+  const before = await pages[1].evaluate(() => window.bitcraps.connectionState().relayUrl);
+  assert.equal(before, ws(victim), 'the first player plays through the relay that dies');
+  let n = 0;
+  for (; n < 2; ) await playRoll(pages, ++n);
+  const started = Date.now();
+  await playRoll(pages, ++n, {
+    afterRoll: async () => {
+      killed.add(victim);
+      await victim.kill();
+    },
+  });
+  const took = Date.now() - started;
+  const after = await pages[1].evaluate(() => window.bitcraps.connectionState().relayUrl);
+  assert.notEqual(after, ws(victim), 'the page moved to another relay');
+  assert.match(await pages[1].locator('bitcraps-table').evaluate((t) => t.shadowRoot.querySelector('[data-relay]').textContent), /via 127\.0\.0\.1:/);
+  console.log(`relay killed mid-roll: the roll completed ${took} ms after the bets began; page now on ${after}`);
+  for (; n < 6; ) await playRoll(pages, ++n);
+  const agreed = await assertAgreement(pages);
+  for (const page of pages) {
+    assert.equal(chips(await stateOf(page)), total, 'no chip made or lost');
+    await assertClean(page);
+  }
+  // The whole game, from the page that lost its relay, checks out.
+  const bytes = await pages[1].evaluate((t) => Array.from(window.bitcraps.transcript(t)), table);
+  const file = join(dir, 'failover.bctx');
+  writeFileSync(file, Buffer.from(bytes));
+  const report = JSON.parse(execFileSync(VERIFY_BIN, [file, '--json'], { encoding: 'utf8' }));
+  assert.equal(report.ok, true);
+  assert.equal(report.rolls.length, 6);
+  assert.equal(report.stateHash, agreed.stateHash);
 });

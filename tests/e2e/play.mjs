@@ -86,8 +86,9 @@ export function play(env) {
 
   /** Each player bets (pass on the come-out, field otherwise), waits until
    * every page has seen the bets, then the shooter rolls; returns once every
-   * page shows roll number `n`. */
-  async function playRoll(pages, n) {
+   * page shows roll number `n`; `afterRoll` (if given) runs as soon as the
+   * shooter has clicked, before the roll completes. */
+  async function playRoll(pages, n, { afterRoll } = {}) {
     const players = pages.slice(1);
     for (const page of players) {
       const s = await stateOf(page);
@@ -121,6 +122,7 @@ export function play(env) {
     for (const page of players) if ((await data(page, 'shooter')) === 'true') shooter = page;
     assert.ok(shooter, 'one player can roll');
     await shooter.click('[data-roll]');
+    await afterRoll?.();
     for (const page of pages) {
       await page.waitForFunction((count) => document.querySelector('bitcraps-table').dataset.rolls === String(count), n, {
         timeout: 15_000,
