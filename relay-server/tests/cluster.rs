@@ -435,3 +435,50 @@ async fn jetstream_knows_a_frame_by_its_id_before_checking_its_turn() {
         async_nats::jetstream::context::PublishErrorKind::WrongLastSequence
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_lobby_of_every_relay_shows_the_tables_listed_on_any() {
+    use shared::peer::listing;
+    use shared::session::GameConfig;
+    let nats = Nats::start().await;
+    let (one, two) = (relay(&nats).await, relay(&nats).await);
+    let lobby = |r: &Running| {
+        let url = format!("{}/api/tables", r.http());
+        async move {
+            let body: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            body["tables"].as_array().unwrap().clone()
+        }
+    };
+    let (mut house, _) = member(&one.ws(), 1, 0).await;
+    let config = GameConfig::new(ROOM, house.id(), 100_000);
+    let payload = listing::encode(&config, "Across the cluster").unwrap();
+    house.send(FrameKind::Presence, ROOM, None, &payload).await;
+    let (_player, _) = member(&two.ws(), 2, 0).await;
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = lobby(&two).await;
+        if seen.first().is_some_and(|t| t["players"] == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.len(), 1, "listed on one, shown on two: {seen:?}");
+    assert_eq!(seen[0]["name"], "Across the cluster");
+    assert_eq!(seen[0]["table"], shared::hex(&ROOM));
+    assert_eq!(
+        seen[0]["players"], 1,
+        "its player on the other relay counts"
+    );
+    assert_eq!(lobby(&one).await.len(), 1, "and on its own relay, once");
+
+    house.send(FrameKind::Leave, ROOM, None, &[]).await;
+    for _ in 0..100 {
+        if lobby(&two).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(lobby(&two).await.is_empty(), "gone when its house leaves");
+    one.stop().await;
+    two.stop().await;
+}

@@ -14,10 +14,12 @@
 //! - **Relays watch one another**: a heartbeat a second; a relay silent
 //!   for [`GONE_AFTER`] (or saying goodbye) has its members leave every
 //!   room.
+//! - **Lobby**: each relay shares the tables listed on it (`lobby.rs`).
 //! - **Epoch**: the stream's creation time, the same on every relay, so a
 //!   client moving to another relay keeps its rooms and numbering.
 
 mod link;
+mod lobby;
 mod order;
 mod presence;
 mod room;
@@ -152,6 +154,8 @@ pub struct Cluster {
     live: Mutex<HashMap<RelayId, Instant>>,
     /// Relays declared gone lately (one heard again missed news).
     gone: Mutex<HashSet<RelayId>>,
+    /// The other relays' tables.
+    lobbies: Mutex<lobby::Lobbies>,
 }
 
 impl Cluster {
@@ -173,6 +177,7 @@ impl Cluster {
             reading: tokio::sync::Mutex::new(HashSet::new()),
             live: Mutex::new(HashMap::new()),
             gone: Mutex::new(HashSet::new()),
+            lobbies: Mutex::new(lobby::Lobbies::default()),
         });
         let nats = |e: async_nats::SubscribeError| anyhow!("NATS subscribe: {e}");
         let beats = cluster.client.subscribe(wire::RELAYS).await.map_err(nats)?;
@@ -182,7 +187,9 @@ impl Cluster {
             .subscribe(wire::relay_subject(cluster.id))
             .await
             .map_err(nats)?;
+        let lists = cluster.client.subscribe(wire::LOBBY).await.map_err(nats)?;
         hub.set_cluster(Arc::clone(&cluster));
+        tokio::spawn(Arc::clone(&cluster).share_lobby(lists, shutdown.clone()));
         tokio::spawn(Arc::clone(&cluster).heartbeats(beats, shutdown));
         tokio::spawn(Arc::clone(&cluster).answer_hellos(hellos));
         tokio::spawn(Arc::clone(&cluster).receive_direct(direct));
@@ -297,6 +304,7 @@ impl Cluster {
         if let Ok(mut gone) = self.gone.lock() {
             gone.insert(relay);
         }
+        self.forget_lobby(relay);
         self.metrics.cluster("relays_gone");
         tracing::info!(relay = %format!("{relay:016x}"), "a relay of the cluster is gone");
         if let Some(hub) = self.hub.upgrade() {

@@ -8,6 +8,7 @@
 //! | `bc.hello.<room>` | every relay | `[relay: u64]`: "who of yours is in this room?" (answered with a `State` on `bc.p.<room>`) |
 //! | `bc.p.<room>` | relays with members in the room | `[kind][relay: u64][body]`: a relay's members (`State`), one joined or left, a client's presence frame |
 //! | `bc.r.<relay>` | that relay | `[room: 16][target: 32][frame]`: a frame for one of its members (signaling) |
+//! | `bc.lobby` | every relay | a relay's tables listed in the lobby (JSON, every 2 s) |
 //! | `bc.rooms.<shard>.<room>` | the stream | the room's frames, stamped (see `room.rs`) |
 //!
 //! Numbers are big-endian; ids are the wire's (`PeerId`, `RoomId`).
@@ -23,6 +24,8 @@ pub type RelayId = u64;
 pub const STREAM: &str = "BITCRAPS_ROOMS";
 /// Relays' heartbeats.
 pub const RELAYS: &str = "bc.relays";
+/// Each relay's tables listed in the lobby (JSON, see `lobby.rs`).
+pub const LOBBY: &str = "bc.lobby";
 /// Every room's hellos (wildcard).
 pub const HELLOS: &str = "bc.hello.*";
 /// The header carrying a room's incarnation on each of its messages.

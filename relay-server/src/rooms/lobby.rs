@@ -1,4 +1,5 @@
-//! The lobby: the tables houses list in their rooms (`GET /api/tables`).
+//! The lobby: the tables houses list in their rooms (`GET /api/tables`);
+//! in cluster mode, those listed on the other relays too.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +10,7 @@ use shared::wire::{error, PeerId, RoomId};
 use super::{Hub, Refusal, Room};
 
 /// A table in the lobby (`GET /api/tables`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListedTable {
     /// The table's id (hex).
@@ -50,8 +51,23 @@ impl Hub {
     }
 
     /// The tables in the lobby, those with the most players first (at most
-    /// `max`).
+    /// `max`): listed here, and in cluster mode on the other relays.
     pub fn tables(&self, max: usize) -> Vec<ListedTable> {
+        let mut tables = self.own_tables(max);
+        if let Some(cluster) = self.cluster() {
+            tables.extend(cluster.lobby());
+            // A house that moved relays may show twice for a moment.
+            sort(&mut tables);
+            let mut seen = std::collections::HashSet::new();
+            tables.retain(|t| seen.insert(t.table.clone()));
+            tables.truncate(max);
+        }
+        tables
+    }
+
+    /// The tables listed on this relay, those with the most players first
+    /// (at most `max`).
+    pub fn own_tables(&self, max: usize) -> Vec<ListedTable> {
         let rooms: Vec<Arc<Mutex<Room>>> = self.rooms.iter().map(|r| Arc::clone(&r)).collect();
         let mut tables: Vec<ListedTable> = rooms
             .iter()
@@ -70,8 +86,18 @@ impl Hub {
                 })
             })
             .collect();
-        tables.sort_by(|a, b| b.players.cmp(&a.players).then_with(|| a.name.cmp(&b.name)));
+        sort(&mut tables);
         tables.truncate(max);
         tables
     }
+}
+
+/// Those with the most players first, then by name.
+fn sort(tables: &mut [ListedTable]) {
+    tables.sort_by(|a, b| {
+        b.players
+            .cmp(&a.players)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.table.cmp(&b.table))
+    });
 }
