@@ -5,6 +5,7 @@
 //! binary has exactly one).
 
 pub mod load;
+pub mod nats;
 pub mod signaling;
 
 use std::hint::black_box;

@@ -396,7 +396,7 @@ pub fn plot(ticks: &[Tick], title: &str, path: &std::path::Path) -> anyhow::Resu
 /// every peer). Returns each roll's time from the shooter's `roll()` to
 /// the shooter holding the settled roll (which needs every reveal).
 pub async fn run_consensus(
-    url: &str,
+    urls: &[String],
     players: usize,
     rolls: usize,
 ) -> anyhow::Result<Vec<Duration>> {
@@ -409,14 +409,27 @@ pub async fn run_consensus(
     let config = GameConfig::new(room, banker, 1_000_000_000);
     let times = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(Notify::new());
+    // The house opens the table before its players come, as it does in
+    // the page (it shares the table's link once open).
+    let (opened, house_in) = tokio::sync::oneshot::channel::<()>();
+    let mut opened = Some(opened);
+    let mut house_in = Some(house_in);
     let mut tasks = Vec::new();
     for p in 0..players {
+        if p == 1 {
+            if let Some(house_in) = house_in.take() {
+                let _ = tokio::time::timeout(Duration::from_secs(10), house_in).await;
+            }
+        }
         let index = if p == 0 { 1_000_000 } else { 1_000_000 + p };
+        // Several relays: the players spread over them.
+        let url = &urls[p % urls.len()];
         let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
             .await
             .context("connect")?;
         let times = Arc::clone(&times);
         let done = Arc::clone(&done);
+        let mut opened = if p == 0 { opened.take() } else { None };
         tasks.push(tokio::spawn(async move {
             let origin = Instant::now();
             let now = || origin.elapsed().as_millis() as u64;
@@ -434,6 +447,11 @@ pub async fn run_consensus(
                 // timed before the next one starts.
                 while let Some(event) = peer.poll_event() {
                     match event {
+                        PeerEvent::Roster { .. } => {
+                            if let Some(opened) = opened.take() {
+                                let _ = opened.send(());
+                            }
+                        }
                         PeerEvent::TableOpened { .. } => {
                             let sit = LocalAction::Sit { buy_in: 1_000_000 };
                             let _ = peer.act(now(), room, sit);

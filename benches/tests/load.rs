@@ -68,7 +68,9 @@ async fn the_consensus_round_trip_plays_real_rolls() {
     // they take is the load generator's figure, not this test's: a
     // player kept waiting on a deadline is tested in model time in
     // shared/tests/peer.rs).
-    let times = load::run_consensus(&url, 3, 5).await.unwrap();
+    let times = load::run_consensus(std::slice::from_ref(&url), 3, 5)
+        .await
+        .unwrap();
     assert_eq!(times.len(), 5);
     trigger.trigger();
 }
@@ -152,4 +154,63 @@ fn signaling_without_a_rate_is_refused_before_anything_starts() {
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("give --rate"), "{said}");
+}
+
+/// `relay-load --cluster 2`: nats-server and two relays started by the
+/// generator, each room's members on both; every frame reaches every
+/// other member, and 8 players spread over the two relays play their
+/// rolls. (Needs the relay binary next to the generator's, as the test
+/// command builds it.)
+#[test]
+fn the_generator_drives_a_cluster_of_relays_through_nats() {
+    let dir = std::env::temp_dir().join(format!("relay-load-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str], json: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-load"))
+            .args(args)
+            .args(["--cluster", "2", "--quiet", "--threads", "2", "--json"])
+            .arg(json)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(json).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let fanout = run(
+        &[
+            "--clients",
+            "12",
+            "--rooms",
+            "3",
+            "--rate",
+            "10",
+            "--duration",
+            "2",
+        ],
+        &dir.join("fanout.json"),
+    );
+    assert_eq!(fanout["relays"], 2);
+    assert_eq!(fanout["connected"], 12);
+    assert_eq!(fanout["disconnects"], 0);
+    let (delivered, expected) = (
+        fanout["delivered"].as_u64().unwrap(),
+        fanout["expected_deliveries"].as_u64().unwrap(),
+    );
+    assert!(expected >= 100, "{expected}");
+    // (A few may still be in flight when the run stops.)
+    assert!(
+        delivered <= expected && delivered + 60 >= expected,
+        "{delivered} of {expected}"
+    );
+    let rolls = run(
+        &["--scenario", "consensus", "--duration", "5"],
+        &dir.join("rolls.json"),
+    );
+    assert_eq!(rolls["relays"], 2);
+    assert_eq!(rolls["rolls"], 5);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -24,8 +24,6 @@
 //!     target/release/nats-order --design jetstream --rooms 100 --rate 20 --duration 10
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -70,60 +68,6 @@ struct Args {
     /// started here.
     #[arg(long)]
     url: Option<String>,
-}
-
-/// A nats-server of our own, stopped (and its storage removed) on drop.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-async fn start_server() -> anyhow::Result<Server> {
-    let port = free_port()?;
-    let dir = std::env::temp_dir().join(format!("nats-order-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let config = dir.join("nats.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\n",
-            dir.join("js").display()
-        ),
-    )?;
-    let child = Command::new("nats-server")
-        .arg("-c")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start nats-server (Debian: apt-get install nats-server)")?;
-    let server = Server {
-        child,
-        dir,
-        url: format!("nats://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(server);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("nats-server did not start")
 }
 
 /// What every relay received: per room, the frames' ids in order.
@@ -174,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let server = match &args.url {
         Some(_) => None,
-        None => Some(start_server().await?),
+        None => Some(benches::nats::start_server().await?),
     };
     let url = args
         .url

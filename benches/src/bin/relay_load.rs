@@ -5,9 +5,15 @@
 //!     target/release/relay-load --scenario many-small
 //!     target/release/relay-load --scenario few-big --relay baseline
 //!     target/release/relay-load --url ws://127.0.0.1:8080/ws --clients 100 --rooms 10
+//!     target/release/relay-load --scenario consensus --cluster 3
 //!
 //! Without `--url` it starts the relay itself (the binaries next to this
-//! one) on a free loopback port and reads its memory and CPU from /proc.
+//! one) on a free loopback port and reads its memory and CPU from /proc;
+//! `--cluster N` starts nats-server and N relays sharing rooms through it
+//! (cluster mode), and `--url` given several times drives relays already
+//! running; either way the clients are spread over the relays so that
+//! every room has members on each (client `i` of room `i % rooms` goes to
+//! relay `(i / rooms) % relays`).
 //! Everything is bounded: at most 20,000 clients and 300 seconds.
 
 use std::path::PathBuf;
@@ -63,9 +69,14 @@ struct Args {
     /// A preset; flags given explicitly override its numbers.
     #[arg(long, value_enum, default_value_t = Scenario::Custom)]
     scenario: Scenario,
-    /// Relay WebSocket URL; without it the relay is started here.
+    /// Relay WebSocket URL; without it the relay is started here. Give it
+    /// several times for several relays of one cluster.
     #[arg(long)]
-    url: Option<String>,
+    url: Vec<String>,
+    /// Start nats-server and this many of our relays sharing rooms
+    /// through it (cluster mode) instead of one relay.
+    #[arg(long, conflicts_with = "url", value_parser = clap::value_parser!(u16).range(1..=16))]
+    cluster: Option<u16>,
     /// Which relay to start when no --url is given.
     #[arg(long, value_enum, default_value_t = RelayKind::Ours)]
     relay: RelayKind,
@@ -257,7 +268,7 @@ fn find_matchbox() -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
+async fn spawn_relay(kind: RelayKind, extra: &[String]) -> anyhow::Result<(Spawned, String)> {
     let dir = std::env::current_exe()?
         .parent()
         .context("no binary folder")?
@@ -296,6 +307,7 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
                 "--room-idle-timeout-secs",
                 "600",
             ])
+            .args(extra)
             .env("RUST_LOG", "warn");
             c
         }
@@ -336,6 +348,8 @@ async fn spawn_relay(kind: RelayKind) -> anyhow::Result<(Spawned, String)> {
 struct Summary {
     scenario: Scenario,
     relay: Option<RelayKind>,
+    /// Relays driven (several: one cluster through NATS).
+    relays: usize,
     plan: Plan,
     connected: usize,
     connect_seconds: f64,
@@ -350,6 +364,8 @@ struct Summary {
     relay_rss_kib_peak: Option<u64>,
     relay_kib_per_connection: Option<f64>,
     relay_cpu_percent: Option<f64>,
+    /// Cluster mode: nats-server's CPU over the traffic.
+    nats_cpu_percent: Option<f64>,
     /// Counters scraped from the relay's `/metrics` after the run (our
     /// relay only): frames dropped from queues and slow consumers closed.
     relay_metrics: Option<RelayMetrics>,
@@ -370,6 +386,21 @@ fn scrape(text: &str, name: &str) -> u64 {
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+/// The relays' counters, summed.
+async fn relays_metrics(urls: &[String]) -> Option<RelayMetrics> {
+    let mut sum: Option<RelayMetrics> = None;
+    for url in urls {
+        if let Some(m) = relay_metrics(url).await {
+            let s = sum.get_or_insert_with(RelayMetrics::default);
+            s.queue_drops += m.queue_drops;
+            s.slow_consumer_disconnects += m.slow_consumer_disconnects;
+            s.frames_in += m.frames_in;
+            s.frames_out += m.frames_out;
+        }
+    }
+    sum
 }
 
 async fn relay_metrics(ws_url: &str) -> Option<RelayMetrics> {
@@ -421,7 +452,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             if !matches!(args.scenario, Scenario::Idle | Scenario::Signaling) {
                 bail!("matchbox_server only signals: run --scenario idle or signaling against it");
             }
-            if args.url.is_none() && find_matchbox().is_none() {
+            if args.url.is_empty() && find_matchbox().is_none() {
                 println!(
                     "matchbox_server is not installed (cargo install matchbox_server); \
                      skipping the matchbox comparison"
@@ -435,14 +466,44 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.scenario == Scenario::Signaling && !(plan.rate > 0.0 && plan.rate.is_finite()) {
         bail!("signaling runs at a set rate: give --rate in offers per second per pair");
     }
-    let (spawned, url, relay) = match &args.url {
-        Some(url) => (None, url.clone(), None),
-        None => {
-            let (child, url) = spawn_relay(args.relay).await?;
-            (Some(child), url, Some(args.relay))
-        }
+    if args.cluster.is_some() && args.relay != RelayKind::Ours {
+        bail!("--cluster runs our relay");
+    }
+    // Cluster mode: nats-server first (dropped last, after the relays).
+    let nats = match args.cluster {
+        Some(_) => Some(benches::nats::start_server().await?),
+        None => None,
     };
-    let pid = spawned.as_ref().map(|s| s.0.id());
+    let mut spawned = Vec::new();
+    let (urls, relay) = if args.url.is_empty() {
+        let extra: Vec<String> = nats
+            .as_ref()
+            .map(|n| vec!["--nats".into(), n.url.clone()])
+            .unwrap_or_default();
+        let mut urls = Vec::new();
+        for _ in 0..args.cluster.unwrap_or(1) {
+            let (child, url) = spawn_relay(args.relay, &extra).await?;
+            spawned.push(child);
+            urls.push(url);
+        }
+        (urls, Some(args.relay))
+    } else {
+        (args.url.clone(), None)
+    };
+    let pids: Vec<u32> = spawned.iter().map(|s| s.0.id()).collect();
+    // The relays' memory and CPU, summed (NATS's apart).
+    let sample = || -> Option<ProcSample> {
+        let all: Vec<ProcSample> = pids.iter().filter_map(|p| load::proc_sample(*p)).collect();
+        (!all.is_empty() && all.len() == pids.len()).then(|| ProcSample {
+            rss_kib: all.iter().map(|s| s.rss_kib).sum(),
+            cpu_ticks: all.iter().map(|s| s.cpu_ticks).sum(),
+        })
+    };
+    let nats_cpu = || {
+        nats.as_ref()
+            .and_then(|n| load::proc_sample(n.pid()))
+            .map(|s| s.cpu_ticks)
+    };
     if args.scenario == Scenario::Consensus {
         // `duration` is the number of rolls here.
         let rolls = plan.duration as usize;
@@ -451,11 +512,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let cpu = || {
             (
                 load::proc_sample(std::process::id()).map(|s| s.cpu_ticks),
-                pid.and_then(load::proc_sample).map(|s| s.cpu_ticks),
+                sample().map(|s| s.cpu_ticks),
+                nats_cpu(),
             )
         };
         let cpu_before = cpu();
-        let mut times = load::run_consensus(&url, plan.clients, rolls).await?;
+        let mut times = load::run_consensus(&urls, plan.clients, rolls).await?;
         let cpu_after = cpu();
         // ms of CPU per roll (Linux counts CPU in 1/100 s).
         let per_roll = |a: Option<u64>, b: Option<u64>| match (a, b) {
@@ -466,6 +528,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         };
         let players_cpu = per_roll(cpu_before.0, cpu_after.0);
         let relay_cpu = per_roll(cpu_before.1, cpu_after.1);
+        let nats_cpu = per_roll(cpu_before.2, cpu_after.2);
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let q = |f: f64| {
@@ -475,8 +538,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .map_or(0.0, ms)
         };
         println!(
-            "consensus           {} players, {} rolls timed",
+            "consensus           {} players on {} relay(s), {} rolls timed",
             plan.clients,
+            urls.len(),
             times.len()
         );
         println!(
@@ -487,23 +551,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
         let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
         println!(
-            "CPU ms per roll     players {}  relay {}  (the machine has {} cores)",
+            "CPU ms per roll     players {}  relay(s) {}  nats-server {}  (the machine has {} cores)",
             show(players_cpu),
             show(relay_cpu),
+            show(nats_cpu),
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
         if let Some(path) = &args.json {
             let report = serde_json::json!({
-                "scenario": "consensus", "relay": relay, "players": plan.clients, "rolls": times.len(),
+                "scenario": "consensus", "relay": relay, "relays": urls.len(), "players": plan.clients, "rolls": times.len(),
                 "median_ms": q(0.5), "p99_ms": q(0.99), "max_ms": q(1.0),
                 "players_cpu_ms_per_roll": players_cpu, "relay_cpu_ms_per_roll": relay_cpu,
+                "nats_cpu_ms_per_roll": nats_cpu,
             });
             std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
         }
         drop(spawned);
+        drop(nats);
         return Ok(());
     }
-    let sample = || pid.and_then(load::proc_sample);
     let before = sample();
     let shared = Shared::new()?;
 
@@ -529,7 +595,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         plan.clients
     };
     for i in 0..units {
-        let url = url.clone();
+        // Every room has members on each relay.
+        let url = urls[(i / plan.rooms) % urls.len()].clone();
         let permit = Arc::clone(&semaphore).acquire_owned().await?;
         let room = i % plan.rooms;
         joins.spawn(async move {
@@ -632,6 +699,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     bar.set_message("traffic");
     let traffic = Instant::now();
     let cpu_start = sample().map(|s| s.cpu_ticks);
+    let nats_start = nats_cpu();
     let mut ticks = Vec::new();
     let mut last = 0;
     let mut peak = connected_sample.map_or(0, |s| s.rss_kib);
@@ -662,6 +730,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let elapsed = traffic.elapsed().as_secs_f64();
     let cpu_end = sample().map(|s| s.cpu_ticks);
+    let nats_end = nats_cpu();
     shared.finish(tasks, Duration::from_millis(200)).await;
     bar.finish_and_clear();
 
@@ -686,6 +755,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let summary = Summary {
         scenario: args.scenario,
         relay,
+        relays: urls.len(),
         plan,
         connected,
         connect_seconds,
@@ -702,7 +772,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         disconnects: shared.disconnects.load(Ordering::Relaxed),
         relay_rss_kib_idle_before: before.map(|s| s.rss_kib),
         relay_rss_kib_connected: connected_sample.map(|s| s.rss_kib),
-        relay_rss_kib_peak: pid.map(|_| peak),
+        relay_rss_kib_peak: (!pids.is_empty()).then_some(peak),
         relay_kib_per_connection: match (before, connected_sample) {
             (Some(b), Some(c)) if connected > 0 => {
                 Some((c.rss_kib as f64 - b.rss_kib as f64) / connected as f64)
@@ -713,7 +783,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             (Some(a), Some(b)) => Some((b - a) as f64 / ticks_per_sec / elapsed * 100.0),
             _ => None,
         },
-        relay_metrics: relay_metrics(&url).await,
+        nats_cpu_percent: match (nats_start, nats_end) {
+            (Some(a), Some(b)) => Some((b - a) as f64 / ticks_per_sec / elapsed * 100.0),
+            _ => None,
+        },
+        relay_metrics: relays_metrics(&urls).await,
         ticks,
     };
     print_summary(&summary);
@@ -732,16 +806,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )?;
     }
     drop(spawned);
+    drop(nats);
     Ok(())
 }
 
 fn print_summary(s: &Summary) {
     let opt = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
     println!(
-        "scenario            {:?} against {:?}",
+        "scenario            {:?} against {}{}",
         s.scenario,
         s.relay
-            .map_or("given URL".into(), |r| format!("{r:?} relay"))
+            .map_or("given URL(s)".into(), |r| format!("{r:?} relay")),
+        if s.relays > 1 {
+            format!(" x {} (one cluster through NATS)", s.relays)
+        } else {
+            String::new()
+        }
     );
     println!(
         "clients / rooms     {} connected of {} in {} rooms ({:.1} s to connect)",
@@ -785,7 +865,10 @@ fn print_summary(s: &Summary) {
         println!("relay KiB per conn  {per:.2}");
     }
     if let Some(cpu) = s.relay_cpu_percent {
-        println!("relay CPU           {cpu:.0}% (of one core)");
+        println!("relay CPU           {cpu:.0}% (of one core; all relays together)");
+    }
+    if let Some(cpu) = s.nats_cpu_percent {
+        println!("nats-server CPU     {cpu:.0}% (of one core)");
     }
     if let Some(m) = &s.relay_metrics {
         println!(

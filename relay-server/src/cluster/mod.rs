@@ -350,14 +350,15 @@ impl Cluster {
     /// Frames other relays send to members here.
     async fn receive_direct(self: Arc<Self>, mut direct: async_nats::Subscriber) {
         while let Some(message) = direct.next().await {
-            let Some((room, target, frame)) = wire::decode_direct(&message.payload) else {
+            let Some((from, room, target, frame)) = wire::decode_direct(&message.payload) else {
                 continue;
             };
             let Some(hub) = self.hub.upgrade() else {
                 return;
             };
             self.metrics.cluster("direct_in");
-            hub.cluster_direct(&room, &target, frame);
+            tracing::debug!(from = %format!("{from:016x}"), target = %shared::hex(&target[..6]), "cluster: frame for a member here");
+            hub.cluster_direct(from, &room, &target, frame);
         }
     }
 

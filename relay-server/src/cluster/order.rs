@@ -95,6 +95,12 @@ impl Hub {
             return Taken::Done;
         }
         if seq > r.next_seq && !loading {
+            tracing::debug!(
+                seq,
+                expected = r.next_seq,
+                stream_seq,
+                "cluster: a number skipped; reloading"
+            );
             return Taken::Gap;
         }
         if let Some(link) = r.cluster.as_mut() {

@@ -102,14 +102,30 @@ impl Hub {
     }
 
     /// A frame from another relay for a member here.
-    pub(crate) fn cluster_direct(&self, room_id: &RoomId, target: &PeerId, frame: Bytes) {
+    /// Its sender is a member of `relay` (that relay checked): if the news
+    /// of its joining has not come yet, this says it, so that the answer
+    /// finds its way back.
+    pub(crate) fn cluster_direct(
+        &self,
+        relay: RelayId,
+        room_id: &RoomId,
+        target: &PeerId,
+        frame: Bytes,
+    ) {
         let Some(room) = self.room(room_id) else {
             return;
         };
-        let Ok(r) = room.lock() else { return };
+        let Ok(mut r) = room.lock() else { return };
         let Ok((header, _)) = FrameHeader::peek(&frame) else {
             return;
         };
+        let sender = header.sender;
+        let local = r.members.contains_key(&sender);
+        if let Some(link) = r.cluster.as_mut() {
+            if !local && link.remote.insert(sender, relay).is_none() {
+                self.tell_presence(&r, *room_id, &[sender], &[]);
+            }
+        }
         if let Some(member) = r.members.get(target) {
             member.outbox.push(header.priority, frame);
         }

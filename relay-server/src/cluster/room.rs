@@ -107,7 +107,8 @@ impl Opening {
                         Cmd::Left(peer) => self.tell(News::Left(peer)).await,
                         Cmd::Direct(relay, target, frame) => {
                             cluster.metrics.cluster("direct_out");
-                            let body = wire::encode_direct(&self.room, &target, &frame);
+                            tracing::debug!(relay = %format!("{relay:016x}"), target = %shared::hex(&target[..6]), "cluster: frame for a member there");
+                            let body = wire::encode_direct(cluster.id, &self.room, &target, &frame);
                             let _ = cluster.client.publish(wire::relay_subject(relay), body).await;
                         }
                         Cmd::Reload => self.reload(&weak).await,
@@ -144,6 +145,7 @@ impl Opening {
             return None;
         }
         self.cluster.metrics.cluster("presence_in");
+        tracing::debug!(relay = %format!("{relay:016x}"), ?news, "cluster: news");
         let hub = self.cluster.hub.upgrade()?;
         let room = weak.upgrade()?;
         let mut r = room.lock().ok()?;
@@ -332,7 +334,7 @@ impl Opening {
             return;
         };
         let sender = parsed.header.sender;
-        let id = parsed.signature.map(|s| shared::hex(s));
+        let id = frame_id(&frame);
         let subject = wire::room_subject(cluster.shards, &self.room);
         let mut failures = 0;
         loop {
@@ -368,11 +370,9 @@ impl Opening {
                 cursor.stream_seq.to_string().as_str(),
             );
             headers.insert(wire::INCARNATION, cursor.incarnation.to_string().as_str());
-            if let Some(id) = &id {
-                // A frame given again (a client resending after its relay
-                // died) is stored once.
-                headers.insert(NATS_MESSAGE_ID, id.as_str());
-            }
+            // A frame given again (a client resending after its relay
+            // died) is stored once.
+            headers.insert(NATS_MESSAGE_ID, id.as_str());
             let result = match cluster
                 .stream_context()
                 .publish_with_headers(subject.clone(), headers, stamped.freeze())
@@ -385,6 +385,11 @@ impl Opening {
                 Ok(ack) => {
                     if !ack.duplicate {
                         cluster.metrics.cluster("published");
+                        tracing::debug!(
+                            seq = cursor.next_seq,
+                            stream_seq = ack.sequence,
+                            "cluster: stored"
+                        );
                         *publisher = Cursor {
                             stream_seq: ack.sequence,
                             next_seq: cursor.next_seq + 1,
@@ -397,6 +402,10 @@ impl Opening {
                 Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
                     // Another relay stored one first: read it, then again.
                     cluster.metrics.cluster("conflicts");
+                    tracing::debug!(
+                        expected = cursor.stream_seq,
+                        "cluster: another relay stored first"
+                    );
                     *publisher = Cursor::default();
                     let _ = tokio::time::timeout(Duration::from_secs(1), delivered).await;
                 }
@@ -433,6 +442,17 @@ impl Opening {
             );
         }
     }
+}
+
+/// A frame's id for JetStream's duplicate check: the hash of the frame as
+/// its sender made it (number and time left out), so the same frame given
+/// twice is one, and two frames that differ anywhere are two (whatever
+/// their signatures say: the relay does not check them).
+fn frame_id(frame: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut unstamped = frame.to_vec();
+    let _ = stamp(&mut unstamped, 0, 0);
+    shared::hex(&Sha256::digest(&unstamped))
 }
 
 impl Cluster {

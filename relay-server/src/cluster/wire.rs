@@ -7,7 +7,7 @@
 //! | `bc.relays` | every relay | `[kind][relay: u64]`: alive (every second), asking the others to answer at once, or leaving |
 //! | `bc.hello.<room>` | every relay | `[relay: u64]`: "who of yours is in this room?" (answered with a `State` on `bc.p.<room>`) |
 //! | `bc.p.<room>` | relays with members in the room | `[kind][relay: u64][body]`: a relay's members (`State`), one joined or left, a client's presence frame |
-//! | `bc.r.<relay>` | that relay | `[room: 16][target: 32][frame]`: a frame for one of its members (signaling) |
+//! | `bc.r.<relay>` | that relay | `[from relay: u64][room: 16][target: 32][frame]`: a frame for one of its members (signaling) |
 //! | `bc.lobby` | every relay | a relay's tables listed in the lobby (JSON, every 2 s) |
 //! | `bc.rooms.<shard>.<room>` | the stream | the room's frames, stamped (see `room.rs`) |
 //!
@@ -163,21 +163,24 @@ impl News {
     }
 }
 
-/// A frame for a member of another relay.
-pub fn encode_direct(room: &RoomId, target: &PeerId, frame: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(48 + frame.len());
+/// A frame for a member of another relay, from one of `relay`'s.
+pub fn encode_direct(relay: RelayId, room: &RoomId, target: &PeerId, frame: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(56 + frame.len());
+    out.put_u64(relay);
     out.put_slice(room);
     out.put_slice(target);
     out.put_slice(frame);
     out.freeze()
 }
 
-/// Reads a frame for one of this relay's members.
-pub fn decode_direct(bytes: &Bytes) -> Option<(RoomId, PeerId, Bytes)> {
-    let room = bytes.get(..16)?.try_into().ok()?;
-    let target = bytes.get(16..48)?.try_into().ok()?;
-    let frame = bytes.slice(48..);
-    (!frame.is_empty()).then_some((room, target, frame))
+/// Reads a frame for one of this relay's members: the relay it came
+/// from, the room, the target and the frame.
+pub fn decode_direct(bytes: &Bytes) -> Option<(RelayId, RoomId, PeerId, Bytes)> {
+    let relay = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+    let room = bytes.get(8..24)?.try_into().ok()?;
+    let target = bytes.get(24..56)?.try_into().ok()?;
+    let frame = bytes.get(56..).map(|_| bytes.slice(56..))?;
+    (!frame.is_empty()).then_some((relay, room, target, frame))
 }
 
 #[cfg(test)]
@@ -203,12 +206,13 @@ mod tests {
         }
         assert_eq!(News::decode(&Bytes::from_static(&[2, 0, 0])), None);
         assert_eq!(News::decode(&Bytes::from(vec![1; 9 + 31])), None);
-        let direct = encode_direct(&[5; 16], &[6; 32], b"x");
+        let direct = encode_direct(9, &[5; 16], &[6; 32], b"x");
         assert_eq!(
             decode_direct(&direct),
-            Some(([5; 16], [6; 32], Bytes::from_static(b"x")))
+            Some((9, [5; 16], [6; 32], Bytes::from_static(b"x")))
         );
-        assert_eq!(decode_direct(&Bytes::from(vec![0; 48])), None);
+        assert_eq!(decode_direct(&Bytes::from(vec![0; 56])), None);
+        assert_eq!(decode_direct(&Bytes::from(vec![0; 20])), None);
     }
 
     #[test]
