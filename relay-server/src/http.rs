@@ -270,9 +270,13 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
 }
 
 /// Liveness: answers `ok` while the relay runs.
-/// Liveness: the relay answers.
-async fn healthz() -> &'static str {
-    "ok"
+/// Liveness: the relay answers (200 whatever its readiness, which the
+/// body and `/readyz` tell).
+async fn healthz(State(relay): State<Relay>) -> &'static str {
+    match relay.hub.cluster() {
+        Some(cluster) if !cluster.connected() => "ok (not ready: NATS unreachable)",
+        _ => "ok",
+    }
 }
 
 /// Readiness: the relay can carry rooms (in cluster mode, its link to

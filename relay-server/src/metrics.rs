@@ -99,6 +99,10 @@ pub struct Metrics {
     pub cluster: IntCounterVec,
     /// Cluster mode: other relays heard from lately.
     pub cluster_relays: IntGauge,
+    /// Cluster mode: milliseconds from the stamp of the last frame taken
+    /// from the stream to its delivery here (the NATS hop and this
+    /// relay's reading behind).
+    pub cluster_lag_ms: IntGauge,
     /// Always 1, labelled with the relay's and the engine's versions.
     pub build_info: IntGaugeVec,
 }
@@ -227,6 +231,11 @@ impl Metrics {
                 &r,
                 "bitcraps_cluster_relays",
                 "Other relays of the cluster heard from lately",
+            ),
+            cluster_lag_ms: gauge(
+                &r,
+                "bitcraps_cluster_lag_ms",
+                "Milliseconds from the last frame's stamp to its delivery here",
             ),
             build_info: {
                 let g = IntGaugeVec::new(

@@ -348,14 +348,13 @@ async fn relays_that_lose_nats_say_so_keep_their_players_and_resume_without_a_ga
         assert!(waited < 100, "/readyz says NATS is gone within 5 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let health = reqwest::get(format!("{}/healthz", one.http()))
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200, "alive all the same");
     assert_eq!(
-        reqwest::get(format!("{}/healthz", one.http()))
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200,
-        "alive all the same"
+        health.text().await.unwrap(),
+        "ok (not ready: NATS unreachable)"
     );
     // A move made meanwhile waits; its sender is told the table stalls.
     a.send_raw(a.frame(FrameKind::Game, ROOM, None, b"during"))
@@ -365,6 +364,12 @@ async fn relays_that_lose_nats_say_so_keep_their_players_and_resume_without_a_ga
         .await;
     let (code, _) = control::decode_error(&stalled.payload).unwrap();
     assert_eq!(code, error::CLUSTER_UNAVAILABLE);
+    // Every player is told its table waits, on every relay.
+    let told = b
+        .recv_kind_within(FrameKind::Error, Duration::from_secs(5))
+        .await;
+    let (code, reason) = control::decode_error(&told.payload).unwrap();
+    assert_eq!(code, error::CLUSTER_UNAVAILABLE, "{reason}");
 
     nats.restart().await;
     // It is stored once NATS is back, in its turn: no gap, no duplicate.
@@ -386,6 +391,8 @@ async fn relays_that_lose_nats_say_so_keep_their_players_and_resume_without_a_ga
     assert_eq!(ready(&one).await, 200);
     let metrics = one.relay.metrics();
     assert!(metrics.cluster.with_label_values(&["disconnects"]).get() >= 1);
+    // Nobody was taken for gone meanwhile.
+    assert_eq!(metrics.cluster.with_label_values(&["relays_gone"]).get(), 0);
     one.stop().await;
     two.stop().await;
 }

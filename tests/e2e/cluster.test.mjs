@@ -2,9 +2,9 @@
 // relay binaries sharing its rooms; the house's page on one relay, each
 // player's page on another. They play one table, roll after roll, and
 // every page agrees on every roll with no chip lost; then, at another
-// table, one relay is killed (SIGKILL) as the shooter rolls: its page goes
-// on through another relay, the roll completes, and the game that follows
-// verifies as a whole.
+// table, 20 rolls, one relay is killed (SIGKILL) as the shooter rolls the
+// 10th: its page goes on through another relay, the roll completes, and
+// every page ends with the same state and a transcript that verifies.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,7 +16,10 @@ import { join, resolve } from 'node:path';
 import { freePort, launchBrowser, startRelay } from './harness.mjs';
 import { play } from './play.mjs';
 
-const ROLLS = Number(process.env.BITCRAPS_CLUSTER_ROLLS ?? 8);
+const ROLLS = Number(process.env.BITCRAPS_CLUSTER_ROLLS ?? 4);
+// The failover game: its rolls, and the roll its relay dies in.
+const GAME = Number(process.env.BITCRAPS_CLUSTER_GAME ?? 20);
+const KILL_AT = Math.ceil(GAME / 2);
 const VERIFY_BIN = process.env.VERIFY_BIN ?? resolve(import.meta.dirname, '../../target/debug/bitcraps-verify');
 const killed = new Set();
 const env = { relay: null, browser: null };
@@ -130,7 +133,7 @@ test('a relay killed as the shooter rolls: its page goes on through another, the
   const before = await pages[1].evaluate(() => window.bitcraps.connectionState().relayUrl);
   assert.equal(before, ws(victim), 'the first player plays through the relay that dies');
   let n = 0;
-  for (; n < 2; ) await playRoll(pages, ++n);
+  for (; n < KILL_AT - 1; ) await playRoll(pages, ++n);
   const started = Date.now();
   await playRoll(pages, ++n, {
     afterRoll: async () => {
@@ -143,18 +146,21 @@ test('a relay killed as the shooter rolls: its page goes on through another, the
   assert.notEqual(after, ws(victim), 'the page moved to another relay');
   assert.match(await pages[1].locator('bitcraps-table').evaluate((t) => t.shadowRoot.querySelector('[data-relay]').textContent), /via 127\.0\.0\.1:/);
   console.log(`relay killed mid-roll: the roll completed ${took} ms after the bets began; page now on ${after}`);
-  for (; n < 6; ) await playRoll(pages, ++n);
+  for (; n < GAME; ) await playRoll(pages, ++n);
   const agreed = await assertAgreement(pages);
   for (const page of pages) {
     assert.equal(chips(await stateOf(page)), total, 'no chip made or lost');
     await assertClean(page);
   }
-  // The whole game, from the page that lost its relay, checks out.
-  const bytes = await pages[1].evaluate((t) => Array.from(window.bitcraps.transcript(t)), table);
-  const file = join(dir, 'failover.bctx');
-  writeFileSync(file, Buffer.from(bytes));
-  const report = JSON.parse(execFileSync(VERIFY_BIN, [file, '--json'], { encoding: 'utf8' }));
-  assert.equal(report.ok, true);
-  assert.equal(report.rolls.length, 6);
-  assert.equal(report.stateHash, agreed.stateHash);
+  // The whole game checks out, from every page (the one that lost its
+  // relay among them), with bitcraps-verify.
+  for (const [i, page] of pages.entries()) {
+    const bytes = await page.evaluate((t) => Array.from(window.bitcraps.transcript(t)), table);
+    const file = join(dir, `failover-${i}.bctx`);
+    writeFileSync(file, Buffer.from(bytes));
+    const report = JSON.parse(execFileSync(VERIFY_BIN, [file, '--json'], { encoding: 'utf8' }));
+    assert.equal(report.ok, true, `page ${i}'s transcript`);
+    assert.equal(report.rolls.length, GAME);
+    assert.equal(report.stateHash, agreed.stateHash);
+  }
 });

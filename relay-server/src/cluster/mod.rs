@@ -226,11 +226,21 @@ impl Cluster {
         let mut tick = tokio::time::interval(HEARTBEAT);
         let stop = shutdown.wait();
         tokio::pin!(stop);
+        let mut was_up = true;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    let up = self.connected();
+                    if up != was_up {
+                        was_up = up;
+                        self.link_changed(up);
+                    }
                     self.beat(Beat::Alive(self.id)).await;
-                    self.sweep(Instant::now());
+                    // Cut off, this relay hears nobody: that says nothing
+                    // of the others.
+                    if up {
+                        self.sweep(Instant::now());
+                    }
                 }
                 message = beats.next() => match message.and_then(|m| Beat::decode(&m.payload)) {
                     Some(Beat::Alive(r)) if r != self.id => self.heard(r, false).await,
@@ -244,6 +254,26 @@ impl Cluster {
                     return;
                 }
             }
+        }
+    }
+
+    /// This relay lost NATS, or has it back. Lost: every player here is
+    /// told its table waits. Back: the others get a fresh grace period
+    /// (their heartbeats were not heard while cut off).
+    fn link_changed(&self, up: bool) {
+        if up {
+            tracing::info!("cluster: NATS back; rooms go on");
+            if let Ok(mut live) = self.live.lock() {
+                let now = Instant::now();
+                for at in live.values_mut() {
+                    *at = now;
+                }
+            }
+            return;
+        }
+        tracing::warn!("cluster: NATS unreachable; players are told their tables wait");
+        if let Some(hub) = self.hub.upgrade() {
+            hub.cluster_degraded();
         }
     }
 

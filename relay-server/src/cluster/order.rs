@@ -107,6 +107,14 @@ impl Hub {
             link.last_stream_seq = stream_seq;
             link.delivered.notify_waiters();
         }
+        if !loading {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            self.metrics()
+                .cluster_lag_ms
+                .set(now.saturating_sub(header.time) as i64);
+        }
         self.keep_and_fan_out(r, &header.sender, header.priority, frame, seq, header.time);
         if !loading && r.cluster.as_ref().is_some_and(|l| !l.waiting.is_empty()) {
             self.welcome_due(r, header.room);

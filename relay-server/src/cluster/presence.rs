@@ -79,6 +79,24 @@ impl Hub {
         }
     }
 
+    /// NATS is unreachable: every member here is told its table waits.
+    pub(crate) fn cluster_degraded(&self) {
+        let frame = |room| {
+            error_frame(
+                room,
+                error::CLUSTER_UNAVAILABLE,
+                "the relays' cluster is unreachable: the table waits until it is back",
+            )
+        };
+        for room_id in self.cluster_rooms() {
+            let Some(room) = self.room(&room_id) else {
+                continue;
+            };
+            let Ok(r) = room.lock() else { continue };
+            Self::fan_out(&r, None, Priority::Critical, &frame(room_id));
+        }
+    }
+
     /// A relay is gone: its members leave every room here.
     pub(crate) fn cluster_relay_gone(&self, relay: RelayId) {
         for room_id in self.cluster_rooms() {
