@@ -322,8 +322,19 @@ async fn spawn_relay(kind: RelayKind, extra: &[String]) -> anyhow::Result<(Spawn
             c
         }
     };
+    // `BITCRAPS_LOAD_RELAY_LOGS=DIR`: each relay started here writes its
+    // log (info, cluster traffic at debug) to DIR/relay-<port>.log.
+    let log = match std::env::var_os("BITCRAPS_LOAD_RELAY_LOGS") {
+        Some(dir) if kind == RelayKind::Ours => {
+            command.env("RUST_LOG", "info,async_nats=warn,relay::cluster=debug");
+            Stdio::from(std::fs::File::create(
+                PathBuf::from(dir).join(format!("relay-{port}.log")),
+            )?)
+        }
+        _ => Stdio::null(),
+    };
     let child = command
-        .stdout(Stdio::null())
+        .stdout(log)
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("cannot start the relay from {} (cargo build --release -p bitcraps-relay -p benches)", dir.display()))?;
