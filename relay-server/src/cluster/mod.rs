@@ -45,6 +45,9 @@ use wire::{Beat, RelayId};
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a relay may stay silent before its members are gone.
 pub const GONE_AFTER: Duration = Duration::from_secs(3);
+/// How long a relay listens for the others when it starts, before it takes
+/// players.
+pub const STARTUP_LISTEN: Duration = Duration::from_millis(500);
 /// How long a room that starts here waits for the other relays to say
 /// who of theirs is in it, before its first joiners get their roster.
 pub const HELLO_WAIT: Duration = Duration::from_millis(250);
@@ -194,7 +197,14 @@ impl Cluster {
         tokio::spawn(Arc::clone(&cluster).answer_hellos(hellos));
         tokio::spawn(Arc::clone(&cluster).receive_direct(direct));
         cluster.beat(Beat::Ask(cluster.id)).await;
-        tracing::info!(relay = %format!("{:016x}", cluster.id), "joined the cluster");
+        // Hear who else is there before taking players: a room's first
+        // roster waits for the relays it knows of.
+        tokio::time::sleep(STARTUP_LISTEN).await;
+        tracing::info!(
+            relay = %format!("{:016x}", cluster.id),
+            others = cluster.live_relays().len(),
+            "joined the cluster"
+        );
         Ok(cluster)
     }
 
