@@ -146,6 +146,8 @@ pub async fn connect(
 /// This relay's part of the cluster.
 pub struct Cluster {
     client: async_nats::Client,
+    /// JetStream over that client (for publishing to the stream).
+    js: jetstream::Context,
     stream: stream::Stream,
     id: RelayId,
     shards: u16,
@@ -171,6 +173,7 @@ impl Cluster {
         shutdown: Shutdown,
     ) -> anyhow::Result<Arc<Self>> {
         let cluster = Arc::new(Self {
+            js: jetstream::new(connected.client.clone()),
             client: connected.client,
             stream: connected.stream,
             id: crate::rooms::random_u64(),

@@ -108,9 +108,7 @@ impl Hub {
             link.delivered.notify_waiters();
         }
         if !loading {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
+            let now = crate::rooms::unix_ms();
             self.metrics()
                 .cluster_lag_ms
                 .set(now.saturating_sub(header.time) as i64);

@@ -7,7 +7,7 @@ use shared::codec::FrameHeader;
 use shared::wire::{error, PeerId, Priority, RoomId};
 
 use super::wire::{News, RelayId};
-use crate::rooms::{error_frame, relay_frame, Hub, Room};
+use crate::rooms::{error_frame, relay_frame, replaced_frame, Hub, Room};
 
 impl Hub {
     /// Another relay's news about a room followed here.
@@ -37,14 +37,7 @@ impl Hub {
                 if let Some(old) = r.members.remove(&peer) {
                     // It joined there since: this connection speaks for
                     // it no longer.
-                    old.outbox.push(
-                        Priority::Critical,
-                        error_frame(
-                            room_id,
-                            error::REPLACED,
-                            "joined this room from another connection",
-                        ),
-                    );
+                    old.outbox.push(Priority::Critical, replaced_frame(room_id));
                 } else if !was_here {
                     joined.push(peer);
                 }

@@ -35,7 +35,6 @@ use tokio::time::Instant;
 
 use super::link::{incarnation, Cmd, Cursor, Opening, STALLED_AFTER};
 use super::wire::{self, News, RelayId};
-use super::Cluster;
 use crate::rooms::{error_frame, Room};
 
 impl Opening {
@@ -186,7 +185,7 @@ impl Opening {
                 crate::rooms::random_u64().to_string().as_str(),
             );
             let ack = cluster
-                .stream_context()
+                .js
                 .publish_with_headers(subject.clone(), headers, Bytes::new())
                 .await;
             match ack {
@@ -358,9 +357,7 @@ impl Opening {
                 tokio::time::sleep(Duration::from_millis(50 << failures.min(5))).await;
                 continue;
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
+            let now = crate::rooms::unix_ms();
             let time = now.max(cursor.time);
             let mut stamped = BytesMut::from(&frame[..]);
             let _ = stamp(&mut stamped, cursor.next_seq, time);
@@ -374,7 +371,7 @@ impl Opening {
             // died) is stored once.
             headers.insert(NATS_MESSAGE_ID, id.as_str());
             let result = match cluster
-                .stream_context()
+                .js
                 .publish_with_headers(subject.clone(), headers, stamped.freeze())
                 .await
             {
@@ -453,10 +450,4 @@ fn frame_id(frame: &[u8]) -> String {
     let mut unstamped = frame.to_vec();
     let _ = stamp(&mut unstamped, 0, 0);
     shared::hex(&Sha256::digest(&unstamped))
-}
-
-impl Cluster {
-    fn stream_context(&self) -> async_nats::jetstream::Context {
-        async_nats::jetstream::new(self.client.clone())
-    }
 }

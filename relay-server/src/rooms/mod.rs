@@ -36,6 +36,8 @@ mod lobby;
 mod replay;
 mod validate;
 
+pub(crate) use replay::unix_ms;
+
 pub use lobby::ListedTable;
 
 use crate::cluster::{Cluster, RoomLink};
@@ -171,6 +173,16 @@ pub(crate) fn random_u64() -> u64 {
         return now.as_nanos() as u64;
     }
     u64::from_be_bytes(bytes)
+}
+
+/// The `Error` frame a connection gets when its key joined the room from
+/// another connection (on this relay or another of its cluster).
+pub(crate) fn replaced_frame(room: RoomId) -> Bytes {
+    error_frame(
+        room,
+        error::REPLACED,
+        "joined this room from another connection",
+    )
 }
 
 /// An `Error` frame.
@@ -342,14 +354,7 @@ impl Hub {
                 ));
             }
             if let Some(old) = replacing {
-                old.outbox.push(
-                    Priority::Critical,
-                    error_frame(
-                        room_id,
-                        error::REPLACED,
-                        "joined this room from another connection",
-                    ),
-                );
+                old.outbox.push(Priority::Critical, replaced_frame(room_id));
             }
             let mut rejoining = r.members.contains_key(&peer);
             r.members.insert(

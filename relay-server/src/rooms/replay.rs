@@ -76,10 +76,7 @@ impl Hub {
     /// before the room's last (whatever time a client wrote in its frame:
     /// the game's deadlines are judged on this clock alone).
     pub(super) fn next_time(room: &Room) -> u64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        now.max(room.last_time)
+        unix_ms().max(room.last_time)
     }
 
     /// Stamps `frame` with the room's next sequence number and the relay
@@ -150,4 +147,11 @@ impl Hub {
         room.replay.clear();
         room.replay_bytes = 0;
     }
+}
+
+/// Now, in milliseconds since the Unix epoch (the relay time's clock).
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
