@@ -39,6 +39,10 @@ pub struct Config {
     #[command(flatten)]
     pub stun: StunConfig,
 
+    /// TURN: credentials for the operator's TURN server.
+    #[command(flatten)]
+    pub turn: TurnConfig,
+
     /// Validation mode: write every validated game's transcript (`.bctx`,
     /// for `bitcraps-verify`) into this folder as the game goes.
     #[arg(long, env = "BITCRAPS_TRANSCRIPTS", requires = "validate")]
@@ -123,6 +127,52 @@ pub struct StunConfig {
     /// (doubles on each retry, 7 sends in all, RFC 8489).
     #[arg(long, env = "BITCRAPS_STUN_RTO_MS", default_value_t = 500)]
     pub stun_rto_ms: u64,
+
+    /// The address browsers elsewhere reach the STUN server at (`IP` or
+    /// `IP:PORT`; behind a NAT, the forwarded one). Unset: the address
+    /// discovery found, else the listening address if it is public.
+    #[arg(long, env = "BITCRAPS_PUBLIC_ADDR")]
+    pub public_addr: Option<crate::ice::PublicAddr>,
+}
+
+/// TURN: the operator's TURN server (coturn) for browsers that cannot
+/// reach one another directly.
+#[derive(Clone, PartialEq, Eq, clap::Args)]
+pub struct TurnConfig {
+    /// TURN server URLs handed to browsers (`turn:HOST:PORT`,
+    /// `turns:HOST:5349?transport=tcp`, comma-separated); needs
+    /// `--turn-secret`.
+    #[arg(long = "turn-url", env = "BITCRAPS_TURN_URLS", value_delimiter = ',',
+          requires = "turn_secret", value_parser = crate::ice::parse_turn_url)]
+    pub turn_urls: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn's
+    /// `static-auth-secret`): browsers get credentials made from it that
+    /// expire. Prefer the environment variable (a command line is visible
+    /// to every user of the machine).
+    #[arg(
+        long,
+        env = "BITCRAPS_TURN_SECRET",
+        hide_env_values = true,
+        requires = "turn_urls"
+    )]
+    pub turn_secret: Option<String>,
+
+    /// Seconds a browser's TURN credentials last (the page asks for new
+    /// ones before they expire).
+    #[arg(long, env = "BITCRAPS_TURN_TTL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    pub turn_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnConfig")
+            .field("turn_urls", &self.turn_urls)
+            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "(set)"))
+            .field("turn_ttl_secs", &self.turn_ttl_secs)
+            .finish()
+    }
 }
 
 /// Limits that protect the relay and every room from any one client.

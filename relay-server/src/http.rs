@@ -22,6 +22,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
+use crate::ice::{IceServer, Identity, Source};
 use crate::metrics::Metrics;
 use crate::per_ip::PerIp;
 use crate::rooms::Hub;
@@ -81,6 +82,9 @@ pub struct Relay {
     stun: crate::config::StunConfig,
     stun_addr: Arc<OnceLock<SocketAddr>>,
     discovery: Option<Arc<Discovery>>,
+    /// What discovery found last (refreshed in the background).
+    identity: Arc<ArcSwap<Identity>>,
+    turn: crate::config::TurnConfig,
 }
 
 impl Relay {
@@ -124,6 +128,11 @@ impl Relay {
             stats: Arc::new(ArcSwap::from_pointee(RelayStats::default())),
             stun: config.stun.clone(),
             stun_addr: Arc::new(OnceLock::new()),
+            identity: Arc::new(ArcSwap::from_pointee(Identity {
+                settled: config.stun.stun_servers.is_empty(),
+                ..Identity::default()
+            })),
+            turn: config.turn.clone(),
             discovery: (!config.stun.stun_servers.is_empty()).then(|| {
                 Arc::new(Discovery::new(
                     &config.stun.stun_servers,
@@ -314,38 +323,77 @@ async fn tables(State(relay): State<Relay>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "tables": relay.hub.tables(MAX_LISTED) }))
 }
 
-/// What `/api/stun` answers.
+/// What `/api/stun` answers: the ICE servers for this browser, and how
+/// the relay found its address. Built from cached state: never waits on
+/// the network.
 #[derive(Debug, Serialize)]
 struct StunReport {
-    /// Where the relay's STUN server listens (for browsers' ICE config).
+    /// The relay's STUN server as this browser can reach it (none if no
+    /// address would work from where it asked).
     server: Option<SocketAddr>,
+    /// Where `server` comes from.
+    source: Option<Source>,
+    /// Where the STUN server listens.
+    listen: Option<SocketAddr>,
     /// The relay's public address, if discovery is configured and worked.
     public: Option<Found>,
     /// Why discovery failed, if it did.
     error: Option<String>,
     /// The NAT in front of the relay (two servers compared).
     nat: Option<NatKind>,
+    /// Whether discovery has finished once (false: still asking).
+    settled: bool,
     /// Each configured server's record, best first.
     servers: Vec<ServerRecord>,
+    /// `RTCConfiguration.iceServers` for this browser: the STUN server
+    /// above and the operator's TURN server with fresh credentials.
+    ice_servers: Vec<IceServer>,
+    /// Unix seconds when the TURN credentials expire (ask again before).
+    expires_at: Option<u64>,
 }
 
-async fn stun(State(relay): State<Relay>) -> Json<StunReport> {
-    let mut report = StunReport {
-        server: relay.stun_addr(),
-        public: None,
-        error: None,
-        nat: None,
-        servers: Vec::new(),
-    };
-    if let Some(discovery) = &relay.discovery {
-        match discovery.discover().await {
-            Ok(found) => report.public = Some(found),
-            Err(e) => report.error = Some(e.to_string()),
-        }
-        report.nat = discovery.nat_type().await;
-        report.servers = discovery.records();
+async fn stun(
+    State(relay): State<Relay>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+) -> Response {
+    let identity = relay.identity.load();
+    let listen = relay.stun_addr();
+    let reachable = listen.and_then(|listen| {
+        crate::ice::advertised(listen, relay.stun.public_addr, &identity, Some(client.ip()))
+    });
+    let mut ice_servers: Vec<IceServer> = reachable
+        .iter()
+        .map(|(addr, _)| IceServer::stun(*addr))
+        .collect();
+    let mut expires_at = None;
+    if let Some(secret) = relay.turn.turn_secret.as_deref() {
+        let mut tag = [0u8; 6];
+        let _ = getrandom::fill(&mut tag);
+        let name = format!("bitcraps-{}", shared::hex(&tag));
+        let credentials = crate::ice::turn_credentials(
+            secret.as_bytes(),
+            &name,
+            crate::rooms::unix_ms() / 1000,
+            relay.turn.turn_ttl_secs,
+        );
+        expires_at = Some(credentials.expires_at);
+        ice_servers.push(IceServer::turn(&relay.turn.turn_urls, &credentials));
+        relay.metrics.turn_credentials.inc();
     }
-    Json(report)
+    let report = StunReport {
+        server: reachable.map(|(addr, _)| addr),
+        source: reachable.map(|(_, source)| source),
+        listen,
+        public: identity.public.clone(),
+        error: identity.error.clone(),
+        nat: identity.nat,
+        settled: identity.settled,
+        servers: identity.servers.clone(),
+        ice_servers,
+        expires_at,
+    };
+    // Credentials are per request: never cached.
+    ([(header::CACHE_CONTROL, "no-store")], Json(report)).into_response()
 }
 
 async fn websocket(
@@ -445,21 +493,12 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
         }
     }
     if let Some(discovery) = relay.discovery.clone() {
-        tokio::spawn(async move {
-            match discovery.discover().await {
-                Ok(found) => {
-                    let nat = discovery.nat_type().await;
-                    tracing::info!(
-                        public = %found.public,
-                        server = %found.server,
-                        rtt_ms = found.rtt_ms,
-                        ?nat,
-                        "public address discovered"
-                    );
-                }
-                Err(error) => tracing::warn!(%error, "public address discovery failed"),
-            }
-        });
+        tokio::spawn(rediscover(
+            discovery,
+            Arc::clone(&relay.identity),
+            Duration::from_secs(relay.stun.stun_cache_secs.max(1)),
+            relay.shutdown.clone(),
+        ));
     }
     let limits = relay.hub.limits();
     let result = crate::listener::run(
@@ -479,4 +518,59 @@ pub async fn serve(listener: TcpListener, relay: Relay, web_dir: &Path) -> std::
     .await;
     housekeeping.abort();
     result
+}
+
+/// Finds the relay's public address and NAT type now, then again once per
+/// `every` (the cache's lifetime), and sooner after a failure (from 5 s,
+/// doubling); each result replaces `identity`. Logs what changed.
+async fn rediscover(
+    discovery: Arc<Discovery>,
+    identity: Arc<ArcSwap<Identity>>,
+    every: Duration,
+    shutdown: Shutdown,
+) {
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    let mut retry = Duration::from_secs(5);
+    loop {
+        let found = discovery.discover().await;
+        let nat = match found {
+            Ok(_) => discovery.nat_type().await,
+            Err(_) => None,
+        };
+        let next = Identity {
+            settled: true,
+            public: found.as_ref().ok().cloned(),
+            error: found.as_ref().err().map(ToString::to_string),
+            nat,
+            servers: discovery.records(),
+        };
+        let before = identity.load();
+        let public = |i: &Identity| i.public.as_ref().map(|f| f.public);
+        if !before.settled || public(&before) != public(&next) || before.nat != next.nat {
+            match &found {
+                Ok(found) => tracing::info!(
+                    public = %found.public,
+                    server = %found.server,
+                    rtt_ms = found.rtt_ms,
+                    ?nat,
+                    "public address discovered"
+                ),
+                Err(error) => tracing::warn!(%error, "public address discovery failed"),
+            }
+        }
+        identity.store(Arc::new(next));
+        let wait = if found.is_ok() {
+            retry = Duration::from_secs(5);
+            every
+        } else {
+            let wait = retry.min(every);
+            retry = (retry * 2).min(every);
+            wait
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = &mut stop => return,
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod http;
+pub mod ice;
 pub mod listener;
 pub mod log;
 pub mod metrics;

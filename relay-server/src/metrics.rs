@@ -92,6 +92,8 @@ pub struct Metrics {
     pub resume_gaps: IntCounter,
     /// STUN server events ([`STUN_EVENTS`]).
     pub stun: IntCounterVec,
+    /// TURN credentials handed to browsers (`/api/stun` with `--turn-url`).
+    pub turn_credentials: IntCounter,
     /// Cluster mode's traffic ([`CLUSTER_EVENTS`]): frames published to
     /// and received from the rooms' stream, ordering conflicts between
     /// relays (retried), presence and targeted frames exchanged, relays
@@ -221,6 +223,11 @@ impl Metrics {
                 "Resumes older than the replay window",
             ),
             stun: counter_vec(&r, "bitcraps_stun_total", "STUN server events", &["event"]),
+            turn_credentials: counter(
+                &r,
+                "bitcraps_turn_credentials_total",
+                "TURN credentials handed to browsers",
+            ),
             cluster: counter_vec(
                 &r,
                 "bitcraps_cluster_total",

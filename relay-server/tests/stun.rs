@@ -351,24 +351,239 @@ async fn two_servers_tell_the_nat_apart() {
     assert_eq!(one.nat_type().await, None);
 }
 
-#[tokio::test]
-async fn the_relay_reports_discovery_at_api_stun() {
-    let (good, _) = responder(Behaviour::Good).await;
-    let relay = common::start(&["--stun-servers", &good, "--stun-rto-ms", "20"]).await;
-    let report: serde_json::Value = reqwest::get(format!("{}/api/stun", relay.http()))
-        .await
-        .unwrap()
-        .json()
+async fn api_stun(relay: &common::Running) -> serde_json::Value {
+    let response = reqwest::get(format!("{}/api/stun", relay.http()))
         .await
         .unwrap();
-    assert_eq!(report["public"]["server"], good.as_str());
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
+}
+
+/// `/api/stun` once discovery has finished.
+async fn settled(relay: &common::Running) -> serde_json::Value {
+    for _ in 0..200 {
+        let report = api_stun(relay).await;
+        if report["settled"] == true {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("discovery never finished");
+}
+
+#[tokio::test]
+async fn the_relay_hands_browsers_the_address_discovery_found() {
+    let (a, _) = responder(Behaviour::Good).await;
+    let (b, _) = responder(Behaviour::Good).await;
+    let relay =
+        common::start(&["--stun-servers", &format!("{a},{b}"), "--stun-rto-ms", "20"]).await;
+    let report = settled(&relay).await;
+    assert!([a.as_str(), b.as_str()].contains(&report["public"]["server"].as_str().unwrap()));
     let public: SocketAddr = report["public"]["public"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
     assert_eq!(public.ip().to_string(), "127.0.0.1");
-    assert_eq!(report["servers"][0]["server"], good.as_str());
-    assert!(report["server"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(
+        report["nat"], "none",
+        "two servers compared, cached with the answer"
+    );
+    assert_eq!(report["servers"].as_array().unwrap().len(), 2);
+    // The STUN server listens on 127.0.0.1, the interface discovery used,
+    // with no NAT: the discovered address with the server's port.
+    let listen = report["listen"].as_str().unwrap();
+    assert!(listen.starts_with("127.0.0.1:"));
+    assert_eq!(report["server"], listen);
+    assert_eq!(report["source"], "discovered");
+    assert_eq!(
+        report["ice_servers"],
+        serde_json::json!([{ "urls": [format!("stun:{listen}")] }]),
+        "ready for RTCPeerConnection; no TURN configured"
+    );
+    assert_eq!(report["expires_at"], serde_json::Value::Null);
     relay.stop().await;
+}
+
+#[tokio::test]
+async fn api_stun_answers_at_once_while_discovery_waits_on_a_dead_server() {
+    let (dead, seen) = responder(Behaviour::Dead).await;
+    // 7 sends from 500 ms: discovery takes about 40 s to give up.
+    let relay = common::start(&["--stun-servers", &dead]).await;
+    while seen.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for _ in 0..5 {
+        let asked = std::time::Instant::now();
+        let report = api_stun(&relay).await;
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert_eq!(report["settled"], false, "still asking");
+        assert_eq!(report["public"], serde_json::Value::Null);
+        // A browser on this machine can use the loopback server meanwhile.
+        assert_eq!(report["source"], "loopback");
+    }
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn the_operators_public_address_is_what_browsers_get() {
+    let relay = common::start(&["--public-addr", "198.51.100.20"]).await;
+    let report = api_stun(&relay).await;
+    let port = report["listen"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(report["server"], format!("198.51.100.20:{port}"));
+    assert_eq!(report["source"], "public_addr");
+    assert_eq!(
+        report["ice_servers"][0]["urls"][0],
+        format!("stun:198.51.100.20:{port}")
+    );
+    relay.stop().await;
+}
+
+fn turn_port_range() -> (u16, u16) {
+    // Relay ports for one coturn: a range per test process and port.
+    let base = 50_000 + (free_udp_port() % 100) * 100;
+    (base, base + 99)
+}
+
+/// Runs coturn's own TURN client with these credentials: an allocation
+/// and 20 messages relayed through it. `Ok` with its last lines, or `Err`
+/// with its output when the allocation was refused.
+fn turn_client(port: u16, username: &str, password: &str) -> Result<String, String> {
+    let output = Command::new("turnutils_uclient")
+        .args(["-p", &port.to_string(), "-u", username, "-w", password])
+        .args([
+            "-n",
+            "5",
+            "-m",
+            "1",
+            "-l",
+            "100",
+            "-y",
+            "-e",
+            "127.0.0.1",
+            "127.0.0.1",
+        ])
+        .output()
+        .expect("turnutils_uclient (coturn) is installed by scripts/setup.sh");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    if text.lines().any(|l| l.ends_with("tot_recv_msgs=20"))
+        && text.contains("Total lost packets 0 ")
+    {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+#[tokio::test]
+async fn browsers_get_turn_credentials_that_coturn_accepts() {
+    let secret = "shared-with-coturn";
+    let (min, max) = turn_port_range();
+    let (_coturn, server, _) = start_until_answers(|port| {
+        spawn(
+            "turnserver",
+            &[
+                "-n".into(),
+                "--listening-ip=127.0.0.1".into(),
+                "--relay-ip=127.0.0.1".into(),
+                format!("--listening-port={port}"),
+                format!("--min-port={min}"),
+                format!("--max-port={max}"),
+                "--use-auth-secret".into(),
+                format!("--static-auth-secret={secret}"),
+                "--realm=bitcraps.test".into(),
+                "--allow-loopback-peers".into(),
+                "--no-tls".into(),
+                "--no-dtls".into(),
+                "--no-cli".into(),
+                "--no-stdout-log".into(),
+            ],
+        )
+    })
+    .await;
+    let port: u16 = server.rsplit(':').next().unwrap().parse().unwrap();
+    let url = format!("turn:{server}?transport=udp");
+    let relay = common::start(&[
+        "--turn-url",
+        &url,
+        "--turn-secret",
+        secret,
+        "--turn-ttl-secs",
+        "600",
+    ])
+    .await;
+    let report = api_stun(&relay).await;
+    let turn = &report["ice_servers"][1];
+    assert_eq!(turn["urls"], serde_json::json!([url]));
+    let username = turn["username"].as_str().unwrap();
+    let password = turn["credential"].as_str().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expires = report["expires_at"].as_u64().unwrap();
+    assert!(
+        (now + 595..=now + 605).contains(&expires),
+        "{expires} vs {now}"
+    );
+    assert!(username.starts_with(&format!("{expires}:")));
+    // Each browser gets its own name.
+    let again = api_stun(&relay).await;
+    assert_ne!(again["ice_servers"][1]["username"], turn["username"]);
+    // coturn relays with them...
+    let port_ok = turn_client(port, username, password);
+    assert!(
+        port_ok.is_ok(),
+        "coturn refused the relay's credentials: {}",
+        port_ok.unwrap_err()
+    );
+    // ...and refuses a wrong password or expired credentials.
+    assert!(turn_client(port, username, "d3JvbmcgcGFzc3dvcmQ=").is_err());
+    let old = relay::ice::turn_credentials(secret.as_bytes(), "late", now - 7200, 3600);
+    assert!(turn_client(port, &old.username, &old.credential).is_err());
+    // Counted.
+    let metrics = reqwest::get(format!("{}/metrics", relay.http()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("bitcraps_turn_credentials_total 2"),
+        "{metrics}"
+    );
+    relay.stop().await;
+}
+
+#[test]
+fn turn_needs_a_url_and_a_secret_together() {
+    use clap::Parser;
+    let parse = |args: &[&str]| relay::Config::try_parse_from([&["bitcraps-relay"], args].concat());
+    assert!(parse(&["--turn-url", "turn:127.0.0.1:3478"]).is_err());
+    assert!(parse(&["--turn-secret", "s"]).is_err());
+    assert!(parse(&["--turn-url", "stun:127.0.0.1:3478", "--turn-secret", "s"]).is_err());
+    assert!(parse(&["--public-addr", "not an address"]).is_err());
+    let ok = parse(&[
+        "--turn-url",
+        "turn:127.0.0.1:3478",
+        "--turn-secret",
+        "hunter2-turn",
+    ])
+    .unwrap();
+    assert_eq!(ok.turn.turn_secret.as_deref(), Some("hunter2-turn"));
+    assert!(
+        !format!("{ok:?}").contains("hunter2"),
+        "the secret is never printed"
+    );
 }
