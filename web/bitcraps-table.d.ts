@@ -13,7 +13,8 @@ export interface BitCrapsTableEventMap extends HTMLElementEventMap {
  * A whole craps table. Attributes: `relay` (the relay's WebSocket URL, or
  * several of one cluster separated by spaces or commas;
  * default: this page's host + `/ws`), `table` (a table id; else the page
- * URL's `?table=`, else the lobby), `webrtc="off"`, `deadline` and
+ * URL's `?table=`, else the lobby), `webrtc="off"` (relay only) or
+ * `webrtc="turn"` (data channels through TURN only), `deadline` and
  * `shooter` (ms, for a table it opens as the house).
  */
 export class BitCrapsTable extends HTMLElement {

@@ -8,7 +8,9 @@
 // goes away the table carries on through the next),
 // `table` (table id; without it, the page URL's ?table=, else the element
 // offers to open or join one; changing it moves the element),
-// `webrtc="off"` (relay only), `deadline` (ms, for tables opened here),
+// `webrtc="off"` (relay only) or `webrtc="turn"` (data channels only through
+// the operator's TURN server: other players never see this browser's
+// address), `deadline` (ms, for tables opened here),
 // `shooter` (ms a shooter may wait before the dice pass, for tables opened
 // here; default 30 s).
 import { BitCrapsClient, newTableId } from './bitcraps.js';
@@ -302,7 +304,13 @@ export class BitCrapsTable extends HTMLElement {
   }
 
   async start() {
-    this.peer = new BitCrapsClient({ relay: this.relayUrls, webrtc: this.getAttribute('webrtc') !== 'off' });
+    const webrtc = this.getAttribute('webrtc');
+    this.peer = new BitCrapsClient({
+      relay: this.relayUrls,
+      webrtc: webrtc !== 'off',
+      // `turn`: data channels only through the operator's TURN server.
+      iceTransportPolicy: webrtc === 'turn' ? 'relay' : 'all',
+    });
     await this.peer.start();
     window.bitcraps = this.peer; // for the console and tests
     this.$('me').textContent = short(this.peer.me);
@@ -1038,8 +1046,9 @@ export class BitCrapsTable extends HTMLElement {
     this.$('view').classList.toggle('bc-elsewhere', Boolean(s.elsewhere));
     // Peers whose data channel carried a game frame to this page lately
     // (an open channel that carries nothing does not count).
-    const direct = conn.paths[this.table]?.direct.length ?? 0;
-    this.$('peers').textContent = this.peer.webrtc ? String(direct) : 'off';
+    const direct = conn.paths[this.table]?.direct ?? [];
+    const viaTurn = direct.filter((key) => conn.routes[`${this.table}/${key}`] === 'turn').length;
+    this.$('peers').textContent = !this.peer.webrtc ? 'off' : viaTurn ? `${direct.length} (${viaTurn} via TURN)` : String(direct.length);
     for (const b of this.root.querySelectorAll('.bc-chip')) b.classList.toggle('bc-selected', Number(b.dataset.chipValue) === this.chip);
     this.dataset.open = String(s.open);
     if (!s.open) {

@@ -101,8 +101,13 @@ export interface ConnectionState {
   /** The relay in use (or tried next), of those given to the constructor. */
   relayUrl: string;
   webrtc: boolean;
+  /** `relay`: data channels only through the TURN server. */
+  iceTransportPolicy: 'all' | 'relay';
   /** Data channel states, keyed `<table>/<peer>`. */
   peers: Record<string, 'connecting' | 'open' | 'closed'>;
+  /** How each open channel runs, keyed `<table>/<peer>`: straight between
+   * the browsers, through the TURN server, or not known yet. */
+  routes: Record<string, 'direct' | 'turn' | null>;
   /** Per table: what the relay and each data channel delivered. */
   paths: Record<string, TablePaths>;
 }
@@ -193,7 +198,15 @@ export type BitCrapsEvent<K extends keyof BitCrapsEventMap> = CustomEvent<BitCra
 export class BitCrapsClient extends EventTarget {
   /** `relay`: the relay's WebSocket URL, or several of one cluster (the
    * client goes on to the next when its connection ends, resuming). */
-  constructor(options: { relay: string | string[]; webrtc?: boolean; storagePrefix?: string });
+  /** `iceTransportPolicy: 'relay'`: data channels only through the
+   * operator's TURN server (other players never see this browser's
+   * address). */
+  constructor(options: {
+    relay: string | string[];
+    webrtc?: boolean;
+    iceTransportPolicy?: 'all' | 'relay';
+    storagePrefix?: string;
+  });
   /** The relay in use (or tried next). */
   readonly relayUrl: string;
   readonly me: string;

@@ -3,8 +3,10 @@
 // The wasm client holds every rule and every check; this module moves its
 // bytes: one WebSocket to the relay (reconnecting, and resuming each table
 // from the last frame seen), and WebRTC data channels to the other players
-// of each table (signaled through the relay, using the relay's own STUN
-// server). Each frame the wasm peer gives says where it goes: the relay,
+// of each table (signaled through the relay, with the ICE servers the relay
+// hands out: its own STUN server and the operator's TURN server). A channel
+// that fails or closes is opened again, with back-off, while both players
+// stay at the table. Each frame the wasm peer gives says where it goes: the relay,
 // the table's data channels, or both. Game frames go over both
 // paths: the data channel is the fast one, the relay's copy is the one
 // every peer is sure to get in the room's order (a duplicate is
@@ -92,20 +94,27 @@ export class BitCrapsClient extends EventTarget {
    *   uses the first, and when its connection ends goes on to the next
    *   (round the list), resuming every table where it was
    * @param {boolean} [options.webrtc=true]  open data channels to peers
+   * @param {'all' | 'relay'} [options.iceTransportPolicy='all']  `relay`:
+   *   data channels only through the operator's TURN server (the other
+   *   players never learn this browser's address)
    * @param {string} [options.storagePrefix='bitcraps']  localStorage key prefix
    */
-  constructor({ relay, webrtc = true, storagePrefix = 'bitcraps' }) {
+  constructor({ relay, webrtc = true, iceTransportPolicy = 'all', storagePrefix = 'bitcraps' }) {
     super();
     this.relayUrls = (Array.isArray(relay) ? relay : [relay]).filter(Boolean);
     if (this.relayUrls.length === 0) throw new TypeError('BitCrapsClient: no relay URL');
     this.relayIndex = 0;
     this.webrtc = webrtc && typeof RTCPeerConnection !== 'undefined';
+    this.iceTransportPolicy = iceTransportPolicy === 'relay' ? 'relay' : 'all';
     this.prefix = storagePrefix;
     this.tables = new Set();
     this.opening = new Map(); // table -> the promise `opened` gives
     this.peers = new Map(); // `${table}/${peer}` -> { pc, channel, state }
     this.relayState = 'idle';
     this.iceServers = [];
+    this.iceExpiresAt = Infinity; // ms; TURN credentials run out then
+    this.redial = new Map(); // `${table}/${peer}` -> { attempt, timer }
+    this.sweeper = null;
     this.timer = null;
     this.reconnectTimer = null;
     this.retry = 250;
@@ -118,11 +127,14 @@ export class BitCrapsClient extends EventTarget {
    * no table for a few seconds).
    */
   async start() {
+    // The ICE servers load beside the wasm, and for at most a moment.
+    const ice = this.webrtc ? this.loadIceServers() : null;
     await loadWasm();
     const secret = kept(`${this.prefix}-key`, () => randomHex(32));
     this.client = new Client(unhex(secret));
     this.me = this.client.publicKey();
-    await this.loadIceServers();
+    await ice;
+    if (this.webrtc) this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     // A hidden tab's timers are throttled (to once a minute in Chromium
     // after 5 minutes): catch up on what is due as soon as it is shown.
     globalThis.document?.addEventListener('visibilitychange', () => {
@@ -154,13 +166,28 @@ export class BitCrapsClient extends EventTarget {
     return url;
   }
 
+  /** Asks the relay for ICE servers (`/api/stun`: its STUN server where
+   * this browser can reach it, the operator's TURN server with fresh
+   * credentials); gives up after 1.5 s and keeps what it had. */
   async loadIceServers() {
     try {
-      const report = await (await fetch(new URL('/api/stun', this.httpBase()))).json();
-      if (report.server) this.iceServers = [{ urls: `stun:${report.server}` }];
+      const response = await fetch(new URL('/api/stun', this.httpBase()), {
+        cache: 'no-store',
+        signal: AbortSignal.timeout(1500),
+      });
+      const report = await response.json();
+      this.iceServers = report.ice_servers ?? (report.server ? [{ urls: `stun:${report.server}` }] : []);
+      this.iceExpiresAt = report.expires_at ? report.expires_at * 1000 : Infinity;
     } catch {
-      this.iceServers = [];
+      /* no answer in time: host candidates (and what we had) still work */
     }
+  }
+
+  /** The ICE servers, asked again when TURN credentials are about to run
+   * out. */
+  async freshIceServers() {
+    if (this.iceExpiresAt - Date.now() < 5 * 60_000) await this.loadIceServers();
+    return this.iceServers;
   }
 
   now() {
@@ -237,6 +264,9 @@ export class BitCrapsClient extends EventTarget {
   close() {
     this.closed = true;
     this.ws?.close();
+    clearInterval(this.sweeper);
+    for (const { timer } of this.redial.values()) clearTimeout(timer);
+    this.redial.clear();
     for (const peer of this.peers.values()) peer.pc.close();
   }
 
@@ -440,9 +470,7 @@ export class BitCrapsClient extends EventTarget {
   leave(table) {
     this.run(() => this.client.leave(table, this.now()));
     this.tables.delete(table);
-    for (const key of [...this.peers.keys()]) {
-      if (key.startsWith(`${table}/`)) this.dropPeer(table, key.slice(table.length + 1));
-    }
+    this.dropAbsentPeers(table, []);
     // (Moves still waiting for this table to open are refused.)
     this.dispatchEvent(new CustomEvent('change'));
   }
@@ -533,8 +561,9 @@ export class BitCrapsClient extends EventTarget {
   }
 
   /**
-   * Relay and data channel states (`peers`: `<table>/<peer>` -> state),
-   * and per table what each path delivered (`paths`: table -> `{relay,
+   * Relay and data channel states (`peers`: `<table>/<peer>` -> state;
+   * `routes`: `<table>/<peer>` -> `direct`, `turn` (through the TURN
+   * server) or null while unknown), and per table what each path delivered (`paths`: table -> `{relay,
    * channels, direct}`; `relay` and each peer's entry of `channels` count
    * game frames `taken` (first copy), `ignored` (the other path's copy came
    * first) and `refused`; `direct` lists the peers whose channel delivered
@@ -542,7 +571,11 @@ export class BitCrapsClient extends EventTarget {
    */
   connectionState() {
     const peers = {};
-    for (const [id, peer] of this.peers) peers[id] = peer.state;
+    const routes = {};
+    for (const [id, peer] of this.peers) {
+      peers[id] = peer.state;
+      routes[id] = peer.route;
+    }
     const paths = {};
     for (const table of this.tables) {
       try {
@@ -551,50 +584,101 @@ export class BitCrapsClient extends EventTarget {
         /* not at this table any more */
       }
     }
-    return { relay: this.relayState, relayUrl: this.relayUrl, webrtc: this.webrtc, peers, paths };
+    return {
+      relay: this.relayState,
+      relayUrl: this.relayUrl,
+      webrtc: this.webrtc,
+      iceTransportPolicy: this.iceTransportPolicy,
+      peers,
+      routes,
+      paths,
+    };
   }
 
   // ----- WebRTC -----------------------------------------------------------
+  //
+  // One RTCPeerConnection per table and peer; the lower key calls. Each
+  // call has a generation (`gen`, in every offer, answer and candidate):
+  // signals of an older call are ignored. A channel that fails, closes or
+  // never opens is dropped; the caller calls again after a back-off (0.5 s
+  // doubling to 30 s, reset once a channel has stayed open), the other side
+  // asks it to (`restart`). The relay carries every frame meanwhile.
 
   linkPeers(table) {
     if (!this.webrtc) return;
     const state = this.state(table);
     for (const peer of state.roster) {
-      // The lower key calls; the other answers.
-      if (peer !== this.me && this.me < peer) this.call(table, peer);
+      if (peer !== this.me && this.me < peer && !this.redial.get(`${table}/${peer}`)?.timer) this.call(table, peer);
     }
   }
 
-  peerFor(table, peer) {
+  inRoster(table, peer) {
+    try {
+      return this.tables.has(table) && this.state(table).roster.includes(peer);
+    } catch {
+      return false;
+    }
+  }
+
+  /** A new connection to `peer` for call generation `gen` (replacing any
+   * older one). */
+  newPeer(table, peer, gen) {
     const id = `${table}/${peer}`;
-    let entry = this.peers.get(id);
-    if (entry) return entry;
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
-    entry = { pc, channel: null, state: 'connecting' };
+    this.peers.get(id)?.pc.close();
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
+    const entry = { pc, gen, channel: null, state: 'connecting', route: null, pending: [], since: Date.now(), openedAt: 0, stalledAt: 0 };
     this.peers.set(id, entry);
     pc.onicecandidate = (event) => {
-      if (event.candidate) this.signalTo(table, 'ice', peer, JSON.stringify(event.candidate));
+      if (event.candidate && this.peers.get(id) === entry) {
+        this.signalTo(table, 'ice', peer, JSON.stringify({ ...event.candidate.toJSON(), gen }));
+      }
     };
-    pc.ondatachannel = (event) => this.useChannel(table, peer, event.channel);
+    pc.ondatachannel = (event) => this.useChannel(table, peer, entry, event.channel);
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.setPeerState(id, 'closed');
+      if (['failed', 'closed'].includes(pc.connectionState)) this.lost(table, peer, entry);
     };
     return entry;
   }
 
-  useChannel(table, peer, channel) {
+  useChannel(table, peer, entry, channel) {
     const id = `${table}/${peer}`;
-    const entry = this.peers.get(id);
-    if (!entry) return;
     entry.channel = channel;
     channel.binaryType = 'arraybuffer';
-    channel.onopen = () => this.setPeerState(id, 'open');
-    channel.onclose = () => this.setPeerState(id, 'closed');
+    channel.onopen = () => {
+      entry.openedAt = Date.now();
+      this.setPeerState(id, 'open');
+      this.findRoute(entry);
+    };
+    channel.onclose = () => this.lost(table, peer, entry);
     // The engine takes a channel's frames under the key of the peer at its
     // other end, and only frames that peer signed for this table.
     channel.onmessage = (event) => {
       if (event.data instanceof ArrayBuffer) this.receive(new Uint8Array(event.data), { table, peer });
     };
+  }
+
+  /** Whether the connection runs through a TURN server (a relayed
+   * candidate on either end of the pair in use) or straight. */
+  async findRoute(entry) {
+    try {
+      const stats = await entry.pc.getStats();
+      let pair = null;
+      stats.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+      });
+      if (!pair) stats.forEach((s) => {
+        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) pair ??= s;
+      });
+      if (!pair) return;
+      const types = [stats.get(pair.localCandidateId)?.candidateType, stats.get(pair.remoteCandidateId)?.candidateType];
+      const route = types.includes('relay') ? 'turn' : 'direct';
+      if (entry.route !== route) {
+        entry.route = route;
+        this.dispatchEvent(new CustomEvent('change'));
+      }
+    } catch {
+      /* closed meanwhile */
+    }
   }
 
   setPeerState(id, state) {
@@ -605,34 +689,144 @@ export class BitCrapsClient extends EventTarget {
   }
 
   async call(table, peer) {
-    if (this.peers.has(`${table}/${peer}`)) return;
-    const { pc } = this.peerFor(table, peer);
-    this.useChannel(table, peer, pc.createDataChannel('bitcraps', { ordered: true }));
-    await pc.setLocalDescription(await pc.createOffer());
-    this.signalTo(table, 'offer', peer, JSON.stringify(pc.localDescription));
+    const id = `${table}/${peer}`;
+    if (this.peers.has(id)) return;
+    clearTimeout(this.redial.get(id)?.timer);
+    const gen = crypto.getRandomValues(new Uint32Array(1))[0];
+    // (Reserved at once: a second call for this peer waits for this one.)
+    const entry = this.newPeer(table, peer, gen);
+    entry.pc.setConfiguration({ iceServers: await this.freshIceServers(), iceTransportPolicy: this.iceTransportPolicy });
+    if (this.peers.get(id) !== entry) return;
+    this.useChannel(table, peer, entry, entry.pc.createDataChannel('bitcraps', { ordered: true }));
+    try {
+      await entry.pc.setLocalDescription(await entry.pc.createOffer());
+      if (this.peers.get(id) !== entry) return;
+      this.signalTo(table, 'offer', peer, JSON.stringify({ ...entry.pc.localDescription.toJSON(), gen }));
+    } catch (error) {
+      console.warn('WebRTC offer failed; the relay carries this peer', error);
+      this.lost(table, peer, entry);
+    }
   }
 
   signalTo(table, kind, peer, data) {
-    this.client.signal(table, kind, peer, data);
+    try {
+      this.client.signal(table, kind, peer, data);
+    } catch {
+      return; // not at this table any more
+    }
     this.flush();
   }
 
   async onSignal({ table, kind, from, data }) {
     if (!this.webrtc) return;
+    const id = `${table}/${from}`;
     try {
-      const message = JSON.parse(data);
+      const { gen, restart, ...message } = JSON.parse(data);
+      let entry = this.peers.get(id);
+      if (restart) {
+        // The other side lost its connection: call again (after the
+        // back-off) unless a newer call is already under way.
+        if (this.me < from && (!entry || entry.gen === gen)) {
+          if (entry) this.lost(table, from, entry);
+          else if (!this.redial.has(id)) this.redialLater(table, from);
+        }
+        return;
+      }
       if (kind === 'offer') {
-        const { pc } = this.peerFor(table, from);
-        await pc.setRemoteDescription(message);
-        await pc.setLocalDescription(await pc.createAnswer());
-        this.signalTo(table, 'answer', from, JSON.stringify(pc.localDescription));
-      } else if (kind === 'answer') {
-        await this.peers.get(`${table}/${from}`)?.pc.setRemoteDescription(message);
+        if (entry?.gen === gen) return; // (the same offer twice)
+        entry = this.newPeer(table, from, gen);
+        entry.pc.setConfiguration({ iceServers: await this.freshIceServers(), iceTransportPolicy: this.iceTransportPolicy });
+        if (this.peers.get(id) !== entry) return;
+        await entry.pc.setRemoteDescription(message);
+        await this.addPending(entry);
+        await entry.pc.setLocalDescription(await entry.pc.createAnswer());
+        if (this.peers.get(id) !== entry) return;
+        this.signalTo(table, 'answer', from, JSON.stringify({ ...entry.pc.localDescription.toJSON(), gen }));
+        return;
+      }
+      if (!entry || (gen !== undefined && entry.gen !== gen)) return; // an older call's
+      if (kind === 'answer') {
+        if (entry.pc.signalingState !== 'have-local-offer') return;
+        await entry.pc.setRemoteDescription(message);
+        await this.addPending(entry);
+      } else if (entry.pc.remoteDescription) {
+        await entry.pc.addIceCandidate(message);
       } else {
-        await this.peers.get(`${table}/${from}`)?.pc.addIceCandidate(message);
+        // Candidates may come before the description they belong to is
+        // set (it is set asynchronously): kept until then.
+        entry.pending.push(message);
       }
     } catch (error) {
-      console.warn('WebRTC signaling failed; the relay carries this peer', error);
+      if (!this.closed) console.warn('WebRTC signaling failed; the relay carries this peer', error);
+    }
+  }
+
+  async addPending(entry) {
+    for (const candidate of entry.pending.splice(0)) {
+      await entry.pc.addIceCandidate(candidate);
+    }
+  }
+
+  /** A connection that failed, closed or never opened: dropped, and
+   * called again while both players are at the table. */
+  lost(table, peer, entry) {
+    const id = `${table}/${peer}`;
+    if (this.peers.get(id) !== entry) return;
+    this.peers.delete(id);
+    entry.pc.close();
+    this.emit([{ type: 'connection', peer: id, state: 'closed' }]);
+    if (this.closed || !this.inRoster(table, peer)) return;
+    // A channel that stayed open a while starts the back-off afresh.
+    if (entry.openedAt && Date.now() - entry.openedAt > 10_000) this.redial.delete(id);
+    if (this.me < peer) this.redialLater(table, peer);
+    else this.signalTo(table, 'ice', peer, JSON.stringify({ restart: true, gen: entry.gen }));
+  }
+
+  redialLater(table, peer) {
+    const id = `${table}/${peer}`;
+    const r = this.redial.get(id) ?? { attempt: 0, timer: null };
+    clearTimeout(r.timer);
+    const delay = Math.min(30_000, 500 * 2 ** r.attempt) * (0.75 + Math.random() / 2);
+    r.attempt++;
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      if (!this.closed && this.inRoster(table, peer)) this.call(table, peer);
+    }, delay);
+    this.redial.set(id, r);
+  }
+
+  /** Every 2 s: drops connections that are closed, failed, disconnected
+   * for 5 s or still not open after 15 s (not every browser says so by an
+   * event), learns each open one's route, and calls roster peers that
+   * have no connection and no call pending. */
+  sweep() {
+    const now = Date.now();
+    for (const [id, entry] of [...this.peers]) {
+      const [table, peer] = id.split('/');
+      const pc = entry.pc;
+      if (entry.state === 'open') {
+        if (pc.connectionState === 'disconnected') entry.stalledAt ||= now;
+        else entry.stalledAt = 0;
+      }
+      const dead =
+        ['closed', 'failed'].includes(pc.connectionState) ||
+        ['closing', 'closed'].includes(entry.channel?.readyState) ||
+        (entry.stalledAt && now - entry.stalledAt > 5_000) ||
+        (entry.state !== 'open' && now - entry.since > 15_000);
+      if (dead) this.lost(table, peer, entry);
+      else if (entry.state === 'open') this.findRoute(entry);
+    }
+    for (const table of this.tables) {
+      let roster;
+      try {
+        roster = this.state(table).roster;
+      } catch {
+        continue;
+      }
+      for (const peer of roster) {
+        const id = `${table}/${peer}`;
+        if (peer !== this.me && this.me < peer && !this.peers.has(id) && !this.redial.get(id)?.timer) this.call(table, peer);
+      }
     }
   }
 
@@ -640,7 +834,7 @@ export class BitCrapsClient extends EventTarget {
    * client that resumes learns of departures from the roster alone). */
   dropAbsentPeers(table, roster) {
     const present = new Set(roster);
-    for (const key of [...this.peers.keys()]) {
+    for (const key of new Set([...this.peers.keys(), ...this.redial.keys()])) {
       const [t, peer] = key.split('/');
       if (t === table && !present.has(peer)) this.dropPeer(table, peer);
     }
@@ -648,8 +842,14 @@ export class BitCrapsClient extends EventTarget {
 
   dropPeer(table, peer) {
     const id = `${table}/${peer}`;
-    this.peers.get(id)?.pc.close();
+    clearTimeout(this.redial.get(id)?.timer);
+    this.redial.delete(id);
+    const entry = this.peers.get(id);
     this.peers.delete(id);
-    this.emit([{ type: 'connection', peer: id, state: 'closed' }]);
+    entry?.pc.close();
+    if (entry) this.emit([{ type: 'connection', peer: id, state: 'closed' }]);
   }
 }
+
+/** How often connections are checked (see `sweep`). */
+const SWEEP_MS = 2_000;

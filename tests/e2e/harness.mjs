@@ -54,6 +54,7 @@ export async function startRelay(extraArgs = [], { port: wanted } = {}) {
   return {
     url,
     port,
+    pid: child.pid,
     output: () => output,
     /** Kills it at once (SIGKILL), as a crash would. */
     async kill() {
