@@ -691,7 +691,11 @@ export class BitCrapsClient extends EventTarget {
   async call(table, peer) {
     const id = `${table}/${peer}`;
     if (this.peers.has(id)) return;
-    clearTimeout(this.redial.get(id)?.timer);
+    const pending = this.redial.get(id);
+    if (pending) {
+      clearTimeout(pending.timer);
+      pending.timer = null;
+    }
     const gen = crypto.getRandomValues(new Uint32Array(1))[0];
     // (Reserved at once: a second call for this peer waits for this one.)
     const entry = this.newPeer(table, peer, gen);
