@@ -61,6 +61,7 @@ fn receivers(rt: &tokio::runtime::Runtime, n: usize, one_slow: bool) -> Receiver
             let outbox = Arc::new(Outbox::new(
                 1000,
                 4 << 20,
+                shared::queue::DropStrategy::DropLowPriority,
                 Duration::from_secs(3600),
                 Arc::clone(&metrics),
             ));

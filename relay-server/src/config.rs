@@ -250,6 +250,16 @@ pub struct Limits {
     #[arg(long, env = "BITCRAPS_SLOW_CONSUMER_GRACE_MS", default_value_t = 2_000)]
     pub slow_consumer_grace_ms: u64,
 
+    /// What a connection's full queue does with one frame more:
+    /// `low-priority` drops lower-priority frames (presence, chat) for it,
+    /// else refuses it; `oldest` drops the oldest frames of any priority;
+    /// `backpressure` refuses it. A game frame that cannot be queued, or
+    /// is dropped, closes the connection as a slow consumer at once (it
+    /// resumes from the replay with no gap); a queue refusing lesser
+    /// frames for the grace period closes it too.
+    #[arg(long, env = "BITCRAPS_DROP_STRATEGY", value_enum, default_value_t = DropPolicy::LowPriority)]
+    pub drop_strategy: DropPolicy,
+
     /// Seconds without a frame before a connection is closed (close code
     /// 4004). Pings and pongs do not count: clients keep their connection
     /// alive with a Presence frame per room.
@@ -289,6 +299,29 @@ pub struct Limits {
     /// invalid ones (rooms must announce their table with a Table frame).
     #[arg(long, env = "BITCRAPS_VALIDATE", default_value_t = false)]
     pub validate: bool,
+}
+
+/// `--drop-strategy`: the queue strategies of `shared::queue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DropPolicy {
+    /// `DropLowPriority`: displace lower-priority frames, else refuse.
+    LowPriority,
+    /// `DropOldest`: evict the oldest frames, whatever their priority.
+    Oldest,
+    /// `Backpressure`: evict nothing, refuse.
+    Backpressure,
+}
+
+impl DropPolicy {
+    /// The queue's strategy.
+    pub fn strategy(self) -> shared::queue::DropStrategy {
+        use shared::queue::DropStrategy;
+        match self {
+            Self::LowPriority => DropStrategy::DropLowPriority,
+            Self::Oldest => DropStrategy::DropOldest,
+            Self::Backpressure => DropStrategy::Backpressure,
+        }
+    }
 }
 
 /// Frames and bytes of a joining connection's queue kept free of replay

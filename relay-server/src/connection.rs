@@ -123,6 +123,7 @@ where
     let outbox = Arc::new(Outbox::new(
         limits.queue_frames,
         limits.queue_bytes,
+        limits.drop_strategy.strategy(),
         limits.slow_consumer_grace(),
         Arc::clone(&metrics),
     ));

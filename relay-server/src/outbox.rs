@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use shared::queue::{DropStrategy, PriorityQueue, QueueConfig, QueueStats};
+use shared::queue::{DropReason, DropStrategy, PriorityQueue, QueueConfig, QueueStats};
 use shared::wire::{close, Priority};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -57,14 +57,21 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An empty outbox holding at most `frames` frames and `bytes` bytes.
-    pub fn new(frames: usize, bytes: usize, grace: Duration, metrics: Arc<Metrics>) -> Self {
+    /// An empty outbox holding at most `frames` frames and `bytes` bytes,
+    /// dropping by `strategy` when full.
+    pub fn new(
+        frames: usize,
+        bytes: usize,
+        strategy: DropStrategy,
+        grace: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             state: Mutex::new(State {
                 queue: PriorityQueue::new(QueueConfig {
                     capacity: frames,
                     byte_budget: bytes,
-                    strategy: DropStrategy::DropLowPriority,
+                    strategy,
                 }),
                 full_since: None,
                 closing: None,
@@ -104,8 +111,14 @@ impl Outbox {
         let before = (!state.queue.fits(frame.len())).then(|| state.queue.stats());
         let (len_before, bytes_before) = (state.queue.len(), state.queue.bytes());
         let result = state.queue.push(priority, frame);
+        let mut lost_critical = false;
         if let Some(before) = before {
-            self.count_drops(&before, &state.queue.stats());
+            let after = state.queue.stats();
+            self.count_drops(&before, &after);
+            // (`DropOldest` may evict game frames already queued.)
+            let critical = Priority::Critical.index();
+            lost_critical = after.drops[DropReason::Evicted as usize][critical]
+                > before.drops[DropReason::Evicted as usize][critical];
         }
         self.metrics
             .queued_frames
@@ -114,6 +127,12 @@ impl Outbox {
             .queued_bytes
             .add(state.queue.bytes() as i64 - bytes_before as i64);
         match result {
+            // A game frame evicted would leave the same hole as one
+            // refused (below): close now, the client resumes.
+            Ok(()) if lost_critical => {
+                self.close_slow(state);
+                Pushed::SlowConsumer
+            }
             Ok(()) => {
                 drop(state);
                 self.metrics.frames_out.inc();

@@ -209,6 +209,95 @@ async fn a_full_consumer_is_closed_after_its_grace_without_further_traffic() {
     assert_eq!(hub.metrics().connections.get(), 1);
 }
 
+/// Sends `n` frames of `priority` from `sender` (numbered from `from`).
+async fn burst(
+    sender: &Harness,
+    key: &SigningKey,
+    priority: shared::wire::Priority,
+    from: u32,
+    n: u32,
+) {
+    let mut header = FrameHeader::new(FrameKind::Game, [1; 16], key.verifying_key().to_bytes());
+    header.priority = priority;
+    for i in from..from + n {
+        let mut out = BytesMut::new();
+        encode_signed(&header, &i.to_be_bytes(), key, &mut out).unwrap();
+        sender
+            .to_relay
+            .send(WsIn::Binary(out.freeze()))
+            .await
+            .unwrap();
+    }
+}
+
+fn drops(hub: &Hub, reason: &str, priority: &str) -> u64 {
+    hub.metrics()
+        .drops
+        .with_label_values(&[reason, priority])
+        .get()
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_drop_strategy_does_what_it_says_with_a_reader_that_stopped() {
+    use relay::config::DropPolicy;
+    use shared::wire::Priority;
+    for policy in [
+        DropPolicy::LowPriority,
+        DropPolicy::Oldest,
+        DropPolicy::Backpressure,
+    ] {
+        let limits = Limits {
+            queue_frames: 8,
+            drop_strategy: policy,
+            ..Limits::default()
+        };
+        let grace = limits.slow_consumer_grace();
+        let (hub, sender, key, _sleeper) = sender_and_one_message_reader(limits).await;
+        // Ordinary frames past what the stopped reader's queue holds.
+        burst(&sender, &key, Priority::Normal, 0, 40).await;
+        tokio::time::sleep(grace + grace / 2).await;
+        let closed = hub.metrics().slow_consumer_disconnects.get();
+        match policy {
+            // Nothing lower to displace: refused, closed after the grace.
+            DropPolicy::LowPriority | DropPolicy::Backpressure => {
+                assert_eq!(closed, 1, "{policy:?}");
+                assert!(drops(&hub, "refused", "normal") > 0, "{policy:?}");
+                assert_eq!(drops(&hub, "evicted", "normal"), 0, "{policy:?}");
+            }
+            // The oldest make room: never full, never closed; it would
+            // read the newest 8 frames.
+            DropPolicy::Oldest => {
+                assert_eq!(closed, 0, "{policy:?}");
+                assert!(
+                    drops(&hub, "evicted", "normal") >= 20,
+                    "{policy:?}: {} evicted, {} refused",
+                    drops(&hub, "evicted", "normal"),
+                    drops(&hub, "refused", "normal")
+                );
+                assert_eq!(drops(&hub, "refused", "normal"), 0);
+                // Game frames: the first that would evict another game
+                // frame closes it at once (a hole in the room's order is
+                // never left; it resumes from the replay).
+                burst(&sender, &key, Priority::Critical, 100, 8).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                assert_eq!(
+                    hub.metrics().slow_consumer_disconnects.get(),
+                    0,
+                    "8 game frames fit"
+                );
+                burst(&sender, &key, Priority::Critical, 200, 1).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                assert_eq!(
+                    hub.metrics().slow_consumer_disconnects.get(),
+                    1,
+                    "the 9th evicts one: closed"
+                );
+                assert_eq!(drops(&hub, "evicted", "critical"), 1);
+            }
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_join_with_the_wrong_nonce_is_closed() {
     let hub = Arc::new(Hub::new(Limits::default(), Arc::new(Metrics::new())));

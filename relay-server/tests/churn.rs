@@ -22,6 +22,7 @@ fn outbox(metrics: &Arc<Metrics>) -> Arc<Outbox> {
     Arc::new(Outbox::new(
         64,
         64 * 1024,
+        shared::queue::DropStrategy::DropLowPriority,
         Duration::from_secs(2),
         Arc::clone(metrics),
     ))

@@ -164,6 +164,7 @@ fn a_joiner_whose_queue_is_partly_full_gets_the_newest_frames_that_fit_then_its_
         Arc::new(Outbox::new(
             60,
             1 << 20,
+            shared::queue::DropStrategy::DropLowPriority,
             Duration::from_secs(2),
             Arc::clone(m),
         ))
@@ -253,6 +254,7 @@ fn all_rooms_together_keep_no_more_than_the_relay_s_replay_budget() {
     let out = Arc::new(Outbox::new(
         8,
         1 << 20,
+        shared::queue::DropStrategy::DropLowPriority,
         Duration::from_secs(2),
         Arc::clone(&metrics),
     ));
@@ -281,6 +283,7 @@ fn all_rooms_together_keep_no_more_than_the_relay_s_replay_budget() {
     let joiner = Arc::new(Outbox::new(
         1000,
         1 << 20,
+        shared::queue::DropStrategy::DropLowPriority,
         Duration::from_secs(2),
         Arc::clone(&metrics),
     ));
