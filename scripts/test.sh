@@ -26,7 +26,7 @@ suite clippy cargo clippy --quiet --workspace --all-targets -- -D warnings
 suite native cargo test --workspace
 suite types node --test --test-reporter=spec "$ROOT"/tests/types/
 wasm_tests() {
-    "$ROOT/scripts/wasm-cargo" test -p bitcraps-shared --test rules --test codec --test stun --test transcript &&
+    "$ROOT/scripts/wasm-cargo" test -p bitcraps-shared --test rules --test codec --test stun --test transcript --test sig &&
         "$ROOT/scripts/wasm-cargo" test -p bitcraps-wasm-client --test wasm
 }
 suite wasm wasm_tests

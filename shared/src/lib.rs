@@ -24,6 +24,7 @@ pub mod pool;
 pub mod queue;
 pub mod ratio;
 pub mod session;
+pub mod sig;
 pub mod stun;
 pub mod transcript;
 pub mod verify;

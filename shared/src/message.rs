@@ -36,7 +36,7 @@
 //! the next round (see [`crate::session`]).
 
 use bytes::{Bytes, BytesMut};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 use crate::codec::frame::{
     encode_with_signature, signing_bytes, FrameError, FrameHeader, FrameRef,
@@ -450,8 +450,8 @@ impl Message {
 }
 
 impl SignedMessage {
-    /// Checks the signature against the sender's key (strict verification:
-    /// no malleable or small-order signatures).
+    /// Checks the signature against the sender's key (ed25519 by ZIP 215,
+    /// [`crate::sig`]: the same rule alone and in batches, on every peer).
     pub fn verify(&self) -> Result<(), MessageError> {
         let key = VerifyingKey::from_bytes(&self.sender).map_err(|_| MessageError::BadKey)?;
         self.verify_with(&key)
@@ -464,9 +464,16 @@ impl SignedMessage {
         if key.as_bytes() != &self.sender {
             return Err(MessageError::BadKey);
         }
-        let signature = Signature::from_bytes(&self.signature);
-        key.verify_strict(&self.message.signing_bytes(), &signature)
-            .map_err(|_| MessageError::BadSignature)
+        crate::sig::verify_prepared(
+            &key.to_edwards(),
+            &self.sender,
+            &self.message.signing_bytes(),
+            &self.signature,
+        )
+        .map_err(|e| match e {
+            crate::sig::SigError::BadKey => MessageError::BadKey,
+            _ => MessageError::BadSignature,
+        })
     }
 
     /// The priority its frame travels with: every game frame is critical,

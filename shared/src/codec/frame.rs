@@ -33,7 +33,7 @@
 //! borrowed ([`FrameRef`]) or sliced from the shared buffer ([`Frame`]).
 
 use bytes::{BufMut, Bytes, BytesMut};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 
 use crate::decode::{Reader, UnexpectedEnd};
 use crate::wire::{FrameKind, PeerId, Priority, RoomId, MAX_FRAME_LEN};
@@ -422,18 +422,20 @@ impl<'a> FrameRef<'a> {
         })
     }
 
-    /// Checks the signature against the sender's key (strict ed25519).
+    /// Checks the signature against the sender's key (ed25519 by ZIP
+    /// 215: [`crate::sig`]).
     pub fn verify(&self) -> Result<(), FrameError> {
         let signature = self.signature.ok_or(FrameError::BadSignature)?;
-        let key = VerifyingKey::from_bytes(&self.header.sender).map_err(|_| FrameError::BadKey)?;
         let bytes = signing_bytes(
             self.header.kind,
             &self.header.room,
             self.header.target.as_ref(),
             self.payload,
         );
-        key.verify_strict(&bytes, &Signature::from_bytes(signature))
-            .map_err(|_| FrameError::BadSignature)
+        crate::sig::verify(&self.header.sender, &bytes, signature).map_err(|e| match e {
+            crate::sig::SigError::BadKey => FrameError::BadKey,
+            _ => FrameError::BadSignature,
+        })
     }
 }
 
