@@ -432,7 +432,7 @@ impl Message {
         ))
     }
 
-    fn signing_bytes(&self) -> Vec<u8> {
+    pub(crate) fn signing_bytes(&self) -> Vec<u8> {
         let mut payload = Vec::with_capacity(96);
         self.encode(&mut payload);
         signing_bytes(FrameKind::Game, &self.game, None, &payload)

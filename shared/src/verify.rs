@@ -105,6 +105,8 @@ pub struct Verifier {
     checked: usize,
     /// Rolls whose dice were checked against their reveals.
     rolls_checked: usize,
+    /// Signatures checked in batches before the replay (the default).
+    batched: bool,
 }
 
 impl Verifier {
@@ -116,7 +118,15 @@ impl Verifier {
             game: config.game,
             checked: 0,
             rolls_checked: 0,
+            batched: true,
         }
+    }
+
+    /// Checks signatures one by one as the replay meets them instead of
+    /// in batches first (the same verdicts; for comparison).
+    pub fn one_by_one(mut self) -> Self {
+        self.batched = false;
+        self
     }
 
     /// A verifier of the game `config` from a checkpoint (`bytes`, as
@@ -164,6 +174,7 @@ impl Verifier {
             game: config.game,
             checked: 0,
             rolls_checked: 0,
+            batched: true,
         })
     }
 
@@ -184,6 +195,10 @@ impl Verifier {
     /// what was appended to the transcript since). Indices in errors are
     /// the entries' places in the whole transcript.
     pub fn extend(&mut self, more: &[TranscriptEntry]) -> Result<(), VerifyError> {
+        // Every signature at once, in batches (the same verdicts).
+        if self.batched {
+            self.observer.preverify(more.iter().map(|e| &e.message));
+        }
         for entry in more {
             let index = self.checked;
             let waiting = self.observer.pending();

@@ -285,6 +285,8 @@ pub fn restore(
         from_checkpoint = Some((round, votes.get(&me) == Some(&hash)));
         Session::from_checkpoint(config, Some((key.clone(), entropy)), state, now)?
     };
+    // A newcomer's snapshot: its signatures at once, in batches.
+    session.preverify(entries.iter().map(|e| &e.message));
     let mut max_round = 0;
     for entry in &entries {
         max_round = max_round.max(entry.message.message.round);

@@ -214,9 +214,46 @@ impl Session {
         Ok(self.check_signature(signed)?)
     }
 
-    /// Verifies a message's signature with the sender's cached key. Only
-    /// keys that signed a valid message are kept.
+    /// Checks the signatures of `messages` that are about to be replayed
+    /// (a transcript, a snapshot's messages) in batches of 64 (ZIP 215,
+    /// [`crate::sig`]: the same verdict as one by one, at about half the
+    /// cost); each message of a batch that passes is then taken without a
+    /// second check. A batch that fails marks nothing: its messages are
+    /// checked one by one as they come, and the bad one refused there.
+    pub fn preverify<'a>(&mut self, messages: impl IntoIterator<Item = &'a SignedMessage>) {
+        let all: Vec<(&SignedMessage, Vec<u8>)> = messages
+            .into_iter()
+            .filter(|m| m.message.game == self.config.game)
+            .map(|m| (m, m.message.signing_bytes()))
+            .collect();
+        for chunk in all.chunks(64) {
+            let batch: Vec<crate::sig::Signed<'_>> = chunk
+                .iter()
+                .map(|(m, bytes)| crate::sig::Signed {
+                    key: &m.sender,
+                    message: bytes,
+                    signature: &m.signature,
+                })
+                .collect();
+            if crate::sig::verify_batch(&batch).is_ok() {
+                for (m, bytes) in chunk {
+                    self.preverified.insert(preverified_digest(m, bytes));
+                }
+            }
+        }
+    }
+
+    /// Verifies a message's signature with the sender's cached key (or
+    /// finds it checked in a batch). Only keys that signed a valid
+    /// message are kept.
     pub(super) fn check_signature(&mut self, signed: &SignedMessage) -> Result<(), MessageError> {
+        if !self.preverified.is_empty()
+            && self
+                .preverified
+                .remove(&preverified_digest(signed, &signed.message.signing_bytes()))
+        {
+            return Ok(());
+        }
         if let Some(key) = self.keys.get(&signed.sender) {
             return signed.verify_with(key);
         }
@@ -623,4 +660,14 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// What a batch check vouches for: this sender's signature on these bytes.
+fn preverified_digest(signed: &SignedMessage, bytes: &[u8]) -> Digest32 {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(signed.sender);
+    h.update(signed.signature);
+    h.update(bytes);
+    h.finalize().into()
 }

@@ -86,7 +86,7 @@ mod intake;
 mod record;
 mod rolling;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -309,6 +309,10 @@ pub struct Session {
     base: Option<checkpoint::Checkpoint>,
     /// Senders' keys, decompressed once (at most `MAX_KEYS`).
     keys: HashMap<PlayerId, VerifyingKey>,
+    /// Messages whose signatures passed a batch check
+    /// ([`Session::preverify`]): digests of sender, signed bytes and
+    /// signature, each taken out when its message comes.
+    preverified: HashSet<Digest32>,
     /// Messages that counted at once, before the relay's copy (this
     /// peer's own `Name` and `Settled`, or a replay of them): when that
     /// copy comes, its relay time is read at its place in the relay's
@@ -382,6 +386,7 @@ impl Session {
             checkpoints: VecDeque::new(),
             base: None,
             keys: HashMap::new(),
+            preverified: HashSet::new(),
             unrelayed: VecDeque::new(),
         }
     }
