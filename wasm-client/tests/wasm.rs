@@ -251,3 +251,34 @@ mod client_api {
         );
     }
 }
+
+/// Run by hand (`scripts/wasm-cargo test -p bitcraps-wasm-client --profile
+/// wasm-release --test wasm -- --include-ignored signature_cost`): what
+/// signing and checking one game message cost in this browser, built as
+/// the page is (BENCHMARKS.md, "Browser download size").
+#[wasm_bindgen_test]
+#[ignore]
+fn signature_cost_in_the_browser() {
+    use shared::message::{Action, Message};
+    let key = shared::SigningKey::from_bytes(&[7; 32]);
+    let message = Message {
+        game: [1; 16],
+        round: 1,
+        seq: 1,
+        action: Action::Reveal { secret: [3; 32] },
+    };
+    const N: u32 = 2000;
+    let started = js_sys::Date::now();
+    let mut signed = None;
+    for _ in 0..N {
+        signed = Some(message.clone().sign(&key));
+    }
+    let sign_us = (js_sys::Date::now() - started) * 1000.0 / f64::from(N);
+    let signed = signed.unwrap();
+    let started = js_sys::Date::now();
+    for _ in 0..N {
+        signed.verify().unwrap();
+    }
+    let verify_us = (js_sys::Date::now() - started) * 1000.0 / f64::from(N);
+    console_log!("sign {sign_us:.1} µs, verify {verify_us:.1} µs ({N} each)");
+}
