@@ -132,6 +132,118 @@ pub struct Client {
     pub key: SigningKey,
     /// Its room.
     pub room: RoomId,
+    /// Whether it speaks NATS (to nats-server's WebSocket listener: a
+    /// subject per room) instead of our frames.
+    pub nats: bool,
+}
+
+/// The NATS subject of a room.
+fn subject(room: &RoomId) -> String {
+    format!("room.{}", shared::hex(room))
+}
+
+/// Connects client `i` to nats-server's WebSocket listener and subscribes
+/// to `room`'s subject (as a user comparing servers would: core NATS, no
+/// echo of its own messages, as our clients join without echo).
+pub async fn connect_nats(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client> {
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
+        .await
+        .context("connect")?;
+    // INFO first.
+    match ws.next().await {
+        Some(Ok(Message::Binary(_) | Message::Text(_))) => {}
+        _ => bail!("nats-server sent no INFO"),
+    }
+    let hello = format!(
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":false,\"protocol\":1,\"name\":\"load-{i}\"}}\r\nSUB {} 1\r\nPING\r\n",
+        subject(&room)
+    );
+    ws.send(Message::Binary(Bytes::from(hello))).await?;
+    // PONG: the subscription is in place.
+    let mut stream = NatsStream::default();
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(bytes))) => stream.push(&bytes),
+            Some(Ok(Message::Text(text))) => stream.push(text.as_bytes()),
+            Some(Ok(_)) => continue,
+            _ => bail!("closed before PONG"),
+        }
+        while let Some(item) = stream.next() {
+            match item {
+                Nats::Pong => {
+                    return Ok(Client {
+                        ws,
+                        key: client_key(i),
+                        room,
+                        nats: true,
+                    })
+                }
+                Nats::Err(e) => bail!("nats-server: {e}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What nats-server sends, as far as the generator cares.
+#[derive(Debug, PartialEq, Eq)]
+enum Nats {
+    /// A message's payload.
+    Msg(Bytes),
+    /// `PONG`.
+    Pong,
+    /// `-ERR`.
+    Err(String),
+    /// Anything else (`INFO`, `+OK`, `PING`).
+    Other,
+}
+
+/// The NATS text protocol read from WebSocket messages (a protocol message
+/// may span WebSocket messages, and one WebSocket message may hold many).
+#[derive(Default)]
+struct NatsStream {
+    buf: BytesMut,
+}
+
+impl NatsStream {
+    fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    fn next(&mut self) -> Option<Nats> {
+        let line_end = self.buf.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&self.buf[..line_end]).unwrap_or("");
+        if let Some(rest) = line.strip_prefix("MSG ") {
+            // MSG <subject> <sid> [reply-to] <#bytes>
+            let len: usize = rest.rsplit(' ').next()?.parse().ok()?;
+            let start = line_end + 2;
+            if self.buf.len() < start + len + 2 {
+                return None;
+            }
+            let mut whole = self.buf.split_to(start + len + 2);
+            let _ = whole.split_to(start);
+            whole.truncate(len);
+            return Some(Nats::Msg(whole.freeze()));
+        }
+        let item = if line == "PONG" {
+            Nats::Pong
+        } else if let Some(e) = line.strip_prefix("-ERR ") {
+            Nats::Err(e.to_owned())
+        } else {
+            Nats::Other
+        };
+        let _ = self.buf.split_to(line_end + 2);
+        Some(item)
+    }
+}
+
+/// A frame published to a room's subject.
+fn nats_publish(room: &RoomId, frame: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(frame.len() + 64);
+    out.extend_from_slice(format!("PUB {} {}\r\n", subject(room), frame.len()).as_bytes());
+    out.extend_from_slice(frame);
+    out.extend_from_slice(b"\r\n");
+    out.freeze()
 }
 
 /// The generator's WebSocket settings. tungstenite zeroes its whole read
@@ -179,7 +291,12 @@ pub async fn connect(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client
             _ => bail!("closed before the roster"),
         }
     }
-    Ok(Client { ws, key, room })
+    Ok(Client {
+        ws,
+        key,
+        room,
+        nats: false,
+    })
 }
 
 /// A game frame of `size` payload bytes with the send time in front.
@@ -216,6 +333,7 @@ pub async fn run_client(client: Client, behaviour: Behaviour, shared: Arc<Shared
             client.key.verifying_key().to_bytes(),
         )
     };
+    let is_nats = client.nats;
     let (mut sink, mut stream) = client.ws.split();
     let reader = {
         let shared = Arc::clone(&shared);
@@ -230,15 +348,13 @@ pub async fn run_client(client: Client, behaviour: Behaviour, shared: Arc<Shared
             let mut sampled = 0u64;
             let mut samples = Vec::with_capacity(SAMPLE_BATCH);
             let mut flushed = Instant::now();
-            while let Some(Ok(message)) = stream.next().await {
-                let Message::Binary(bytes) = message else {
-                    continue;
-                };
-                let Ok(frame) = FrameRef::parse(&bytes, MAX_FRAME_LEN) else {
-                    continue;
+            let mut nats = is_nats.then(NatsStream::default);
+            let mut take = |bytes: &[u8]| {
+                let Ok(frame) = FrameRef::parse(bytes, MAX_FRAME_LEN) else {
+                    return;
                 };
                 if frame.header.kind != FrameKind::Game || frame.payload.len() < 8 {
-                    continue;
+                    return;
                 }
                 shared.delivered.fetch_add(1, Ordering::Relaxed);
                 // Time 1 in 4 deliveries: enough samples, fewer clock
@@ -255,6 +371,22 @@ pub async fn run_client(client: Client, behaviour: Behaviour, shared: Arc<Shared
                     if samples.len() == SAMPLE_BATCH || flushed.elapsed() >= SAMPLE_FLUSH {
                         shared.record(&mut samples);
                         flushed = Instant::now();
+                    }
+                }
+            };
+            while let Some(Ok(message)) = stream.next().await {
+                let Message::Binary(bytes) = message else {
+                    continue;
+                };
+                match nats.as_mut() {
+                    None => take(&bytes),
+                    Some(nats) => {
+                        nats.push(&bytes);
+                        while let Some(item) = nats.next() {
+                            if let Nats::Msg(payload) = item {
+                                take(&payload);
+                            }
+                        }
                     }
                 }
             }
@@ -278,7 +410,10 @@ pub async fn run_client(client: Client, behaviour: Behaviour, shared: Arc<Shared
         }
         let mut next = tokio::time::Instant::now();
         while !shared.stop.load(Ordering::Relaxed) {
-            let frame = game_frame(&header, behaviour.size, shared.micros());
+            let mut frame = game_frame(&header, behaviour.size, shared.micros());
+            if client.nats {
+                frame = nats_publish(&client.room, &frame);
+            }
             if sink.send(Message::Binary(frame)).await.is_err() {
                 shared.disconnects.fetch_add(1, Ordering::Relaxed);
                 break;

@@ -38,6 +38,14 @@ pub fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// The nats-server program (Debian puts it in /usr/sbin).
+pub fn binary() -> &'static str {
+    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("nats-server")
+}
+
 /// Starts one (Debian: `apt-get install nats-server`); returns once it
 /// accepts connections.
 pub async fn start_server() -> anyhow::Result<Server> {
@@ -53,11 +61,7 @@ pub async fn start_server() -> anyhow::Result<Server> {
             dir.join("js").display()
         ),
     )?;
-    let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("nats-server");
-    let child = Command::new(binary)
+    let child = Command::new(binary())
         .arg("-c")
         .arg(&config)
         .stdout(Stdio::null())

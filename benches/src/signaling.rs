@@ -34,6 +34,9 @@ pub enum Protocol {
     Frames,
     /// `matchbox_server`'s JSON messages.
     Matchbox,
+    /// NATS's text protocol (nats-server's WebSocket listener; fan-out
+    /// only).
+    Nats,
 }
 
 /// Whom the offerer addresses.
@@ -92,6 +95,7 @@ pub async fn connect_pair(url: &str, protocol: Protocol, p: usize) -> anyhow::Re
                 target,
             })
         }
+        Protocol::Nats => bail!("nats-server is compared on fan-out, not signaling"),
         Protocol::Matchbox => {
             let room = format!("pair-{p}");
             let (mut offerer, _) = connect_matchbox(url, &room).await?;

@@ -208,3 +208,51 @@ fn the_generator_drives_a_cluster_of_relays_through_nats() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--relay nats`: the generator drives nats-server (Debian's, started on
+/// loopback with its WebSocket listener) in NATS's own protocol, a subject
+/// per room; every frame reaches every other subscriber of its room, as
+/// with our relay, so the two can be compared on the same work.
+#[test]
+fn the_generator_drives_nats_server_for_the_comparison() {
+    let dir = std::env::temp_dir().join(format!("relay-load-nats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("nats.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-load"))
+        .args([
+            "--relay",
+            "nats",
+            "--clients",
+            "12",
+            "--rooms",
+            "3",
+            "--rate",
+            "10",
+        ])
+        .args(["--duration", "2", "--quiet", "--threads", "2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(summary["relay"], "nats");
+    assert_eq!(summary["connected"], 12);
+    assert_eq!(summary["disconnects"], 0);
+    let (delivered, expected) = (
+        summary["delivered"].as_u64().unwrap(),
+        summary["expected_deliveries"].as_u64().unwrap(),
+    );
+    assert!(expected >= 100, "{expected}");
+    assert!(
+        delivered <= expected && delivered + 60 >= expected,
+        "{delivered} of {expected}"
+    );
+    // Its process was measured like ours.
+    assert!(summary["relay_rss_kib_connected"].as_u64().unwrap() > 1000);
+    let _ = std::fs::remove_dir_all(&dir);
+}

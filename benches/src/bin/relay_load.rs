@@ -60,6 +60,10 @@ enum RelayKind {
     /// `matchbox_server` from crates.io, if installed (idle and signaling
     /// scenarios only: it has no room broadcast).
     Matchbox,
+    /// `nats-server` (Debian's) over its WebSocket listener: a subject per
+    /// room, clients publish and subscribe in NATS's own protocol (fan-out
+    /// scenarios: many-small, few-big, idle, slow-reader, custom).
+    Nats,
 }
 
 /// Load generator for the BitCraps relay.
@@ -275,6 +279,7 @@ async fn spawn_relay(kind: RelayKind, extra: &[String]) -> anyhow::Result<(Spawn
         .to_path_buf();
     let port = free_port()?;
     let listen = format!("127.0.0.1:{port}");
+    let mut nats_monitor = None;
     let mut command = match kind {
         RelayKind::Ours => {
             let mut c = Command::new(dir.join("bitcraps-relay"));
@@ -321,6 +326,26 @@ async fn spawn_relay(kind: RelayKind, extra: &[String]) -> anyhow::Result<(Spawn
             c.arg(&listen).env("RUST_LOG", "warn");
             c
         }
+        RelayKind::Nats => {
+            // Client port, monitoring port (its /healthz), WebSocket port.
+            let (client_port, monitor_port) = (free_port()?, free_port()?);
+            let config = std::env::temp_dir().join(format!(
+                "bitcraps-load-nats-{}-{port}.conf",
+                std::process::id()
+            ));
+            std::fs::write(
+                &config,
+                format!(
+                    "listen: 127.0.0.1:{client_port}\nhttp: 127.0.0.1:{monitor_port}\n\
+                     max_connections: 100000\nping_interval: \"10m\"\n\
+                     websocket {{ listen: \"{listen}\", no_tls: true }}\n"
+                ),
+            )?;
+            nats_monitor = Some(monitor_port);
+            let mut c = Command::new(benches::nats::binary());
+            c.arg("-c").arg(&config);
+            c
+        }
     };
     // `BITCRAPS_LOAD_RELAY_LOGS=DIR`: each relay started here writes its
     // log (info, cluster traffic at debug) to DIR/relay-<port>.log.
@@ -341,6 +366,10 @@ async fn spawn_relay(kind: RelayKind, extra: &[String]) -> anyhow::Result<(Spawn
     let spawned = Spawned(child);
     let (health, url) = match kind {
         RelayKind::Matchbox => (format!("http://{listen}/health"), format!("ws://{listen}")),
+        RelayKind::Nats => (
+            format!("http://127.0.0.1:{}/healthz", nats_monitor.unwrap_or(0)),
+            format!("ws://{listen}"),
+        ),
         _ => (
             format!("http://{listen}/healthz"),
             format!("ws://{listen}/ws"),
@@ -471,6 +500,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 return Ok(());
             }
             Protocol::Matchbox
+        }
+        RelayKind::Nats => {
+            if matches!(args.scenario, Scenario::Consensus | Scenario::Signaling) {
+                bail!("nats-server is compared on fan-out: run many-small, few-big, idle, slow-reader or custom");
+            }
+            Protocol::Nats
         }
         _ => Protocol::Frames,
     };
@@ -621,6 +656,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     ),
                     (false, Protocol::Frames) => {
                         Joined::Client(load::connect(&url, i, load::room_id(room)).await?)
+                    }
+                    (false, Protocol::Nats) => {
+                        Joined::Client(load::connect_nats(&url, i, load::room_id(room)).await?)
                     }
                 })
             };
