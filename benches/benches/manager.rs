@@ -7,8 +7,9 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
+use benches::stores::RwLockStore;
 use shared::craps::BetKind;
-use shared::manager::{ConsensusGameManager, DashMapStore, RwLockStore, SessionStore};
+use shared::manager::{ConsensusGameManager, DashMapStore, SessionStore};
 use shared::session::{GameConfig, LocalAction, Session};
 use shared::SigningKey;
 

@@ -6,15 +6,17 @@
 
 pub mod load;
 pub mod nats;
+pub mod pool;
 pub mod signaling;
+pub mod stores;
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::pool::{buffer_pool, Pool};
 use bytes::Bytes;
 use criterion::Criterion;
-use shared::pool::{buffer_pool, Pool};
 
 /// A deterministic 32-byte seed for run `n` of a benchmark, so runs compare
 /// the same inputs.

@@ -20,7 +20,6 @@ pub mod dice;
 pub mod manager;
 pub mod message;
 pub mod peer;
-pub mod pool;
 pub mod queue;
 pub mod ratio;
 pub mod session;

@@ -5,16 +5,16 @@
 //! snapshot is published through `ArcSwap`, so readers (a `/metrics`
 //! scrape, a status line) never take a lock at all. The map is behind the
 //! [`SessionStore`] trait so the same manager can run over a plain
-//! `RwLock<HashMap>` ([`RwLockStore`]) and be benchmarked against it.
+//! `RwLock<HashMap>` (`benches::stores::RwLockStore`) and be benchmarked
+//! against it.
 //!
 //! Concurrency rules: a map guard is held only while one session processes
 //! one input, which is pure computation; outputs are collected into owned
 //! values and the guard dropped before they are returned, so no guard is
 //! ever held across a call out, an await, or another map access.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
@@ -128,42 +128,6 @@ impl SessionStore for DashMapStore {
         self.0
             .iter()
             .fold(init, |acc, entry| f(acc, entry.key(), entry.value()))
-    }
-}
-
-/// Sessions in one `RwLock<HashMap>`: the plain alternative, kept for the
-/// benchmarks.
-#[derive(Default)]
-pub struct RwLockStore(RwLock<HashMap<GameId, Session>>);
-
-impl SessionStore for RwLockStore {
-    fn insert_new(&self, game: GameId, session: Session) -> bool {
-        let Ok(mut map) = self.0.write() else {
-            return false;
-        };
-        if map.contains_key(&game) {
-            return false;
-        }
-        map.insert(game, session);
-        true
-    }
-    fn remove(&self, game: &GameId) -> Option<Session> {
-        self.0.write().ok()?.remove(game)
-    }
-    fn len(&self) -> usize {
-        self.0.read().map(|m| m.len()).unwrap_or(0)
-    }
-    fn read<R>(&self, game: &GameId, f: impl FnOnce(&Session) -> R) -> Option<R> {
-        self.0.read().ok()?.get(game).map(f)
-    }
-    fn write<R>(&self, game: &GameId, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
-        self.0.write().ok()?.get_mut(game).map(f)
-    }
-    fn fold<A>(&self, init: A, mut f: impl FnMut(A, &GameId, &Session) -> A) -> A {
-        match self.0.read() {
-            Ok(map) => map.iter().fold(init, |acc, (k, v)| f(acc, k, v)),
-            Err(_) => init,
-        }
     }
 }
 

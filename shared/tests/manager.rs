@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::thread;
 
 use shared::craps::BetKind;
-use shared::manager::{
-    ConsensusGameManager, DashMapStore, ManagerError, Output, RwLockStore, SessionStore,
-};
+use shared::manager::{ConsensusGameManager, DashMapStore, ManagerError, Output, SessionStore};
 use shared::session::{GameConfig, LocalAction, Session, SessionError};
 use shared::SigningKey;
 
@@ -49,11 +47,6 @@ fn deliver<S: SessionStore>(peers: &[Arc<ConsensusGameManager<S>>], from: usize,
 #[test]
 fn many_games_on_two_threads_stay_in_agreement_over_dashmap() {
     many_games_on_two_threads::<DashMapStore>();
-}
-
-#[test]
-fn many_games_on_two_threads_stay_in_agreement_over_rwlock() {
-    many_games_on_two_threads::<RwLockStore>();
 }
 
 fn many_games_on_two_threads<S: SessionStore + 'static>() {

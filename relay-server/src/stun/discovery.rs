@@ -13,8 +13,8 @@
 //!   without asking anyone.
 //! - [`Discovery::nat_type`] asks two servers from one socket: different
 //!   mapped ports mean a symmetric NAT (peers then need a relay).
-//! - [`Discovery::discover_sequential`] asks one server at a time, in the
-//!   configured order: the plain way, kept for the benchmark.
+//! - The plain way (one server at a time, in the configured order) is
+//!   written in the benchmark that compares it (`benches/benches/stun.rs`).
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -315,19 +315,6 @@ impl Discovery {
                     self.record(&server, Err(e.to_string()));
                     failures.push((server, e.to_string()));
                 }
-            }
-        }
-        Err(DiscoveryError::AllFailed(failures))
-    }
-
-    /// The plain way: one server at a time in the configured order, no
-    /// cache (for comparison in the benchmark).
-    pub async fn discover_sequential(&self, servers: &[String]) -> Result<Found, DiscoveryError> {
-        let mut failures = Vec::new();
-        for server in servers {
-            match query(server, self.policy).await {
-                Ok(found) => return Ok(found),
-                Err(e) => failures.push((server.clone(), e.to_string())),
             }
         }
         Err(DiscoveryError::AllFailed(failures))
