@@ -199,7 +199,11 @@ export class BitCrapsClient extends EventTarget {
     this.reconnectTimer = null;
     if (this.closed) return;
     this.setRelayState('connecting');
-    const ws = new WebSocket(this.relayUrl);
+    // Frames the relay has queued come packed into one message (the wasm
+    // peer splits them; each frame says its length).
+    const url = new URL(this.relayUrl);
+    url.searchParams.set('pack', '1');
+    const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     let opened = false;

@@ -253,8 +253,26 @@ pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(READ_BUFFER)
 }
 
-/// Connects client `i` and joins `room`.
+/// `url` asking the relay to pack the frames it has queued into one
+/// WebSocket message (the readers split them; a relay that does not know
+/// the query sends one frame per message, which they read alike).
+pub fn packed(url: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}pack=1")
+}
+
+/// Connects client `i` and joins `room`, its frames packed (`?pack=1`).
 pub async fn connect(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client> {
+    join(&packed(url), i, room).await
+}
+
+/// Connects client `i` and joins `room`, one frame per message (the
+/// signaling pairs read one offer or answer per message).
+pub async fn connect_single(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client> {
+    join(url, i, room).await
+}
+
+async fn join(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client> {
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
         .await
         .context("connect")?;
@@ -276,15 +294,21 @@ pub async fn connect(url: &str, i: usize, room: RoomId) -> anyhow::Result<Client
     loop {
         match ws.next().await {
             Some(Ok(Message::Binary(bytes))) => {
-                let frame = FrameRef::parse(&bytes, MAX_FRAME_LEN)?;
-                match frame.header.kind {
-                    FrameKind::Roster => break,
-                    FrameKind::Error => {
-                        let (code, reason) =
-                            control::decode_error(frame.payload).unwrap_or((0, "?"));
-                        bail!("join refused ({code}): {reason}")
+                let mut rostered = false;
+                for frame in shared::codec::frames(&bytes) {
+                    let frame = FrameRef::parse(frame?, MAX_FRAME_LEN)?;
+                    match frame.header.kind {
+                        FrameKind::Roster => rostered = true,
+                        FrameKind::Error => {
+                            let (code, reason) =
+                                control::decode_error(frame.payload).unwrap_or((0, "?"));
+                            bail!("join refused ({code}): {reason}")
+                        }
+                        _ => {}
                     }
-                    _ => {}
+                }
+                if rostered {
+                    break;
                 }
             }
             Some(Ok(_)) => continue,
@@ -379,7 +403,8 @@ pub async fn run_client(client: Client, behaviour: Behaviour, shared: Arc<Shared
                     continue;
                 };
                 match nats.as_mut() {
-                    None => take(&bytes),
+                    // One frame, or several packed (`?pack=1`).
+                    None => shared::codec::frames(&bytes).flatten().for_each(&mut take),
                     Some(nats) => {
                         nats.push(&bytes);
                         while let Some(item) = nats.next() {
@@ -559,9 +584,10 @@ pub async fn run_consensus(
         let index = if p == 0 { 1_000_000 } else { 1_000_000 + p };
         // Several relays: the players spread over them.
         let url = &urls[p % urls.len()];
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
-            .await
-            .context("connect")?;
+        let (ws, _) =
+            tokio_tungstenite::connect_async_with_config(packed(url), Some(ws_config()), true)
+                .await
+                .context("connect")?;
         let times = Arc::clone(&times);
         let done = Arc::clone(&done);
         let mut opened = if p == 0 { opened.take() } else { None };
@@ -683,7 +709,7 @@ where
     }
     match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
         Ok(Some(Ok(Message::Binary(bytes)))) => {
-            let _ = peer.handle_frame(now(), &bytes);
+            let _ = peer.handle_message(now(), &bytes);
             true
         }
         Ok(Some(Ok(_))) => true,

@@ -82,8 +82,8 @@ pub async fn connect_pair(url: &str, protocol: Protocol, p: usize) -> anyhow::Re
     match protocol {
         Protocol::Frames => {
             let room = load::room_id(p);
-            let offerer = load::connect(url, 2 * p, room).await?;
-            let answerer = load::connect(url, 2 * p + 1, room).await?;
+            let offerer = load::connect_single(url, 2 * p, room).await?;
+            let answerer = load::connect_single(url, 2 * p + 1, room).await?;
             let target = Target::Key {
                 room,
                 me: offerer.key.verifying_key().to_bytes(),

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::codec::{control, FrameError, FrameRef};
 use shared::peer::listing;
@@ -98,6 +98,21 @@ impl RateLimit {
 
 /// Frames the writer sends per wake-up before flushing.
 const WRITE_BATCH: usize = 64;
+/// The most bytes the writer packs into one WebSocket message.
+pub const PACK_BYTES: usize = 64 * 1024;
+
+/// How the writer sends frames: one per WebSocket message, or (for a
+/// client that asked, `/ws?pack=1`) every frame queued at once packed
+/// into one message, up to [`PACK_BYTES`] (each frame says its own
+/// length; a frame alone is sent as it is, so a quiet connection's
+/// latency does not change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pack {
+    /// One frame per message.
+    Single,
+    /// What is queued, packed.
+    Queued,
+}
 /// How long the writer may take to deliver the close frame.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
@@ -111,6 +126,7 @@ pub async fn serve<St, Si, E>(
     mut stream: St,
     sink: Si,
     shutdown: Shutdown,
+    pack: Pack,
 ) -> Option<(St, Si)>
 where
     St: Stream<Item = Result<WsIn, E>> + Unpin,
@@ -149,6 +165,7 @@ where
         sink,
         limits.ping_interval(),
         Arc::clone(&metrics),
+        pack,
     ));
 
     let opened = Instant::now();
@@ -264,6 +281,7 @@ async fn write_loop<Si>(
     mut sink: Si,
     ping_every: Duration,
     metrics: Arc<crate::metrics::Metrics>,
+    pack: Pack,
 ) -> Si
 where
     Si: Sink<WsOut> + Unpin,
@@ -275,9 +293,10 @@ where
             if batch.is_empty() {
                 break;
             }
-            for frame in batch {
-                metrics.bytes_out.inc_by(frame.len() as u64);
-                if sink.feed(WsOut::Binary(frame)).await.is_err() {
+            for message in messages(batch, pack) {
+                metrics.bytes_out.inc_by(message.len() as u64);
+                metrics.messages_out.inc();
+                if sink.feed(WsOut::Binary(message)).await.is_err() {
                     return sink;
                 }
             }
@@ -299,6 +318,25 @@ where
             }
         }
     }
+}
+
+/// The WebSocket messages for `batch`: each frame alone, or packed.
+fn messages(batch: Vec<Bytes>, pack: Pack) -> Vec<Bytes> {
+    if pack == Pack::Single || batch.len() < 2 {
+        return batch;
+    }
+    let mut out = Vec::new();
+    let mut packed = BytesMut::new();
+    for frame in batch {
+        if !packed.is_empty() && packed.len() + frame.len() > PACK_BYTES {
+            out.push(packed.split().freeze());
+        }
+        packed.extend_from_slice(&frame);
+    }
+    if !packed.is_empty() {
+        out.push(packed.freeze());
+    }
+    out
 }
 
 type Fatal = (u16, String, &'static str);

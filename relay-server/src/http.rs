@@ -438,6 +438,11 @@ async fn websocket(
         );
         return (StatusCode::SERVICE_UNAVAILABLE, "relay is full").into_response();
     };
+    // A client that splits messages into frames asks for them packed.
+    let pack = match request.uri().query() {
+        Some(q) if q.split('&').any(|p| p == "pack=1") => crate::connection::Pack::Queued,
+        _ => crate::connection::Pack::Single,
+    };
     let config = socket::config(relay.hub.limits());
     socket::accept(request, config, move |ws| async move {
         socket::serve(
@@ -445,6 +450,7 @@ async fn websocket(
             Some(addr),
             ws,
             relay.shutdown.clone(),
+            pack,
         )
         .await;
         drop(permit);

@@ -92,6 +92,9 @@ pub struct Metrics {
     pub resume_gaps: IntCounter,
     /// STUN server events ([`STUN_EVENTS`]).
     pub stun: IntCounterVec,
+    /// WebSocket messages written to clients (fewer than frames when
+    /// clients ask for packed messages).
+    pub messages_out: IntCounter,
     /// TURN credentials handed to browsers (`/api/stun` with `--turn-url`).
     pub turn_credentials: IntCounter,
     /// Cluster mode's traffic ([`CLUSTER_EVENTS`]): frames published to
@@ -223,6 +226,11 @@ impl Metrics {
                 "Resumes older than the replay window",
             ),
             stun: counter_vec(&r, "bitcraps_stun_total", "STUN server events", &["event"]),
+            messages_out: counter(
+                &r,
+                "bitcraps_ws_messages_out_total",
+                "WebSocket messages written to clients",
+            ),
             turn_credentials: counter(
                 &r,
                 "bitcraps_turn_credentials_total",

@@ -167,15 +167,22 @@ fn outgoing(out: WsOut) -> Ready<Result<Message, WsError>> {
     }))
 }
 
-/// Serves one upgraded socket: the connection itself, then the lingering
-/// close.
-pub async fn serve(hub: Arc<Hub>, addr: Option<SocketAddr>, socket: Socket, shutdown: Shutdown) {
+/// Serves one upgraded socket: the connection itself (its frames sent
+/// one per message or packed, `pack`), then the lingering close.
+pub async fn serve(
+    hub: Arc<Hub>,
+    addr: Option<SocketAddr>,
+    socket: Socket,
+    shutdown: Shutdown,
+    pack: connection::Pack,
+) {
     let (sink, stream) = socket.split();
     let stream = stream.map(incoming as fn(_) -> _);
     let sink = sink.with(outgoing as fn(_) -> _);
     let stopping = shutdown.clone();
     let metrics = Arc::clone(hub.metrics());
-    let Some((stream, sink)) = connection::serve(hub, addr, stream, sink, shutdown).await else {
+    let Some((stream, sink)) = connection::serve(hub, addr, stream, sink, shutdown, pack).await
+    else {
         return;
     };
     let Ok(mut socket) = stream.into_inner().reunite(sink.into_inner()) else {

@@ -43,7 +43,15 @@ fn connect_with(hub: Arc<Hub>, capacity: usize) -> Harness {
         let hub = Arc::clone(&hub);
         async move {
             let _keep = _trigger;
-            connection::serve(hub, None, Box::pin(input), output, signal).await;
+            connection::serve(
+                hub,
+                None,
+                Box::pin(input),
+                output,
+                signal,
+                connection::Pack::Single,
+            )
+            .await;
         }
     });
     Harness {

@@ -202,11 +202,11 @@ impl Client {
         Ok(())
     }
 
-    /// Handles one frame from the relay or a peer; returns the events it
-    /// caused (a JSON array).
+    /// Handles one WebSocket message from the relay (one frame, or several
+    /// packed: `/ws?pack=1`); returns the events it caused (a JSON array).
     #[wasm_bindgen(js_name = handleFrame)]
     pub fn handle_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, Refusal> {
-        let handled = self.peer.handle_frame(now as u64, bytes);
+        let handled = self.peer.handle_message(now as u64, bytes);
         let events = self.take_events();
         handled.map_err(refused)?;
         Ok(events)

@@ -497,3 +497,45 @@ impl Frame {
         }
     }
 }
+
+/// The frames of one WebSocket message: one frame, or several back to
+/// back (a relay packs what it has queued for a client that asked,
+/// `/ws?pack=1`; each frame says its own length). Yields each frame's
+/// bytes; a message that ends inside a frame (or with a header that
+/// cannot be read) yields that error last.
+pub fn frames(message: &[u8]) -> Frames<'_> {
+    Frames { rest: message }
+}
+
+/// The iterator [`frames`] returns.
+pub struct Frames<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<&'a [u8], FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let total = match FrameHeader::peek(self.rest) {
+            Ok((_, total)) if total <= self.rest.len() => total,
+            Ok((_, total)) => {
+                let have = self.rest.len();
+                self.rest = &[];
+                return Some(Err(FrameError::Truncated {
+                    needed: total,
+                    have,
+                }));
+            }
+            Err(e) => {
+                self.rest = &[];
+                return Some(Err(e));
+            }
+        };
+        let (frame, rest) = self.rest.split_at(total);
+        self.rest = rest;
+        Some(Ok(frame))
+    }
+}

@@ -6,6 +6,6 @@ pub mod control;
 pub mod frame;
 
 pub use frame::{
-    encode_signed, encode_unsigned, encode_with_signature, stamp, EncodeError, Frame, FrameError,
-    FrameHeader, FrameRef,
+    encode_signed, encode_unsigned, encode_with_signature, frames, stamp, EncodeError, Frame,
+    FrameError, FrameHeader, FrameRef, Frames,
 };

@@ -76,6 +76,51 @@ impl Peer {
         }
     }
 
+    /// Handles one WebSocket message from the relay: one frame, or several
+    /// packed back to back (a relay packs what it had queued for this
+    /// client when it asked, `/ws?pack=1`). The game frames of a packed
+    /// message have their signatures checked together first, a batch per
+    /// table (ZIP 215: the same verdicts as one by one), then every frame
+    /// is handled in order; the first error is returned once all the
+    /// frames that could be read are handled.
+    pub fn handle_message(&mut self, now: Millis, bytes: &[u8]) -> Result<(), PeerError> {
+        let mut games: Vec<(RoomId, SignedMessage)> = Vec::new();
+        for frame in crate::codec::frames(bytes).flatten() {
+            if let Ok(frame) = FrameRef::parse(frame, MAX_FRAME_LEN) {
+                if frame.header.kind == FrameKind::Game {
+                    if let Ok(signed) = SignedMessage::from_frame(&frame) {
+                        games.push((frame.header.room, signed));
+                    }
+                }
+            }
+        }
+        if games.len() >= 2 {
+            let mut rooms: Vec<RoomId> = games.iter().map(|(r, _)| *r).collect();
+            rooms.sort_unstable();
+            rooms.dedup();
+            for room_id in rooms {
+                if let Some(session) = self
+                    .rooms
+                    .get_mut(&room_id)
+                    .and_then(|room| room.session.as_mut())
+                {
+                    session.preverify(games.iter().filter(|(r, _)| *r == room_id).map(|(_, m)| m));
+                }
+            }
+        }
+        let mut result = Ok(());
+        for frame in crate::codec::frames(bytes) {
+            let handled = match frame {
+                Ok(frame) => self.handle_frame(now, frame),
+                Err(e) => Err(e.into()),
+            };
+            if let (Err(e), true) = (handled, result.is_ok()) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
     /// Handles one frame from the relay or from a peer's data channel.
     pub fn handle_frame(&mut self, now: Millis, bytes: &[u8]) -> Result<(), PeerError> {
         let frame = FrameRef::parse(bytes, MAX_FRAME_LEN)?;

@@ -226,6 +226,10 @@ impl Session {
             .filter(|m| m.message.game == self.config.game)
             .map(|m| (m, m.message.signing_bytes()))
             .collect();
+        // (Entries whose message never came are forgotten past a bound.)
+        if self.preverified.len() + all.len() > MAX_PREVERIFIED {
+            self.preverified.clear();
+        }
         for chunk in all.chunks(64) {
             let batch: Vec<crate::sig::Signed<'_>> = chunk
                 .iter()
@@ -661,6 +665,9 @@ impl Session {
         Ok(())
     }
 }
+
+/// Signatures a session keeps as checked in a batch, at most.
+const MAX_PREVERIFIED: usize = 4096;
 
 /// What a batch check vouches for: this sender's signature on these bytes.
 fn preverified_digest(signed: &SignedMessage, bytes: &[u8]) -> Digest32 {
