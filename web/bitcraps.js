@@ -703,10 +703,11 @@ export class BitCrapsClient extends EventTarget {
     const gen = crypto.getRandomValues(new Uint32Array(1))[0];
     // (Reserved at once: a second call for this peer waits for this one.)
     const entry = this.newPeer(table, peer, gen);
-    entry.pc.setConfiguration({ iceServers: await this.freshIceServers(), iceTransportPolicy: this.iceTransportPolicy });
+    const iceServers = await this.freshIceServers();
     if (this.peers.get(id) !== entry) return;
-    this.useChannel(table, peer, entry, entry.pc.createDataChannel('bitcraps', { ordered: true }));
     try {
+      entry.pc.setConfiguration({ iceServers, iceTransportPolicy: this.iceTransportPolicy });
+      this.useChannel(table, peer, entry, entry.pc.createDataChannel('bitcraps', { ordered: true }));
       await entry.pc.setLocalDescription(await entry.pc.createOffer());
       if (this.peers.get(id) !== entry) return;
       this.signalTo(table, 'offer', peer, JSON.stringify({ ...entry.pc.localDescription.toJSON(), gen }));
@@ -743,8 +744,9 @@ export class BitCrapsClient extends EventTarget {
       if (kind === 'offer') {
         if (entry?.gen === gen) return; // (the same offer twice)
         entry = this.newPeer(table, from, gen);
-        entry.pc.setConfiguration({ iceServers: await this.freshIceServers(), iceTransportPolicy: this.iceTransportPolicy });
+        const iceServers = await this.freshIceServers();
         if (this.peers.get(id) !== entry) return;
+        entry.pc.setConfiguration({ iceServers, iceTransportPolicy: this.iceTransportPolicy });
         await entry.pc.setRemoteDescription(message);
         await this.addPending(entry);
         await entry.pc.setLocalDescription(await entry.pc.createAnswer());

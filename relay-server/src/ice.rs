@@ -4,9 +4,11 @@
 //!
 //! - **The reachable STUN address** ([`advertised`]): `--public-addr` when
 //!   the operator sets it; else the address discovery found, when the STUN
-//!   server listens on the interface discovery used and the NAT check says
-//!   the listening port is the public one (no NAT, or a NAT that kept the
-//!   port); else the listening address when it is a public one. A browser
+//!   server listens on the interface discovery used and there is no NAT in
+//!   between (the servers saw the machine's own address: behind a NAT,
+//!   even one that keeps ports, nobody knows the listening port is
+//!   forwarded, so the operator says so with `--public-addr`); else the
+//!   listening address when it is a public one. A browser
 //!   on the relay's own machine (it asked over loopback) gets the loopback
 //!   address. Otherwise none: a private or loopback address is useless to
 //!   a browser elsewhere.
@@ -145,10 +147,9 @@ pub fn advertised(
         // Discovery's socket went out on `found.local`'s interface: the
         // STUN server is there too if it listens on it (or on all).
         let same_interface = listen.ip().is_unspecified() || listen.ip() == found.local.ip();
-        let no_nat = found.public.ip() == found.local.ip() || identity.nat == Some(NatKind::None);
-        let kept_port =
-            found.public.port() == found.local.port() && identity.nat != Some(NatKind::Symmetric);
-        if same_interface && (no_nat || kept_port) && !found.public.ip().is_unspecified() {
+        let no_nat =
+            found.public.ip() == found.local.ip() && identity.nat != Some(NatKind::Symmetric);
+        if same_interface && no_nat && !found.public.ip().is_unspecified() {
             let public = SocketAddr::new(found.public.ip(), listen.port());
             if is_public(public.ip())
                 || client.is_none_or(|c| c.is_loopback() == public.ip().is_loopback())
@@ -311,13 +312,11 @@ mod tests {
             advertised(addr("0.0.0.0:3478"), None, &direct, REMOTE),
             Some((addr("8.8.4.4:3478"), Source::Discovered))
         );
-        // A NAT that kept the port (port forwarding, one-to-one NAT).
+        // Behind a NAT, even one that kept discovery's port, the listening
+        // port is not known to be forwarded: `--public-addr` says so.
         let mut kept = found("8.8.4.4:40000", "10.0.0.2:40000");
         kept.nat = Some(NatKind::EndpointIndependent);
-        assert_eq!(
-            advertised(addr("10.0.0.2:3478"), None, &kept, REMOTE),
-            Some((addr("8.8.4.4:3478"), Source::Discovered))
-        );
+        assert_eq!(advertised(addr("10.0.0.2:3478"), None, &kept, REMOTE), None);
         // A NAT that changed the port: the listening port is not known to
         // be reachable.
         let moved = found("8.8.4.4:61000", "10.0.0.2:40000");

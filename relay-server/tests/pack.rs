@@ -131,4 +131,13 @@ fn a_message_cut_inside_a_frame_is_reported_after_the_whole_ones() {
     assert_eq!(cut[0].as_deref().unwrap(), one.as_ref());
     assert!(cut[1].is_err());
     assert_eq!(frames(&[]).count(), 0);
+    // A frame this build cannot read (an unknown kind) whose length can be
+    // read: reported and skipped; the frame after it still comes.
+    let mut unknown = one.to_vec();
+    unknown[3] = 0x7f;
+    let mixed = [unknown.as_slice(), two.as_ref()].concat();
+    let got: Vec<_> = frames(&mixed).collect();
+    assert_eq!(got.len(), 2);
+    assert!(got[0].is_err());
+    assert_eq!(got[1].as_deref().unwrap(), two.as_ref());
 }

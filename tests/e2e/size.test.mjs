@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const WEB = process.env.WEB_DIR ?? fileURLToPath(new URL('../../web', import.meta.url));
 /** Bytes, gzip -9. */
-const BUDGET = { wasm: 214_000, firstDownload: 254_000 };
+const BUDGET = { wasm: 216_000, firstDownload: 256_000 };
 const FIRST_DOWNLOAD = [
   'pkg/bitcraps_client_bg.wasm', 'pkg/bitcraps_client.js', 'bitcraps.js', 'bitcraps-table.js',
   'bitcraps-table.css', 'app.js', 'index.html', 'style.css',

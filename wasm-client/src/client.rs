@@ -207,9 +207,20 @@ impl Client {
     #[wasm_bindgen(js_name = handleFrame)]
     pub fn handle_frame(&mut self, bytes: &[u8], now: f64) -> Result<String, Refusal> {
         let handled = self.peer.handle_message(now as u64, bytes);
-        let events = self.take_events();
-        handled.map_err(refused)?;
-        Ok(events)
+        let mut events = self.poll_events();
+        match handled {
+            Ok(()) => {}
+            // A packed message with a frame that could not be read: the
+            // other frames were handled and their events go out, with the
+            // refusal (a lone unreadable frame is refused as before).
+            Err(error) if !events.is_empty() => events.push(JsEvent::Rejected {
+                table: String::new(),
+                player: String::new(),
+                reason: error.to_string(),
+            }),
+            Err(error) => return Err(refused(error)),
+        }
+        Ok(serde_json::to_string(&events).unwrap_or_else(|_| "[]".into()))
     }
 
     /// Handles one frame from the data channel of peer `from` (hex) at
@@ -233,11 +244,14 @@ impl Client {
         Ok(events)
     }
 
-    fn take_events(&mut self) -> String {
-        let events: Vec<JsEvent> = std::iter::from_fn(|| self.peer.poll_event())
+    fn poll_events(&mut self) -> Vec<JsEvent> {
+        std::iter::from_fn(|| self.peer.poll_event())
             .map(JsEvent::from)
-            .collect();
-        serde_json::to_string(&events).unwrap_or_else(|_| "[]".into())
+            .collect()
+    }
+
+    fn take_events(&mut self) -> String {
+        serde_json::to_string(&self.poll_events()).unwrap_or_else(|_| "[]".into())
     }
 
     fn act(&mut self, table: &str, now: f64, action: LocalAction) -> Result<String, Refusal> {

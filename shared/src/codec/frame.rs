@@ -507,6 +507,23 @@ pub fn frames(message: &[u8]) -> Frames<'_> {
     Frames { rest: message }
 }
 
+/// A frame's total length read from its fixed header alone (magic, flags
+/// and length fields), whatever its version, kind or priority.
+fn raw_len(buf: &[u8]) -> Option<usize> {
+    if buf.len() < FIXED_HEADER_LEN || buf[..2] != MAGIC {
+        return None;
+    }
+    let flags = buf[5];
+    let len = u32::from_be_bytes(buf[70..74].try_into().ok()?) as usize;
+    let header = FIXED_HEADER_LEN + if flags & FLAG_TARGET != 0 { 32 } else { 0 };
+    let signature = if flags & FLAG_SIGNED != 0 {
+        SIGNATURE_LEN
+    } else {
+        0
+    };
+    header.checked_add(len)?.checked_add(signature)
+}
+
 /// The iterator [`frames`] returns.
 pub struct Frames<'a> {
     rest: &'a [u8],
@@ -529,8 +546,14 @@ impl<'a> Iterator for Frames<'a> {
                     have,
                 }));
             }
+            // A header this build cannot read (an unknown kind from a newer
+            // relay, say) but whose length can be: that frame is reported
+            // and skipped, the ones after it still come.
             Err(e) => {
-                self.rest = &[];
+                match raw_len(self.rest) {
+                    Some(total) if total <= self.rest.len() => self.rest = &self.rest[total..],
+                    _ => self.rest = &[],
+                }
                 return Some(Err(e));
             }
         };
