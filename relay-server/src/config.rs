@@ -163,6 +163,12 @@ pub struct TurnConfig {
     #[arg(long, env = "BITCRAPS_TURN_TTL_SECS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(60..=604_800))]
     pub turn_ttl_secs: u64,
+
+    /// TURN credentials one IP address may get per minute (a page asks
+    /// once, and again before they expire); past it `/api/stun` answers
+    /// without TURN (`turn_limited`) and counts a `turn_rate` refusal.
+    #[arg(long, env = "BITCRAPS_TURN_PER_IP_PER_MIN", default_value_t = 30)]
+    pub turn_per_ip_per_min: u32,
 }
 
 impl std::fmt::Debug for TurnConfig {
@@ -171,6 +177,7 @@ impl std::fmt::Debug for TurnConfig {
             .field("turn_urls", &self.turn_urls)
             .field("turn_secret", &self.turn_secret.as_ref().map(|_| "(set)"))
             .field("turn_ttl_secs", &self.turn_ttl_secs)
+            .field("turn_per_ip_per_min", &self.turn_per_ip_per_min)
             .finish()
     }
 }

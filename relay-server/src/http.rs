@@ -85,6 +85,8 @@ pub struct Relay {
     /// What discovery found last (refreshed in the background).
     identity: Arc<ArcSwap<Identity>>,
     turn: crate::config::TurnConfig,
+    /// TURN credentials minted per IP address in its current minute.
+    turn_mints: Arc<dashmap::DashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
 }
 
 impl Relay {
@@ -133,6 +135,7 @@ impl Relay {
                 ..Identity::default()
             })),
             turn: config.turn.clone(),
+            turn_mints: Arc::new(dashmap::DashMap::new()),
             discovery: (!config.stun.stun_servers.is_empty()).then(|| {
                 Arc::new(Discovery::new(
                     &config.stun.stun_servers,
@@ -144,6 +147,25 @@ impl Relay {
                 ))
             }),
         }
+    }
+
+    /// Whether `ip` may have TURN credentials now (one minute windows of
+    /// `--turn-per-ip-per-min`; old windows are forgotten as the map grows).
+    fn may_mint(&self, ip: std::net::IpAddr) -> bool {
+        let now = std::time::Instant::now();
+        let minute = Duration::from_secs(60);
+        if self.turn_mints.len() > 10_000 {
+            self.turn_mints
+                .retain(|_, (start, _)| now.duration_since(*start) < minute);
+        }
+        let mut entry = self.turn_mints.entry(ip).or_insert((now, 0));
+        let (start, count) = entry.value_mut();
+        if now.duration_since(*start) >= minute {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        *count <= self.turn.turn_per_ip_per_min
     }
 
     /// The address the STUN server listens on, once bound.
@@ -350,6 +372,9 @@ struct StunReport {
     ice_servers: Vec<IceServer>,
     /// Unix seconds when the TURN credentials expire (ask again before).
     expires_at: Option<u64>,
+    /// This address asked for TURN credentials too often this minute
+    /// (`--turn-per-ip-per-min`): none this time.
+    turn_limited: bool,
 }
 
 async fn stun(
@@ -366,7 +391,16 @@ async fn stun(
         .map(|(addr, _)| IceServer::stun(*addr))
         .collect();
     let mut expires_at = None;
-    if let Some(secret) = relay.turn.turn_secret.as_deref() {
+    let turn_limited = relay.turn.turn_secret.is_some() && !relay.may_mint(client.ip());
+    if turn_limited {
+        relay.metrics.reject("turn_rate");
+        crate::log::refused_upgrade(
+            Some(client),
+            "turn_rate",
+            "TURN credentials asked too often (--turn-per-ip-per-min)",
+        );
+    }
+    if let Some(secret) = relay.turn.turn_secret.as_deref().filter(|_| !turn_limited) {
         let mut tag = [0u8; 6];
         let _ = getrandom::fill(&mut tag);
         let name = format!("bitcraps-{}", shared::hex(&tag));
@@ -391,6 +425,7 @@ async fn stun(
         servers: identity.servers.clone(),
         ice_servers,
         expires_at,
+        turn_limited,
     };
     // Credentials are per request: never cached.
     ([(header::CACHE_CONTROL, "no-store")], Json(report)).into_response()

@@ -3,7 +3,7 @@
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Every reason input is refused for (`bitcraps_rejections_total`).
-pub const REJECTION_REASONS: [&str; 21] = [
+pub const REJECTION_REASONS: [&str; 22] = [
     "bad_frame",
     "bad_join",
     "rate_limited",
@@ -25,6 +25,7 @@ pub const REJECTION_REASONS: [&str; 21] = [
     "join_timeout",
     "room_idle",
     "cluster_unavailable",
+    "turn_rate",
 ];
 /// Cluster mode's traffic through NATS (`bitcraps_cluster_total`).
 pub const CLUSTER_EVENTS: [&str; 11] = [

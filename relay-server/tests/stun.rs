@@ -566,6 +566,45 @@ async fn browsers_get_turn_credentials_that_coturn_accepts() {
     relay.stop().await;
 }
 
+#[tokio::test]
+async fn turn_credentials_are_rationed_per_address() {
+    let relay = common::start(&[
+        "--turn-url",
+        "turn:127.0.0.1:3478",
+        "--turn-secret",
+        "rationed",
+        "--turn-per-ip-per-min",
+        "2",
+    ])
+    .await;
+    for _ in 0..2 {
+        let report = api_stun(&relay).await;
+        assert_eq!(report["turn_limited"], false);
+        assert!(report["ice_servers"][1]["credential"].is_string());
+    }
+    // The third this minute: STUN only, said so, counted.
+    let report = api_stun(&relay).await;
+    assert_eq!(report["turn_limited"], true);
+    assert_eq!(report["expires_at"], serde_json::Value::Null);
+    assert!(report["ice_servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s.get("credential").is_none()));
+    let metrics = reqwest::get(format!("{}/metrics", relay.http()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("bitcraps_rejections_total{reason=\"turn_rate\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("bitcraps_turn_credentials_total 2"));
+    relay.stop().await;
+}
+
 #[test]
 fn turn_needs_a_url_and_a_secret_together() {
     use clap::Parser;
