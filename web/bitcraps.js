@@ -177,7 +177,8 @@ export class BitCrapsClient extends EventTarget {
       });
       const report = await response.json();
       this.iceServers = report.ice_servers ?? (report.server ? [{ urls: `stun:${report.server}` }] : []);
-      this.iceExpiresAt = report.expires_at ? report.expires_at * 1000 : Infinity;
+      // On this browser's clock (which need not be the relay's).
+      this.iceExpiresAt = report.expires_in ? Date.now() + report.expires_in * 1000 : Infinity;
     } catch {
       /* no answer in time: host candidates (and what we had) still work */
     }

@@ -372,6 +372,9 @@ struct StunReport {
     ice_servers: Vec<IceServer>,
     /// Unix seconds when the TURN credentials expire (ask again before).
     expires_at: Option<u64>,
+    /// Seconds the TURN credentials last from now (for a client whose
+    /// clock is not the relay's).
+    expires_in: Option<u64>,
     /// This address asked for TURN credentials too often this minute
     /// (`--turn-per-ip-per-min`): none this time.
     turn_limited: bool,
@@ -425,6 +428,7 @@ async fn stun(
         servers: identity.servers.clone(),
         ice_servers,
         expires_at,
+        expires_in: expires_at.map(|_| relay.turn.turn_ttl_secs),
         turn_limited,
     };
     // Credentials are per request: never cached.

@@ -538,6 +538,10 @@ async fn browsers_get_turn_credentials_that_coturn_accepts() {
         "{expires} vs {now}"
     );
     assert!(username.starts_with(&format!("{expires}:")));
+    assert_eq!(
+        report["expires_in"], 600,
+        "relative, for clocks that differ"
+    );
     // Each browser gets its own name.
     let again = api_stun(&relay).await;
     assert_ne!(again["ice_servers"][1]["username"], turn["username"]);
