@@ -156,80 +156,14 @@ fn signaling_without_a_rate_is_refused_before_anything_starts() {
     assert!(said.contains("give --rate"), "{said}");
 }
 
-/// `relay-load --cluster 2`: nats-server and two relays started by the
-/// generator, each room's members on both; every frame reaches every
-/// other member. (Needs the relay binary next to the generator's, as the
-/// test command builds it. The consensus scenario over a cluster is run
-/// by hand: BENCHMARKS.md.)
-#[test]
-fn the_generator_drives_a_cluster_of_relays_through_nats() {
-    let dir = std::env::temp_dir().join(format!("relay-load-cluster-{}", std::process::id()));
+/// Runs the generator with `args` and `--json` into a file; its summary.
+fn run_generator(name: &str, args: &[&str]) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("relay-load-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str], json: &std::path::Path| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-load"))
-            .args(args)
-            .args(["--cluster", "2", "--quiet", "--threads", "2", "--json"])
-            .arg(json)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = std::fs::read_to_string(json).unwrap();
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()
-    };
-    let fanout = run(
-        &[
-            "--clients",
-            "12",
-            "--rooms",
-            "3",
-            "--rate",
-            "10",
-            "--duration",
-            "2",
-        ],
-        &dir.join("fanout.json"),
-    );
-    assert_eq!(fanout["relays"], 2);
-    assert_eq!(fanout["connected"], 12);
-    assert_eq!(fanout["disconnects"], 0);
-    let (delivered, expected) = (
-        fanout["delivered"].as_u64().unwrap(),
-        fanout["expected_deliveries"].as_u64().unwrap(),
-    );
-    assert!(expected >= 100, "{expected}");
-    // (A few may still be in flight when the run stops.)
-    assert!(
-        delivered <= expected && delivered + 60 >= expected,
-        "{delivered} of {expected}"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// `--relay nats`: the generator drives nats-server (Debian's, started on
-/// loopback with its WebSocket listener) in NATS's own protocol, a subject
-/// per room; every frame reaches every other subscriber of its room, as
-/// with our relay, so the two can be compared on the same work.
-#[test]
-fn the_generator_drives_nats_server_for_the_comparison() {
-    let dir = std::env::temp_dir().join(format!("relay-load-nats-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("nats.json");
+    let json = dir.join("summary.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay-load"))
-        .args([
-            "--relay",
-            "nats",
-            "--clients",
-            "12",
-            "--rooms",
-            "3",
-            "--rate",
-            "10",
-        ])
-        .args(["--duration", "2", "--quiet", "--threads", "2", "--json"])
+        .args(args)
+        .args(["--quiet", "--threads", "2", "--json"])
         .arg(&json)
         .output()
         .unwrap();
@@ -238,10 +172,15 @@ fn the_generator_drives_nats_server_for_the_comparison() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(summary["relay"], "nats");
-    assert_eq!(summary["connected"], 12);
+    let summary = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    summary
+}
+
+/// Every client joined and stayed, and every frame reached every other
+/// member of its room (a few may still be in flight when the run stops).
+fn assert_every_frame_delivered(summary: &serde_json::Value, clients: u64) {
+    assert_eq!(summary["connected"], clients);
     assert_eq!(summary["disconnects"], 0);
     let (delivered, expected) = (
         summary["delivered"].as_u64().unwrap(),
@@ -252,7 +191,57 @@ fn the_generator_drives_nats_server_for_the_comparison() {
         delivered <= expected && delivered + 60 >= expected,
         "{delivered} of {expected}"
     );
+}
+
+/// `relay-load --cluster 2`: nats-server and two relays started by the
+/// generator, each room's members on both; every frame reaches every
+/// other member. (Needs the relay binary next to the generator's, as the
+/// test command builds it. The consensus scenario over a cluster is run
+/// by hand: BENCHMARKS.md.)
+#[test]
+fn the_generator_drives_a_cluster_of_relays_through_nats() {
+    let fanout = run_generator(
+        "cluster",
+        &[
+            "--clients",
+            "12",
+            "--rooms",
+            "3",
+            "--rate",
+            "10",
+            "--duration",
+            "2",
+            "--cluster",
+            "2",
+        ],
+    );
+    assert_eq!(fanout["relays"], 2);
+    assert_every_frame_delivered(&fanout, 12);
+}
+
+/// `--relay nats`: the generator drives nats-server (Debian's, started on
+/// loopback with its WebSocket listener) in NATS's own protocol, a subject
+/// per room; every frame reaches every other subscriber of its room, as
+/// with our relay, so the two can be compared on the same work.
+#[test]
+fn the_generator_drives_nats_server_for_the_comparison() {
+    let summary = run_generator(
+        "nats",
+        &[
+            "--relay",
+            "nats",
+            "--clients",
+            "12",
+            "--rooms",
+            "3",
+            "--rate",
+            "10",
+            "--duration",
+            "2",
+        ],
+    );
+    assert_eq!(summary["relay"], "nats");
+    assert_every_frame_delivered(&summary, 12);
     // Its process was measured like ours.
     assert!(summary["relay_rss_kib_connected"].as_u64().unwrap() > 1000);
-    let _ = std::fs::remove_dir_all(&dir);
 }

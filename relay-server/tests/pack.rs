@@ -98,12 +98,7 @@ async fn queued_frames_come_packed_to_a_client_that_asked_and_alone_to_one_that_
         }
     }
     assert_eq!(live, (1000..1010).collect::<Vec<_>>());
-    let metrics = reqwest::get(format!("{}/metrics", relay.http()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relay.metrics().await;
     let counter = |name: &str| -> u64 {
         metrics
             .lines()

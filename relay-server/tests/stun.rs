@@ -557,12 +557,7 @@ async fn browsers_get_turn_credentials_that_coturn_accepts() {
     let old = relay::ice::turn_credentials(secret.as_bytes(), "late", now - 7200, 3600);
     assert!(turn_client(port, &old.username, &old.credential).is_err());
     // Counted.
-    let metrics = reqwest::get(format!("{}/metrics", relay.http()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relay.metrics().await;
     assert!(
         metrics.contains("bitcraps_turn_credentials_total 2"),
         "{metrics}"
@@ -595,12 +590,7 @@ async fn turn_credentials_are_rationed_per_address() {
         .unwrap()
         .iter()
         .all(|s| s.get("credential").is_none()));
-    let metrics = reqwest::get(format!("{}/metrics", relay.http()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = relay.metrics().await;
     assert!(
         metrics.contains("bitcraps_rejections_total{reason=\"turn_rate\"} 1"),
         "{metrics}"

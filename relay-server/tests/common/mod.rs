@@ -52,6 +52,16 @@ impl Running {
         format!("ws://{}/ws", self.addr)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.http()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(self) {
         self.trigger.trigger();
         tokio::time::timeout(Duration::from_secs(10), self.task)
