@@ -84,6 +84,12 @@ impl Peer {
     /// is handled in order; the first error is returned once all the
     /// frames that could be read are handled.
     pub fn handle_message(&mut self, now: Millis, bytes: &[u8]) -> Result<(), PeerError> {
+        // One frame (most messages): nothing to batch, nothing parsed twice.
+        if let Ok((_, total)) = crate::codec::FrameHeader::peek(bytes) {
+            if total == bytes.len() {
+                return self.handle_frame(now, bytes);
+            }
+        }
         let mut games: Vec<(RoomId, SignedMessage)> = Vec::new();
         for frame in crate::codec::frames(bytes).flatten() {
             if let Ok(frame) = FrameRef::parse(frame, MAX_FRAME_LEN) {
